@@ -1,0 +1,53 @@
+/**
+ * The environment the webhook gives the fetcher init container, and the paths it mounts there.
+ * The webhook writes these names and the fetcher reads them: one definition for both sides.
+ */
+
+export const AUTH_MODES = ['serviceaccount', 'token-exchange', 'gcp-workload-identity'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+export const FETCHER_ENV = {
+  /** JSON plan (see plan.ts). */
+  plan: 'DAP_PLAN',
+  /** Pod identity from the downward API (fieldRef metadata.name / namespace / uid, spec.serviceAccountName). */
+  podName: 'POD_NAME',
+  podNamespace: 'POD_NAMESPACE',
+  podUid: 'POD_UID',
+  podServiceAccount: 'POD_SERVICE_ACCOUNT',
+  /** MLP base URL, e.g. http://mlp.caraml.svc:8080 (the `/v1/...` paths are appended). */
+  mlpApiHost: 'MLP_API_HOST',
+  authMode: 'MLP_AUTH_MODE',
+  /** Projected service-account token whose audience is MLP_TOKEN_AUDIENCE (serviceaccount, token-exchange). */
+  mlpTokenFile: 'MLP_TOKEN_FILE',
+  tokenAudience: 'MLP_TOKEN_AUDIENCE',
+  /** token-exchange: OIDC issuer to discover, requested audience/scope, optional client credentials file. */
+  exchangeIssuer: 'MLP_TOKEN_EXCHANGE_ISSUER',
+  exchangeAudience: 'MLP_TOKEN_EXCHANGE_AUDIENCE',
+  exchangeScope: 'MLP_TOKEN_EXCHANGE_SCOPE',
+  exchangeClientCredentialsFile: 'MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE',
+  /** gcp-workload-identity: metadata server host (Google's own variable name). */
+  gceMetadataHost: 'GCE_METADATA_HOST',
+  /** Kubernetes API access for creating the per-pod Secret, independent of automountServiceAccountToken. */
+  kubeTokenFile: 'DAP_KUBE_TOKEN_FILE',
+  kubeCaFile: 'DAP_KUBE_CA_FILE',
+  /** Overrides KUBERNETES_SERVICE_HOST/PORT (used when the fetcher runs outside a pod, e.g. in tests). */
+  kubeApiUrl: 'DAP_KUBE_API_URL',
+  deadlineSeconds: 'DAP_DEADLINE_SECONDS',
+  terminationLog: 'DAP_TERMINATION_LOG',
+} as const;
+
+/** Where the webhook mounts the fetcher-only projected identity volume, and the files in it. */
+export const IDENTITY_MOUNT_PATH = '/var/run/secrets/dap-secret-webhook';
+export const IDENTITY_FILES = {
+  mlpToken: 'mlp/token',
+  kubeToken: 'kube/token',
+  kubeCa: 'kube/ca.crt',
+  exchangeClientCredentials: 'exchange/client-credentials.json',
+} as const;
+
+/** Where the fetcher sees the shared in-memory volume. */
+export const FETCHER_VOLUME_PATH = '/flyte-secrets';
+
+export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
+export const DEFAULT_DEADLINE_SECONDS = 60;
+export const DEFAULT_TOKEN_AUDIENCE = 'api.caraml';

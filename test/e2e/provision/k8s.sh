@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds etcd, kube-apiserver and kube-controller-manager from the Go module proxy (no other
+# network exists here) into a cache outside the repository, keyed by version, so only the first
+# run on a machine pays for the compile. Prints the bin directory on stdout.
+#
+# The throw-away module requires k8s.io/kubernetes and pins every k8s.io/* staging module to
+# the matching v0.x via `replace`, derived from kubernetes' own go.mod (which points them at
+# ./staging). etcd is built from the same module graph at the version kubernetes pins.
+set -euo pipefail
+K8S_VERSION="${K8S_VERSION:-v1.34.4}"
+CACHE_ROOT="${DAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dap-secret-webhook}"
+OUT="$CACHE_ROOT/k8s-$K8S_VERSION"
+BIN="$OUT/bin"
+if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/etcd" ]]; then
+  echo "$BIN"; exit 0
+fi
+log() { echo "[provision k8s $K8S_VERSION] $*" >&2; }
+command -v go >/dev/null || { log "go is required (apt-get install golang or the machine's Go)"; exit 1; }
+work="$OUT/src"; rm -rf "$work"; mkdir -p "$work" "$BIN"
+cd "$work"
+export GOFLAGS=-mod=mod GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+log "downloading k8s.io/kubernetes@$K8S_VERSION go.mod"
+gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+staging_v="v0.${K8S_VERSION#v1.}"
+{
+  echo "module dap-k8s-build"
+  echo "go $(go env GOVERSION | sed -E 's/^go([0-9]+\.[0-9]+).*/\1/')"
+  echo "require k8s.io/kubernetes $K8S_VERSION"
+  # kubernetes' go.mod: `k8s.io/foo => ./staging/src/k8s.io/foo` becomes `k8s.io/foo => k8s.io/foo v0.x.y`
+  grep -Eo 'k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" | awk -v v="$staging_v" '{print "replace " $1 " => " $1 " " v}'
+} > go.mod
+cat > tools.go <<'GO'
+//go:build tools
+package tools
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "go.etcd.io/etcd/server/v3"
+)
+GO
+etcd_v=$(grep -Eo 'go\.etcd\.io/etcd/client/v3 v[0-9.]+' "$gomod" | awk '{print $2}' | head -1)
+log "resolving modules (etcd $etcd_v)"
+go get "k8s.io/kubernetes@$K8S_VERSION" "go.etcd.io/etcd/server/v3@$etcd_v" >&2
+go mod tidy >&2 || true
+ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
+for cmd in kube-apiserver kube-controller-manager; do
+  log "building $cmd (first run only; several minutes on 2 cores)"
+  go build -trimpath -ldflags "$ld" -o "$BIN/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd" >&2
+  mv "$BIN/$cmd.tmp" "$BIN/$cmd"
+done
+log "building etcd"
+go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3 >&2
+mv "$BIN/etcd.tmp" "$BIN/etcd"
+rm -rf "$work"
+echo "$BIN"
