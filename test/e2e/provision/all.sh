@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Everything the end-to-end tests need, from the registries this machine reaches, cached outside
+# the repository keyed by version. Idempotent: a warm run takes seconds.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+"$here/k8s.sh" >/dev/null
+"$here/flytekit.sh" >/dev/null
