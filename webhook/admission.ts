@@ -1,0 +1,117 @@
+/**
+ * AdmissionReview (admission.k8s.io/v1) in, AdmissionReview out. Pure: the server owns HTTP,
+ * this owns the protocol. The JSONPatch is the diff between the original and the mutated pod,
+ * so the mutation code edits a plain object and never writes patch paths by hand.
+ */
+import fastJsonPatch from 'fast-json-patch';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { FileMountType, InjectionConfig } from './config.js';
+import type { Denial, DenialReason } from './mutate/deliveries.js';
+import { injectSecrets, type InjectionOutcome } from './mutate/inject.js';
+
+export type Outcome = 'injected' | 'unchanged' | 'denied' | 'ignored';
+
+export interface AdmissionResult {
+  /** The AdmissionReview to send back. */
+  review: Record<string, unknown>;
+  outcome: Outcome;
+  /** For logs: namespace/name (or namespace/generateName*), never the spec. */
+  pod: string;
+  denialReasons: DenialReason[];
+  warnings: string[];
+  secretsByMount: Record<FileMountType, number>;
+  dryRun: boolean;
+}
+
+export class InvalidReviewError extends Error {}
+
+interface AdmissionRequest {
+  uid: string;
+  kind?: { group?: string; version?: string; kind?: string };
+  resource?: { group?: string; version?: string; resource?: string };
+  subResource?: string;
+  operation?: string;
+  namespace?: string;
+  object?: unknown;
+  dryRun?: boolean;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Throws InvalidReviewError (→ HTTP 400) when the body is not an admission.k8s.io/v1 AdmissionReview request. */
+export function parseReview(body: unknown): AdmissionRequest {
+  if (!isRecord(body)) throw new InvalidReviewError('the body must be a JSON object (an AdmissionReview)');
+  if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
+    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${JSON.stringify(body.apiVersion)}, ${JSON.stringify(body.kind)}`);
+  }
+  const request = body.request;
+  if (!isRecord(request) || typeof request.uid !== 'string' || request.uid === '') {
+    throw new InvalidReviewError('the AdmissionReview has no request.uid');
+  }
+  return request as unknown as AdmissionRequest;
+}
+
+function podRef(namespace: string, pod: V1Pod): string {
+  const name = pod.metadata?.name || (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : '<unnamed>');
+  return `${namespace || pod.metadata?.namespace || '<no namespace>'}/${name}`;
+}
+
+function isPodCreate(request: AdmissionRequest): boolean {
+  return (
+    request.operation === 'CREATE' &&
+    (request.resource?.group ?? '') === '' &&
+    request.resource?.resource === 'pods' &&
+    (request.subResource ?? '') === '' &&
+    isRecord(request.object)
+  );
+}
+
+/** "admission webhook ... denied the request: <this>": one sentence per problem. */
+export function denialMessage(denials: Denial[]): string {
+  return denials.map((d) => d.message).join('; ');
+}
+
+function response(uid: string, fields: Record<string, unknown>): Record<string, unknown> {
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, ...fields } };
+}
+
+export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
+  const request = parseReview(body);
+  const base = { denialReasons: [] as DenialReason[], warnings: [] as string[], secretsByMount: { FILE: 0, ENV_VAR: 0 }, dryRun: request.dryRun === true };
+  if (!isPodCreate(request)) {
+    return { ...base, review: response(request.uid, { allowed: true }), outcome: 'ignored', pod: `${request.namespace ?? ''}/${request.resource?.resource ?? '?'}` };
+  }
+  const pod = request.object as V1Pod;
+  const namespace = request.namespace || pod.metadata?.namespace || '';
+  const ref = podRef(namespace, pod);
+  const outcome: InjectionOutcome = injectSecrets({ pod, namespace, nonce: request.uid, config });
+
+  switch (outcome.kind) {
+    case 'skip':
+      return { ...base, review: response(request.uid, { allowed: true }), outcome: 'unchanged', pod: ref };
+    case 'deny': {
+      // 400 (BadRequest): the same pod would be denied again, so Flyte should fail the task, not retry.
+      const status = { code: 400, reason: 'BadRequest', message: `pod ${ref}: ${denialMessage(outcome.denials)}` };
+      return { ...base, review: response(request.uid, { allowed: false, status }), outcome: 'denied', pod: ref, denialReasons: outcome.denials.map((d) => d.reason) };
+    }
+    case 'inject': {
+      const ops = fastJsonPatch.compare(pod, outcome.pod);
+      const fields: Record<string, unknown> = { allowed: true };
+      if (ops.length > 0) {
+        fields.patchType = 'JSONPatch';
+        fields.patch = Buffer.from(JSON.stringify(ops)).toString('base64');
+      }
+      if (outcome.warnings.length > 0) fields.warnings = outcome.warnings;
+      return {
+        ...base,
+        review: response(request.uid, fields),
+        outcome: ops.length > 0 ? 'injected' : 'unchanged',
+        pod: ref,
+        warnings: outcome.warnings,
+        secretsByMount: ops.length > 0 ? outcome.secretsByMount : base.secretsByMount,
+      };
+    }
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The webhook's configuration: env vars only, every one listed in CONFIG_VARS (the README table
+ * is generated from the same list, so docs and code cannot drift). Invalid config yields one
+ * line per problem; the server exits before listening.
+ */
+import { AUTH_MODES, DEFAULT_DEADLINE_SECONDS, DEFAULT_TOKEN_AUDIENCE, type AuthMode } from '../fetcher/contract.js';
+import { isDnsSubdomain } from '../fetcher/plan.js';
+
+export type FileMountType = 'FILE' | 'ENV_VAR';
+export type ProjectSource = 'namespace' | 'project-label';
+export type FailurePolicy = 'Fail' | 'Ignore';
+
+export interface FetcherSettings {
+  image: string;
+  imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
+  cpuRequest: string;
+  cpuLimit: string;
+  memoryRequest: string;
+  memoryLimit: string;
+  runAsUser: number;
+  deadlineSeconds: number;
+  volumeSizeLimit: string;
+}
+
+export interface MlpSettings {
+  apiHost: string;
+  projectSource: ProjectSource;
+  authMode: AuthMode;
+  tokenAudience: string;
+  tokenExpirationSeconds: number;
+  exchangeIssuer: string;
+  exchangeAudience: string;
+  exchangeScope: string;
+  exchangeClientSecretName: string;
+}
+
+/** What the pure mutation needs. */
+export interface InjectionConfig {
+  fetcher: FetcherSettings;
+  mlp: MlpSettings;
+  secretsDir: string;
+  defaultMountType: FileMountType;
+}
+
+export interface RegistrationSettings {
+  enabled: boolean;
+  configurationName: string;
+  webhookName: string;
+  serviceName: string;
+  serviceNamespace: string;
+  servicePort: number;
+  url: string;
+  mutatePath: string;
+  failurePolicy: FailurePolicy;
+  timeoutSeconds: number;
+  namespaceSelector: Record<string, unknown> | null;
+}
+
+export interface ServerSettings {
+  host: string;
+  port: number;
+  healthPort: number;
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  maxBodyBytes: number;
+  logLevel: string;
+}
+
+export interface Config {
+  injection: InjectionConfig;
+  registration: RegistrationSettings;
+  server: ServerSettings;
+}
+
+export interface ConfigVar {
+  name: string;
+  default: string;
+  description: string;
+}
+
+/** Every env var the webhook reads, with its default ('' = unset) and meaning. */
+export const CONFIG_VARS: readonly ConfigVar[] = [
+  { name: 'FETCHER_IMAGE', default: '', description: 'Required. Image of the fetcher init container (the admin\'s choice, e.g. a registry mirror).' },
+  { name: 'FETCHER_IMAGE_PULL_POLICY', default: 'IfNotPresent', description: 'Always, IfNotPresent or Never.' },
+  { name: 'FETCHER_CPU_REQUEST', default: '50m', description: 'Fetcher CPU request.' },
+  { name: 'FETCHER_CPU_LIMIT', default: '500m', description: 'Fetcher CPU limit.' },
+  { name: 'FETCHER_MEMORY_REQUEST', default: '64Mi', description: 'Fetcher memory request.' },
+  { name: 'FETCHER_MEMORY_LIMIT', default: '128Mi', description: 'Fetcher memory limit.' },
+  { name: 'FETCHER_RUN_AS_USER', default: '65532', description: 'Non-root uid (and gid) the fetcher runs as.' },
+  { name: 'FETCHER_DEADLINE_SECONDS', default: String(DEFAULT_DEADLINE_SECONDS), description: 'Overall deadline of one fetcher run, retries included.' },
+  { name: 'SECRETS_VOLUME_SIZE_LIMIT', default: '1Mi', description: 'sizeLimit of the in-memory emptyDir holding FILE secrets.' },
+  { name: 'FLYTE_SECRETS_DEFAULT_DIR', default: '/etc/flyte/secrets', description: 'Where task containers see FILE secrets (flytekit\'s FLYTE_SECRETS_DEFAULT_DIR).' },
+  { name: 'DEFAULT_MOUNT_TYPE', default: 'FILE', description: 'How ANY secrets are delivered: FILE or ENV_VAR.' },
+  { name: 'MLP_API_HOST', default: '', description: 'Required. MLP base URL the fetcher calls, e.g. http://mlp.caraml.svc.cluster.local:8080.' },
+  { name: 'MLP_PROJECT_SOURCE', default: 'namespace', description: 'MLP project of a pod: namespace (the pod\'s namespace) or project-label (Flyte\'s `project` label).' },
+  { name: 'MLP_AUTH_MODE', default: 'serviceaccount', description: `How the fetcher authenticates to MLP: ${AUTH_MODES.join(', ')}.` },
+  { name: 'MLP_TOKEN_AUDIENCE', default: DEFAULT_TOKEN_AUDIENCE, description: 'Audience of the projected service-account token (serviceaccount, token-exchange) or of the Google ID token (gcp-workload-identity).' },
+  { name: 'MLP_TOKEN_EXPIRATION_SECONDS', default: '3600', description: 'Lifetime the kubelet requests for the projected tokens (at least 600).' },
+  { name: 'MLP_TOKEN_EXCHANGE_ISSUER', default: '', description: 'token-exchange: OIDC issuer URL to discover (required in that mode).' },
+  { name: 'MLP_TOKEN_EXCHANGE_AUDIENCE', default: '', description: 'token-exchange: audience requested for the exchanged token.' },
+  { name: 'MLP_TOKEN_EXCHANGE_SCOPE', default: '', description: 'token-exchange: scope requested for the exchanged token.' },
+  { name: 'MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME', default: '', description: 'token-exchange: Secret in the pod\'s namespace with client-credentials.json ({client_id, client_secret}); empty = public client.' },
+  { name: 'WEBHOOK_NAME', default: 'dap-secret-webhook', description: 'Name of the MutatingWebhookConfiguration.' },
+  { name: 'WEBHOOK_WEBHOOK_NAME', default: 'flyte-secrets.dap-secret-webhook.caraml.dev', description: 'Name of the webhook entry inside it (fully qualified).' },
+  { name: 'WEBHOOK_SERVICE_NAME', default: 'dap-secret-webhook', description: 'Service the API server calls (in-cluster registration).' },
+  { name: 'WEBHOOK_SERVICE_NAMESPACE', default: '', description: 'Namespace of that Service; falls back to WEBHOOK_NAMESPACE, then the pod\'s namespace file, then "default".' },
+  { name: 'WEBHOOK_SERVICE_PORT', default: '443', description: 'Port of that Service.' },
+  { name: 'WEBHOOK_URL', default: '', description: 'Register this https URL instead of the Service (out-of-cluster webhook). The mutate path is not appended.' },
+  { name: 'WEBHOOK_MUTATE_PATH', default: '/mutate', description: 'HTTP path of the admission endpoint.' },
+  { name: 'WEBHOOK_PORT', default: '8443', description: 'HTTPS (HTTP/2 and HTTP/1.1) listen port.' },
+  { name: 'WEBHOOK_HOST', default: '0.0.0.0', description: 'Listen address of both ports.' },
+  { name: 'HEALTH_PORT', default: '8080', description: 'Plain-HTTP port for /healthz, /readyz and /metrics.' },
+  { name: 'WEBHOOK_REGISTER', default: 'true', description: 'Create/update the MutatingWebhookConfiguration at start (false for GitOps/Helm-rendered configs).' },
+  { name: 'WEBHOOK_FAILURE_POLICY', default: 'Fail', description: 'Fail (no pod starts without its secrets) or Ignore.' },
+  { name: 'WEBHOOK_TIMEOUT_SECONDS', default: '5', description: 'timeoutSeconds of the registration (1-30).' },
+  { name: 'WEBHOOK_NAMESPACE_SELECTOR', default: '', description: 'JSON label selector limiting the namespaces the webhook sees, e.g. {"matchExpressions":[...]}.' },
+  { name: 'WEBHOOK_MAX_BODY_BYTES', default: '3145728', description: 'Largest AdmissionReview body accepted (413 above).' },
+  { name: 'TLS_SERVER_CERT_FILE', default: '', description: 'Serving certificate (PEM); reloaded when it changes. Unset with the key: a throw-away self-signed one.' },
+  { name: 'TLS_SERVER_KEY_FILE', default: '', description: 'Serving key (PEM).' },
+  { name: 'TLS_CA_CERT_FILE', default: '', description: 'CA bundle written as caBundle at registration; re-applied when it changes.' },
+  { name: 'LOG_LEVEL', default: 'info', description: 'debug, info, warn or error.' },
+] as const;
+
+const QUANTITY = /^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[mkMGTPE]|[KMGTPE]i)?$/;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string {
+    const spec = CONFIG_VARS.find((v) => v.name === name);
+    if (!spec) throw new Error(`internal: ${name} is not declared in CONFIG_VARS`);
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? spec.default : value.trim();
+  }
+
+  required(name: string): string {
+    const value = this.raw(name);
+    if (value === '') this.problems.push(`${name} is required but not set`);
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[]): T {
+    const value = this.raw(name);
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be one of ${allowed.join(', ')}`);
+      return allowed[0] as T;
+    }
+    return value as T;
+  }
+
+  integer(name: string, min: number, max: number): number {
+    const value = this.raw(name);
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be a whole number from ${min} to ${max}`);
+      return min;
+    }
+    return n;
+  }
+
+  quantity(name: string): string {
+    const value = this.raw(name);
+    if (!QUANTITY.test(value)) this.problems.push(`${name}=${JSON.stringify(value)} is not a Kubernetes quantity (e.g. 100m, 64Mi)`);
+    return value;
+  }
+
+  boolean(name: string): boolean {
+    const value = this.raw(name).toLowerCase();
+    if (value === 'true' || value === '1' || value === 'yes') return true;
+    if (value === 'false' || value === '0' || value === 'no') return false;
+    this.problems.push(`${name}=${JSON.stringify(value)} must be true or false`);
+    return false;
+  }
+
+  absolutePath(name: string): string {
+    const value = this.raw(name);
+    if (!value.startsWith('/') || value.split('/').includes('..')) this.problems.push(`${name}=${JSON.stringify(value)} must be an absolute path without ".."`);
+    return value.replace(/\/+$/, '') || '/';
+  }
+
+  url(name: string, protocols: string[], required: boolean): string {
+    const value = required ? this.required(name) : this.raw(name);
+    if (value === '') return value;
+    try {
+      const u = new URL(value);
+      if (!protocols.includes(u.protocol)) this.problems.push(`${name}=${JSON.stringify(value)} must be a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL`);
+    } catch {
+      this.problems.push(`${name}=${JSON.stringify(value)} is not a URL`);
+    }
+    return value;
+  }
+
+  jsonObject(name: string): Record<string, unknown> | null {
+    const value = this.raw(name);
+    if (value === '') return null;
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    } catch {
+      /* reported below */
+    }
+    this.problems.push(`${name} must be a JSON object (a Kubernetes label selector)`);
+    return null;
+  }
+}
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+/** Reads and validates the whole configuration; `podNamespace` is the namespace file's content if any. */
+export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
+  const r = new Reader(env);
+  const fetcher: FetcherSettings = {
+    image: r.required('FETCHER_IMAGE'),
+    imagePullPolicy: r.oneOf('FETCHER_IMAGE_PULL_POLICY', ['IfNotPresent', 'Always', 'Never'] as const),
+    cpuRequest: r.quantity('FETCHER_CPU_REQUEST'),
+    cpuLimit: r.quantity('FETCHER_CPU_LIMIT'),
+    memoryRequest: r.quantity('FETCHER_MEMORY_REQUEST'),
+    memoryLimit: r.quantity('FETCHER_MEMORY_LIMIT'),
+    runAsUser: r.integer('FETCHER_RUN_AS_USER', 1, 2147483647),
+    deadlineSeconds: r.integer('FETCHER_DEADLINE_SECONDS', 1, 3600),
+    volumeSizeLimit: r.quantity('SECRETS_VOLUME_SIZE_LIMIT'),
+  };
+  if (/\s/.test(fetcher.image)) r.problems.push(`FETCHER_IMAGE=${JSON.stringify(fetcher.image)} must not contain whitespace`);
+
+  const mlp: MlpSettings = {
+    apiHost: r.url('MLP_API_HOST', ['http:', 'https:'], true),
+    projectSource: r.oneOf('MLP_PROJECT_SOURCE', ['namespace', 'project-label'] as const),
+    authMode: r.oneOf('MLP_AUTH_MODE', AUTH_MODES),
+    tokenAudience: r.raw('MLP_TOKEN_AUDIENCE'),
+    tokenExpirationSeconds: r.integer('MLP_TOKEN_EXPIRATION_SECONDS', 600, 86400),
+    exchangeIssuer: r.url('MLP_TOKEN_EXCHANGE_ISSUER', ['http:', 'https:'], false),
+    exchangeAudience: r.raw('MLP_TOKEN_EXCHANGE_AUDIENCE'),
+    exchangeScope: r.raw('MLP_TOKEN_EXCHANGE_SCOPE'),
+    exchangeClientSecretName: r.raw('MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME'),
+  };
+  if (mlp.authMode === 'token-exchange' && mlp.exchangeIssuer === '') r.problems.push('MLP_TOKEN_EXCHANGE_ISSUER is required when MLP_AUTH_MODE=token-exchange');
+  if (mlp.exchangeClientSecretName !== '' && !isDnsSubdomain(mlp.exchangeClientSecretName)) r.problems.push(`MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME=${JSON.stringify(mlp.exchangeClientSecretName)} is not a valid Secret name`);
+
+  const injection: InjectionConfig = {
+    fetcher,
+    mlp,
+    secretsDir: r.absolutePath('FLYTE_SECRETS_DEFAULT_DIR'),
+    defaultMountType: r.oneOf('DEFAULT_MOUNT_TYPE', ['FILE', 'ENV_VAR'] as const),
+  };
+
+  const registration: RegistrationSettings = {
+    enabled: r.boolean('WEBHOOK_REGISTER'),
+    configurationName: r.raw('WEBHOOK_NAME'),
+    webhookName: r.raw('WEBHOOK_WEBHOOK_NAME'),
+    serviceName: r.raw('WEBHOOK_SERVICE_NAME'),
+    serviceNamespace: r.raw('WEBHOOK_SERVICE_NAMESPACE') || (env.WEBHOOK_NAMESPACE ?? '').trim() || podNamespace.trim() || 'default',
+    servicePort: r.integer('WEBHOOK_SERVICE_PORT', 1, 65535),
+    url: r.url('WEBHOOK_URL', ['https:'], false),
+    mutatePath: r.raw('WEBHOOK_MUTATE_PATH'),
+    failurePolicy: r.oneOf('WEBHOOK_FAILURE_POLICY', ['Fail', 'Ignore'] as const),
+    timeoutSeconds: r.integer('WEBHOOK_TIMEOUT_SECONDS', 1, 30),
+    namespaceSelector: r.jsonObject('WEBHOOK_NAMESPACE_SELECTOR'),
+  };
+  if (!isDnsSubdomain(registration.configurationName)) r.problems.push(`WEBHOOK_NAME=${JSON.stringify(registration.configurationName)} is not a valid object name`);
+  if (!isDnsSubdomain(registration.webhookName) || !registration.webhookName.includes('.')) r.problems.push(`WEBHOOK_WEBHOOK_NAME=${JSON.stringify(registration.webhookName)} must be a fully qualified name with at least one dot`);
+  if (!registration.mutatePath.startsWith('/')) r.problems.push(`WEBHOOK_MUTATE_PATH=${JSON.stringify(registration.mutatePath)} must start with "/"`);
+
+  const server: ServerSettings = {
+    host: r.raw('WEBHOOK_HOST'),
+    port: r.integer('WEBHOOK_PORT', 1, 65535),
+    healthPort: r.integer('HEALTH_PORT', 0, 65535),
+    certFile: r.raw('TLS_SERVER_CERT_FILE'),
+    keyFile: r.raw('TLS_SERVER_KEY_FILE'),
+    caFile: r.raw('TLS_CA_CERT_FILE'),
+    maxBodyBytes: r.integer('WEBHOOK_MAX_BODY_BYTES', 1024, 64 * 1024 * 1024),
+    logLevel: r.oneOf('LOG_LEVEL', ['info', 'debug', 'warn', 'error'] as const),
+  };
+  if ((server.certFile === '') !== (server.keyFile === '')) r.problems.push('TLS_SERVER_CERT_FILE and TLS_SERVER_KEY_FILE must be set together');
+  if (server.port === server.healthPort) r.problems.push(`WEBHOOK_PORT and HEALTH_PORT must differ (both ${server.port})`);
+
+  if (r.problems.length > 0) return { ok: false, problems: r.problems };
+  return { ok: true, config: { injection, registration, server } };
+}

@@ -1,0 +1,103 @@
+/**
+ * The objects the webhook adds for the fetcher: its init container and the two volumes
+ * (the in-memory secrets volume and the fetcher-only identity volume). Pure builders.
+ */
+import type { V1Container, V1EnvVar, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
+import { FETCHER_ENV, FETCHER_VOLUME_PATH, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../fetcher/contract.js';
+import type { Plan } from '../../fetcher/plan.js';
+import type { InjectionConfig } from '../config.js';
+
+export const FETCHER_CONTAINER_NAME = 'fetcher';
+export const SECRETS_VOLUME_NAME = 'dap-flyte-secrets';
+export const IDENTITY_VOLUME_NAME = 'dap-fetcher-identity';
+
+const identityPath = (file: string) => `${IDENTITY_MOUNT_PATH}/${file}`;
+
+function needsMlpServiceAccountToken(config: InjectionConfig): boolean {
+  return config.mlp.authMode === 'serviceaccount' || config.mlp.authMode === 'token-exchange';
+}
+
+/** Sources of the fetcher-only projected volume; empty when the fetcher needs no identity files. */
+function identitySources(plan: Plan, config: InjectionConfig): V1VolumeProjection[] {
+  const { mlp } = config;
+  const sources: V1VolumeProjection[] = [];
+  if (needsMlpServiceAccountToken(config)) {
+    sources.push({ serviceAccountToken: { audience: mlp.tokenAudience, expirationSeconds: mlp.tokenExpirationSeconds, path: IDENTITY_FILES.mlpToken } });
+  }
+  if (plan.secret) {
+    // Its own API token and CA, so creating the Secret works even with automountServiceAccountToken: false.
+    sources.push({ serviceAccountToken: { expirationSeconds: mlp.tokenExpirationSeconds, path: IDENTITY_FILES.kubeToken } });
+    sources.push({ configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: IDENTITY_FILES.kubeCa }] } });
+  }
+  if (mlp.authMode === 'token-exchange' && mlp.exchangeClientSecretName) {
+    sources.push({ secret: { name: mlp.exchangeClientSecretName, items: [{ key: 'client-credentials.json', path: IDENTITY_FILES.exchangeClientCredentials }] } });
+  }
+  return sources;
+}
+
+export function fetcherVolumes(plan: Plan, config: InjectionConfig): V1Volume[] {
+  const volumes: V1Volume[] = [];
+  if (plan.files.length > 0) {
+    volumes.push({ name: SECRETS_VOLUME_NAME, emptyDir: { medium: 'Memory', sizeLimit: config.fetcher.volumeSizeLimit } });
+  }
+  const sources = identitySources(plan, config);
+  if (sources.length > 0) volumes.push({ name: IDENTITY_VOLUME_NAME, projected: { sources } });
+  return volumes;
+}
+
+const fieldRef = (name: string, fieldPath: string): V1EnvVar => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
+
+function fetcherEnv(plan: Plan, config: InjectionConfig): V1EnvVar[] {
+  const { mlp, fetcher } = config;
+  const env: V1EnvVar[] = [
+    { name: FETCHER_ENV.plan, value: JSON.stringify(plan) },
+    fieldRef(FETCHER_ENV.podName, 'metadata.name'),
+    fieldRef(FETCHER_ENV.podNamespace, 'metadata.namespace'),
+    fieldRef(FETCHER_ENV.podUid, 'metadata.uid'),
+    fieldRef(FETCHER_ENV.podServiceAccount, 'spec.serviceAccountName'),
+    { name: FETCHER_ENV.mlpApiHost, value: mlp.apiHost },
+    { name: FETCHER_ENV.authMode, value: mlp.authMode },
+    { name: FETCHER_ENV.tokenAudience, value: mlp.tokenAudience },
+    { name: FETCHER_ENV.deadlineSeconds, value: String(fetcher.deadlineSeconds) },
+  ];
+  if (needsMlpServiceAccountToken(config)) env.push({ name: FETCHER_ENV.mlpTokenFile, value: identityPath(IDENTITY_FILES.mlpToken) });
+  if (mlp.authMode === 'token-exchange') {
+    env.push({ name: FETCHER_ENV.exchangeIssuer, value: mlp.exchangeIssuer });
+    if (mlp.exchangeAudience) env.push({ name: FETCHER_ENV.exchangeAudience, value: mlp.exchangeAudience });
+    if (mlp.exchangeScope) env.push({ name: FETCHER_ENV.exchangeScope, value: mlp.exchangeScope });
+    if (mlp.exchangeClientSecretName) env.push({ name: FETCHER_ENV.exchangeClientCredentialsFile, value: identityPath(IDENTITY_FILES.exchangeClientCredentials) });
+  }
+  if (plan.secret) {
+    env.push({ name: FETCHER_ENV.kubeTokenFile, value: identityPath(IDENTITY_FILES.kubeToken) });
+    env.push({ name: FETCHER_ENV.kubeCaFile, value: identityPath(IDENTITY_FILES.kubeCa) });
+  }
+  return env;
+}
+
+export function fetcherContainer(plan: Plan, config: InjectionConfig): V1Container {
+  const { fetcher } = config;
+  const volumeMounts = [];
+  if (plan.files.length > 0) volumeMounts.push({ name: SECRETS_VOLUME_NAME, mountPath: FETCHER_VOLUME_PATH });
+  if (identitySources(plan, config).length > 0) volumeMounts.push({ name: IDENTITY_VOLUME_NAME, mountPath: IDENTITY_MOUNT_PATH, readOnly: true });
+  return {
+    name: FETCHER_CONTAINER_NAME,
+    image: fetcher.image,
+    imagePullPolicy: fetcher.imagePullPolicy,
+    env: fetcherEnv(plan, config),
+    resources: {
+      requests: { cpu: fetcher.cpuRequest, memory: fetcher.memoryRequest },
+      limits: { cpu: fetcher.cpuLimit, memory: fetcher.memoryLimit },
+    },
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: fetcher.runAsUser,
+      runAsGroup: fetcher.runAsUser,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+    volumeMounts,
+  };
+}

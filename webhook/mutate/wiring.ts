@@ -1,0 +1,44 @@
+/**
+ * Wires task containers to the secrets: env vars and the read-only secrets mount. "Ensure"
+ * semantics: what is already there identically is left alone (so a second pass over the same
+ * pod changes nothing), and anything the pod already sets differently is kept and reported as
+ * a warning — we never overwrite the pod's own env or mounts.
+ */
+import type { V1Container, V1EnvVar, V1VolumeMount } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+
+export interface Wiring {
+  env: V1EnvVar[];
+  mounts: V1VolumeMount[];
+}
+
+/** Adds what is missing to `container` in place; returns one warning per collision. */
+export function ensureWiring(container: V1Container, wiring: Wiring): string[] {
+  const warnings: string[] = [];
+  const env = (container.env ??= []);
+  for (const wanted of wiring.env) {
+    const existing = env.find((e) => e.name === wanted.name);
+    if (!existing) env.push(structuredClone(wanted));
+    else if (!sameEnv(existing, wanted)) {
+      warnings.push(`container ${container.name} already sets ${wanted.name}; kept its value, so flytekit may not see the injected secret there`);
+    }
+  }
+  if (env.length === 0) delete container.env;
+
+  if (wiring.mounts.length > 0) {
+    const mounts = (container.volumeMounts ??= []);
+    for (const wanted of wiring.mounts) {
+      const existing = mounts.find((m) => m.mountPath === wanted.mountPath);
+      if (!existing) mounts.push({ ...wanted });
+      else if (existing.name !== wanted.name) {
+        warnings.push(`container ${container.name} already mounts ${existing.name} at ${wanted.mountPath}; kept it, so FILE secrets are not visible there`);
+      }
+    }
+  }
+  return warnings;
+}
+
+/** Our wiring uses literal values and secretKeyRefs, which the API server stores as given. */
+function sameEnv(a: V1EnvVar, b: V1EnvVar): boolean {
+  return a.value === b.value && isDeepStrictEqual(a.valueFrom ?? null, b.valueFrom ?? null);
+}
