@@ -5,3 +5,4 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 "$here/k8s.sh" >/dev/null
 "$here/flytekit.sh" >/dev/null
+"$here/postgres.sh" >/dev/null && "$here/mlp.sh" >/dev/null
