@@ -1,0 +1,20 @@
+// Bundles the webhook CLI into one ESM file (dist/dap-secret-webhook.mjs) that runs with plain
+// `node` and no node_modules: that single file is what Dockerfile.webhook copies.
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+await build({
+  entryPoints: ['webhook/cli.ts'],
+  outfile: 'dist/dap-secret-webhook.mjs',
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'esm',
+  sourcemap: 'linked',
+  legalComments: 'external',
+  logLevel: 'warning',
+  define: { 'process.env.DAP_VERSION': JSON.stringify(pkg.version) },
+  // Some dependencies still call require() for Node built-ins; give the ESM bundle one.
+  banner: { js: "import { createRequire as __dapCreateRequire } from 'node:module'; const require = __dapCreateRequire(import.meta.url);" },
+});

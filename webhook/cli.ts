@@ -1,0 +1,131 @@
+/**
+ * dap-secret-webhook: `serve` (the admission server), `render` (a pod through the admission
+ * code), `decode` (one Flyte secret annotation), `certs` (TLS Secret management for the Helm Job).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config.js';
+import { RenderInputError, render } from './render.js';
+
+export const VERSION = process.env.DAP_VERSION ?? '0.1.0';
+
+const USAGE = `dap-secret-webhook ${VERSION}: gives Flyte task pods their CaraML MLP secrets.
+
+Usage:
+  dap-secret-webhook serve                       run the admission server (config from env vars; see README)
+  dap-secret-webhook render [FILE|-] [--uid U] [--namespace NS] [-o json|yaml]
+                                                 a Pod or AdmissionReview (JSON/YAML) through the admission code;
+                                                 prints the mutated Pod (or the AdmissionReview response);
+                                                 exit 1 with the denial message when the pod would be denied
+  dap-secret-webhook decode VALUE                decode one flyte.secrets/s<i> annotation value
+  dap-secret-webhook certs ensure ...            create or renew the webhook's TLS Secret (see 'certs --help')
+  dap-secret-webhook --version | --help
+`;
+
+type Io = { out: (s: string) => void; err: (s: string) => void; readInput: (file: string) => string };
+
+const defaultIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+  readInput: (file) => readFileSync(file === '-' ? 0 : file, 'utf8'),
+};
+
+function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { uid: { type: 'string' }, namespace: { type: 'string' }, output: { type: 'string', short: 'o' } },
+  });
+  const output = values.output;
+  if (output !== undefined && output !== 'json' && output !== 'yaml') {
+    io.err(`render: -o must be json or yaml, not ${JSON.stringify(output)}\n`);
+    return 2;
+  }
+  const loaded = loadConfig(env);
+  if (!loaded.ok) {
+    io.err(loaded.problems.map((p) => `config: ${p}\n`).join(''));
+    return 2;
+  }
+  try {
+    const rendered = render(io.readInput(positionals[0] ?? '-'), loaded.config.injection, { uid: values.uid, namespace: values.namespace, output });
+    if (rendered.denied !== null) {
+      io.err(`denied: ${rendered.denied}\n`);
+      return 1;
+    }
+    io.out(rendered.text);
+    return 0;
+  } catch (err) {
+    if (err instanceof RenderInputError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      io.err(`render: ${(err as Error).message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function decodeCommand(argv: string[], io: Io): Promise<number> {
+  const { decodeSecretAnnotation, AnnotationError } = await import('./flyte/annotations.js');
+  const { flytekitEnvName, flytekitRelativePath } = await import('./flyte/flytekit-names.js');
+  if (argv.length !== 1) {
+    io.err('usage: dap-secret-webhook decode VALUE\n');
+    return 2;
+  }
+  try {
+    const secret = decodeSecretAnnotation('flyte.secrets/s0', argv[0]!);
+    const lookup = { env_var: flytekitEnvName(secret), file_path: ['/etc/flyte/secrets', ...flytekitRelativePath(secret)].join('/') };
+    io.out(`${JSON.stringify({ secret, flytekit_lookup: lookup }, null, 2)}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof AnnotationError) {
+      io.err(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = defaultIo): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { serve } = await import('./server/serve.js');
+      await serve(env);
+      return -1; // keeps running; exits through its signal handlers
+    }
+    case 'render':
+      return renderCommand(rest, env, io);
+    case 'decode':
+      return decodeCommand(rest, io);
+    case 'certs': {
+      const { runCertsCommand, defaultCertsDeps } = await import('./certs.js');
+      return runCertsCommand(rest, defaultCertsDeps());
+    }
+    case '--version':
+    case 'version':
+      io.out(`${VERSION}\n`);
+      return 0;
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      io.out(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      io.err(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+// Run when executed directly (the bundle, or `node --import tsx webhook/cli.ts`), not when imported by tests.
+const invokedDirectly = process.argv[1] !== undefined && /(cli\.ts|dap-secret-webhook(\.mjs)?)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code >= 0) process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`dap-secret-webhook: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
