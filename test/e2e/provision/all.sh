@@ -6,3 +6,4 @@ here="$(cd "$(dirname "$0")" && pwd)"
 "$here/k8s.sh" >/dev/null
 "$here/flytekit.sh" >/dev/null
 "$here/postgres.sh" >/dev/null && "$here/mlp.sh" >/dev/null
+"$here/helm.sh" >/dev/null && "$here/kustomize.sh" >/dev/null
