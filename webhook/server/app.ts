@@ -1,0 +1,139 @@
+/**
+ * The admission endpoint as a Koa app: HTTP in, `admit()` in the middle, AdmissionReview out.
+ *
+ * Bad input is the client's problem and gets a short plain-text 4xx (415 wrong content type,
+ * 413 too large, 400 not JSON / not an AdmissionReview); only a bug here is a 500, answered with
+ * a generic message and an error id that points at the one log line holding the details.
+ * Nothing in this path does I/O besides reading the body: no network, no files.
+ */
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import { Router } from '@koa/router';
+import getRawBody from 'raw-body';
+import type { InjectionConfig } from '../config.js';
+import { InvalidReviewError, admit as defaultAdmit, type AdmissionResult } from '../admission.js';
+import { errorFields, type Logger } from './log.js';
+import type { RequestOutcome, WebhookMetrics } from './metrics.js';
+
+export interface AdmissionAppOptions {
+  injection: InjectionConfig;
+  mutatePath: string;
+  maxBodyBytes: number;
+  metrics: WebhookMetrics;
+  logger: Logger;
+  /** Replaceable for tests of the internal-error path; the server always uses the real one. */
+  admit?: (body: unknown, config: InjectionConfig) => AdmissionResult;
+  /** While true, HTTP/1.1 responses ask the client to close the connection (graceful shutdown). */
+  closingConnections?: () => boolean;
+}
+
+/** An HTTP status for bad input, with the sentence the client sees. */
+class BadInput extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+interface RawBodyError {
+  type?: string;
+  status?: number;
+}
+
+function isJsonContentType(header: string): boolean {
+  const semicolon = header.indexOf(';');
+  const mediaType = (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+async function readBody(ctx: Koa.Context, limit: number): Promise<string> {
+  try {
+    return await getRawBody(ctx.req, { length: ctx.request.length ?? null, limit, encoding: 'utf8' });
+  } catch (err) {
+    const e = err as RawBodyError;
+    if (e.type === 'entity.too.large') throw new BadInput(413, `request body is larger than the limit of ${limit} bytes (WEBHOOK_MAX_BODY_BYTES)`);
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) throw new BadInput(400, 'the request body could not be read completely');
+    throw err;
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // JSON.parse's message quotes part of the body, which may hold annotation values: say less.
+    throw new BadInput(400, 'request body is not valid JSON');
+  }
+}
+
+export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
+  const { injection, metrics, logger, maxBodyBytes } = opts;
+  const admit = opts.admit ?? defaultAdmit;
+  const closing = opts.closingConnections ?? (() => false);
+  const app = new Koa();
+  // Errors are answered and logged by the middleware below; Koa's own printer would log stacks to stderr.
+  app.silent = true;
+  const router = new Router();
+
+  router.post(opts.mutatePath, async (ctx) => {
+    const started = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+    let result: AdmissionResult;
+    try {
+      if (!isJsonContentType(ctx.get('content-type'))) throw new BadInput(415, 'content type must be application/json');
+      result = admit(parseJson(await readBody(ctx, maxBodyBytes)), injection);
+    } catch (err) {
+      respondToFailure(ctx, err, elapsed(), metrics, logger);
+      if (closing() && ctx.req.httpVersionMajor === 1) ctx.set('Connection', 'close');
+      return;
+    }
+    ctx.status = 200;
+    ctx.body = result.review;
+    if (closing() && ctx.req.httpVersionMajor === 1) ctx.set('Connection', 'close');
+    const seconds = elapsed();
+    recordAdmission(metrics, result, seconds);
+    // One line per request, from the result's summary fields only: never the body or the pod.
+    logger.info(
+      {
+        pod: result.pod,
+        outcome: result.outcome,
+        dryRun: result.dryRun,
+        warnings: result.warnings.length,
+        ...(result.denialReasons.length > 0 ? { denialReasons: result.denialReasons } : {}),
+        secrets: result.secretsByMount,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+      },
+      'admission',
+    );
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+function respondToFailure(ctx: Koa.Context, err: unknown, seconds: number, metrics: WebhookMetrics, logger: Logger): void {
+  let outcome: RequestOutcome;
+  ctx.type = 'text/plain';
+  if (err instanceof BadInput || err instanceof InvalidReviewError) {
+    outcome = 'invalid';
+    ctx.status = err instanceof BadInput ? err.status : 400;
+    ctx.body = `${err.message}\n`;
+    logger.warn({ outcome, status: ctx.status, reason: err.message.slice(0, 200), durationMs: Math.round(seconds * 1e6) / 1e3 }, 'admission request rejected');
+  } else {
+    outcome = 'error';
+    const errorId = randomUUID();
+    ctx.status = 500;
+    ctx.body = `internal error in the admission webhook (error id ${errorId}); see the webhook's log\n`;
+    logger.error({ outcome, errorId, err: errorFields(err), durationMs: Math.round(seconds * 1e6) / 1e3 }, 'admission request failed');
+  }
+  metrics.requests.inc({ outcome });
+  metrics.duration.observe({ outcome }, seconds);
+}
+
+function recordAdmission(metrics: WebhookMetrics, result: AdmissionResult, seconds: number): void {
+  metrics.requests.inc({ outcome: result.outcome });
+  metrics.duration.observe({ outcome: result.outcome }, seconds);
+  if (result.secretsByMount.FILE > 0) metrics.injectedSecrets.inc({ mount: 'FILE' }, result.secretsByMount.FILE);
+  if (result.secretsByMount.ENV_VAR > 0) metrics.injectedSecrets.inc({ mount: 'ENV_VAR' }, result.secretsByMount.ENV_VAR);
+  for (const reason of result.denialReasons) metrics.denials.inc({ reason });
+}
