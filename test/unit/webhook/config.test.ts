@@ -1,0 +1,69 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { CONFIG_VARS, loadConfig } from '../../../webhook/config.js';
+
+const minimal = { FETCHER_IMAGE: 'registry.example.com/dap-secret-fetcher:1', MLP_API_HOST: 'http://mlp:8080' };
+
+describe('webhook config (env vars only)', () => {
+  it('applies the documented defaults', () => {
+    const r = loadConfig(minimal);
+    assert.ok(r.ok);
+    const { injection, registration, server } = r.config;
+    assert.equal(injection.secretsDir, '/etc/flyte/secrets');
+    assert.equal(injection.defaultMountType, 'FILE');
+    assert.equal(injection.mlp.projectSource, 'namespace');
+    assert.equal(injection.mlp.authMode, 'serviceaccount');
+    assert.equal(injection.mlp.tokenAudience, 'api.caraml');
+    assert.deepEqual([injection.fetcher.cpuRequest, injection.fetcher.cpuLimit, injection.fetcher.memoryRequest, injection.fetcher.memoryLimit], ['50m', '500m', '64Mi', '128Mi']);
+    assert.equal(registration.failurePolicy, 'Fail');
+    assert.equal(registration.timeoutSeconds, 5);
+    assert.equal(registration.serviceNamespace, 'default');
+    assert.equal(registration.mutatePath, '/mutate');
+    assert.deepEqual([server.port, server.healthPort], [8443, 8080]);
+  });
+
+  it('is documented in the README: one table row per variable with its default', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const v of CONFIG_VARS) {
+      const row = `| \`${v.name}\` | ${v.default === '' ? '' : `\`${v.default}\``} |`;
+      assert.ok(readme.includes(row), `README.md lacks the row starting ${row}`);
+    }
+    assert.equal(new Set(CONFIG_VARS.map((v) => v.name)).size, CONFIG_VARS.length);
+  });
+
+  it('falls back from WEBHOOK_SERVICE_NAMESPACE to WEBHOOK_NAMESPACE to the pod namespace', () => {
+    const a = loadConfig({ ...minimal, WEBHOOK_NAMESPACE: 'flyte' }, 'ignored');
+    assert.ok(a.ok && a.config.registration.serviceNamespace === 'flyte');
+    const b = loadConfig(minimal, 'dap-system\n');
+    assert.ok(b.ok && b.config.registration.serviceNamespace === 'dap-system');
+  });
+
+  it('reports one line per problem', () => {
+    const r = loadConfig({
+      MLP_API_HOST: 'ftp://mlp',
+      DEFAULT_MOUNT_TYPE: 'ANY',
+      MLP_AUTH_MODE: 'token-exchange',
+      FETCHER_MEMORY_LIMIT: 'lots',
+      WEBHOOK_TIMEOUT_SECONDS: '60',
+      WEBHOOK_FAILURE_POLICY: 'fail',
+      TLS_SERVER_CERT_FILE: '/tls/tls.crt',
+      WEBHOOK_NAMESPACE_SELECTOR: '[1]',
+      FLYTE_SECRETS_DEFAULT_DIR: 'etc/secrets',
+      WEBHOOK_URL: 'http://insecure',
+    });
+    assert.equal(r.ok, false);
+    assert.deepEqual((r as { problems: string[] }).problems, [
+      'FETCHER_IMAGE is required but not set',
+      'FETCHER_MEMORY_LIMIT="lots" is not a Kubernetes quantity (e.g. 100m, 64Mi)',
+      'MLP_API_HOST="ftp://mlp" must be a http or https URL',
+      'MLP_TOKEN_EXCHANGE_ISSUER is required when MLP_AUTH_MODE=token-exchange',
+      'FLYTE_SECRETS_DEFAULT_DIR="etc/secrets" must be an absolute path without ".."',
+      'DEFAULT_MOUNT_TYPE="ANY" must be one of FILE, ENV_VAR',
+      'WEBHOOK_URL="http://insecure" must be a https URL',
+      'WEBHOOK_FAILURE_POLICY="fail" must be one of Fail, Ignore',
+      'WEBHOOK_TIMEOUT_SECONDS="60" must be a whole number from 1 to 30',
+      'WEBHOOK_NAMESPACE_SELECTOR must be a JSON object (a Kubernetes label selector)',
+      'TLS_SERVER_CERT_FILE and TLS_SERVER_KEY_FILE must be set together',
+    ]);
+  });
+});
