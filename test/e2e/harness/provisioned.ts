@@ -1,0 +1,51 @@
+/**
+ * Where the provisioned tools are. The provision scripts are idempotent and print their result, so
+ * asking them is both the lookup (seconds when cached) and, on a fresh machine, the build.
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+
+const run = promisify(execFile);
+const provisionDir = fileURLToPath(new URL('../provision/', import.meta.url));
+
+/** A cold build compiles Kubernetes (about 6 minutes on 2 cores); warm it returns at once. */
+const PROVISION_TIMEOUT_MS = 45 * 60 * 1000;
+
+const cache = new Map<string, Promise<string>>();
+
+function provision(script: string): Promise<string> {
+  let result = cache.get(script);
+  if (!result) {
+    result = run('bash', [join(provisionDir, script)], { timeout: PROVISION_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 })
+      .then(({ stdout }) => stdout.trim().split('\n').at(-1) ?? '')
+      .catch((err: Error & { stderr?: string }) => {
+        cache.delete(script);
+        const tail = (err.stderr ?? '').trimEnd().split('\n').slice(-30).join('\n');
+        throw new Error(`provisioning with test/e2e/provision/${script} failed; run \`npm run provision\` to see why.\n${tail}`);
+      });
+    cache.set(script, result);
+  }
+  return result;
+}
+
+export interface KubernetesBinaries {
+  etcd: string;
+  kubeApiserver: string;
+  kubeControllerManager: string;
+}
+
+export async function kubernetesBinaries(): Promise<KubernetesBinaries> {
+  const bin = await provision('k8s.sh');
+  return {
+    etcd: join(bin, 'etcd'),
+    kubeApiserver: join(bin, 'kube-apiserver'),
+    kubeControllerManager: join(bin, 'kube-controller-manager'),
+  };
+}
+
+/** The python of the cached virtualenv that holds the pinned flytekit. */
+export function flytekitPython(): Promise<string> {
+  return provision('flytekit.sh');
+}
