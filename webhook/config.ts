@@ -108,9 +108,9 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'WEBHOOK_SERVICE_PORT', default: '443', description: 'Port of that Service.' },
   { name: 'WEBHOOK_URL', default: '', description: 'Register this https URL instead of the Service (out-of-cluster webhook). The mutate path is not appended.' },
   { name: 'WEBHOOK_MUTATE_PATH', default: '/mutate', description: 'HTTP path of the admission endpoint.' },
-  { name: 'WEBHOOK_PORT', default: '8443', description: 'HTTPS (HTTP/2 and HTTP/1.1) listen port.' },
+  { name: 'WEBHOOK_PORT', default: '8443', description: 'HTTPS (HTTP/2 and HTTP/1.1) listen port (0: any free port).' },
   { name: 'WEBHOOK_HOST', default: '0.0.0.0', description: 'Listen address of both ports.' },
-  { name: 'HEALTH_PORT', default: '8080', description: 'Plain-HTTP port for /healthz, /readyz and /metrics.' },
+  { name: 'HEALTH_PORT', default: '8080', description: 'Plain-HTTP port for /healthz, /readyz and /metrics (0: any free port).' },
   { name: 'WEBHOOK_REGISTER', default: 'true', description: 'Create/update the MutatingWebhookConfiguration at start (false for GitOps/Helm-rendered configs).' },
   { name: 'WEBHOOK_FAILURE_POLICY', default: 'Fail', description: 'Fail (no pod starts without its secrets) or Ignore.' },
   { name: 'WEBHOOK_TIMEOUT_SECONDS', default: '5', description: 'timeoutSeconds of the registration (1-30).' },
@@ -266,7 +266,7 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
 
   const server: ServerSettings = {
     host: r.raw('WEBHOOK_HOST'),
-    port: r.integer('WEBHOOK_PORT', 1, 65535),
+    port: r.integer('WEBHOOK_PORT', 0, 65535),
     healthPort: r.integer('HEALTH_PORT', 0, 65535),
     certFile: r.raw('TLS_SERVER_CERT_FILE'),
     keyFile: r.raw('TLS_SERVER_KEY_FILE'),
@@ -275,7 +275,7 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     logLevel: r.oneOf('LOG_LEVEL', ['info', 'debug', 'warn', 'error'] as const),
   };
   if ((server.certFile === '') !== (server.keyFile === '')) r.problems.push('TLS_SERVER_CERT_FILE and TLS_SERVER_KEY_FILE must be set together');
-  if (server.port === server.healthPort) r.problems.push(`WEBHOOK_PORT and HEALTH_PORT must differ (both ${server.port})`);
+  if (server.port === server.healthPort && server.port !== 0) r.problems.push(`WEBHOOK_PORT and HEALTH_PORT must differ (both ${server.port})`);
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   return { ok: true, config: { injection, registration, server } };

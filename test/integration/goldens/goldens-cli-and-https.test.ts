@@ -1,0 +1,128 @@
+/**
+ * The golden cases again, through the two other doors: the built `render` CLI
+ * (dist/dap-secret-webhook.mjs, as an admin runs it) and the HTTPS admission endpoint of a
+ * running server (HTTP/1.1 and HTTP/2), the patch applied to the input as the API server would.
+ */
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import http2 from 'node:http2';
+import https from 'node:https';
+import { Writable } from 'node:stream';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { parse } from 'yaml';
+import { podReview } from '../../../webhook/render.js';
+import { serve, type RunningServer } from '../../../webhook/server/serve.js';
+import { GOLDEN_CASES, GOLDEN_ENV, goldenUid, loadGolden } from '../../support/goldens.js';
+
+const BUNDLE = 'dist/dap-secret-webhook.mjs';
+
+describe('golden pods through the built render CLI', function () {
+  this.timeout(60_000);
+  before(function () {
+    if (!existsSync(BUNDLE)) assert.fail(`${BUNDLE} is missing: run npm run build (npm test does)`);
+  });
+
+  for (const name of GOLDEN_CASES) {
+    it(name, () => {
+      const golden = loadGolden(name);
+      const run = spawnSync(process.execPath, [BUNDLE, 'render', '-', '--uid', goldenUid(name), '-o', 'yaml'], {
+        input: golden.inputText,
+        env: { PATH: process.env.PATH, ...GOLDEN_ENV },
+        encoding: 'utf8',
+      });
+      if (golden.expected.kind === 'denied') {
+        assert.equal(run.status, 1, run.stderr);
+        assert.equal(run.stderr, `denied: ${golden.expected.message}\n`);
+        assert.equal(run.stdout, '');
+      } else {
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(parse(run.stdout), golden.expected.pod);
+      }
+    });
+  }
+
+  it('exits 2 with one line per config problem when the admin config is incomplete', () => {
+    const run = spawnSync(process.execPath, [BUNDLE, 'render', '-'], { input: '{}', env: { PATH: process.env.PATH }, encoding: 'utf8' });
+    assert.equal(run.status, 2);
+    assert.equal(run.stderr, 'config: FETCHER_IMAGE is required but not set\nconfig: MLP_API_HOST is required but not set\n');
+  });
+
+  it('decodes one annotation', () => {
+    const run = spawnSync(process.execPath, [BUNDLE, 'decode', 'm4zg54lqhiqcezdcfvrxezleomrau12fpe4caitqmfzxg42pojscectnn41w34c6ojsxc4ljojsw1zlooq4carsjjrcqu'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout).flytekit_lookup, { env_var: '_FSEC_DB-CREDS_PASSWORD', file_path: '/etc/flyte/secrets/db-creds/password' });
+  });
+});
+
+type Post = (body: string) => Promise<{ status: number; body: string }>;
+
+function http1Post(port: number, ca: string, path: string): Post {
+  return (body) =>
+    new Promise((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port, path, method: 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
+        let data = '';
+        res.on('data', (c: Buffer) => (data += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+}
+
+function http2Post(session: http2.ClientHttp2Session, path: string): Post {
+  return (body) =>
+    new Promise((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json' });
+      let status = 0;
+      let data = '';
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('data', (c: Buffer) => (data += c.toString()));
+      req.on('end', () => resolve({ status, body: data }));
+      req.on('error', reject);
+      req.end(body);
+    });
+}
+
+describe('golden pods through the HTTPS admission endpoint', function () {
+  this.timeout(60_000);
+  let server: RunningServer;
+  let session: http2.ClientHttp2Session;
+  const doors: Record<string, Post> = {};
+
+  before(async () => {
+    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+    server = await serve({ ...GOLDEN_ENV, WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', HEALTH_PORT: '0', WEBHOOK_REGISTER: 'false' }, { handleSignals: false, logDestination: quiet });
+    const ca = server.generatedCaPem!;
+    doors['HTTP/1.1'] = http1Post(server.port, ca, '/mutate');
+    session = http2.connect(`https://127.0.0.1:${server.port}`, { ca, servername: 'localhost' });
+    doors['HTTP/2'] = http2Post(session, '/mutate');
+  });
+  after(async () => {
+    session?.close();
+    await server?.stop();
+  });
+
+  for (const protocol of ['HTTP/1.1', 'HTTP/2']) {
+    for (const name of GOLDEN_CASES) {
+      it(`${protocol} ${name}`, async () => {
+        const golden = loadGolden(name);
+        const review = podReview(golden.input, { uid: goldenUid(name) });
+        const res = await doors[protocol]!(JSON.stringify(review));
+        assert.equal(res.status, 200);
+        const response = JSON.parse(res.body).response as { uid: string; allowed: boolean; patch?: string; status?: { message: string }; warnings?: string[] };
+        assert.equal(response.uid, goldenUid(name));
+        if (golden.expected.kind === 'denied') {
+          assert.equal(response.allowed, false);
+          assert.equal(response.status!.message, golden.expected.message);
+          return;
+        }
+        assert.equal(response.allowed, true);
+        const ops = response.patch ? (JSON.parse(Buffer.from(response.patch, 'base64').toString()) as Operation[]) : [];
+        const mutated = fastJsonPatch.applyPatch(structuredClone(golden.input), ops, true, false).newDocument;
+        assert.deepEqual(mutated, golden.expected.pod);
+        assert.deepEqual(response.warnings ?? [], golden.warnings);
+      });
+    }
+  }
+});
