@@ -25,6 +25,8 @@ export const FETCHER_ENV = {
   exchangeAudience: 'MLP_TOKEN_EXCHANGE_AUDIENCE',
   exchangeScope: 'MLP_TOKEN_EXCHANGE_SCOPE',
   exchangeClientCredentialsFile: 'MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE',
+  /** token-exchange without a credentials file: the public client's id (default `dap-secret-fetcher`). */
+  exchangeClientId: 'MLP_TOKEN_EXCHANGE_CLIENT_ID',
   /** gcp-workload-identity: metadata server host (Google's own variable name). */
   gceMetadataHost: 'GCE_METADATA_HOST',
   /** Kubernetes API access for creating the per-pod Secret, independent of automountServiceAccountToken. */
