@@ -1,0 +1,134 @@
+/**
+ * Writes FILE secrets into the shared in-memory volume. Each file is written atomically (a temp
+ * file in the same directory, then rename), with the plan's modes, and never outside the volume:
+ * paths with `..`, absolute paths and paths through symbolic links are refused even if the plan
+ * asks for them (the plan is validated too; this is the second lock on the door).
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { chmod, lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { join, sep } from 'node:path';
+import { FetcherError, quote } from './errors.js';
+import { unsafePathReason } from './plan.js';
+
+export interface SecretFile {
+  /** Relative to the volume root, `/`-separated. */
+  path: string;
+  data: string;
+  /** The MLP secret it holds, for messages. */
+  mlpSecret: string;
+}
+
+export interface FileModes {
+  fileMode: number;
+  dirMode: number;
+}
+
+function refuse(file: SecretFile, why: string): FetcherError {
+  return new FetcherError({
+    problem: `refused to write secret file ${quote(file.path)}: it ${why}`,
+    fix: 'secret files must stay inside the shared volume; check the group and key of the Flyte Secret request (no "..", no leading "/") and that nothing else in the pod creates links in the volume',
+    secrets: [file.mlpSecret],
+  });
+}
+
+function ioError(file: SecretFile, err: unknown): FetcherError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  return new FetcherError({
+    problem: `could not write secret file ${quote(file.path)} (${code})`,
+    fix: code === 'ENAMETOOLONG' ? 'shorten the group or key of the Flyte Secret request' : 'check that the shared volume is mounted writable for the fetcher (the webhook adds it as an in-memory emptyDir)',
+    secrets: [file.mlpSecret],
+  });
+}
+
+async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+function inside(root: string, path: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/** Creates (or checks) each directory on the way, refusing links and non-directories. */
+async function ensureDirectories(realRoot: string, file: SecretFile, segments: string[], dirMode: number): Promise<string> {
+  let dir = realRoot;
+  for (const segment of segments) {
+    dir = join(dir, segment);
+    const found = await lstatOrNull(dir);
+    if (found === null) {
+      try {
+        await mkdir(dir, { mode: dirMode });
+      } catch (err) {
+        // Another writer made it first: check it like any existing entry.
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const made = await lstat(dir);
+      if (made.isSymbolicLink() || !made.isDirectory()) throw refuse(file, `goes through ${quote(segment)}, which is not a plain directory`);
+      await chmod(dir, dirMode); // mkdir's mode is filtered by the umask
+    } else if (found.isSymbolicLink()) {
+      throw refuse(file, `goes through ${quote(segment)}, which is a symbolic link`);
+    } else if (!found.isDirectory()) {
+      throw refuse(file, `goes through ${quote(segment)}, which is not a directory`);
+    }
+  }
+  // Belt and braces: whatever happened, the directory must still resolve inside the root.
+  if (!inside(realRoot, await realpath(dir))) throw refuse(file, 'resolves outside the volume');
+  return dir;
+}
+
+async function writeAtomically(dir: string, name: string, file: SecretFile, fileMode: number): Promise<void> {
+  const target = join(dir, name);
+  const existing = await lstatOrNull(target);
+  if (existing?.isSymbolicLink()) throw refuse(file, 'would replace a symbolic link');
+  if (existing?.isDirectory()) throw refuse(file, 'would replace a directory');
+  // A fixed-length temp name, so a long (but valid) file name cannot make it too long.
+  const temp = join(dir, `.dap-tmp-${randomBytes(8).toString('hex')}`);
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+  let handle;
+  try {
+    handle = await open(temp, flags, fileMode);
+    await handle.writeFile(file.data, 'utf8');
+    await handle.chmod(fileMode); // open's mode is filtered by the umask
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(temp, target);
+  } catch (err) {
+    await handle?.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Writes every file under `root`; the first refusal or I/O error stops the run. */
+export async function writeSecretFiles(root: string, files: SecretFile[], modes: FileModes): Promise<void> {
+  if (files.length === 0) return;
+  let realRoot: string;
+  try {
+    realRoot = await realpath(root);
+    if (!(await stat(realRoot)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (err) {
+    throw new FetcherError({
+      problem: `the shared volume ${root} is not a directory the fetcher can use (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      fix: 'mount the shared in-memory volume at the plan\'s fileRoot (the webhook does this; check the pod spec)',
+      secrets: files.map((f) => f.mlpSecret),
+    });
+  }
+  for (const file of files) {
+    const reason = unsafePathReason(file.path);
+    if (reason !== null) throw refuse(file, reason);
+    const segments = file.path.split('/');
+    const name = segments.pop() as string;
+    try {
+      const dir = await ensureDirectories(realRoot, file, segments, modes.dirMode);
+      await writeAtomically(dir, name, file, modes.fileMode);
+    } catch (err) {
+      throw err instanceof FetcherError ? err : ioError(file, err);
+    }
+  }
+}

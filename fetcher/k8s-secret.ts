@@ -1,0 +1,238 @@
+/**
+ * Creates the per-pod Kubernetes Secret that carries the ENV_VAR secrets: Opaque, immutable, owned
+ * by the pod (garbage-collected with it), labelled with who made it and for which pod. The fetcher
+ * may only `create` Secrets, so an existing Secret of that name (the init container restarted)
+ * counts as done — see README.md for why that is safe.
+ *
+ * main.ts imports this module (and so @kubernetes/client-node) only when a pod has env-var secrets.
+ * Named imports here, not a dynamic namespace import, so esbuild can drop the unused API groups.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { KubeSettings } from './config.js';
+import { FETCHER_ENV } from './contract.js';
+import { FetcherError, quote } from './errors.js';
+import type { Logger } from './log.js';
+import type { Redactor } from './redact.js';
+import { parseRetryAfter, withRetry, type Clock, type Deadline } from './retry.js';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'dap-secret-webhook';
+export const POD_LABEL = 'dap-secret-webhook/pod';
+/** Kubernetes' limit on a Secret's data (ValidateSecret: MaxSecretSize). */
+export const MAX_SECRET_BYTES = 1024 * 1024;
+const MAX_LABEL_VALUE = 63;
+
+export interface PodSecretRequest {
+  namespace: string;
+  /** The Secret's name, from the plan. */
+  name: string;
+  podName: string;
+  podUid: string;
+  /** Data key → value, with the MLP secret each value came from (for messages). */
+  entries: { key: string; value: string; mlpSecret: string }[];
+}
+
+/**
+ * A label value for the pod name: the name itself when it fits (63 characters), else a prefix
+ * and a hash of the whole name, so distinct long names stay distinct and the value stays valid.
+ */
+export function podNameLabel(podName: string): string {
+  if (podName.length <= MAX_LABEL_VALUE) return podName;
+  const hash = createHash('sha256').update(podName).digest('hex').slice(0, 10);
+  const prefix = podName.slice(0, MAX_LABEL_VALUE - hash.length - 1).replace(/[^A-Za-z0-9]+$/, '');
+  return `${prefix}-${hash}`;
+}
+
+/** The Secret object, or a clear error when its data is over Kubernetes' 1 MiB limit. Pure. */
+export function buildPodSecret(request: PodSecretRequest): V1Secret {
+  const total = request.entries.reduce((sum, e) => sum + Buffer.byteLength(e.value, 'utf8'), 0);
+  if (total > MAX_SECRET_BYTES) {
+    const sizes = request.entries
+      .map((e) => ({ name: e.mlpSecret, bytes: Buffer.byteLength(e.value, 'utf8') }))
+      .sort((a, b) => b.bytes - a.bytes)
+      .map((e) => `${quote(e.name)} ${e.bytes} bytes`);
+    throw new FetcherError({
+      problem: `the env-var secrets add up to ${total} bytes (${sizes.join(', ')}), over the ${MAX_SECRET_BYTES}-byte limit of a Kubernetes Secret`,
+      fix: 'request the large secrets as files (mount_requirement FILE) instead of environment variables',
+      secrets: request.entries.map((e) => e.mlpSecret),
+    });
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'Opaque',
+    immutable: true,
+    metadata: {
+      name: request.name,
+      namespace: request.namespace,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY, [POD_LABEL]: podNameLabel(request.podName) },
+      ownerReferences: [
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          name: request.podName,
+          uid: request.podUid,
+          // Not a controller reference: the pod does not reconcile the Secret; it only owns it
+          // so the garbage collector deletes it with the pod.
+          controller: false,
+          // true would need update permission on pods/finalizers (OwnerReferencesPermissionEnforcement);
+          // the fetcher may only create Secrets, and nothing needs to block the pod's deletion.
+          blockOwnerDeletion: false,
+        },
+      ],
+    },
+    data: Object.fromEntries(request.entries.map((e) => [e.key, Buffer.from(e.value, 'utf8').toString('base64')])),
+  };
+}
+
+export interface KubeDeps {
+  clock: Clock;
+  deadline: Deadline;
+  log: Logger;
+  redactor: Redactor;
+}
+
+interface KubeFailure {
+  code?: unknown;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+function statusText(body: unknown): string {
+  let parsed = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return body.slice(0, 200);
+    }
+  }
+  if (parsed && typeof parsed === 'object') {
+    const message = (parsed as Record<string, unknown>).message;
+    if (typeof message === 'string') return message.slice(0, 300);
+  }
+  return '';
+}
+
+function statusReason(body: unknown): 'AlreadyExists' | 'unknown' | 'other' {
+  try {
+    const parsed: unknown = typeof body === 'string' ? JSON.parse(body) : body;
+    const reason = parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>).reason : undefined;
+    if (reason === 'AlreadyExists') return 'AlreadyExists';
+    return typeof reason === 'string' && reason !== '' ? 'other' : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function readKubeFile(path: string, variable: string, what: string): Promise<string> {
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    throw new FetcherError({
+      problem: `the Kubernetes ${what} file ${path} (${variable}) cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      fix: `mount it there (the webhook adds a projected volume with it) or point ${variable} at it`,
+    });
+  }
+}
+
+/** What one failed create means: done (409), retry (network, 5xx, 429), or a clear refusal. */
+function classify(err: unknown, secretRef: string, namespace: string, clock: Clock): FetcherError | 'exists' {
+  const failure = err as KubeFailure;
+  const status = typeof failure?.code === 'number' ? failure.code : undefined;
+  if (status === undefined) {
+    const cause = (err as { cause?: { code?: unknown } })?.cause;
+    const reason = typeof cause?.code === 'string' ? cause.code : err instanceof Error && /abort|timeout/i.test(err.name) ? 'timed out' : 'network error';
+    return new FetcherError({
+      problem: `could not reach the Kubernetes API to create Secret ${secretRef} (${reason})`,
+      fix: `check ${FETCHER_ENV.kubeApiUrl} / KUBERNETES_SERVICE_HOST and the network policies for the fetcher`,
+      retryable: true,
+    });
+  }
+  const said = statusText(failure.body);
+  const detail = said ? ` (Kubernetes said: ${said})` : '';
+  // 409 on create means AlreadyExists (conflicts are an update thing); accept an unreadable body too.
+  if (status === 409 && statusReason(failure.body) !== 'other') return 'exists';
+  if (status >= 500 || status === 429) {
+    const retryAfterMs = parseRetryAfter(failure.headers?.['retry-after'], clock.now());
+    return new FetcherError({
+      problem: `the Kubernetes API failed to create Secret ${secretRef}${detail}`,
+      fix: 'check the API server\'s health',
+      status,
+      retryable: true,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
+  }
+  if (status === 403) {
+    return new FetcherError({
+      problem: `Kubernetes denied creating Secret ${secretRef} to the fetcher's service account${detail}`,
+      fix: `grant the pod's service account "create" on "secrets" in namespace ${quote(namespace)} (the webhook's Helm chart ships that Role)`,
+      status,
+    });
+  }
+  if (status === 401) {
+    return new FetcherError({
+      problem: `Kubernetes did not accept the fetcher's token for creating Secret ${secretRef}${detail}`,
+      fix: `check that ${FETCHER_ENV.kubeTokenFile} holds a current service-account token for this cluster`,
+      status,
+    });
+  }
+  return new FetcherError({
+    problem: `Kubernetes refused to create Secret ${secretRef}${detail}`,
+    fix: 'check the Secret name and data keys the webhook chose (a bug in the webhook if they are invalid)',
+    status,
+  });
+}
+
+/** Creates the Secret; resolves 'exists' when it is already there from an earlier run of this pod. */
+export async function createPodSecret(request: PodSecretRequest, kube: KubeSettings, deps: KubeDeps): Promise<'created' | 'exists'> {
+  const body = buildPodSecret(request);
+  const secretRef = quote(`${request.namespace}/${request.name}`);
+  const caFile = kube.apiUrl.protocol === 'https:' ? kube.caFile : undefined;
+  if (caFile) await readKubeFile(caFile, FETCHER_ENV.kubeCaFile, 'CA certificate');
+  const signalMiddleware = {
+    // Bound every request by the run's deadline (client-node passes the signal to undici).
+    pre: async (context: { setSignal(signal: AbortSignal): void }) => {
+      context.setSignal(deps.deadline.signal);
+      return context;
+    },
+    post: async <T>(context: T) => context,
+  };
+  return withRetry(
+    async (attempt) => {
+      // A fresh read per attempt: the kubelet rotates projected tokens.
+      const token = await readKubeFile(kube.tokenFile, FETCHER_ENV.kubeTokenFile, 'token');
+      deps.redactor.add(token);
+      const config = new KubeConfig();
+      config.loadFromClusterAndUser(
+        { name: 'cluster', server: kube.apiUrl.href.replace(/\/$/, ''), ...(caFile ? { caFile } : {}), skipTLSVerify: false },
+        { name: 'fetcher', token },
+      );
+      const api = config.makeApiClient(CoreV1Api);
+      const started = deps.clock.now();
+      try {
+        await api.createNamespacedSecret(
+          { namespace: request.namespace, body },
+          // ObjectParamAPI forwards these options to PromiseAPI, which takes promise middleware.
+          { middleware: [signalMiddleware], middlewareMergeStrategy: 'append' } as unknown as Parameters<typeof api.createNamespacedSecret>[1],
+        );
+        deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status: 201, durationMs: deps.clock.now() - started, attempt });
+        return 'created' as const;
+      } catch (err) {
+        const outcome = classify(err, secretRef, request.namespace, deps.clock);
+        const status = typeof (err as KubeFailure)?.code === 'number' ? ((err as KubeFailure).code as number) : null;
+        deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status, durationMs: deps.clock.now() - started, attempt });
+        if (outcome === 'exists') return 'exists' as const;
+        throw outcome;
+      }
+    },
+    {
+      deadline: deps.deadline,
+      clock: deps.clock,
+      onRetry: (error, attempt, delayMs) =>
+        deps.log.warn('retrying', { peer: 'Kubernetes', operation: 'create secret', attempt, delayMs, status: error.status ?? null, reason: error.problem }),
+    },
+  );
+}

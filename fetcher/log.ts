@@ -1,0 +1,43 @@
+/**
+ * JSON lines on stdout, one object per event: what the kubelet collects and any log pipeline
+ * parses. Hand-written rather than pino: the fetcher logs a dozen lines per run, and a dozen lines
+ * of code keep the single executable small and its start-up fast.
+ */
+import type { Redactor } from './redact.js';
+
+export type Fields = Record<string, string | number | boolean | null | undefined | string[]>;
+
+export interface Logger {
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+  /** A logger that adds `fields` to every line. */
+  child(fields: Fields): Logger;
+}
+
+export interface LogSink {
+  write(line: string): void;
+}
+
+export function jsonLogger(sink: LogSink, redactor: Redactor, now: () => Date = () => new Date(), base: Fields = {}): Logger {
+  const emit = (level: string, msg: string, fields: Fields = {}): void => {
+    const record: Record<string, unknown> = { time: now().toISOString(), level, msg, ...base, ...fields };
+    // Redact each string before JSON escaping changes its spelling, and the line once more after.
+    const safe = JSON.stringify(record, (_key, value: unknown) => (typeof value === 'string' ? redactor.apply(value) : value));
+    sink.write(`${redactor.apply(safe)}\n`);
+  };
+  return {
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+    child: (fields) => jsonLogger(sink, redactor, now, { ...base, ...fields }),
+  };
+}
+
+/** For unit tests and for code paths that must not log. */
+export const silentLogger: Logger = {
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => silentLogger,
+};

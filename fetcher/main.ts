@@ -1,0 +1,181 @@
+/**
+ * The fetcher's run, start to finish: configuration → token → MLP → files → per-pod Secret.
+ * Returns the exit code; on failure writes one paragraph to stderr and to the termination message
+ * file, which Kubernetes shows in the pod's status. I/O is injected so tests can drive it.
+ */
+import { writeFile } from 'node:fs/promises';
+import { loadConfig, secretNames, terminationLogPath, type Config, type Env } from './config.js';
+import { FETCHER_ENV } from './contract.js';
+import { asFetcherError, EXIT_CODES, FetcherError, renderReport, type ExitCode, type ReportContext } from './errors.js';
+import { writeSecretFiles } from './files.js';
+import type { HttpContext } from './http.js';
+import { jsonLogger, type Logger, type LogSink } from './log.js';
+import { Redactor } from './redact.js';
+import { gaveUp, startDeadline, systemClock, type Clock } from './retry.js';
+
+declare const __DAP_FETCHER_VERSION__: string | undefined;
+export const VERSION = typeof __DAP_FETCHER_VERSION__ === 'string' ? __DAP_FETCHER_VERSION__ : '0.0.0-dev';
+
+/** After the deadline, this long for in-flight work to notice before the run is cut off. */
+const DEADLINE_GRACE_MS = 1000;
+
+const E = FETCHER_ENV;
+export const HELP = `dap-secret-fetcher ${VERSION}
+
+The init container that dap-secret-webhook adds to Flyte task pods. It fetches the pod's MLP
+secrets with the pod's own identity, writes FILE secrets into the shared in-memory volume and
+creates the per-pod Kubernetes Secret for ENV_VAR secrets. The webhook sets everything below.
+
+Usage: dap-secret-fetcher [--help | --version]
+
+Environment:
+  ${E.plan}                    the plan (JSON) from the webhook: project, files, Secret
+  ${E.podName}, ${E.podNamespace}, ${E.podUid}   the pod (downward API)
+  ${E.podServiceAccount}         the pod's service account (for messages)
+  ${E.mlpApiHost}              MLP base URL, e.g. http://mlp.caraml.svc:8080
+  ${E.authMode}             serviceaccount (default) | token-exchange | gcp-workload-identity
+  ${E.mlpTokenFile}            projected service-account token (serviceaccount, token-exchange)
+  ${E.tokenAudience}        ID token audience for gcp-workload-identity (default api.caraml)
+  ${E.exchangeIssuer}  OIDC issuer (token-exchange)
+  ${E.exchangeAudience}, ${E.exchangeScope}   requested audience / scope (optional)
+  ${E.exchangeClientCredentialsFile}   JSON {client_id, client_secret} (optional)
+  ${E.exchangeClientId}   public client id without a credentials file (default dap-secret-fetcher)
+  ${E.gceMetadataHost}          metadata server host[:port] (default metadata.google.internal)
+  ${E.kubeApiUrl}, ${E.kubeTokenFile}, ${E.kubeCaFile}   Kubernetes API access for the Secret
+  ${E.deadlineSeconds}     overall deadline (default 60)
+  ${E.terminationLog}      termination message file (default /dev/termination-log)
+
+Exit codes: 0 done, 1 failed (MLP, token, Kubernetes or files), 2 invalid configuration,
+3 deadline passed.
+`;
+
+export interface MainIo {
+  env: Env;
+  stdout: LogSink;
+  stderr: LogSink;
+  fetch?: typeof fetch;
+  clock?: Clock;
+}
+
+function configError(problems: string[]): FetcherError {
+  return new FetcherError({
+    problem: `the fetcher's configuration is invalid: ${problems.length === 1 ? problems[0] : problems.map((p, i) => `(${i + 1}) ${p}`).join(' ')}`,
+    fix: 'the webhook sets these variables on the init container; check that the webhook and fetcher versions match and the pod spec was not edited',
+    exitCode: EXIT_CODES.config,
+  });
+}
+
+async function run(config: Config, log: Logger, http: HttpContext, redactor: Redactor): Promise<void> {
+  const { plan, pod } = config;
+  const [{ createTokenSource }, { fetchMlpSecrets }] = await Promise.all([import('./token/index.js'), import('./mlp.js')]);
+  const tokens = await createTokenSource(config, { http, redactor });
+  const values = await fetchMlpSecrets({ http, tokens, redactor }, { baseUrl: config.mlpBaseUrl, project: plan.project, secrets: secretNames(plan) });
+  log.info('fetched secrets from MLP', { count: values.size });
+
+  const secretRequest = plan.secret && {
+    namespace: pod.namespace,
+    name: plan.secret.name,
+    podName: pod.name,
+    podUid: pod.uid,
+    entries: plan.secret.keys.map((k) => ({ key: k.key, value: values.get(k.mlpSecret) as string, mlpSecret: k.mlpSecret })),
+  };
+  const k8s = secretRequest ? await import('./k8s-secret.js') : null;
+  // Check the Secret's size before writing anything, so a run that must fail changes nothing.
+  if (secretRequest && k8s) k8s.buildPodSecret(secretRequest);
+
+  const files = plan.files.map((f) => ({ path: f.path, mlpSecret: f.mlpSecret, data: values.get(f.mlpSecret) as string }));
+  await writeSecretFiles(plan.fileRoot, files, { fileMode: plan.fileMode, dirMode: plan.dirMode });
+  if (files.length > 0) log.info('wrote secret files', { count: files.length, root: plan.fileRoot });
+
+  if (secretRequest && k8s && config.kube) {
+    const outcome = await k8s.createPodSecret(secretRequest, config.kube, { clock: http.clock, deadline: http.deadline, log, redactor });
+    log.info(outcome === 'created' ? 'created the pod secret' : 'the pod secret already exists (an earlier run of this init container made it)', {
+      secret: `${pod.namespace}/${secretRequest.name}`,
+      keys: secretRequest.entries.length,
+    });
+  }
+}
+
+/** Resolves with a deadline error shortly after the deadline, in case some work ignores the signal. */
+function cutOff(signal: AbortSignal, totalMs: number): { promise: Promise<never>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    const fire = (): void => {
+      timer = setTimeout(() => {
+        reject(gaveUp(new FetcherError({ problem: 'a call did not finish', fix: 'check the peers the fetcher talks to' }), `gave up when the ${totalMs / 1000} s deadline passed`));
+      }, DEADLINE_GRACE_MS);
+      timer.unref();
+    };
+    if (signal.aborted) fire();
+    else signal.addEventListener('abort', fire, { once: true });
+  });
+  promise.catch(() => {});
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+export async function main(argv: string[], io: MainIo): Promise<ExitCode> {
+  if (argv.includes('--version') || argv.includes('-v')) {
+    io.stdout.write(`dap-secret-fetcher ${VERSION}\n`);
+    return EXIT_CODES.ok;
+  }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(HELP);
+    return EXIT_CODES.ok;
+  }
+  const redactor = new Redactor();
+  const log = jsonLogger(io.stdout, redactor);
+  const clock = io.clock ?? systemClock;
+  const started = clock.now();
+  const context: ReportContext = {};
+  const fail = async (err: unknown): Promise<ExitCode> => {
+    const error = asFetcherError(err);
+    const report = redactor.apply(renderReport(error, context));
+    io.stderr.write(`${report}\n`);
+    log.error('failed', { status: error.status ?? null, exitCode: error.exitCode, durationMs: clock.now() - started, report });
+    try {
+      await writeFile(terminationLogPath(io.env), report);
+    } catch (writeErr) {
+      log.warn('could not write the termination message', { path: terminationLogPath(io.env), error: (writeErr as NodeJS.ErrnoException).code ?? 'error' });
+    }
+    return error.exitCode;
+  };
+
+  if (argv.length > 0) {
+    return fail(new FetcherError({ problem: `unknown argument ${JSON.stringify(argv[0])}`, fix: 'run dap-secret-fetcher --help', exitCode: EXIT_CODES.config }));
+  }
+  const loaded = loadConfig(io.env);
+  const podName = io.env[E.podName];
+  const podNamespace = io.env[E.podNamespace];
+  if (podName) context.pod = podNamespace ? `${podNamespace}/${podName}` : podName;
+  const plan = loaded.ok ? loaded.config.plan : loaded.plan;
+  if (plan) {
+    context.project = plan.project;
+    context.secrets = secretNames(plan);
+  }
+  if (!loaded.ok) return fail(configError(loaded.problems));
+  const { config } = loaded;
+
+  log.info('start', {
+    version: VERSION,
+    pod: context.pod,
+    project: config.plan.project,
+    authMode: config.auth.mode,
+    secrets: context.secrets,
+    files: config.plan.files.length,
+    envSecrets: config.plan.secret?.keys.length ?? 0,
+    deadlineSeconds: config.deadlineMs / 1000,
+  });
+  const deadline = startDeadline(config.deadlineMs, clock);
+  const stop = cutOff(deadline.signal, config.deadlineMs);
+  const http: HttpContext = { fetch: io.fetch ?? fetch, clock, deadline, log };
+  try {
+    await Promise.race([run(config, log, http, redactor), stop.promise]);
+  } catch (err) {
+    return fail(err);
+  } finally {
+    deadline.cancel();
+    stop.cancel();
+  }
+  log.info('done', { durationMs: clock.now() - started });
+  return EXIT_CODES.ok;
+}

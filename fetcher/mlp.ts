@@ -1,0 +1,154 @@
+/**
+ * The MLP client: resolve the project by exact name, then ONE secrets list for the whole pod, then
+ * pick the requested names — reporting every missing one at once. MLP has no get-by-name and no
+ * pagination (contract §5), so listing is the only way and also the cheapest.
+ */
+import { FetcherError, listNames, quote } from './errors.js';
+import { attemptFetch, peerErrorText, throwIfRetryableStatus, type CallInfo, type HttpContext } from './http.js';
+import type { Redactor } from './redact.js';
+import { withRetry } from './retry.js';
+import type { TokenSource } from './token/index.js';
+
+const PEER = 'MLP';
+
+export interface MlpProject {
+  id: number;
+  name: string;
+}
+
+export interface MlpDeps {
+  http: HttpContext;
+  tokens: TokenSource;
+  redactor: Redactor;
+}
+
+export interface MlpRequest {
+  baseUrl: URL;
+  project: string;
+  /** Distinct MLP secret names. */
+  secrets: string[];
+}
+
+/** A 2xx body that is not what the API promises: not worth a retry, and never quoted (it may hold values). */
+function unexpectedBody(operation: string, status: number): FetcherError {
+  return new FetcherError({
+    problem: `MLP answered "${operation}" with a body that is not the JSON the MLP API describes`,
+    fix: 'check that MLP_API_HOST points at the MLP API (not a UI or another service)',
+    status,
+  });
+}
+
+async function readJson(response: Response, operation: string): Promise<unknown> {
+  const text = await response.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw unexpectedBody(operation, response.status);
+  }
+}
+
+/** Status → message for a response MLP (or its gateway) refused. */
+async function refusal(response: Response, info: CallInfo, project: string, identity: string): Promise<FetcherError> {
+  const detail = await peerErrorText(response);
+  const said = detail ? ` (MLP said: ${detail})` : '';
+  const { status } = response;
+  if (status === 401 || status === 403) {
+    return new FetcherError({
+      problem: `MLP denied project ${quote(project)} to identity ${quote(identity)}${said}`,
+      fix:
+        status === 403
+          ? `add ${quote(identity)} to the readers of MLP project ${quote(project)}`
+          : `add ${quote(identity)} to the readers of MLP project ${quote(project)}; if it is already there, check that the MLP gateway trusts this token's issuer and audience (MLP_AUTH_MODE, MLP_TOKEN_AUDIENCE)`,
+      status,
+    });
+  }
+  if (status === 404 && info.operation === 'list projects') {
+    return new FetcherError({
+      problem: `MLP has no projects endpoint at ${new URL(response.url || 'http://x/').pathname}${said}`,
+      fix: 'check MLP_API_HOST: it must be the base URL of the MLP API, e.g. http://mlp.caraml.svc:8080',
+      status,
+    });
+  }
+  if (status === 404) {
+    return new FetcherError({
+      problem: `MLP project ${quote(project)} was not found when listing its secrets${said}`,
+      fix: `check that MLP project ${quote(project)} still exists`,
+      status,
+    });
+  }
+  return new FetcherError({
+    problem: `MLP refused to ${info.operation}${said}`,
+    fix: 'check MLP_API_HOST and the MLP server logs',
+    status,
+  });
+}
+
+async function getJson(deps: MlpDeps, url: URL, info: CallInfo, project: string, attempt: number): Promise<{ status: number; body: unknown }> {
+  const token = await deps.tokens.token(attempt);
+  const response = await attemptFetch(deps.http, { ...info, attempt }, url, {
+    headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+  });
+  throwIfRetryableStatus(response, info, deps.http.clock);
+  if (response.status !== 200) throw await refusal(response, info, project, deps.tokens.identity(token));
+  return { status: response.status, body: await readJson(response, info.operation) };
+}
+
+export async function findProject(deps: MlpDeps, baseUrl: URL, name: string): Promise<MlpProject> {
+  const url = new URL('v1/projects', baseUrl);
+  url.searchParams.set('name', name);
+  const info: CallInfo = { peer: PEER, operation: 'list projects' };
+  const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };
+  const { status, body } = await withRetry((attempt) => getJson(deps, url, info, name, attempt), retry);
+  if (!Array.isArray(body)) throw unexpectedBody(info.operation, status);
+  // MLP matches `name` as a prefix (LIKE 'name%'): only the exact name is ours.
+  const match = body.find((p: unknown) => isRecord(p) && p.name === name);
+  if (!match) {
+    throw new FetcherError({
+      problem: `there is no MLP project named ${quote(name)} (or the pod's identity may not see it)`,
+      fix: `create MLP project ${quote(name)} or run the task in the namespace of an existing project`,
+    });
+  }
+  if (typeof match.id !== 'number') throw unexpectedBody(info.operation, status);
+  return { id: match.id, name };
+}
+
+export async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject): Promise<Map<string, string>> {
+  const url = new URL(`v1/projects/${project.id}/secrets`, baseUrl);
+  const info: CallInfo = { peer: PEER, operation: 'list secrets' };
+  const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };
+  const { status, body } = await withRetry((attempt) => getJson(deps, url, info, project.name, attempt), retry);
+  if (!Array.isArray(body)) throw unexpectedBody(info.operation, status);
+  const byName = new Map<string, string>();
+  for (const item of body) {
+    if (!isRecord(item) || typeof item.name !== 'string') throw unexpectedBody(info.operation, status);
+    if (typeof item.data === 'string') {
+      deps.redactor.add(item.data);
+      byName.set(item.name, item.data);
+    }
+  }
+  return byName;
+}
+
+/** The values of the requested secrets, by name. Fails naming every secret that is missing. */
+export async function fetchMlpSecrets(deps: MlpDeps, request: MlpRequest): Promise<Map<string, string>> {
+  const project = await findProject(deps, request.baseUrl, request.project);
+  const all = await listSecrets(deps, request.baseUrl, project);
+  const missing = request.secrets.filter((name) => !all.has(name));
+  if (missing.length > 0) {
+    throw new FetcherError({
+      problem: `${missing.length === 1 ? 'secret' : 'secrets'} ${listNames(missing)} not found in MLP project ${quote(request.project)}`,
+      fix: `create ${missing.length === 1 ? 'it' : 'them'} in MLP project ${quote(request.project)}, or correct the secret key in the task's Secret request`,
+      secrets: missing,
+    });
+  }
+  return new Map(request.secrets.map((name) => [name, all.get(name) as string]));
+}
+
+function logRetry(deps: MlpDeps, info: CallInfo) {
+  return (error: FetcherError, attempt: number, delayMs: number): void =>
+    deps.http.log.warn('retrying', { peer: info.peer, operation: info.operation, attempt, delayMs, status: error.status ?? null, reason: error.problem });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,90 @@
+// Builds the fetcher as a Node single-executable application (SEA):
+//   esbuild bundle (CJS: a SEA's main script is CommonJS) → dist/fetcher.cjs
+//   → SEA preparation blob with the V8 code cache → injected into a copy of the pinned Node 24
+//   binary with postject → dist/dap-secret-fetcher (linux-x64, needs only glibc and libstdc++).
+// Usage: npm run build:fetcher
+import { build } from 'esbuild';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const bundle = join(dist, 'fetcher.cjs');
+const blob = join(dist, 'fetcher.blob');
+const seaConfig = join(dist, 'fetcher-sea-config.json');
+const output = join(dist, 'dap-secret-fetcher');
+// The Node binary the SEA is built from must be the one that produced the blob (code cache).
+const nodeBinary = join(root, 'node_modules', 'node', 'bin', 'node');
+const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+
+if (!existsSync(nodeBinary)) {
+  console.error(`build:fetcher: ${nodeBinary} is missing; run npm ci (the "node" dev dependency pins Node 24)`);
+  process.exit(1);
+}
+mkdirSync(dist, { recursive: true });
+
+// 1. One CommonJS file. Dynamic imports stay lazy (esbuild wraps each module in an init function),
+//    so a run evaluates only the auth mode and clients it uses.
+const result = await build({
+  entryPoints: [join(root, 'fetcher', 'bin.ts')],
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  define: { __DAP_FETCHER_VERSION__: JSON.stringify(pkg.version) },
+});
+writeFileSync(join(dist, 'fetcher.meta.json'), JSON.stringify(result.metafile));
+
+// 2. The SEA preparation blob, with the code cache so start-up skips most compilation.
+writeFileSync(
+  seaConfig,
+  JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2),
+);
+execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+
+// 3. Inject the blob into a copy of the Node binary.
+const postject = createRequire(import.meta.url)('postject');
+async function makeExecutable(strip) {
+  const temp = `${output}.tmp`;
+  rmSync(temp, { force: true });
+  copyFileSync(nodeBinary, temp);
+  chmodSync(temp, 0o755);
+  if (strip) {
+    // Debug info and the static symbol table are ~20 MiB that nothing at run time reads; the
+    // dynamic symbol table (kept by strip) is all the loader needs.
+    const stripped = spawnSync('strip', ['--strip-all', temp], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (stripped.status !== 0) return null;
+  }
+  await postject.inject(temp, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
+  return temp;
+}
+
+// 4. Prove it runs on its own (no Node on PATH); fall back to an unstripped binary if stripping broke it.
+function smoke(file) {
+  const run = spawnSync(file, ['--version'], { env: {}, encoding: 'utf8' });
+  return run.status === 0 && run.stdout.startsWith('dap-secret-fetcher ');
+}
+
+let built = await makeExecutable(true);
+if (built === null || !smoke(built)) {
+  console.warn('build:fetcher: the stripped executable did not run; building an unstripped one');
+  built = await makeExecutable(false);
+  if (!smoke(built)) {
+    console.error('build:fetcher: the executable does not run (dist/dap-secret-fetcher.tmp kept for inspection)');
+    process.exit(1);
+  }
+}
+renameSync(built, output);
+rmSync(blob, { force: true });
+console.log(`build:fetcher: ${output} (${mib(statSync(output).size)}; bundle ${mib(statSync(bundle).size)})`);
