@@ -7,6 +7,7 @@
  * Nothing in this path does I/O besides reading the body: no network, no files.
  */
 import { randomUUID } from 'node:crypto';
+import { constants as h2constants, type Http2ServerRequest } from 'node:http2';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import getRawBody from 'raw-body';
@@ -111,8 +112,29 @@ export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
   return app;
 }
 
+/**
+ * After answering early (415, 413) the client may still be uploading. Reading the rest would
+ * waste bandwidth on a body we refuse; HTTP/1.1 closes the connection after the response,
+ * HTTP/2 resets just this stream with NO_ERROR once the response is out (RFC 9113 §8.1).
+ */
+function dropUnreadBody(ctx: Koa.Context): void {
+  if (ctx.req.httpVersionMajor >= 2) {
+    const req = ctx.req as unknown as Http2ServerRequest;
+    // The stream's own 'finish' (response flushed); the compat response's comes only at close.
+    req.stream.once('finish', () => {
+      if (req.stream.closed) return;
+      req.stream.close(h2constants.NGHTTP2_NO_ERROR);
+      // The stream is only destroyed once its readable side is not paused any more.
+      req.resume();
+    });
+  } else {
+    ctx.set('Connection', 'close');
+  }
+}
+
 function respondToFailure(ctx: Koa.Context, err: unknown, seconds: number, metrics: WebhookMetrics, logger: Logger): void {
   let outcome: RequestOutcome;
+  if (!ctx.req.complete) dropUnreadBody(ctx);
   ctx.type = 'text/plain';
   if (err instanceof BadInput || err instanceof InvalidReviewError) {
     outcome = 'invalid';
