@@ -78,12 +78,12 @@ export async function testEnv(overrides: Record<string, string> = {}): Promise<R
 export interface TestServer {
   running: RunningServer;
   log: LogCapture;
-  /** PEM the clients trust. */
-  ca: string;
+  /** PEM(s) the clients trust: an array, since generated PEMs lack a final newline and do not concatenate. */
+  ca: string | string[];
   stop(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Record<string, string> = {}, options: ServeOptions = {}, ca?: string): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, string> = {}, options: ServeOptions = {}, ca?: string | string[]): Promise<TestServer> {
   const log = new LogCapture();
   const running = await serve(await testEnv(overrides), { handleSignals: false, logDestination: log, shutdownGraceMs: 5_000, ...options });
   const trusted = ca ?? running.generatedCaPem;
@@ -101,7 +101,7 @@ export interface HttpResult {
 
 export interface PostOptions {
   port: number;
-  ca: string;
+  ca: string | string[];
   path?: string;
   body: string | Buffer;
   contentType?: string | null;
@@ -182,7 +182,7 @@ export function getHealth(port: number, path: string): Promise<{ status: number;
 }
 
 /** The serial number of the certificate a fresh TLS connection is served. */
-export function servedCertificateSerial(port: number, ca: string): Promise<string> {
+export function servedCertificateSerial(port: number, ca: string | string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost', ALPNProtocols: ['h2'] }, () => {
       const serial = socket.getPeerCertificate().serialNumber;
