@@ -5,13 +5,13 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Agent, get } from 'node:https';
 import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { createNamespace, readOrUndefined, readPod, waitForGone } from './harness/cluster.js';
 import { createPodSandbox, runContainer } from './harness/container.js';
 import type { ControlPlane } from './harness/controlPlane.js';
 import { runTaskStep } from './harness/flytekit.js';
+import { caFetch } from './harness/https.js';
 import { grantFetcherRbac } from './harness/rbac.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from './harness/shared.js';
 import { mintPodToken } from './harness/tokens.js';
@@ -128,6 +128,7 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
       assert.deepEqual(result.secrets.map((s) => s.value ?? `error: ${s.envVar} ${s.file}`), ['env-value', 'hello from reader', 'versioned']);
       assert.equal(result.env.PLAIN, 'plain value');
       assert.equal(result.env.FLYTE_SECRETS_DEFAULT_DIR, sandbox.volumes.get('shared')!.hostDir, 'the mount path is mapped to the volume on the host');
+      assert.equal(result.containerEnv.FLYTE_SECRETS_DEFAULT_DIR, '/etc/flyte/secrets');
     } finally {
       await sandbox.dispose();
     }
@@ -221,16 +222,8 @@ function tokenClient(cp: ControlPlane, token: string): KubeConfig {
 }
 
 /** GET without credentials, trusting only the cluster CA. */
-function getJson<T>(url: string, caPem: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    get(url, { agent: new Agent({ ca: caPem, keepAlive: false }) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        if (res.statusCode !== 200) reject(new Error(`GET ${url}: HTTP ${res.statusCode} ${body.slice(0, 200)}`));
-        else resolve(JSON.parse(body) as T);
-      });
-    }).on('error', reject);
-  });
+async function getJson<T>(url: string, caPem: string): Promise<T> {
+  const res = await caFetch(caPem)(url);
+  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+  return (await res.json()) as T;
 }

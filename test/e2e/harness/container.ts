@@ -3,8 +3,8 @@
  *
  * A pod sandbox materialises the stored pod's volumes once (shared by all its containers, as on a
  * node). Running a container resolves its env from the stored pod and the API server, maps every
- * volume mount to its host directory, rewrites env values that are paths under (or above) a
- * mount to the host side, and runs a host executable in place of the image's entry point, with
+ * volume mount to its host directory, rewrites literal env values (`value:`, never Secret or
+ * ConfigMap data) that are paths under (or above) a mount to the host side, and runs a host executable in place of the image's entry point, with
  * only that env (plus PATH, HOME and HOSTNAME, as a runtime gives).
  *
  * A container path P maps to:
@@ -17,7 +17,7 @@
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
-import { expandReferences, resolveContainerEnv } from './env.js';
+import { expandReferences, resolveContainerEnv, type EnvSource } from './env.js';
 import { startProcess } from './processes.js';
 import { materialiseVolume, type MaterialisedVolume } from './volumes.js';
 
@@ -83,6 +83,7 @@ export interface ContainerView {
   container: V1Container;
   /** Env as the container sees it (container paths), before host rewriting. */
   env: Map<string, string>;
+  envSources: Map<string, EnvSource>;
   hostPath(containerPath: string): string | undefined;
   /** Host path for any container path: mapped when a mount covers it, else inside the (empty) rootfs. */
   rootfsPath(containerPath: string): string;
@@ -103,7 +104,7 @@ export async function prepareContainer(sandbox: PodSandbox, containerName: strin
   const container = all.find((c) => c.name === containerName);
   if (!container) throw new Error(`pod ${podRef} has no container ${JSON.stringify(containerName)} (it has: ${all.map((c) => c.name).join(', ')})`);
 
-  const env = await resolveContainerEnv(sandbox.kubeConfig, pod, container);
+  const { values: env, sources: envSources } = await resolveContainerEnv(sandbox.kubeConfig, pod, container);
   const dir = join(sandbox.dir, `container-${containerName}-${++runCount}`);
   const rootfs = join(dir, 'rootfs');
   await mkdir(rootfs, { recursive: true });
@@ -140,12 +141,12 @@ export async function prepareContainer(sandbox: PodSandbox, containerName: strin
     return undefined;
   };
   const rootfsPath = (p: string) => hostPath(p) ?? join(rootfs, posix.normalize(p));
-  return { container, env, hostPath, rootfsPath, terminationLogHostPath, dir };
+  return { container, env, envSources, hostPath, rootfsPath, terminationLogHostPath, dir };
 }
 
 /** Runs a prepared container's stand-in program; see the module comment. */
 export async function runPreparedContainer(sandbox: PodSandbox, view: ContainerView, opts: RunContainerOptions): Promise<ContainerRun> {
-  const { container, env, hostPath, dir } = view;
+  const { container, env, envSources, hostPath, dir } = view;
   const home = join(dir, 'home');
   await mkdir(home, { recursive: true });
   const toHost = (v: string) => hostPath(v) ?? v;
@@ -155,7 +156,7 @@ export async function runPreparedContainer(sandbox: PodSandbox, view: ContainerV
     HOME: home,
     HOSTNAME: sandbox.pod.metadata?.name ?? '',
   };
-  for (const [k, v] of env) processEnv[k] = toHost(v);
+  for (const [k, v] of env) processEnv[k] = envSources.get(k) === 'value' ? toHost(v) : v;
   Object.assign(processEnv, opts.extraEnv ?? {});
 
   const args = (opts.args ?? [...(container.command ?? []).slice(1), ...(container.args ?? [])].map((a) => toHost(expandReferences(a, env))));

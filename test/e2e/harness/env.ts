@@ -6,37 +6,52 @@
 import { ApiException, CoreV1Api, type KubeConfig, type V1Container, type V1Pod } from '@kubernetes/client-node';
 import { resolveFieldRef } from './downward.js';
 
-export async function resolveContainerEnv(kc: KubeConfig, pod: V1Pod, container: V1Container): Promise<Map<string, string>> {
+/** Where an env value came from: only literal `value`s are the pod author's paths; the rest is data. */
+export type EnvSource = 'value' | 'fieldRef' | 'secretKeyRef' | 'configMapKeyRef' | 'envFrom';
+
+export interface ResolvedEnv {
+  values: Map<string, string>;
+  sources: Map<string, EnvSource>;
+}
+
+export async function resolveContainerEnv(kc: KubeConfig, pod: V1Pod, container: V1Container): Promise<ResolvedEnv> {
   const reader = new ObjectReader(kc, pod);
-  const env = new Map<string, string>();
+  const values = new Map<string, string>();
+  const sources = new Map<string, EnvSource>();
+  const env = {
+    set(name: string, value: string, source: EnvSource) {
+      values.set(name, value);
+      sources.set(name, source);
+    },
+  };
 
   for (const source of container.envFrom ?? []) {
     const prefix = source.prefix ?? '';
     let data: Record<string, string> | undefined;
     if (source.configMapRef) data = await reader.configMap(source.configMapRef.name ?? '', source.configMapRef.optional ?? false);
     else if (source.secretRef) data = await reader.secret(source.secretRef.name ?? '', source.secretRef.optional ?? false);
-    for (const [k, v] of Object.entries(data ?? {})) env.set(prefix + k, v);
+    for (const [k, v] of Object.entries(data ?? {})) env.set(prefix + k, v, 'envFrom');
   }
 
   for (const entry of container.env ?? []) {
     const from = entry.valueFrom;
     if (!from) {
-      env.set(entry.name, expandReferences(entry.value ?? '', env));
+      env.set(entry.name, expandReferences(entry.value ?? '', values), 'value');
     } else if (from.fieldRef) {
-      env.set(entry.name, resolveFieldRef(pod, from.fieldRef.fieldPath));
+      env.set(entry.name, resolveFieldRef(pod, from.fieldRef.fieldPath), 'fieldRef');
     } else if (from.secretKeyRef) {
       const ref = from.secretKeyRef;
       const value = await reader.key('Secret', ref.name ?? '', ref.key, ref.optional ?? false, entry.name);
-      if (value !== undefined) env.set(entry.name, value);
+      if (value !== undefined) env.set(entry.name, value, 'secretKeyRef');
     } else if (from.configMapKeyRef) {
       const ref = from.configMapKeyRef;
       const value = await reader.key('ConfigMap', ref.name ?? '', ref.key, ref.optional ?? false, entry.name);
-      if (value !== undefined) env.set(entry.name, value);
+      if (value !== undefined) env.set(entry.name, value, 'configMapKeyRef');
     } else {
       throw new Error(`the kubelet step does not resolve env ${entry.name} of container ${container.name} (${Object.keys(from).join(', ')}); extend test/e2e/harness/env.ts`);
     }
   }
-  return env;
+  return { values, sources };
 }
 
 /**

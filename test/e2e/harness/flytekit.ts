@@ -33,8 +33,10 @@ export interface FlytekitSecret {
 export interface TaskStepResult {
   flytekitVersion: string;
   secrets: FlytekitSecret[];
-  /** The requested plain env vars as the process saw them (null when unset). */
+  /** The requested plain env vars as the process saw them (host paths where a value was a mounted path; null when unset). */
   env: Record<string, string | null>;
+  /** The same env vars as the container spec resolves them (container paths), null when unset. */
+  containerEnv: Record<string, string | null>;
   run: ContainerRun;
 }
 
@@ -67,12 +69,13 @@ export async function runTaskStep(sandbox: PodSandbox, containerName: string, re
     // stderr is flytekit's own output (import errors, tracebacks); the reader never prints values.
     throw new Error(`the flytekit reader in container ${containerName} exited with ${run.signal ?? run.exitCode}${run.timedOut ? ' (timed out)' : ''}:\n${run.stderr.slice(-4000)}`);
   }
-  const parsed = JSON.parse(await readFile(resultFile, 'utf8')) as Omit<TaskStepResult, 'run' | 'secrets'> & {
+  const parsed = JSON.parse(await readFile(resultFile, 'utf8')) as Omit<TaskStepResult, 'run' | 'secrets' | 'containerEnv'> & {
     secrets: (Omit<FlytekitSecret, 'request'> & { request: { group?: string; key?: string; group_version?: string } })[];
   };
   return {
     flytekitVersion: parsed.flytekitVersion,
     env: parsed.env,
+    containerEnv: Object.fromEntries(spec.env.map((name) => [name, view.env.get(name) ?? null])),
     secrets: parsed.secrets.map((s, i) => ({ ...s, request: requests[i]! })),
     run,
   };

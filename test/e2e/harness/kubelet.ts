@@ -22,7 +22,10 @@ export interface FetcherStepOptions {
   /** The control plane as seen from outside a pod. */
   apiUrl: string;
   caFile: string;
+  /** Default: the built single executable. */
   executable?: string;
+  /** Arguments instead of the container's (e.g. to run the fetcher from source with node). */
+  args?: string[];
   containerName?: string;
   /** Extra env set last (e.g. to break something on purpose in a failure scenario). */
   extraEnv?: Record<string, string>;
@@ -60,6 +63,7 @@ export async function runFetcherStep(sandbox: PodSandbox, opts: FetcherStepOptio
 
   return runPreparedContainer(sandbox, view, {
     executable: opts.executable ?? FETCHER_EXECUTABLE,
+    ...(opts.args ? { args: opts.args } : {}),
     extraEnv: { ...extraEnv, ...(opts.extraEnv ?? {}) },
     timeoutMs: opts.timeoutMs ?? 60_000,
   });

@@ -1,0 +1,260 @@
+/**
+ * End to end on a real control plane (issue 4): the real kube-apiserver calls the built webhook,
+ * stores the patched pod; the built fetcher runs with the env the kubelet would give it, against
+ * the MLP stand-in behind a gateway that validates the pod's token with the API server's JWKS;
+ * the real flytekit reads every secret back.
+ */
+import assert from 'node:assert/strict';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { startMlp, type MlpPeer } from '../support/mlp/index.js';
+import { createNamespace, readOrUndefined, readPod, waitForGone } from './harness/cluster.js';
+import { createPodSandbox, type PodSandbox } from './harness/container.js';
+import type { ControlPlane } from './harness/controlPlane.js';
+import { flytePropellerPod, vector, type SecretVector } from './harness/flytePod.js';
+import { runTaskStep, type SecretRequest } from './harness/flytekit.js';
+import { caFetch } from './harness/https.js';
+import { FETCHER_CONTAINER, FETCHER_EXECUTABLE, runFetcherStep } from './harness/kubelet.js';
+import { grantFetcherRbac } from './harness/rbac.js';
+import { sharedControlPlane, START_TIMEOUT_MS } from './harness/shared.js';
+import { SIDECAR_LABEL, SIDECAR_NAME, startSidecarWebhook } from './harness/sidecarWebhook.js';
+import { startWebhook, WEBHOOK_PROGRAM, type RunningWebhook } from './harness/webhook.js';
+
+const PROJECT = 'flytesnacks';
+const DOMAIN = 'development';
+/** Flyte's namespace template `{{ project }}-{{ domain }}`; the webhook's default MLP project source is the namespace. */
+const NS = `${PROJECT}-${DOMAIN}`;
+const AUDIENCE = 'api.caraml';
+const POD_IDENTITY = `system:serviceaccount:${NS}:default`;
+
+/** One of each shape the contract names: ENV_VAR, FILE, ANY, group_version, env_var (both mounts), odd characters, no group. */
+const REQUESTED: SecretVector[] = [
+  vector('group+key ENV_VAR'),
+  vector('group+key FILE'),
+  vector('snacks-core compiled fixture secret_task / user_info_task (ANY)'),
+  vector('group_version set (FILE)'),
+  vector('key with dots/dashes/uppercase (ENV_VAR)'),
+  vector('group empty (flytekit>=1.10.3 allows; k8s injector rejects)'),
+  vector('env_var custom name, ENV_VAR (flyteidl>=1.15.0)'),
+  vector("k8s_secrets_test.go 'require file single with env var'"),
+];
+/** MLP secret name = the Flyte key (contract §4). Values with surrounding whitespace: flytekit strips. */
+const MLP_VALUES: Record<string, string> = Object.fromEntries(REQUESTED.map((v) => [v.secret.key!, ` value of ${v.secret.key} \n`]));
+const stripped = (key: string) => MLP_VALUES[key]!.trim();
+const asRequest = (v: SecretVector): SecretRequest => ({ group: v.secret.group, key: v.secret.key, groupVersion: v.secret.group_version });
+
+describe('e2e: Flyte task pods get their MLP secrets (real API server, built webhook and fetcher, real flytekit)', function () {
+  let cp: ControlPlane;
+  let core: CoreV1Api;
+  let mlp: MlpPeer;
+  let webhook: RunningWebhook;
+  const sandboxes: PodSandbox[] = [];
+
+  const createFlytePod = async (name: string, secrets = REQUESTED.map((v) => v.annotation_value), namespace = NS, extra: Partial<Parameters<typeof flytePropellerPod>[0]> = {}): Promise<V1Pod> => {
+    await core.createNamespacedPod({ namespace, body: flytePropellerPod({ name, project: PROJECT, domain: DOMAIN, secrets, ...extra }) });
+    return readPod(cp.kubeConfig, namespace, name);
+  };
+  const sandboxFor = async (pod: V1Pod) => {
+    const sandbox = await createPodSandbox(cp.kubeConfig, pod, join(cp.dir, 'sandboxes'));
+    sandboxes.push(sandbox);
+    return sandbox;
+  };
+  const fetcherStep = (sandbox: PodSandbox, extraEnv?: Record<string, string>) =>
+    runFetcherStep(sandbox, { apiUrl: cp.apiUrl, caFile: cp.caFile, extraEnv });
+  const podSecretName = (pod: V1Pod): string => {
+    const plan = JSON.parse(pod.spec!.initContainers!.find((c) => c.name === FETCHER_CONTAINER)!.env!.find((e) => e.name === 'DAP_PLAN')!.value!) as { secret: { name: string } | null };
+    assert.ok(plan.secret, 'the plan names a per-pod Secret');
+    return plan.secret.name;
+  };
+
+  before(async function () {
+    this.timeout(START_TIMEOUT_MS);
+    for (const built of [WEBHOOK_PROGRAM, FETCHER_EXECUTABLE]) {
+      await access(built).catch(() => {
+        throw new Error(`${built} is missing: the e2e runs the built programs; run \`npm run build\` first (npm test does)`);
+      });
+    }
+    cp = await sharedControlPlane();
+    core = cp.kubeConfig.makeApiClient(CoreV1Api);
+    mlp = await startMlp({ jwks: new URL(cp.jwksUrl), jwksFetch: caFetch(cp.caPem), issuer: cp.issuer, audience: AUDIENCE });
+    mlp.data.addProject({ name: NS, readers: [POD_IDENTITY], secrets: MLP_VALUES });
+    await createNamespace(cp.kubeConfig, NS);
+    await grantFetcherRbac(cp.kubeConfig, NS);
+    webhook = await startWebhook(cp, { mlpApiHost: mlp.url, env: { MLP_TOKEN_AUDIENCE: AUDIENCE } });
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    for (const s of sandboxes) await s.dispose();
+    await webhook?.stop();
+    await webhook?.deleteRegistration().catch(() => {});
+    await mlp?.close();
+  });
+
+  describe('1. self-registration', () => {
+    it('the built webhook registers itself (URL client config) and becomes ready', async () => {
+      const config = await webhook.configuration();
+      const [hook] = config.webhooks ?? [];
+      assert.ok(hook, 'one webhook entry');
+      assert.equal(hook.clientConfig.url, webhook.url);
+      assert.equal(Buffer.from(hook.clientConfig.caBundle ?? '', 'base64').toString(), cp.caPem);
+      assert.equal(hook.failurePolicy, 'Fail');
+      assert.equal(hook.sideEffects, 'None');
+      assert.equal(hook.reinvocationPolicy, 'IfNeeded');
+      assert.deepEqual(hook.objectSelector?.matchLabels, { 'inject-flyte-secrets': 'true' });
+    });
+  });
+
+  describe('a pod shaped as flytepropeller makes it, through the kubelet and task steps', () => {
+    let pod: V1Pod;
+    let sandbox: PodSandbox;
+
+    it('2. is stored with the fetcher first, the volumes and the env wiring', async () => {
+      pod = await createFlytePod('a1b2c3d4e5f6g7h8i9j0-n0-0');
+      const init = pod.spec?.initContainers ?? [];
+      assert.equal(init[0]?.name, FETCHER_CONTAINER, 'the fetcher is the first init container');
+      assert.equal(init.filter((c) => c.name === FETCHER_CONTAINER).length, 1);
+      const secretsVolume = pod.spec?.volumes?.find((v) => v.emptyDir);
+      assert.equal(secretsVolume?.emptyDir?.medium, 'Memory', 'FILE secrets live in an in-memory emptyDir');
+      const task = pod.spec!.containers[0]!;
+      const env = new Map((task.env ?? []).map((e) => [e.name, e]));
+      for (const v of REQUESTED.filter((x) => x.secret.mount_requirement === 'ENV_VAR')) {
+        assert.ok(env.get(v.flytekit_lookup.env_var)?.valueFrom?.secretKeyRef, `${v.flytekit_lookup.env_var} comes from the per-pod Secret`);
+      }
+      assert.equal(env.get('FLYTE_SECRETS_DEFAULT_DIR')?.value, '/etc/flyte/secrets');
+      assert.ok(env.get('OPENAI_API_KEY')?.valueFrom?.secretKeyRef, 'env_var of an ENV_VAR secret is wired to the Secret');
+      assert.equal(env.get('MY_CUSTOM_ENV')?.value, vector("k8s_secrets_test.go 'require file single with env var'").flytekit_lookup.file_path, 'env_var of a FILE secret holds the file path');
+      assert.ok(task.volumeMounts?.some((m) => m.name === secretsVolume!.name && m.mountPath === '/etc/flyte/secrets' && m.readOnly));
+    });
+
+    it('3. the fetcher, run as the kubelet would, fetches with the pod-bound token and creates the owned Secret', async function () {
+      this.timeout(90_000);
+      sandbox = await sandboxFor(pod);
+      const run = await fetcherStep(sandbox);
+      assert.equal(run.exitCode, 0, `the fetcher failed: ${run.terminationMessage || run.stderr.slice(-2000)}`);
+      const forwarded = mlp.decisions.filter((d) => d.outcome === 'forwarded');
+      assert.ok(forwarded.length > 0 && forwarded.every((d) => d.identity === POD_IDENTITY), 'MLP saw the pod\'s own identity');
+      const secret = await core.readNamespacedSecret({ namespace: NS, name: podSecretName(pod) });
+      assert.deepEqual(secret.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid]), [['Pod', pod.metadata!.name, pod.metadata!.uid]]);
+    });
+
+    it('4. the real flytekit finds every secret, and the env_var variables hold what they promise', async function () {
+      this.timeout(90_000);
+      const result = await runTaskStep(sandbox, pod.spec!.containers[0]!.name, REQUESTED.map(asRequest), { env: ['OPENAI_API_KEY', 'MY_CUSTOM_ENV'] });
+      const got = result.secrets.map((s) => [s.request.key, s.value ?? `not found (${s.envVar}, ${s.file})`]);
+      assert.deepEqual(got, REQUESTED.map((v) => [v.secret.key, stripped(v.secret.key!)]));
+      assert.equal(result.env.OPENAI_API_KEY?.trim(), stripped('api-key'));
+      assert.equal((await readFile(result.env.MY_CUSTOM_ENV!, 'utf8')).trim(), stripped('HELLO'));
+    });
+
+    it('5. deleting the pod garbage-collects its Secret', async () => {
+      const name = podSecretName(pod);
+      await core.deleteNamespacedPod({ namespace: NS, name: pod.metadata!.name! });
+      await waitForGone(() => core.readNamespacedSecret({ namespace: NS, name }), `Secret ${NS}/${name} owned by the deleted pod`);
+    });
+  });
+
+  describe('6. dry run', () => {
+    it('a dryRun=All creation is mutated and leaves nothing behind', async () => {
+      const body = flytePropellerPod({ name: 'dry-run-n0-0', project: PROJECT, domain: DOMAIN, secrets: REQUESTED.map((v) => v.annotation_value) });
+      const returned = await core.createNamespacedPod({ namespace: NS, body, dryRun: 'All' });
+      assert.equal(returned.spec?.initContainers?.[0]?.name, FETCHER_CONTAINER, 'the dry-run answer is mutated');
+      assert.equal(await readOrUndefined(() => readPod(cp.kubeConfig, NS, 'dry-run-n0-0')), undefined);
+      const secrets = await core.listNamespacedSecret({ namespace: NS });
+      assert.deepEqual(secrets.items.filter((s) => s.metadata?.ownerReferences?.some((o) => o.name === 'dry-run-n0-0')), []);
+    });
+  });
+
+  describe('7. Pod Security restricted', () => {
+    it('Pod Security "restricted" still admits a compliant Flyte pod after injection', async () => {
+      const ns = 'restricted-development';
+      await createNamespace(cp.kubeConfig, ns, { labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } });
+      const pod = await createFlytePod('restricted-n0-0', undefined, ns);
+      assert.equal(pod.spec?.initContainers?.[0]?.name, FETCHER_CONTAINER);
+    });
+  });
+
+  describe('8. failures end clearly, nothing silent', () => {
+    it('a malformed annotation: creation is denied with our message', async () => {
+      await assert.rejects(createFlytePod('malformed-n0-0', ['not base32 !']), (err: unknown) => {
+        assert.ok(err instanceof ApiException, String(err));
+        assert.match(String(err.body), /flyte\.secrets\/s0/);
+        return true;
+      });
+    });
+
+    it('a pod without the label never reaches the webhook (even a malformed annotation is admitted as is)', async () => {
+      const pod = await createFlytePod('unlabelled-n0-0', ['not base32 !'], NS, { injectLabel: false });
+      assert.equal(pod.spec?.initContainers, undefined);
+    });
+
+    const expectFetcherFailure = async (podName: string, opts: { namespace?: string; secrets?: string[]; env?: Record<string, string>; mentions: RegExp }) => {
+      const ns = opts.namespace ?? NS;
+      const pod = await createFlytePod(podName, opts.secrets, ns);
+      const run = await fetcherStep(await sandboxFor(pod), opts.env);
+      assert.notEqual(run.exitCode, 0, 'the fetcher must fail');
+      assert.match(run.terminationMessage, opts.mentions);
+      assert.equal(await readOrUndefined(() => core.readNamespacedSecret({ namespace: ns, name: podSecretName(pod) })), undefined, 'no Secret is left half-made');
+    };
+
+    it('a secret missing in MLP: the fetcher exits non-zero, names it, and leaves no Secret', async function () {
+      this.timeout(90_000);
+      const missing = vector('repo fixture task_exec_context_test.go'); // my_group/my_key: not in MLP
+      await expectFetcherFailure('missing-n0-0', { secrets: [REQUESTED[0]!.annotation_value, missing.annotation_value], mentions: /my_key/ });
+    });
+
+    it('an identity that is not a reader: the fetcher exits non-zero and leaves no Secret', async function () {
+      this.timeout(90_000);
+      const ns = 'outsider-development';
+      mlp.data.addProject({ name: ns, readers: ['someone-else@example.com'], secrets: MLP_VALUES });
+      await createNamespace(cp.kubeConfig, ns);
+      await grantFetcherRbac(cp.kubeConfig, ns);
+      await expectFetcherFailure('outsider-n0-0', { namespace: ns, secrets: [REQUESTED[0]!.annotation_value], mentions: new RegExp(ns) });
+    });
+
+    it('MLP down: the fetcher gives up within its deadline, exits non-zero and leaves no Secret', async function () {
+      this.timeout(90_000);
+      mlp.faults.failNext(1_000, 503);
+      try {
+        // A short deadline keeps the test fast; the rest of the env is the stored pod's.
+        await expectFetcherFailure('mlp-down-n0-0', { secrets: [REQUESTED[0]!.annotation_value], env: { DAP_DEADLINE_SECONDS: '3' }, mentions: /503|unavailable|deadline/i });
+      } finally {
+        mlp.faults.clear();
+      }
+    });
+  });
+
+  describe('9. reinvocation', () => {
+    it('a later webhook adds a container; still one fetcher, and the new container is wired', async () => {
+      const sidecar = await startSidecarWebhook(cp);
+      try {
+        const pod = await createFlytePod('reinvoked-n0-0', undefined, NS, { extraLabels: { [SIDECAR_LABEL]: 'true' } });
+        assert.ok(sidecar.calls > 0, 'the sidecar webhook was called');
+        assert.equal(pod.spec?.initContainers?.filter((c) => c.name === FETCHER_CONTAINER).length, 1, 'exactly one fetcher');
+        const added = pod.spec?.containers.find((c) => c.name === SIDECAR_NAME);
+        assert.ok(added, 'the sidecar is there');
+        const names = new Set((added.env ?? []).map((e) => e.name));
+        for (const v of REQUESTED.filter((x) => x.secret.mount_requirement === 'ENV_VAR')) assert.ok(names.has(v.flytekit_lookup.env_var), `sidecar has ${v.flytekit_lookup.env_var}`);
+        assert.ok(added.volumeMounts?.some((m) => m.mountPath === '/etc/flyte/secrets'), 'sidecar mounts the secrets volume');
+      } finally {
+        await sidecar.close();
+      }
+    });
+  });
+
+  // Mocha runs a suite's own tests before its child suites: every scenario is a child suite, in
+  // order, and this one is last because it takes the webhook down for good.
+  describe('8. failures: webhook down', () => {
+    it('webhook down with failurePolicy Fail: creation is refused, no pod starts without its secrets', async function () {
+      this.timeout(30_000);
+      await webhook.stop();
+      await assert.rejects(createFlytePod('webhook-down-n0-0'), (err: unknown) => {
+        assert.ok(err instanceof ApiException, String(err));
+        assert.match(String(err.body), /failed calling webhook/);
+        return true;
+      });
+      assert.equal(await readOrUndefined(() => readPod(cp.kubeConfig, NS, 'webhook-down-n0-0')), undefined);
+    });
+  });
+});
