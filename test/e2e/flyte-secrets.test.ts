@@ -50,6 +50,8 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, built web
   let mlp: MlpPeer;
   let webhook: RunningWebhook;
   const sandboxes: PodSandbox[] = [];
+  /** Everything the fetcher printed or reported, for the no-leak check. */
+  const fetcherOutputs: string[] = [];
 
   const createFlytePod = async (name: string, secrets = REQUESTED.map((v) => v.annotation_value), namespace = NS, extra: Partial<Parameters<typeof flytePropellerPod>[0]> = {}): Promise<V1Pod> => {
     await core.createNamespacedPod({ namespace, body: flytePropellerPod({ name, project: PROJECT, domain: DOMAIN, secrets, ...extra }) });
@@ -60,8 +62,11 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, built web
     sandboxes.push(sandbox);
     return sandbox;
   };
-  const fetcherStep = (sandbox: PodSandbox, extraEnv?: Record<string, string>) =>
-    runFetcherStep(sandbox, { apiUrl: cp.apiUrl, caFile: cp.caFile, extraEnv });
+  const fetcherStep = async (sandbox: PodSandbox, extraEnv?: Record<string, string>) => {
+    const run = await runFetcherStep(sandbox, { apiUrl: cp.apiUrl, caFile: cp.caFile, extraEnv });
+    fetcherOutputs.push(run.stdout, run.stderr, run.terminationMessage);
+    return run;
+  };
   const podSecretName = (pod: V1Pod): string => {
     const plan = JSON.parse(pod.spec!.initContainers!.find((c) => c.name === FETCHER_CONTAINER)!.env!.find((e) => e.name === 'DAP_PLAN')!.value!) as { secret: { name: string } | null };
     assert.ok(plan.secret, 'the plan names a per-pod Secret');
@@ -240,6 +245,24 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, built web
       } finally {
         await sidecar.close();
       }
+    });
+  });
+
+  describe('10. nothing leaks', () => {
+    it('no secret value or token appears in any fetcher output or termination message, nor in the webhook\'s log', async () => {
+      const tokens: string[] = [];
+      for (const volume of sandboxes.flatMap((sb) => [...sb.volumes.values()])) {
+        for (const file of ['mlp/token', 'kube/token']) {
+          const token = await readFile(join(volume.hostDir, file), 'utf8').catch(() => undefined);
+          if (token) tokens.push(token);
+        }
+      }
+      assert.ok(tokens.length > 0 && fetcherOutputs.length > 0, 'the fetcher ran with projected tokens');
+      const haystacks = [...fetcherOutputs, await readFile(webhook.logPath, 'utf8')];
+      const needles = [...Object.values(MLP_VALUES).map((v) => v.trim()), ...tokens];
+      const leaks = needles.filter((needle) => haystacks.some((h) => h.includes(needle)));
+      // Count only: printing a leaked value would leak it again.
+      assert.equal(leaks.length, 0, `${leaks.length} secret value(s) or token(s) appeared in output`);
     });
   });
 
