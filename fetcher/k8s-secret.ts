@@ -9,7 +9,10 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, Observable, type RequestContext, type ResponseContext, type V1Secret } from '@kubernetes/client-node';
+
+/** The request options' middleware type (the Observable flavour; the package's `Middleware` export is another). */
+type ObservableMiddleware = NonNullable<NonNullable<Parameters<CoreV1Api['createNamespacedSecret']>[1]>['middleware']>[number];
 import type { KubeSettings } from './config.js';
 import { FETCHER_ENV } from './contract.js';
 import { FetcherError, quote } from './errors.js';
@@ -138,13 +141,23 @@ async function readKubeFile(path: string, variable: string, what: string): Promi
   }
 }
 
+/** The reason a request never got an HTTP answer (undici's fetch failures, aborts), or null. */
+function networkFailure(err: unknown): string | null {
+  if (!(err instanceof Error)) return null;
+  if (err.name === 'AbortError' || err.name === 'TimeoutError') return 'timed out';
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (err.name === 'TypeError' && err.message === 'fetch failed') return 'fetch failed';
+  return null;
+}
+
 /** What one failed create means: done (409), retry (network, 5xx, 429), or a clear refusal. */
 function classify(err: unknown, secretRef: string, namespace: string, clock: Clock): FetcherError | 'exists' {
   const failure = err as KubeFailure;
   const status = typeof failure?.code === 'number' ? failure.code : undefined;
   if (status === undefined) {
-    const cause = (err as { cause?: { code?: unknown } })?.cause;
-    const reason = typeof cause?.code === 'string' ? cause.code : err instanceof Error && /abort|timeout/i.test(err.name) ? 'timed out' : 'network error';
+    const reason = networkFailure(err);
+    if (reason === null) throw err; // not a transport failure: a bug, reported as such by main
     return new FetcherError({
       problem: `could not reach the Kubernetes API to create Secret ${secretRef} (${reason})`,
       fix: `check ${FETCHER_ENV.kubeApiUrl} / KUBERNETES_SERVICE_HOST and the network policies for the fetcher`,
@@ -192,13 +205,13 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
   const secretRef = quote(`${request.namespace}/${request.name}`);
   const caFile = kube.apiUrl.protocol === 'https:' ? kube.caFile : undefined;
   if (caFile) await readKubeFile(caFile, FETCHER_ENV.kubeCaFile, 'CA certificate');
-  const signalMiddleware = {
-    // Bound every request by the run's deadline (client-node passes the signal to undici).
-    pre: async (context: { setSignal(signal: AbortSignal): void }) => {
+  // Bound every request by the run's deadline (client-node hands the signal to undici's fetch).
+  const signalMiddleware: ObservableMiddleware = {
+    pre: (context: RequestContext) => {
       context.setSignal(deps.deadline.signal);
-      return context;
+      return new Observable(Promise.resolve(context));
     },
-    post: async <T>(context: T) => context,
+    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
   };
   return withRetry(
     async (attempt) => {
@@ -215,8 +228,7 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
       try {
         await api.createNamespacedSecret(
           { namespace: request.namespace, body },
-          // ObjectParamAPI forwards these options to PromiseAPI, which takes promise middleware.
-          { middleware: [signalMiddleware], middlewareMergeStrategy: 'append' } as unknown as Parameters<typeof api.createNamespacedSecret>[1],
+          { middleware: [signalMiddleware], middlewareMergeStrategy: 'append' },
         );
         deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status: 201, durationMs: deps.clock.now() - started, attempt });
         return 'created' as const;

@@ -34,7 +34,7 @@ export async function createJwtIssuer(issuer: string): Promise<JwtIssuer> {
 }
 
 /** What a kubelet-projected service-account token says (`sub` system:serviceaccount:ns:name, no email). */
-export function serviceAccountClaims(namespace: string, serviceAccount: string, audience: string, podName = 'pod', podUid = randomUUID()) {
+export function serviceAccountClaims(namespace: string, serviceAccount: string, audience: string, podName = 'pod', podUid: string = randomUUID()) {
   return {
     sub: `system:serviceaccount:${namespace}:${serviceAccount}`,
     aud: audience,

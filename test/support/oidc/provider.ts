@@ -101,6 +101,7 @@ export async function startTokenExchangeProvider(options: TokenExchangeProviderO
       redirect_uris: [],
     })),
     jwks: { keys: [privateJwk] },
+    clientDefaults: { id_token_signed_response_alg: 'ES256' },
     features: { devInteractions: { enabled: false } },
     cookies: { keys: ['test-cookie-key-not-secret'] },
     ttl: { ClientCredentials: 600 },
