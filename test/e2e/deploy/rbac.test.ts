@@ -1,0 +1,185 @@
+/**
+ * The chart's RBAC, applied for real and exercised with real ServiceAccount tokens: every
+ * identity of the install can do its job and nothing next to it.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  AdmissionregistrationV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1CronJob,
+  type V1MutatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import { serviceDnsNames } from '../../../webhook/certs.js';
+import { applyConfiguration, desiredConfiguration } from '../../../webhook/server/registration.js';
+import type { ControlPlane } from '../harness/controlPlane.js';
+import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
+import { clientAs, createIfAbsent, ensureNamespace, statusOf } from './cluster.js';
+import { configOf } from './invariants.js';
+import { one } from './objects.js';
+import { helmTemplate, PROVISION_TIMEOUT_MS, REPO_ROOT } from './tools.js';
+
+const RELEASE = 'dsw-rbac';
+const NS = 'dsw-rbac';
+const FULLNAME = `${RELEASE}-dap-secret-webhook`;
+const FLYTE_NS = 'rbac-flyte';
+const OTHER_NS = 'rbac-unbound';
+const BUNDLE = join(REPO_ROOT, 'dist/dap-secret-webhook.mjs');
+const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
+
+describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
+  let cp: ControlPlane;
+  let objects: KubernetesObject[];
+  let admin: KubeConfig;
+
+  before(async function () {
+    this.timeout(START_TIMEOUT_MS + PROVISION_TIMEOUT_MS);
+    cp = await sharedControlPlane();
+    admin = cp.kubeConfig;
+    for (const ns of [NS, FLYTE_NS, OTHER_NS]) await ensureNamespace(admin, ns);
+    objects = (await helmTemplate(RELEASE, NS, { fetcher: { image: 'f:1', rbac: { namespaces: [FLYTE_NS] } }, mlp: { apiHost: 'http://mlp:8080' } })).objects;
+    // Hooks included: they are the identities of the certs Job and the unregister Job.
+    for (const obj of objects.filter((o) => RBAC_KINDS.has(o.kind!))) await createIfAbsent(admin, obj);
+    // A second ServiceAccount a Flyte execution might choose.
+    await createIfAbsent(admin, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'flyte-task', namespace: FLYTE_NS } });
+  });
+
+  describe('a task pod (the fetcher runs as its ServiceAccount)', () => {
+    const secret = (name: string) => ({ metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'dap-secret-fetcher' } }, stringData: { k: 'v' } });
+
+    it('can create its Secret in its namespace, with any of the namespace\'s ServiceAccounts', async () => {
+      for (const sa of ['default', 'flyte-task']) {
+        const core = (await clientAs(cp, FLYTE_NS, sa)).makeApiClient(CoreV1Api);
+        assert.equal(await statusOf(() => core.createNamespacedSecret({ namespace: FLYTE_NS, body: secret(`created-by-${sa}`) })), 200, sa);
+      }
+    });
+
+    it('cannot read, list, change or delete any Secret, not even the one it created', async () => {
+      const core = (await clientAs(cp, FLYTE_NS, 'default')).makeApiClient(CoreV1Api);
+      const name = 'created-by-default';
+      assert.equal(await statusOf(() => core.readNamespacedSecret({ name, namespace: FLYTE_NS })), 403, 'get');
+      assert.equal(await statusOf(() => core.listNamespacedSecret({ namespace: FLYTE_NS })), 403, 'list');
+      assert.equal(await statusOf(() => core.listNamespacedSecret({ namespace: FLYTE_NS, watch: true, timeoutSeconds: 1 })), 403, 'watch');
+      assert.equal(await statusOf(() => core.listSecretForAllNamespaces()), 403, 'list across namespaces');
+      assert.equal(await statusOf(() => core.replaceNamespacedSecret({ name, namespace: FLYTE_NS, body: secret(name) })), 403, 'update');
+      assert.equal(await statusOf(() => core.deleteNamespacedSecret({ name, namespace: FLYTE_NS })), 403, 'delete');
+    });
+
+    it('cannot create Secrets in a namespace without the RoleBinding, nor anything else', async () => {
+      const core = (await clientAs(cp, FLYTE_NS, 'default')).makeApiClient(CoreV1Api);
+      assert.equal(await statusOf(() => core.createNamespacedSecret({ namespace: OTHER_NS, body: secret('elsewhere') })), 403, 'another namespace');
+      assert.equal(await statusOf(() => core.createNamespacedConfigMap({ namespace: FLYTE_NS, body: { metadata: { name: 'cm' } } })), 403, 'configmaps');
+      assert.equal(await statusOf(() => core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: FLYTE_NS })), 403, 'read configmaps');
+      const unbound = (await clientAs(cp, OTHER_NS, 'default')).makeApiClient(CoreV1Api);
+      assert.equal(await statusOf(() => unbound.createNamespacedSecret({ namespace: OTHER_NS, body: secret('unbound') })), 403, 'unbound namespace');
+    });
+  });
+
+  describe('the webhook\'s ServiceAccount', () => {
+    // Registered for real by the webhook's own code, with a namespaceSelector no namespace matches,
+    // so no other test's pods are ever sent to this (absent) Service.
+    const NEVER = { matchLabels: { 'dap-deploy-test/never': 'true' } };
+    after(async () => {
+      await statusOf(() => admin.makeApiClient(AdmissionregistrationV1Api).deleteMutatingWebhookConfiguration({ name: FULLNAME }));
+    });
+
+    it('creates and then updates its MutatingWebhookConfiguration with the registration code', async () => {
+      const settings = { ...configOf(objects).registration, namespaceSelector: NEVER };
+      assert.equal(settings.configurationName, FULLNAME);
+      const api = (await clientAs(cp, NS, FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
+      const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n').toString('base64');
+      assert.equal(await applyConfiguration(api, settings, ca), 'created');
+      assert.equal(await applyConfiguration(api, settings, ca), 'updated');
+    });
+
+    it('cannot read, change or delete any other configuration, nor delete or list its own', async () => {
+      const api = (await clientAs(cp, NS, FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
+      assert.equal(await statusOf(() => api.readMutatingWebhookConfiguration({ name: 'someone-elses' })), 403, 'get another');
+      assert.equal(await statusOf(() => api.listMutatingWebhookConfiguration()), 403, 'list');
+      assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: FULLNAME })), 403, 'delete its own');
+      assert.equal(await statusOf(() => api.patchMutatingWebhookConfiguration({ name: FULLNAME, body: [] })), 403, 'patch');
+      const core = (await clientAs(cp, NS, FULLNAME)).makeApiClient(CoreV1Api);
+      assert.equal(await statusOf(() => core.listNamespacedSecret({ namespace: NS })), 403, 'secrets');
+    });
+
+    it('can create a configuration of another name: `create` cannot be limited by resourceNames (documented)', async () => {
+      const api = (await clientAs(cp, NS, FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
+      const other: V1MutatingWebhookConfiguration = { ...desiredConfiguration({ ...configOf(objects).registration, configurationName: 'another-name', namespaceSelector: NEVER }, undefined) };
+      assert.equal(await statusOf(() => api.createMutatingWebhookConfiguration({ body: other, dryRun: 'All' })), 200);
+    });
+
+    it('the unregister hook\'s ServiceAccount deletes exactly that configuration', async () => {
+      const api = (await clientAs(cp, NS, `${FULLNAME}-unregister`)).makeApiClient(AdmissionregistrationV1Api);
+      assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: 'someone-elses' })), 403, 'another name');
+      assert.equal(await statusOf(() => api.readMutatingWebhookConfiguration({ name: FULLNAME })), 403, 'no get');
+      assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: FULLNAME })), 200, 'its own');
+    });
+  });
+
+  describe('the certs Job (`dap-secret-webhook certs ensure` as its ServiceAccount)', () => {
+    let dir: string;
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'dap-certs-e2e-'));
+    });
+    after(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    async function runCerts(kubeconfig: string): Promise<{ code: number; stdout: string; stderr: string }> {
+      assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build:webhook`);
+      const cron = one<V1CronJob>(objects, 'CronJob', `${FULLNAME}-certs`);
+      const args = cron.spec!.jobTemplate.spec!.template.spec!.containers[0]!.args!;
+      try {
+        const { stdout, stderr } = await promisify(execFile)(process.execPath, [BUNDLE, ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 30_000 });
+        return { code: 0, stdout, stderr };
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string; stderr?: string };
+        return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+      }
+    }
+
+    it('creates the TLS Secret, keeps it on the next run, and touches no other Secret', async function () {
+      this.timeout(60_000);
+      const kc = await clientAs(cp, NS, `${FULLNAME}-certs`);
+      const kubeconfig = join(dir, 'certs.kubeconfig');
+      await writeFile(kubeconfig, kc.exportConfig(), { mode: 0o600 });
+
+      const first = await runCerts(kubeconfig);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, new RegExp(`Secret ${NS}/${FULLNAME}-tls created`));
+      const second = await runCerts(kubeconfig);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /kept/);
+
+      const stored = await admin.makeApiClient(CoreV1Api).readNamespacedSecret({ name: `${FULLNAME}-tls`, namespace: NS });
+      assert.equal(stored.type, 'kubernetes.io/tls');
+      const cert = new X509Certificate(Buffer.from(stored.data!['tls.crt']!, 'base64'));
+      assert.equal(cert.subjectAltName, serviceDnsNames(FULLNAME, NS).map((n) => `DNS:${n}`).join(', '));
+      for (const line of [first, second].flatMap((r) => [r.stdout, r.stderr])) assert.doesNotMatch(line, /BEGIN|PRIVATE/, 'no key material in output');
+
+      const core = kc.makeApiClient(CoreV1Api);
+      await createIfAbsent(admin, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'unrelated', namespace: NS }, stringData: { k: 'v' } } as KubernetesObject);
+      assert.equal(await statusOf(() => core.readNamespacedSecret({ name: 'unrelated', namespace: NS })), 403, 'get another Secret');
+      assert.equal(await statusOf(() => core.listNamespacedSecret({ namespace: NS })), 403, 'list');
+      assert.equal(await statusOf(() => core.deleteNamespacedSecret({ name: `${FULLNAME}-tls`, namespace: NS })), 403, 'delete');
+    });
+
+    it('says which permission is missing when run without the Role', async function () {
+      this.timeout(60_000);
+      const kc = await clientAs(cp, NS, 'default');
+      const kubeconfig = join(dir, 'default.kubeconfig');
+      await writeFile(kubeconfig, kc.exportConfig(), { mode: 0o600 });
+      const run = await runCerts(kubeconfig);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`not allowed to read or write Secret ${NS}/${FULLNAME}-tls: .* needs get, create and update`));
+    });
+  });
+});
