@@ -71,6 +71,12 @@ export class MlpClient {
     return this.call('GET', `/v1/projects/${id}`, as, undefined, `reading project ${id}`);
   }
 
+  /** Replaces the fields given in `changes` (MLP's PUT takes the whole project). */
+  async updateProject(id: number, changes: Partial<Omit<NewProject, 'name'>>, as = this.identity): Promise<MlpProject> {
+    const current = await this.getProject(id, as);
+    return this.call('PUT', `/v1/projects/${id}`, as, { ...current, ...changes }, `updating project ${id}`);
+  }
+
   /** MLP matches `name` as a prefix (SQL LIKE 'name%'), see contract.md §5. */
   listProjects(name?: string, as = this.identity): Promise<MlpProject[]> {
     const query = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
