@@ -4,8 +4,7 @@
  * and scrapes need no certificates and never queue behind admission requests.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { once } from 'node:events';
+import { listen } from './listen.js';
 import { errorFields, type Logger } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -71,13 +70,9 @@ export async function startHealthServer(opts: { host: string; port: number; read
     }
   });
   server.keepAliveTimeout = 5_000;
-  server.listen(opts.port, opts.host);
-  await Promise.race([
-    once(server, 'listening'),
-    once(server, 'error').then(([err]) => Promise.reject(new Error(`cannot listen on ${opts.host}:${opts.port} for health and metrics: ${(err as Error).message}`))),
-  ]);
+  const port = await listen(server, opts.port, opts.host, 'health and metrics');
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -12,10 +12,10 @@ import { createSecureContext } from 'node:tls';
 import { readFile } from 'node:fs/promises';
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { once } from 'node:events';
+import type { Socket } from 'node:net';
 import { generateCertBundle } from '../certs.js';
 import { watchFiles, type FileWatch } from './file-watch.js';
+import { listen } from './listen.js';
 import { errorFields, type Logger } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -128,9 +128,7 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
   // A client that fails the handshake (wrong CA, TLS 1.1) is its problem, not ours: debug only.
   server.on('tlsClientError', (err) => logger.debug({ err: errorFields(err) }, 'TLS handshake failed'));
 
-  server.listen(opts.port, opts.host);
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(new Error(`cannot listen on ${opts.host}:${opts.port} for HTTPS: ${(err as Error).message}`)))]);
-  const port = (server.address() as AddressInfo).port;
+  const port = await listen(server, opts.port, opts.host, 'HTTPS');
 
   let watcher: FileWatch | null = null;
   if (generatedCaPem === null) {
