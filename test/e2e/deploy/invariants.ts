@@ -86,6 +86,9 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
   // TLS files come from one Secret volume mounted without subPath (so rotation reaches the pod).
   const tlsVolume = pod.volumes?.find((v) => v.secret !== undefined);
   assert.ok(tlsVolume, 'a Secret volume with the TLS files');
+  // Group-readable for the pod's fsGroup only. (Written in decimal in the manifests: "0440" is
+  // octal to kubectl and Helm but decimal 440 to a YAML 1.2 reader.)
+  assert.equal(tlsVolume.secret!.defaultMode, 0o440, 'TLS files are mode 0440');
   const mount = container.volumeMounts!.find((m) => m.name === tlsVolume.name)!;
   assert.equal(mount.subPath, undefined, 'no subPath: the kubelet must be able to swap rotated files');
   for (const file of [config.server.certFile, config.server.keyFile, config.server.caFile]) {

@@ -1,0 +1,120 @@
+/**
+ * The plain manifests: the kustomize base and the example overlay pass server-side dry-run and
+ * the install invariants, and the base is the same install as the chart's defaults (no drift).
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KubernetesObject, V1CronJob, V1Job, V1Namespace, V1RoleBinding } from '@kubernetes/client-node';
+import { parseManifests } from '../harness/manifests.js';
+import type { ControlPlane } from '../harness/controlPlane.js';
+import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
+import { createIfAbsent, dryRunCreate, ensureNamespace } from './cluster.js';
+import { assertInstallInvariants, configOf, FETCHER_RULES } from './invariants.js';
+import { hookOf, normalRules, ofKind, one, webhookDeployment, webhookEnv } from './objects.js';
+import { helmTemplate, KUSTOMIZE_BASE, KUSTOMIZE_OVERLAY, kustomizeBuild, PROVISION_TIMEOUT_MS, type Rendered } from './tools.js';
+
+const NS = 'dap-secret-webhook';
+const OVERLAY_FLYTE_NAMESPACES = ['flytesnacks-development', 'flytesnacks-staging', 'flytesnacks-production'];
+
+/**
+ * An object without what legitimately differs between the installs: top-level labels and
+ * annotations (Helm's vs kustomize's), and pod-template labels beyond the selector ones.
+ */
+function comparable(obj: KubernetesObject): unknown {
+  const { metadata, ...rest } = structuredClone(obj) as KubernetesObject & Record<string, unknown>;
+  const strip = (o: unknown): unknown => {
+    if (Array.isArray(o)) return o.map(strip);
+    if (o && typeof o === 'object') return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, k === 'labels' ? selectorLabelsOnly(v) : strip(v)]));
+    return o;
+  };
+  return { kind: obj.kind, name: metadata?.name, namespace: metadata?.namespace, ...(strip(rest) as object) };
+}
+
+function selectorLabelsOnly(labels: unknown): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels as Record<string, string>).filter(([k]) => k === 'app.kubernetes.io/name' || k === 'app.kubernetes.io/instance'));
+}
+
+describe('deploy: kustomize base and overlay on a real API server', function () {
+  let cp: ControlPlane;
+  let base: Rendered;
+  let overlay: Rendered;
+
+  before(async function () {
+    this.timeout(START_TIMEOUT_MS + PROVISION_TIMEOUT_MS);
+    cp = await sharedControlPlane();
+    base = await kustomizeBuild(KUSTOMIZE_BASE);
+    overlay = await kustomizeBuild(KUSTOMIZE_OVERLAY);
+    // The base's own Namespace for real (a dry-run namespace cannot hold dry-run objects).
+    await createIfAbsent(cp.kubeConfig, one<V1Namespace>(base.objects, 'Namespace'));
+    for (const ns of OVERLAY_FLYTE_NAMESPACES) await ensureNamespace(cp.kubeConfig, ns);
+  });
+
+  it('the base: every object passes server-side dry-run', async function () {
+    this.timeout(60_000);
+    for (const obj of base.objects.filter((o) => o.kind !== 'Namespace')) await dryRunCreate(cp.kubeConfig, obj);
+  });
+
+  it('the overlay: every object passes server-side dry-run', async function () {
+    this.timeout(60_000);
+    for (const obj of overlay.objects.filter((o) => o.kind !== 'Namespace')) await dryRunCreate(cp.kubeConfig, obj);
+  });
+
+  it('the base namespace enforces Pod Security restricted, so the API server checks the pods too', () => {
+    const ns = one<V1Namespace>(base.objects, 'Namespace');
+    assert.equal(ns.metadata!.labels!['pod-security.kubernetes.io/enforce'], 'restricted');
+  });
+
+  it('base and overlay keep the install invariants', () => {
+    for (const rendered of [base, overlay]) assertInstallInvariants(rendered.objects, { namespace: NS, fetcherClusterRole: 'dap-secret-webhook-fetcher' });
+  });
+
+  it('deploy/kustomize/base/fetcher-rbac.yaml alone is the fetcher ClusterRole: create secrets, nothing else', async () => {
+    const standalone = parseManifests(await readFile(join(KUSTOMIZE_BASE, 'fetcher-rbac.yaml'), 'utf8'));
+    assert.equal(standalone.length, 1);
+    const role = one<KubernetesObject & { rules: [] }>(standalone, 'ClusterRole', 'dap-secret-webhook-fetcher');
+    assert.deepEqual(normalRules(role.rules), normalRules(FETCHER_RULES));
+  });
+
+  it('the overlay sets the images, MLP and the fetcher RoleBindings', () => {
+    const config = configOf(overlay.objects);
+    assert.equal(config.injection.fetcher.image, 'registry.example.com/caraml/dap-secret-fetcher:0.1.0');
+    assert.equal(config.injection.mlp.projectSource, 'project-label');
+    const deployment = webhookDeployment(overlay.objects);
+    assert.equal(deployment.spec!.template.spec!.containers[0]!.image, 'registry.example.com/caraml/dap-secret-webhook:0.1.0');
+    for (const cron of ofKind<V1CronJob>(overlay.objects, 'CronJob')) {
+      assert.equal(cron.spec!.jobTemplate.spec!.template.spec!.containers[0]!.image, 'registry.example.com/caraml/dap-secret-webhook:0.1.0', 'the certs CronJob runs the same image');
+    }
+    const bindings = ofKind<V1RoleBinding>(overlay.objects, 'RoleBinding').filter((b) => b.roleRef.name === 'dap-secret-webhook-fetcher');
+    assert.deepEqual(bindings.map((b) => b.metadata!.namespace).sort(), [...OVERLAY_FLYTE_NAMESPACES].sort());
+    // Only the overlay's env changes: every other variable keeps the base's value.
+    const baseEnv = webhookEnv(webhookDeployment(base.objects));
+    const overlayEnv = webhookEnv(deployment);
+    const changed = Object.keys(baseEnv).filter((k) => baseEnv[k] !== overlayEnv[k]).sort();
+    assert.deepEqual(changed, ['FETCHER_IMAGE', 'MLP_PROJECT_SOURCE']);
+  });
+
+  it('the base is the same install as the chart defaults (release and namespace dap-secret-webhook)', async function () {
+    this.timeout(PROVISION_TIMEOUT_MS);
+    const chart = await helmTemplate('dap-secret-webhook', NS, {
+      fetcher: { image: webhookEnv(webhookDeployment(base.objects)).FETCHER_IMAGE },
+      mlp: { apiHost: webhookEnv(webhookDeployment(base.objects)).MLP_API_HOST },
+      // kubectl has no uninstall hook; the README says how to remove the configuration.
+      webhook: { unregisterOnUninstall: false },
+    });
+    const chartObjects = chart.objects.filter((o) => hookOf(o) === undefined);
+    const key = (o: KubernetesObject) => `${o.kind}/${o.metadata!.namespace ?? ''}/${o.metadata!.name}`;
+    // The base's one-shot Job stands for the chart's pre-install hook Job.
+    const baseObjects = base.objects.filter((o) => o.kind !== 'Namespace' && !(o.kind === 'Job' && o.metadata!.name === 'dap-secret-webhook-certs-init'));
+    assert.deepEqual(baseObjects.map(key).sort(), chartObjects.map(key).sort(), 'the same objects');
+    for (const obj of baseObjects) {
+      const twin = chartObjects.find((o) => key(o) === key(obj))!;
+      assert.deepEqual(comparable(obj), comparable(twin), `${key(obj)} differs between kustomize and the chart`);
+    }
+    const initJob = one<V1Job>(base.objects, 'Job', 'dap-secret-webhook-certs-init');
+    const hookJob = one<V1Job>(chart.objects, 'Job', 'dap-secret-webhook-certs-hook');
+    const podSpec = (j: V1Job) => ({ ...j.spec!.template.spec!, serviceAccountName: undefined });
+    assert.deepEqual(podSpec(initJob), podSpec(hookJob), 'the install Job runs what the chart hook runs');
+  });
+});
+
