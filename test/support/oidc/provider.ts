@@ -57,6 +57,35 @@ export interface TokenExchangeProvider {
   close(): Promise<void>;
 }
 
+/** Storage for the provider's tokens, in memory: the provider's own default says so on every start. */
+class MemoryAdapter {
+  static readonly store = new Map<string, Record<string, unknown>>();
+  constructor(private readonly model: string) {}
+  #key(id: string): string {
+    return `${this.model}:${id}`;
+  }
+  async upsert(id: string, payload: Record<string, unknown>): Promise<void> {
+    MemoryAdapter.store.set(this.#key(id), payload);
+  }
+  async find(id: string): Promise<Record<string, unknown> | undefined> {
+    return MemoryAdapter.store.get(this.#key(id));
+  }
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+  async consume(id: string): Promise<void> {
+    const found = MemoryAdapter.store.get(this.#key(id));
+    if (found) found.consumed = Math.floor(Date.now() / 1000);
+  }
+  async destroy(id: string): Promise<void> {
+    MemoryAdapter.store.delete(this.#key(id));
+  }
+  async revokeByGrantId(): Promise<void> {}
+}
+
 /** `system:serviceaccount:ns:sa` → `sa@ns.<domain>`; other subjects are not exchanged. */
 export function emailForSubject(sub: string, domain: string): string | null {
   const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(sub);
@@ -102,6 +131,7 @@ export async function startTokenExchangeProvider(options: TokenExchangeProviderO
     })),
     jwks: { keys: [privateJwk] },
     clientDefaults: { id_token_signed_response_alg: 'ES256' },
+    adapter: MemoryAdapter,
     features: { devInteractions: { enabled: false } },
     cookies: { keys: ['test-cookie-key-not-secret'] },
     ttl: { ClientCredentials: 600 },

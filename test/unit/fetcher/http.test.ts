@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import sinon from 'sinon';
+import { FetcherError } from '../../../fetcher/errors.js';
+import { attemptFetch, peerErrorText, throwIfRetryableStatus, type HttpContext } from '../../../fetcher/http.js';
+import { FakeClock, fakeDeadline, jsonResponse, RecordingLogger } from './helpers.js';
+
+describe('fetcher/http', function () {
+  function context(fetchImpl: sinon.SinonStub): { http: HttpContext; log: RecordingLogger } {
+    const clock = new FakeClock();
+    const log = new RecordingLogger();
+    return { http: { fetch: fetchImpl as unknown as typeof fetch, clock, deadline: fakeDeadline(clock, 60_000), log }, log };
+  }
+  const info = { peer: 'MLP', operation: 'list projects', attempt: 2 };
+
+  it('logs one line per call with status and duration, never headers', async function () {
+    const fetchStub = sinon.stub().resolves(jsonResponse(200, []));
+    const { http, log } = context(fetchStub);
+    const response = await attemptFetch(http, info, new URL('http://mlp:8080/v1/projects?name=ads'), { headers: { Authorization: 'Bearer t0ken-value' } });
+    assert.equal(response.status, 200);
+    assert.deepEqual(log.lines, [
+      { level: 'info', msg: 'http call', peer: 'MLP', operation: 'list projects', method: 'GET', url: 'http://mlp:8080/v1/projects?name=ads', status: 200, durationMs: 0, attempt: 2 },
+    ]);
+    const init = fetchStub.firstCall.args[1] as RequestInit;
+    assert.ok(init.signal instanceof AbortSignal, 'bounded by a signal');
+    assert.equal(init.redirect, 'manual');
+  });
+
+  it('turns a transport failure into a retryable error naming the peer and the cause', async function () {
+    const failure = new TypeError('fetch failed', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) });
+    const { http, log } = context(sinon.stub().rejects(failure));
+    await assert.rejects(attemptFetch(http, info, 'http://mlp:8080/v1/projects'), (err: FetcherError) => {
+      assert.equal(err.retryable, true);
+      assert.equal(err.problem, 'could not reach MLP at http://mlp:8080 to list projects (ECONNRESET)');
+      return true;
+    });
+    assert.equal(log.lines[0]?.msg, 'http call failed');
+    assert.equal(log.lines[0]?.error, 'ECONNRESET');
+  });
+
+  it('calls a timeout a timeout', async function () {
+    const { http } = context(sinon.stub().rejects(new DOMException('aborted', 'TimeoutError')));
+    await assert.rejects(attemptFetch(http, info, 'http://mlp:8080/'), /\(timed out\)/);
+  });
+
+  describe('throwIfRetryableStatus', function () {
+    const clock = new FakeClock();
+    it('passes 2xx and 4xx through', function () {
+      for (const status of [200, 400, 401, 403, 404]) throwIfRetryableStatus(new Response(null, { status }), info, clock);
+    });
+    it('makes 5xx and 429 retryable, with Retry-After', function () {
+      assert.throws(() => throwIfRetryableStatus(new Response(null, { status: 502 }), info, clock), (e: FetcherError) => e.retryable && e.status === 502 && e.retryAfterMs === undefined);
+      assert.throws(
+        () => throwIfRetryableStatus(new Response(null, { status: 429, headers: { 'retry-after': '4' } }), info, clock),
+        (e: FetcherError) => e.retryable && e.status === 429 && e.retryAfterMs === 4000 && /rate-limiting/.test(e.problem),
+      );
+    });
+  });
+
+  describe('peerErrorText', function () {
+    it('reads MLP, Oathkeeper and OAuth error bodies, and plain text', async function () {
+      assert.equal(await peerErrorText(jsonResponse(404, { error: 'project with ID 9 not found' })), 'project with ID 9 not found');
+      assert.equal(
+        await peerErrorText(jsonResponse(403, { error: { code: 403, status: 'Forbidden', message: 'Access credentials are not sufficient' } })),
+        'Access credentials are not sufficient',
+      );
+      assert.equal(await peerErrorText(jsonResponse(400, { error: 'invalid_grant', error_description: 'bad subject' })), 'invalid_grant: bad subject');
+      assert.equal(await peerErrorText(new Response('404 page not found\n', { status: 404 })), '404 page not found');
+    });
+    it('shortens long bodies to one line', async function () {
+      const text = await peerErrorText(new Response(`a\n${'b'.repeat(500)}`, { status: 500 }));
+      assert.equal(text.length, 203);
+      assert.ok(!text.includes('\n'));
+    });
+  });
+});
