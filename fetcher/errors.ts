@@ -31,7 +31,15 @@ export interface FetcherErrorOptions {
   exitCode?: ExitCode;
 }
 
+/** Marks FetcherErrors across module instances (a loader may evaluate this file twice, as tsx does in tests). */
+const BRAND = Symbol.for('dap-secret-fetcher.FetcherError');
+
 export class FetcherError extends Error {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
+  readonly [BRAND] = true;
   readonly problem: string;
   readonly fix: string;
   readonly status: number | undefined;

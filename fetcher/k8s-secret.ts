@@ -220,7 +220,8 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
       deps.redactor.add(token);
       const config = new KubeConfig();
       config.loadFromClusterAndUser(
-        { name: 'cluster', server: kube.apiUrl.href.replace(/\/$/, ''), ...(caFile ? { caFile } : {}), skipTLSVerify: false },
+        // client-node refuses http:// unless skipTLSVerify is set; over plain http there is no TLS to verify.
+        { name: 'cluster', server: kube.apiUrl.href.replace(/\/$/, ''), ...(caFile ? { caFile } : {}), skipTLSVerify: !caFile },
         { name: 'fetcher', token },
       );
       const api = config.makeApiClient(CoreV1Api);

@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT_CODES, FetcherError } from '../../../fetcher/errors.js';
+import { buildPodSecret, createPodSecret, MAX_SECRET_BYTES, podNameLabel, type PodSecretRequest } from '../../../fetcher/k8s-secret.js';
+import { Redactor } from '../../../fetcher/redact.js';
+import { FakeClock, fakeDeadline, RecordingLogger } from './helpers.js';
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+const request: PodSecretRequest = {
+  namespace: 'ads',
+  name: 'wf-n0-0-flyte-secrets-1a2b3c',
+  podName: 'wf-n0-0',
+  podUid: '6f1b2a44-58f1-4a43-9d7a-0c6e2b9c1f10',
+  entries: [
+    { key: 'api_token', value: 'tök-ên', mlpSecret: 'api_token' },
+    { key: 'api-key', value: 'k', mlpSecret: 'openai' },
+  ],
+};
+
+describe('fetcher/k8s-secret', function () {
+  describe('buildPodSecret', function () {
+    it('is an immutable Opaque Secret owned by the pod, labelled, with base64 data', function () {
+      assert.deepEqual(buildPodSecret(request), {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'Opaque',
+        immutable: true,
+        metadata: {
+          name: 'wf-n0-0-flyte-secrets-1a2b3c',
+          namespace: 'ads',
+          labels: { 'app.kubernetes.io/managed-by': 'dap-secret-webhook', 'dap-secret-webhook/pod': 'wf-n0-0' },
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'wf-n0-0', uid: request.podUid, controller: false, blockOwnerDeletion: false }],
+        },
+        data: { api_token: Buffer.from('tök-ên').toString('base64'), 'api-key': 'aw==' },
+      });
+    });
+
+    it('accepts exactly 1 MiB and refuses one byte more, naming sizes but not values', function () {
+      const at = (n: number) => ({ ...request, entries: [{ key: 'a', value: 'v'.repeat(n), mlpSecret: 'big' }] });
+      buildPodSecret(at(MAX_SECRET_BYTES));
+      assert.throws(() => buildPodSecret(at(MAX_SECRET_BYTES + 1)), (err: FetcherError) => {
+        assert.match(err.problem, /add up to 1048577 bytes \(`big` 1048577 bytes\), over the 1048576-byte limit/);
+        assert.ok(!err.problem.includes('vvvv'));
+        return true;
+      });
+    });
+  });
+
+  describe('podNameLabel', function () {
+    it('keeps names that fit', function () {
+      assert.equal(podNameLabel('a'.repeat(63)), 'a'.repeat(63));
+    });
+    it('shortens long names to a valid, distinct label', function () {
+      const a = podNameLabel(`${'x'.repeat(51)}.-y${'z'.repeat(100)}`);
+      const b = podNameLabel(`${'x'.repeat(51)}.-y${'z'.repeat(99)}`);
+      for (const label of [a, b]) {
+        assert.ok(label.length <= 63, label);
+        assert.match(label, LABEL_VALUE);
+      }
+      assert.notEqual(a, b);
+      assert.match(a, /^x{51}-[0-9a-f]{10}$/);
+    });
+  });
+
+  describe('createPodSecret (against a local HTTP API)', function () {
+    let server: Server;
+    let url: URL;
+    let dir: string;
+    let answers: ((req: IncomingMessage, res: ServerResponse, body: string) => void)[];
+    const seen: { auth: string | undefined; body: string }[] = [];
+
+    before(async function () {
+      dir = await mkdtemp(join(tmpdir(), 'dap-kube-'));
+      server = createServer((req, res) => {
+        let body = '';
+        req.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => {
+          seen.push({ auth: req.headers.authorization, body });
+          const answer = answers.shift() ?? ((_q, s) => status(s, 500, 'InternalError', 'no answer queued'));
+          answer(req, res, body);
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    });
+
+    after(async function () {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    beforeEach(function () {
+      answers = [];
+      seen.length = 0;
+    });
+
+    function status(res: ServerResponse, code: number, reason: string, message: string, headers: Record<string, string> = {}): void {
+      res.writeHead(code, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code }));
+    }
+
+    async function run(token = 'kube-token-value') {
+      const tokenFile = join(dir, 'token');
+      await writeFile(tokenFile, `${token}\n`);
+      const clock = new FakeClock();
+      const log = new RecordingLogger();
+      const redactor = new Redactor();
+      const result = await createPodSecret(request, { apiUrl: url, tokenFile, caFile: join(dir, 'unused-for-http') }, { clock, deadline: fakeDeadline(clock, 60_000), log, redactor });
+      return { result, log, clock, redactor };
+    }
+
+    it('POSTs the Secret with the token from the file and reports "created"', async function () {
+      answers.push((_q, res, body) => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(body);
+      });
+      const { result, log, redactor } = await run();
+      assert.equal(result, 'created');
+      assert.equal(seen[0]?.auth, 'Bearer kube-token-value');
+      assert.deepEqual(JSON.parse(seen[0]?.body ?? '{}'), JSON.parse(JSON.stringify(buildPodSecret(request))));
+      assert.equal(log.lines[0]?.status, 201);
+      assert.equal(redactor.apply('kube-token-value'), '[redacted]');
+    });
+
+    it('treats 409 AlreadyExists as done', async function () {
+      answers.push((_q, res) => status(res, 409, 'AlreadyExists', 'secrets "x" already exists'));
+      assert.equal((await run()).result, 'exists');
+    });
+
+    it('retries 500 and 429 (honouring Retry-After), then succeeds', async function () {
+      answers.push((_q, res) => status(res, 500, 'InternalError', 'etcd timeout'));
+      answers.push((_q, res) => status(res, 429, 'TooManyRequests', 'slow down', { 'retry-after': '2' }));
+      answers.push((_q, res, body) => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(body);
+      });
+      const { result, clock } = await run();
+      assert.equal(result, 'created');
+      assert.equal(clock.sleeps.length, 2);
+      assert.ok((clock.sleeps[1] ?? 0) >= 2000);
+    });
+
+    it('explains a 403 with the permission to grant, and does not retry', async function () {
+      answers.push((_q, res) => status(res, 403, 'Forbidden', 'secrets is forbidden: User "system:serviceaccount:ads:runner" cannot create resource "secrets"'));
+      await assert.rejects(run(), (err: FetcherError) => {
+        assert.equal(err.status, 403);
+        assert.match(err.problem, /Kubernetes denied creating Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c` to the fetcher's service account \(Kubernetes said: secrets is forbidden/);
+        assert.match(err.fix, /"create" on "secrets" in namespace `ads`/);
+        return true;
+      });
+      assert.equal(seen.length, 1);
+    });
+
+    it('a 409 for another reason is not "done"', async function () {
+      answers.push((_q, res) => status(res, 409, 'Conflict', 'something else'));
+      await assert.rejects(run(), (err: FetcherError) => err.status === 409);
+    });
+
+    it('explains a 401 and a 422', async function () {
+      answers.push((_q, res) => status(res, 401, 'Unauthorized', 'Unauthorized'));
+      await assert.rejects(run(), /did not accept the fetcher's token/);
+      answers.push((_q, res) => status(res, 422, 'Invalid', 'Secret "x" is invalid: data[bad key]: Invalid value'));
+      await assert.rejects(run(), /Kubernetes refused to create Secret .*Invalid value/);
+    });
+
+    it('names DAP_KUBE_TOKEN_FILE when the token is missing', async function () {
+      const clock = new FakeClock();
+      await assert.rejects(
+        createPodSecret(request, { apiUrl: url, tokenFile: join(dir, 'missing'), caFile: '' }, { clock, deadline: fakeDeadline(clock, 1000), log: new RecordingLogger(), redactor: new Redactor() }),
+        /Kubernetes token file .*missing \(DAP_KUBE_TOKEN_FILE\) cannot be read \(ENOENT\)/,
+      );
+    });
+
+    it('names DAP_KUBE_CA_FILE when an https API has no CA file', async function () {
+      const clock = new FakeClock();
+      await assert.rejects(
+        createPodSecret(request, { apiUrl: new URL('https://127.0.0.1:1/'), tokenFile: join(dir, 'token'), caFile: join(dir, 'no-ca') }, { clock, deadline: fakeDeadline(clock, 1000), log: new RecordingLogger(), redactor: new Redactor() }),
+        /CA certificate file .*no-ca \(DAP_KUBE_CA_FILE\)/,
+      );
+    });
+
+    it('an unreachable API is retried until the deadline (exit code 3)', async function () {
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+      const port = (closed.address() as AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      const tokenFile = join(dir, 'token');
+      await writeFile(tokenFile, 't0ken');
+      const clock = new FakeClock();
+      await assert.rejects(
+        createPodSecret(request, { apiUrl: new URL(`http://127.0.0.1:${port}/`), tokenFile, caFile: '' }, { clock, deadline: fakeDeadline(clock, 5000), log: new RecordingLogger(), redactor: new Redactor() }),
+        (err: FetcherError) => err.exitCode === EXIT_CODES.deadline && /could not reach the Kubernetes API .*\(ECONNREFUSED\)/.test(err.problem),
+      );
+    });
+  });
+});

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sinon from 'sinon';
+import { HELP, main, VERSION } from '../../../fetcher/main.js';
+import { jsonResponse } from './helpers.js';
+
+const TOKEN = 'projected-sa-token-5f4e3d2c1b';
+
+describe('fetcher/main', function () {
+  let dir: string;
+  let out: string[];
+  let err: string[];
+
+  beforeEach(async function () {
+    dir = await mkdtemp(join(tmpdir(), 'dap-main-'));
+    await mkdir(join(dir, 'volume'));
+    await writeFile(join(dir, 'token'), TOKEN);
+    out = [];
+    err = [];
+  });
+
+  afterEach(async function () {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function env(over: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+    return {
+      DAP_PLAN: JSON.stringify({ version: 1, project: 'ads', fileRoot: join(dir, 'volume'), files: [{ mlpSecret: 'pw', path: 'db/pw' }], fileMode: 0o440, dirMode: 0o750, secret: null }),
+      POD_NAME: 'wf-n0-0',
+      POD_NAMESPACE: 'ads',
+      POD_UID: '6f1b2a44-58f1-4a43-9d7a-0c6e2b9c1f10',
+      POD_SERVICE_ACCOUNT: 'runner',
+      MLP_API_HOST: 'http://mlp:8080',
+      MLP_TOKEN_FILE: join(dir, 'token'),
+      DAP_TERMINATION_LOG: join(dir, 'termination-log'),
+      ...over,
+    };
+  }
+
+  function run(argv: string[], e: Record<string, string | undefined>, fetchStub?: sinon.SinonStub) {
+    return main(argv, {
+      env: e,
+      stdout: { write: (l) => out.push(l) },
+      stderr: { write: (l) => err.push(l) },
+      ...(fetchStub ? { fetch: fetchStub as unknown as typeof fetch } : {}),
+    });
+  }
+
+  function mlp(secretsAnswer: () => Response): sinon.SinonStub {
+    return sinon.stub().callsFake(async (url: URL) =>
+      url.pathname === '/v1/projects' ? jsonResponse(200, [{ id: 7, name: 'ads' }]) : secretsAnswer(),
+    );
+  }
+
+  it('--version and --help print and exit 0 without reading the environment', async function () {
+    assert.equal(await run(['--version'], {}), 0);
+    assert.equal(out.join(''), `dap-secret-fetcher ${VERSION}\n`);
+    out = [];
+    assert.equal(await run(['--help'], {}), 0);
+    assert.equal(out.join(''), HELP);
+    assert.match(HELP, /MLP_AUTH_MODE/);
+  });
+
+  it('refuses unknown arguments with exit code 2', async function () {
+    assert.equal(await run(['--bogus'], env()), 2);
+    assert.match(err.join(''), /unknown argument "--bogus"/);
+  });
+
+  it('writes an invalid configuration to stderr and the termination message, exit code 2', async function () {
+    const code = await run([], env({ MLP_API_HOST: undefined, POD_UID: undefined }));
+    assert.equal(code, 2);
+    const report = err.join('').trim();
+    assert.match(report, /^dap-secret-fetcher failed \(pod `ads\/wf-n0-0`, MLP project `ads`, secret `pw`\): the fetcher's configuration is invalid: \(1\) POD_UID is not set .* \(2\) MLP_API_HOST is not set/);
+    assert.equal(await readFile(join(dir, 'termination-log'), 'utf8'), report);
+    const last = JSON.parse(out.at(-1) as string);
+    assert.equal(last.msg, 'failed');
+    assert.equal(last.exitCode, 2);
+  });
+
+  it('delivers the files and logs start, calls and done', async function () {
+    const code = await run([], env(), mlp(() => jsonResponse(200, [{ id: 1, name: 'pw', data: 'pw-value-123' }])));
+    assert.equal(code, 0, err.join(''));
+    assert.equal(await readFile(join(dir, 'volume/db/pw'), 'utf8'), 'pw-value-123');
+    const msgs = out.map((l) => JSON.parse(l).msg);
+    assert.deepEqual(msgs, ['start', 'http call', 'http call', 'fetched secrets from MLP', 'wrote secret files', 'done']);
+    assert.equal(err.length, 0);
+  });
+
+  it('redacts a token a peer echoes back in its error body', async function () {
+    const code = await run([], env(), mlp(() => jsonResponse(401, { error: `token ${TOKEN} is not welcome` })));
+    assert.equal(code, 1);
+    const report = err.join('');
+    assert.match(report, /MLP denied project `ads` to identity `system:serviceaccount:ads:runner` \(MLP said: token \[redacted\] is not welcome\) \(HTTP 401\)/);
+    assert.ok(!out.join('').includes(TOKEN) && !report.includes(TOKEN));
+    assert.ok(!(await readFile(join(dir, 'termination-log'), 'utf8')).includes(TOKEN));
+  });
+
+  it('cuts the run off shortly after the deadline even if a call ignores its signal (exit code 3)', async function () {
+    const hanging = sinon.stub().returns(new Promise(() => {}));
+    const code = await run([], env({ DAP_DEADLINE_SECONDS: '0.05' }), hanging);
+    assert.equal(code, 3);
+    assert.match(err.join(''), /deadline passed/);
+  });
+
+  it('still reports when the termination message cannot be written', async function () {
+    const code = await run([], env({ DAP_TERMINATION_LOG: join(dir, 'no/such/dir/log'), MLP_API_HOST: 'nope' }));
+    assert.equal(code, 2);
+    assert.match(err.join(''), /MLP_API_HOST="nope"/);
+    assert.ok(out.some((l) => JSON.parse(l).msg === 'could not write the termination message'));
+  });
+});
