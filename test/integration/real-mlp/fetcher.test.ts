@@ -13,8 +13,7 @@ import { FETCHER_ENV } from '../../../fetcher/contract.js';
 import { createCertificateAuthority } from '../../support/k8s/pki.js';
 import { startKubeSecretsApi, type KubeSecretsApi } from '../../support/kube-api/secrets.js';
 import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../support/oidc/jwt-issuer.js';
-import { startRealMlpGateway, type RealMlpGateway } from '../../support/real-mlp/gateway.js';
-import { startRealMlp, type RealMlp } from '../../support/real-mlp/index.js';
+import { startRealMlpPeer, type RealMlpPeer } from '../../support/real-mlp/peer.js';
 import { describeRun, ensureExecutable, planJson, runFetcher, type PlanSpec } from '../fetcher/world.js';
 
 const START_TIMEOUT_MS = 20 * 60 * 1000;
@@ -32,8 +31,7 @@ const RANKING_VALUES = { 'db-password': 'ranking-db-WRONG-PROJECT', 'api-token':
 
 describe('dap-secret-fetcher against the real MLP (through the gateway)', function () {
   this.timeout(60_000);
-  let mlp: RealMlp;
-  let gateway: RealMlpGateway;
+  let peer: RealMlpPeer;
   let kube: KubeSecretsApi;
   let cluster: JwtIssuer;
   let dir: string;
@@ -48,18 +46,16 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
     await writeFile(caFile, ca.certPem);
     kube = await startKubeSecretsApi({ tls: await ca.issueServer('127.0.0.1', ['127.0.0.1', 'localhost']), token: KUBE_TOKEN });
     cluster = await createJwtIssuer(ISSUER);
-    mlp = await startRealMlp();
-    gateway = await startRealMlpGateway(mlp, { jwks: cluster.jwks, issuer: ISSUER, audience: AUDIENCE });
+    peer = await startRealMlpPeer({ jwks: cluster.jwks, issuer: ISSUER, audience: AUDIENCE });
     // The longer name first, so MLP's prefix answer to ?name=ads lists it before `ads`; the pods in
     // `ads` may read both, so only an exact-name pick gives them the right values.
-    await mlp.seedProject({ name: 'ads-ranking', readers: [identityIn('ads'), identityIn('ads-ranking')], secrets: RANKING_VALUES });
-    await mlp.seedProject({ name: 'ads', readers: [identityIn('ads')], secrets: ADS_VALUES });
+    await peer.seedProject({ name: 'ads-ranking', readers: [identityIn('ads'), identityIn('ads-ranking')], secrets: RANKING_VALUES });
+    await peer.seedProject({ name: 'ads', readers: [identityIn('ads')], secrets: ADS_VALUES });
   });
 
   after(async function () {
     this.timeout(30_000);
-    await gateway?.close();
-    await mlp?.stop();
+    await peer?.close();
     await kube?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -86,7 +82,7 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
       [FETCHER_ENV.podNamespace]: namespace,
       [FETCHER_ENV.podUid]: uid,
       [FETCHER_ENV.podServiceAccount]: SERVICE_ACCOUNT,
-      [FETCHER_ENV.mlpApiHost]: gateway.url,
+      [FETCHER_ENV.mlpApiHost]: peer.url,
       [FETCHER_ENV.authMode]: 'serviceaccount',
       [FETCHER_ENV.mlpTokenFile]: tokenFile,
       [FETCHER_ENV.tokenAudience]: AUDIENCE,
@@ -106,7 +102,7 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
   }
 
   it('delivers FILE and ENV_VAR secrets from the exact project, not the one its name prefixes', async function () {
-    const decisionsBefore = gateway.decisions.length;
+    const decisionsBefore = peer.decisions.length;
     const { run, volume, token } = await runPod('ads', {
       files: [['db-password', 'db/password']],
       secret: { name: 'ads-pod-secrets', keys: [['api-token', 'api-token'], ['db-password', 'db-password']] },
@@ -119,8 +115,8 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
       { 'api-token': ADS_VALUES['api-token'], 'db-password': ADS_VALUES['db-password'] },
     );
     // One project lookup and one secrets list, both forwarded under the pod's identity.
-    const adsId = (await mlp.client.listProjects('ads')).find((p) => p.name === 'ads')?.id;
-    const forwarded = gateway.decisions.slice(decisionsBefore).filter((d) => d.outcome === 'forwarded' && d.identity === identityIn('ads'));
+    const adsId = (await peer.mlp.client.listProjects('ads')).find((p) => p.name === 'ads')?.id;
+    const forwarded = peer.decisions.slice(decisionsBefore).filter((d) => d.outcome === 'forwarded' && d.identity === identityIn('ads'));
     assert.deepEqual(forwarded.map((d) => d.path), ['/v1/projects', `/v1/projects/${adsId}/secrets`]);
     assertNoLeak(run.stdout + run.stderr + run.termination, token);
   });
