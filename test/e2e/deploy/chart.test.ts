@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import type {
   KubernetesObject,
   V1Job,
+  V1LabelSelector,
   V1MutatingWebhookConfiguration,
   V1NetworkPolicy,
   V1RoleBinding,
@@ -132,13 +133,13 @@ const VALUE_SETS: ValueSet[] = [
     },
   },
   {
-    title: 'token exchange, named ServiceAccounts, Events, external cert-manager issuer',
+    title: 'token exchange, named ServiceAccounts, Events, Secret policy, external cert-manager issuer',
     release: 'dsw-tx',
     namespace: 'dsw-tx',
     values: async () =>
       merge(REQUIRED, {
         mlp: { projectSource: 'project-label', auth: { mode: 'token-exchange', tokenAudience: 'sts.example.com', tokenExchange: { issuer: 'https://issuer.example.com', audience: 'api.caraml', scope: 'openid email', clientSecretName: 'mlp-exchange-client' } } },
-        fetcher: { rbac: { namespaces: ['ml-team'], serviceAccounts: ['default', 'flyte-task'], events: true, keepOnUninstall: true } },
+        fetcher: { rbac: { namespaces: ['ml-team'], serviceAccounts: ['default', 'flyte-task'], events: true, keepOnUninstall: true }, secretPolicy: { enabled: true } },
         tls: { mode: 'cert-manager', certManager: { issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'corp-ca' } } },
       }),
     check(objects, set) {
@@ -160,6 +161,10 @@ const VALUE_SETS: ValueSet[] = [
       ]);
       const cert = one<KubernetesObject & { spec: Record<string, unknown> }>(objects, 'Certificate');
       assert.deepEqual(cert.spec.issuerRef, { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'corp-ca' });
+      const policyBinding = one<KubernetesObject & { spec: { policyName: string; validationActions: string[]; matchResources: { namespaceSelector: V1LabelSelector } } }>(objects, 'ValidatingAdmissionPolicyBinding');
+      assert.equal(policyBinding.spec.policyName, one(objects, 'ValidatingAdmissionPolicy').metadata!.name);
+      assert.deepEqual(policyBinding.spec.validationActions, ['Deny']);
+      assert.deepEqual(policyBinding.spec.matchResources.namespaceSelector.matchExpressions, [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['ml-team'] }]);
       assert.equal(ofKind(objects, 'Issuer').length, 0, 'no own issuers with an external issuerRef');
     },
   },

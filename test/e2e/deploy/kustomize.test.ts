@@ -76,6 +76,17 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
     assert.deepEqual(normalRules(role.rules), normalRules(FETCHER_RULES));
   });
 
+  it('the overlay\'s Secret policy is the chart\'s fetcher.secretPolicy for the same namespaces', async function () {
+    this.timeout(PROVISION_TIMEOUT_MS);
+    const chart = await helmTemplate('dap-secret-webhook', NS, {
+      fetcher: { image: 'f:1', rbac: { namespaces: OVERLAY_FLYTE_NAMESPACES }, secretPolicy: { enabled: true } },
+      mlp: { apiHost: 'http://mlp:8080' },
+    });
+    for (const kind of ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
+      assert.deepEqual(comparable(one(overlay.objects, kind)), comparable(one(chart.objects, kind)), kind);
+    }
+  });
+
   it('the overlay sets the images, MLP and the fetcher RoleBindings', () => {
     const config = configOf(overlay.objects);
     assert.equal(config.injection.fetcher.image, 'registry.example.com/caraml/dap-secret-fetcher:0.1.0');

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,16 +12,23 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
   AdmissionregistrationV1Api,
+  ApiException,
   CoreV1Api,
-  type KubeConfig,
+  KubeConfig,
   type KubernetesObject,
   type V1CronJob,
   type V1MutatingWebhookConfiguration,
+  type V1Pod,
+  type V1Secret,
 } from '@kubernetes/client-node';
+import { buildPodSecret } from '../../../fetcher/k8s-secret.js';
+import { perPodSecretName } from '../../../webhook/mutate/inject.js';
 import { serviceDnsNames } from '../../../webhook/certs.js';
 import { applyConfiguration, desiredConfiguration } from '../../../webhook/server/registration.js';
 import type { ControlPlane } from '../harness/controlPlane.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
+import { mintPodToken } from '../harness/tokens.js';
+import { waitFor } from '../harness/wait.js';
 import { clientAs, createIfAbsent, ensureNamespace, statusOf } from './cluster.js';
 import { configOf } from './invariants.js';
 import { one } from './objects.js';
@@ -181,5 +188,98 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
       assert.equal(run.code, 1);
       assert.match(run.stderr, new RegExp(`not allowed to read or write Secret ${NS}/${FULLNAME}-tls: .* needs get, create and update`));
     });
+  });
+});
+
+describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)', function () {
+  const GUARDED_NS = 'rbac-flyte-guarded';
+  const GUARD_RELEASE = 'dsw-guard';
+  let cp: ControlPlane;
+  let admin: KubeConfig;
+  const pods: Record<string, V1Pod> = {};
+
+  /** A client using a token bound to the pod, like the fetcher's projected token. */
+  async function asPod(name: string): Promise<CoreV1Api> {
+    const { token } = await mintPodToken(admin, pods[name]!, { audiences: cp.apiAudiences, expirationSeconds: 600 });
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'e2e', server: cp.apiUrl, caData: Buffer.from(cp.caPem).toString('base64') }],
+      users: [{ name: name, token }],
+      contexts: [{ name: 'e2e', cluster: 'e2e', user: name }],
+      currentContext: 'e2e',
+    });
+    return kc.makeApiClient(CoreV1Api);
+  }
+
+  /** What the fetcher creates for this pod: the webhook's name, the fetcher's Secret builder. */
+  function fetcherSecret(pod: V1Pod, overrides: Partial<{ name: string; uid: string }> = {}): V1Secret {
+    return buildPodSecret({
+      namespace: GUARDED_NS,
+      name: overrides.name ?? perPodSecretName(pod, randomUUID()),
+      podName: pod.metadata!.name!,
+      podUid: overrides.uid ?? pod.metadata!.uid!,
+      entries: [{ key: 'api-key', value: 'not-a-real-value', mlpSecret: 'api-key' }],
+    });
+  }
+
+  async function deniedWith(call: () => Promise<unknown>): Promise<string> {
+    try {
+      await call();
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 403) return String(err.body);
+      throw err;
+    }
+    assert.fail('the API server admitted it');
+  }
+
+  before(async function () {
+    this.timeout(START_TIMEOUT_MS + PROVISION_TIMEOUT_MS);
+    cp = await sharedControlPlane();
+    admin = cp.kubeConfig;
+    await ensureNamespace(admin, GUARDED_NS);
+    await waitFor(async () => (await statusOf(() => admin.makeApiClient(CoreV1Api).readNamespacedServiceAccount({ name: 'default', namespace: GUARDED_NS }))) === 200 || undefined, { what: `ServiceAccount default in ${GUARDED_NS}` });
+    const objects = (await helmTemplate(GUARD_RELEASE, GUARD_RELEASE, {
+      fetcher: { image: 'f:1', rbac: { namespaces: [GUARDED_NS] }, secretPolicy: { enabled: true } },
+      mlp: { apiHost: 'http://mlp:8080' },
+    })).objects;
+    const wanted = new Set(['ClusterRole', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    const fetcherOnly = (o: KubernetesObject) => wanted.has(o.kind!) && (!['ClusterRole', 'RoleBinding'].includes(o.kind!) || o.metadata!.name!.endsWith('-fetcher'));
+    for (const obj of objects.filter(fetcherOnly)) await createIfAbsent(admin, obj);
+    const core = admin.makeApiClient(CoreV1Api);
+    for (const name of ['task-a', 'task-b']) {
+      await core.createNamespacedPod({ namespace: GUARDED_NS, body: { metadata: { name }, spec: { containers: [{ name: 'main', image: 'task:1' }] } } });
+      pods[name] = await core.readNamespacedPod({ name, namespace: GUARDED_NS });
+    }
+    // The admission plugin picks new policies up asynchronously: wait until a forbidden dry-run is refused.
+    const a = await asPod('task-a');
+    await waitFor(
+      async () => ((await statusOf(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body: fetcherSecret(pods['task-b']!), dryRun: 'All' }))) === 403 ? true : undefined),
+      { what: 'the ValidatingAdmissionPolicy to take effect', timeoutMs: 30_000, intervalMs: 200 },
+    );
+  });
+
+  it('lets a pod create exactly what the fetcher creates for it', async () => {
+    const a = await asPod('task-a');
+    assert.equal(await statusOf(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body: fetcherSecret(pods['task-a']!) })), 200);
+  });
+
+  it('refuses a Secret named after another pod (name squatting)', async () => {
+    const a = await asPod('task-a');
+    const body = fetcherSecret(pods['task-a']!, { name: perPodSecretName(pods['task-b']!, randomUUID()) });
+    assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body })), /may create only its own per-pod Secret/);
+  });
+
+  it('refuses a Secret owned by another pod, and non-Opaque types', async () => {
+    const a = await asPod('task-a');
+    const foreignOwner = fetcherSecret(pods['task-a']!, { uid: pods['task-b']!.metadata!.uid! });
+    assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body: foreignOwner })), /may create only Secrets it owns/);
+    const saToken = { ...fetcherSecret(pods['task-a']!), type: 'kubernetes.io/service-account-token', immutable: false, metadata: { ...fetcherSecret(pods['task-a']!).metadata, annotations: { 'kubernetes.io/service-account.name': 'default' } } };
+    assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body: saToken })), /only Opaque Secrets/);
+  });
+
+  it('refuses a token that is not bound to a pod, and leaves admins alone', async () => {
+    const unbound = (await clientAs(cp, GUARDED_NS, 'default')).makeApiClient(CoreV1Api);
+    assert.match(await deniedWith(() => unbound.createNamespacedSecret({ namespace: GUARDED_NS, body: fetcherSecret(pods['task-a']!), dryRun: 'All' })), /pod-bound token/);
+    assert.equal(await statusOf(() => admin.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: GUARDED_NS, body: { metadata: { name: 'admin-made' }, stringData: { k: 'v' } }, dryRun: 'All' })), 200);
   });
 });
