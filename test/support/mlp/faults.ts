@@ -1,7 +1,7 @@
 /**
- * Fault knobs for any request listener: added latency, the next N answers as 5xx, the next N as
- * 429 with Retry-After, the next N connections reset. Faults apply in that order of precedence and
- * each counter runs down by one per request it affects. Timers are tracked so `close()` leaves
+ * Fault knobs for any request listener: added latency, the next N connections reset, the next N
+ * answers 429 with Retry-After, the next N answers 5xx. After the latency, a request gets the first
+ * of reset / 429 / 5xx that still has a count, and that count runs down by one. Timers are tracked so `close()` leaves
  * nothing running.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
