@@ -39,8 +39,6 @@ export interface TlsServer {
   port: number;
   /** The CA that signed the generated certificate, or null when the certificate came from files. */
   generatedCaPem: string | null;
-  /** True from the start of close(): HTTP/1.1 responses then carry `Connection: close`. */
-  readonly closing: boolean;
   close(graceMs: number): Promise<void>;
 }
 
@@ -121,7 +119,10 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
     session.once('close', () => sessions.delete(session));
     if (closing) session.close();
   });
+  let cutting = false;
   server.on('secureConnection', (socket: Socket) => {
+    // A handshake that was under way when close() began: nothing more will be served on it.
+    if (cutting) return void socket.destroy();
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
@@ -158,9 +159,6 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
   return {
     port,
     generatedCaPem,
-    get closing() {
-      return closing;
-    },
     async close(graceMs: number) {
       if (closing) return;
       closing = true;
@@ -177,6 +175,7 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
         clearTimeout(timer);
         if (inFlight > 0) logger.warn({ inFlight, graceMs }, 'shutdown grace period over; cutting the remaining requests');
       }
+      cutting = true;
       for (const session of sessions) session.destroy();
       for (const socket of sockets) socket.destroy();
       await closed;
