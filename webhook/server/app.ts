@@ -57,6 +57,9 @@ async function readBody(ctx: Koa.Context, limit: number): Promise<string> {
   }
 }
 
+/** Milliseconds with microsecond resolution, for log lines. */
+const toMs = (seconds: number) => Math.round(seconds * 1e6) / 1e3;
+
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
@@ -71,7 +74,7 @@ export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
   const admit = opts.admit ?? defaultAdmit;
   const closing = opts.closingConnections ?? (() => false);
   const app = new Koa();
-  // Errors are answered and logged by the middleware below; Koa's own printer would log stacks to stderr.
+  // Errors are answered and logged by the route handler below; Koa's own printer would log stacks to stderr.
   app.silent = true;
   const router = new Router();
 
@@ -101,7 +104,7 @@ export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
         warnings: result.warnings.length,
         ...(result.denialReasons.length > 0 ? { denialReasons: result.denialReasons } : {}),
         secrets: result.secretsByMount,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
+        durationMs: toMs(seconds),
       },
       'admission',
     );
@@ -140,13 +143,13 @@ function respondToFailure(ctx: Koa.Context, err: unknown, seconds: number, metri
     outcome = 'invalid';
     ctx.status = err instanceof BadInput ? err.status : 400;
     ctx.body = `${err.message}\n`;
-    logger.warn({ outcome, status: ctx.status, reason: err.message.slice(0, 200), durationMs: Math.round(seconds * 1e6) / 1e3 }, 'admission request rejected');
+    logger.warn({ outcome, status: ctx.status, reason: err.message.slice(0, 200), durationMs: toMs(seconds) }, 'admission request rejected');
   } else {
     outcome = 'error';
     const errorId = randomUUID();
     ctx.status = 500;
     ctx.body = `internal error in the admission webhook (error id ${errorId}); see the webhook's log\n`;
-    logger.error({ outcome, errorId, err: errorFields(err), durationMs: Math.round(seconds * 1e6) / 1e3 }, 'admission request failed');
+    logger.error({ outcome, errorId, err: errorFields(err), durationMs: toMs(seconds) }, 'admission request failed');
   }
   metrics.requests.inc({ outcome });
   metrics.duration.observe({ outcome }, seconds);
