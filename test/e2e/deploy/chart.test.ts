@@ -24,7 +24,7 @@ import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
 import { describeObject, dryRunCreate, ensureNamespace, installStandInCrds } from './cluster.js';
 import { assertInstallInvariants, configOf, FETCHER_RULES_WITH_EVENTS } from './invariants.js';
 import { hookOf, maybe, normalRules, ofKind, one, podTemplates, webhookDeployment, webhookEnv } from './objects.js';
-import { helmTemplate, helmTemplateError, PROVISION_TIMEOUT_MS, type Rendered } from './tools.js';
+import { helmLint, helmTemplate, helmTemplateError, PROVISION_TIMEOUT_MS, type Rendered } from './tools.js';
 
 const FETCHER_IMAGE = 'registry.example.com/caraml/dap-secret-fetcher:0.1.0';
 const MLP = 'http://mlp.caraml.svc.cluster.local:8080';
@@ -267,6 +267,12 @@ describe('deploy: Helm chart on a real API server', function () {
     });
   }
 
+  it('passes helm lint --strict', async function () {
+    this.timeout(PROVISION_TIMEOUT_MS);
+    const out = await helmLint(REQUIRED);
+    assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
   describe('values that cannot work fail the render with the value to set', () => {
     const cases: [string, object, RegExp][] = [
       ['no fetcher image', { mlp: { apiHost: MLP } }, /fetcher\.image is required/],
@@ -274,7 +280,8 @@ describe('deploy: Helm chart on a real API server', function () {
       ['chart-rendered configuration with the certs Job', merge(REQUIRED, { webhook: { register: false } }), /webhook\.register=false .* use tls\.mode=cert-manager .* or tls\.mode=secret with tls\.caBundle/],
       ['own Secret without its name', merge(REQUIRED, { tls: { mode: 'secret' } }), /tls\.mode=secret needs tls\.secretName/],
       ['token exchange without issuer', merge(REQUIRED, { mlp: { auth: { mode: 'token-exchange' } } }), /needs mlp\.auth\.tokenExchange\.issuer/],
-      ['unknown TLS mode', merge(REQUIRED, { tls: { mode: 'acme' } }), /tls\.mode="acme" must be job, cert-manager or secret/],
+      ['unknown TLS mode (values.schema.json)', merge(REQUIRED, { tls: { mode: 'acme' } }), /\/tls\/mode.*must be one of 'job', 'cert-manager', 'secret'/],
+      ['a misspelt value (values.schema.json)', merge(REQUIRED, { fetcher: { imagePullPolicy: 'Always' } }), /\/fetcher.*additional properties 'imagePullPolicy' not allowed/],
     ];
     for (const [title, values, message] of cases) {
       it(title, async function () {

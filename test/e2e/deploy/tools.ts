@@ -58,6 +58,20 @@ export async function helmTemplate(release: string, namespace: string, values: o
   }
 }
 
+/** `helm lint --strict` with these values; returns its output (throws when it fails). */
+export async function helmLint(values: object): Promise<string> {
+  const helm = await helmBinary();
+  const dir = await mkdtemp(join(tmpdir(), 'dap-helm-values-'));
+  try {
+    const file = join(dir, 'values.yaml');
+    await writeFile(file, stringify(values));
+    const { stdout } = await run(helm, ['lint', '--strict', CHART_DIR, '--values', file]);
+    return stdout;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** The message of a failed `helm template` (the chart's own `fail` sentence). */
 export async function helmTemplateError(values: object): Promise<string> {
   try {
