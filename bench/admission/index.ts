@@ -1,0 +1,141 @@
+/**
+ * Admission over HTTPS on loopback: the built webhook and the baseline server, started once and
+ * loaded alternately with the same scenario (so background noise hits both alike). Scenarios:
+ * HTTP/1.1 and HTTP/2 × 1/4/16-secret pods × 500 and 2,000 req/s, 1,000 req/s with 4 secrets
+ * (the p99 target), then saturation — fixed rates first, so the memory a saturation run makes
+ * the heap grow to does not count as the peak RSS of a fixed-rate run.
+ */
+import { maxFinite, ratio } from '../lib/stats.js';
+import { procStatusBytes, resetPeakRss } from '../lib/processes.js';
+import { H2LOAD_MISSING, h2loadAvailable, load, type LoadResult, type Protocol, type Rate } from './load.js';
+import { SECRET_COUNTS, benchReviewBody, type SecretCount } from './pods.js';
+import { MUTATE_PATH, postOnce, startBaseline, startWebhook, writeCertificate, type ServerUnderTest } from './servers.js';
+
+export interface AdmissionScenario {
+  protocol: Protocol;
+  secrets: SecretCount;
+  rate: Rate;
+}
+
+export interface Measured extends LoadResult {
+  /** Peak RSS of the server during this run (VmHWM after resetting it); NaN when not resettable. */
+  peakRssBytes: number;
+}
+
+export interface AdmissionRun extends AdmissionScenario {
+  webhook: Measured;
+  baseline: Measured;
+  /** webhook / baseline */
+  throughputRatio: number;
+  p99Ratio: number;
+}
+
+export interface AdmissionFigures {
+  bodyBytes: Record<SecretCount, number>;
+  runs: AdmissionRun[];
+  /** RSS after start-up and one request per pod, before any load. */
+  idleRssBytes: { webhook: number; baseline: number };
+  /** Peak RSS over all measured runs. */
+  peakRssBytes: { webhook: number; baseline: number };
+  /** Scenarios that did not run, and why. */
+  skipped: { scenario: AdmissionScenario; why: string }[];
+}
+
+export interface AdmissionOptions {
+  /** Measured seconds per fixed-rate run and per saturation run, after warmupSeconds each. */
+  rateSeconds: number;
+  saturationSeconds: number;
+  warmupSeconds: number;
+  /** NODE_OPTIONS for the webhook process (profiling). */
+  webhookNodeOptions?: string;
+  progress(line: string): void;
+}
+
+export const PROTOCOLS: readonly Protocol[] = ['HTTP/1.1', 'HTTP/2'];
+export const FIXED_RATES = [500, 2_000] as const;
+export const TARGET_RATE = 1_000;
+export const TARGET_RATE_SECRETS: SecretCount = 4;
+
+export function scenarios(): AdmissionScenario[] {
+  const list: AdmissionScenario[] = [];
+  for (const protocol of PROTOCOLS) {
+    for (const secrets of SECRET_COUNTS) list.push({ protocol, secrets, rate: FIXED_RATES[0] });
+    list.push({ protocol, secrets: TARGET_RATE_SECRETS, rate: TARGET_RATE });
+    for (const secrets of SECRET_COUNTS) list.push({ protocol, secrets, rate: FIXED_RATES[1] });
+  }
+  for (const protocol of PROTOCOLS) for (const secrets of SECRET_COUNTS) list.push({ protocol, secrets, rate: 'saturation' });
+  return list;
+}
+
+/** Both servers must answer every benchmark body with 200 — and the webhook with a patch — before any load. */
+async function checkAnswers(servers: ServerUnderTest[], caPem: string, bodies: Record<SecretCount, string>): Promise<void> {
+  for (const server of servers) {
+    for (const secrets of SECRET_COUNTS) {
+      const res = await postOnce(server.port, caPem, bodies[secrets]);
+      if (res.status !== 200) throw new Error(`${server.name} answered the ${secrets}-secret pod with HTTP ${res.status}: ${res.body.slice(0, 300)}`);
+      const response = (JSON.parse(res.body) as { response?: { allowed?: boolean; patchType?: string } }).response;
+      if (response?.allowed !== true) throw new Error(`${server.name} did not allow the ${secrets}-secret pod: ${res.body.slice(0, 300)}`);
+      if (server.name === 'webhook' && response.patchType !== 'JSONPatch') throw new Error(`the webhook did not patch the ${secrets}-secret pod: ${res.body.slice(0, 300)}`);
+    }
+  }
+}
+
+export async function runAdmission(options: AdmissionOptions): Promise<AdmissionFigures> {
+  const bodies = Object.fromEntries(SECRET_COUNTS.map((n) => [n, benchReviewBody(n)])) as Record<SecretCount, string>;
+  const haveH2load = await h2loadAvailable();
+  // Without h2load only autocannon's HTTP/1.1 saturation runs (see load.ts).
+  const runnable = (s: AdmissionScenario) => haveH2load || (s.protocol === 'HTTP/1.1' && s.rate === 'saturation');
+  const cert = await writeCertificate();
+  const servers: ServerUnderTest[] = [];
+  try {
+    servers.push(await startWebhook(cert, options.webhookNodeOptions));
+    servers.push(await startBaseline(cert));
+    const [webhook, baseline] = servers as [ServerUnderTest, ServerUnderTest];
+    await checkAnswers(servers, cert.caPem, bodies);
+    const idleRssBytes = { webhook: procStatusBytes(webhook.child.pid, 'VmRSS'), baseline: procStatusBytes(baseline.child.pid, 'VmRSS') };
+
+    const measure = async (server: ServerUnderTest, s: AdmissionScenario): Promise<Measured> => {
+      const resettable = resetPeakRss(server.child.pid);
+      const result = await load(s.protocol, {
+        port: server.port,
+        path: MUTATE_PATH,
+        body: bodies[s.secrets],
+        rate: s.rate,
+        seconds: s.rate === 'saturation' ? options.saturationSeconds : options.rateSeconds,
+        warmupSeconds: options.warmupSeconds,
+      });
+      return { ...result, peakRssBytes: resettable ? server.peakRssBytes() : Number.NaN };
+    };
+
+    // JIT and TLS warm-up of both servers at a modest rate (so it does not grow the heap); discarded.
+    options.progress('admission: warm-up');
+    const warmup: AdmissionScenario = haveH2load ? { protocol: 'HTTP/1.1', secrets: 4, rate: 500 } : { protocol: 'HTTP/1.1', secrets: 4, rate: 'saturation' };
+    for (const server of servers) await measure(server, warmup);
+
+    const runs: AdmissionRun[] = [];
+    const skipped: AdmissionFigures['skipped'] = [];
+    const list = scenarios();
+    for (const [i, s] of list.entries()) {
+      if (!runnable(s)) {
+        skipped.push({ scenario: s, why: H2LOAD_MISSING });
+        continue;
+      }
+      options.progress(`admission ${i + 1}/${list.length}: ${s.protocol}, ${s.secrets} secret(s), ${s.rate === 'saturation' ? 'saturation' : `${s.rate} req/s`}`);
+      const w = await measure(webhook, s);
+      const b = await measure(baseline, s);
+      runs.push({ ...s, webhook: w, baseline: b, throughputRatio: ratio(w.requestsPerSecond, b.requestsPerSecond), p99Ratio: ratio(w.latencyMs.p99, b.latencyMs.p99) });
+    }
+    // VmHWM was reset before each run: the overall peak is the largest per-run peak (or, when it could not be reset, VmHWM itself).
+    const overall = (server: ServerUnderTest, pick: (r: AdmissionRun) => Measured) => maxFinite([server.peakRssBytes(), ...runs.map((r) => pick(r).peakRssBytes)]);
+    return {
+      bodyBytes: Object.fromEntries(SECRET_COUNTS.map((n) => [n, Buffer.byteLength(bodies[n])])) as Record<SecretCount, number>,
+      runs,
+      idleRssBytes,
+      peakRssBytes: { webhook: overall(webhook, (r) => r.webhook), baseline: overall(baseline, (r) => r.baseline) },
+      skipped,
+    };
+  } finally {
+    await Promise.all(servers.map((s) => s.child.stop()));
+    cert.remove();
+  }
+}

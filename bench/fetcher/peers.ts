@@ -1,0 +1,101 @@
+/**
+ * What the fetcher talks to in a pod, on 127.0.0.1: the MLP stand-in behind its gateway (verifies
+ * the projected service-account token) and the Kubernetes Secrets API stand-in (HTTPS, bearer
+ * token), plus the "cluster" issuer that signs each pod's token. The same test peers as the
+ * fetcher's integration tests (test/support/), run in this process.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCertificateAuthority } from '../../test/support/k8s/pki.js';
+import { startKubeSecretsApi, type KubeSecretsApi } from '../../test/support/kube-api/secrets.js';
+import { startMlp, type MlpPeer } from '../../test/support/mlp/index.js';
+import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../test/support/oidc/jwt-issuer.js';
+import { FETCHER_ENV as E } from '../../fetcher/contract.js';
+import type { Plan } from '../../fetcher/plan.js';
+
+const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+const MLP_AUDIENCE = 'api.caraml';
+const SERVICE_ACCOUNT = 'flyte-task';
+const KUBE_TOKEN = 'bench-kube-api-token';
+
+export interface Peers {
+  dir: string;
+  caFile: string;
+  cluster: JwtIssuer;
+  mlp: MlpPeer;
+  kube: KubeSecretsApi;
+  close(): Promise<void>;
+}
+
+export async function startPeers(): Promise<Peers> {
+  const dir = await mkdtemp(join(tmpdir(), 'dap-bench-fetcher-'));
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const ca = await createCertificateAuthority();
+    const caFile = join(dir, 'ca.crt');
+    await writeFile(caFile, ca.certPem);
+    const cluster = await createJwtIssuer(CLUSTER_ISSUER);
+    const mlp = await startMlp({ jwks: cluster.jwks, issuer: CLUSTER_ISSUER, audience: MLP_AUDIENCE });
+    started.push(mlp);
+    const kube = await startKubeSecretsApi({ tls: await ca.issueServer('127.0.0.1', ['127.0.0.1', 'localhost']), token: KUBE_TOKEN });
+    started.push(kube);
+    const close = async () => {
+      await Promise.allSettled([mlp.close(), kube.close()]);
+      await rm(dir, { recursive: true, force: true });
+    };
+    return { dir, caFile, cluster, mlp, kube, close };
+  } catch (err) {
+    await Promise.allSettled(started.map((s) => s.close()));
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** An MLP project (named like the pods' namespace) the pods' service account may read, holding `secrets`. */
+export function addProject(peers: Peers, namespace: string, secrets: Record<string, string>): void {
+  peers.mlp.data.addProject({ name: namespace, readers: [`system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`], secrets });
+}
+
+export interface BenchPod {
+  env: Record<string, string>;
+  volume: string;
+  namespace: string;
+  name: string;
+}
+
+/**
+ * One pod's init-container environment, as the webhook would give it (`fetcher/contract.ts`
+ * names), with a fresh volume and token; `plan` without `fileRoot` (the volume is filled in).
+ */
+export async function makePod(peers: Peers, namespace: string, name: string, uid: string, plan: Omit<Plan, 'fileRoot'>): Promise<BenchPod> {
+  const podDir = join(peers.dir, `${namespace}-${name}`);
+  const volume = join(podDir, 'volume');
+  await mkdir(volume, { recursive: true });
+  const mlpTokenFile = join(podDir, 'mlp-token');
+  const kubeTokenFile = join(podDir, 'kube-token');
+  await writeFile(mlpTokenFile, await peers.cluster.sign(serviceAccountClaims(namespace, SERVICE_ACCOUNT, MLP_AUDIENCE, name, uid)));
+  await writeFile(kubeTokenFile, KUBE_TOKEN);
+  const fullPlan: Plan = { ...plan, fileRoot: plan.files.length > 0 ? volume : '' };
+  return {
+    volume,
+    namespace,
+    name,
+    env: {
+      [E.plan]: JSON.stringify(fullPlan),
+      [E.podName]: name,
+      [E.podNamespace]: namespace,
+      [E.podUid]: uid,
+      [E.podServiceAccount]: SERVICE_ACCOUNT,
+      [E.mlpApiHost]: peers.mlp.url,
+      [E.authMode]: 'serviceaccount',
+      [E.mlpTokenFile]: mlpTokenFile,
+      [E.tokenAudience]: MLP_AUDIENCE,
+      [E.kubeApiUrl]: peers.kube.url,
+      [E.kubeTokenFile]: kubeTokenFile,
+      [E.kubeCaFile]: peers.caFile,
+      [E.deadlineSeconds]: '20',
+      [E.terminationLog]: join(podDir, 'termination-log'),
+    },
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * `npm run bench` (after `npm run build`): the admit() micro-benchmark, admission load against
+ * the built webhook and the baseline server, then the built fetcher end to end. Prints one table
+ * and writes the figures as JSON to bench/results/latest.json.
+ *
+ *   npm run bench                  full run (≈ 4 minutes on 2 cores)
+ *   npm run bench -- --quick       short runs (1 s per load, 5 fetcher runs) to try changes
+ *   npm run bench -- --only=admission,micro,fetcher
+ *   npm run bench -- --cpu-prof    also profile the webhook (.cpuprofile in bench/results/profiles/;
+ *                                  figures then include the profiler's overhead)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runAdmission } from './admission/index.js';
+import { runMicro } from './admission/micro.js';
+import { RUNS, runFetcherBench } from './fetcher/index.js';
+import { describeMachine, loadAverage1m, sourceRevision } from './lib/machine.js';
+import { renderTable } from './lib/table.js';
+import { benchTable, judge, type BenchFigures } from './report.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const PARTS = ['micro', 'admission', 'fetcher'] as const;
+
+// A signal should still run the 'exit' handlers that stop the child processes (lib/processes.ts).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'boolean', default: false } } });
+const only = values.only ? values.only.split(',') : [...PARTS];
+for (const part of only) if (!(PARTS as readonly string[]).includes(part)) throw new Error(`--only: unknown part ${JSON.stringify(part)}; use ${PARTS.join(',')}`);
+const settings = values.quick
+  ? { rateSeconds: 1, saturationSeconds: 1, warmupSeconds: 0.5, fetcherRuns: 5, microBudgetMs: 300 }
+  : { rateSeconds: 4, saturationSeconds: 3, warmupSeconds: 0.5, fetcherRuns: RUNS, microBudgetMs: 1_000 };
+const profileDir = values['cpu-prof'] ? `${RESULTS}profiles` : undefined;
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+const startedAt = new Date();
+const loadAtStart = loadAverage1m();
+const figures: BenchFigures = {};
+if (only.includes('micro')) {
+  progress('admit() micro-benchmark');
+  figures.micro = runMicro(settings.microBudgetMs);
+}
+if (only.includes('admission')) {
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  figures.admission = await runAdmission({
+    ...settings,
+    progress,
+    ...(profileDir ? { webhookNodeOptions: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+  });
+}
+if (only.includes('fetcher')) figures.fetcher = await runFetcherBench({ runs: settings.fetcherRuns, progress });
+
+const machine = { ...describeMachine(), loadAverage: { start: loadAtStart, end: loadAverage1m() } };
+const targets = judge(figures);
+const revision = sourceRevision(ROOT);
+const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
+const mode = [values.quick ? 'quick' : 'full', ...(profileDir ? ['profiling the webhook'] : [])].join(', ');
+
+console.log(renderTable(benchTable(figures, targets)));
+console.log(
+  [
+    '',
+    `machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}; load average (1 min) ${machine.loadAverage.start} at start, ${machine.loadAverage.end} at end`,
+    `source: ${revision}; ${mode} run in ${seconds} s; targets: ${targets.filter((t) => t.verdict === 'met').length} met, ${targets.filter((t) => t.verdict === 'MISSED').length} missed, ${targets.filter((t) => t.verdict === 'n/a').length} n/a`,
+    ...(profileDir ? [`CPU profiles of the webhook: ${profileDir}/ (open in Chrome DevTools or speedscope)`] : []),
+    `figures: bench/results/latest.json (see bench/README.md for how to read them)`,
+  ].join('\n'),
+);
+
+mkdirSync(RESULTS, { recursive: true });
+const json = { schema: 1, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures };
+// NaN (a figure that could not be measured) becomes null in JSON.
+writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(json, null, 1)}\n`);
