@@ -36,7 +36,7 @@ export function ensureExecutable(): void {
   const newest = (dir: string): number =>
     Math.max(
       ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+        e.isDirectory() ? newest(join(dir, e.name)) : e.name.endsWith('.ts') ? statSync(join(dir, e.name)).mtimeMs : 0,
       ),
     );
   if (existsSync(EXECUTABLE) && statSync(EXECUTABLE).mtimeMs >= newest(join(ROOT, 'fetcher'))) return;
