@@ -1,9 +1,11 @@
 /**
- * An MLP API stand-in that follows mlp-swagger.yaml and what the real server does (checked in
- * test/integration/real-mlp): `GET /v1/projects?name=` matches like SQL `LIKE 'name%'` (prefix,
- * case-sensitive, `_` and `%` are wildcards), secrets come back with plaintext `data` plus
- * `project_id` and an embedded `secret_storage`, errors are `{"error": "..."}`, an unknown
- * project id is 404, and unknown routes get the router's plain-text 404.
+ * An MLP API stand-in that follows mlp-swagger.yaml and what the real server does
+ * (test/integration/real-mlp/stand-in-parity.test.ts compares the two request by request):
+ * `GET /v1/projects?name=` matches like SQL `LIKE 'name%'` (prefix, case-sensitive, `_` and `%`
+ * are wildcards), secrets come back with plaintext `data` plus `project_id` and an embedded
+ * `secret_storage`, errors are `{"error": "..."}`, an unknown project id is 404, unknown routes
+ * get the router's plain-text 404, a trailing slash gets the router's 301 (to a path without
+ * `/v1`, as MLP's router does), and a wrong method an empty 405.
  *
  * Like MLP it trusts `User-Email` and does no authorization itself: put gateway.ts in front.
  */
@@ -16,7 +18,8 @@ export interface StandInProject {
   readers: string[] | null;
   team: string;
   stream: string;
-  labels: { key: string; value: string }[] | null;
+  /** Omitted from answers when absent, like MLP's `omitempty`. */
+  labels?: { key: string; value: string }[];
   mlflow_tracking_url: string;
   created_at: string;
   updated_at: string;
@@ -38,12 +41,14 @@ export interface NewStandInProject {
   secrets?: Record<string, string>;
 }
 
+/** MLP fills a project's MLflow URL from its own config when the project has none. */
+export const DEFAULT_MLFLOW_TRACKING_URL = 'http://mlflow.invalid';
+
 const INTERNAL_STORAGE = {
   id: 1,
   name: 'internal',
   type: 'internal',
   scope: 'global',
-  project_id: null,
   config: {},
   created_at: '2024-01-01T00:00:00Z',
   updated_at: '2024-01-01T00:00:00Z',
@@ -70,8 +75,7 @@ export class MlpData {
       readers: p.readers ?? null,
       team: 'team',
       stream: 'stream',
-      labels: null,
-      mlflow_tracking_url: '',
+      mlflow_tracking_url: DEFAULT_MLFLOW_TRACKING_URL,
       created_at: now,
       updated_at: now,
     };
@@ -96,7 +100,7 @@ export class MlpData {
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  const text = `${JSON.stringify(body)}\n`; // Go's JSON encoder ends with a newline
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -106,11 +110,26 @@ function notFoundRoute(res: ServerResponse): void {
   res.end('404 page not found\n');
 }
 
+/** MLP's router (gorilla/mux, StrictSlash) redirects a known route's trailing-slash form — to a path without the /v1 prefix. */
+function trailingSlashRedirect(res: ServerResponse, path: string): void {
+  const location = path.replace(/^\/v1/, '').replace(/\/+$/, '');
+  const body = `<a href="${location}">Moved Permanently</a>.\n\n`;
+  res.writeHead(301, { location, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+const KNOWN_ROUTE = /^\/v1\/projects(\/\d+(\/secrets)?)?$/;
+
 export function createMlpStandIn(data: MlpData): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://mlp');
     const path = url.pathname;
-    if (req.method !== 'GET') return json(res, 405, { error: 'method not allowed in the stand-in; seed through MlpData' });
+    if (path.endsWith('/') && KNOWN_ROUTE.test(path.replace(/\/+$/, ''))) return trailingSlashRedirect(res, path);
+    if (req.method !== 'GET') {
+      // Seeding goes through MlpData; MLP answers a known route's other methods with an empty 405.
+      res.writeHead(KNOWN_ROUTE.test(path) ? 405 : 404, KNOWN_ROUTE.test(path) ? { 'content-length': 0 } : { 'content-type': 'text/plain; charset=utf-8' });
+      return res.end(KNOWN_ROUTE.test(path) ? '' : '404 page not found\n');
+    }
     if (path === '/v1/internal/live' || path === '/v1/internal/ready') return json(res, 200, {});
     if (path === '/v1/projects') {
       const name = url.searchParams.get('name');
