@@ -31,7 +31,8 @@ const MLP = 'http://mlp.caraml.svc.cluster.local:8080';
 const REQUIRED = { fetcher: { image: FETCHER_IMAGE }, mlp: { apiHost: MLP } };
 /** Pods here must pass Pod Security `restricted`; the API server rejects them otherwise. */
 const PSA_NAMESPACE = 'dsw-psa-restricted';
-const FLYTE_NAMESPACES = ['flytesnacks-development', 'flytesnacks-staging', 'flytesnacks-production', 'ml-team'];
+// Names no other e2e suite uses: every suite shares one control plane.
+const FLYTE_NAMESPACES = ['dsw-flyte-development', 'dsw-flyte-staging', 'dsw-flyte-production', 'dsw-ml-team'];
 
 interface ValueSet {
   title: string;
@@ -60,7 +61,7 @@ const VALUE_SETS: ValueSet[] = [
     title: 'defaults (self-registration, certs Job, Flyte <project>-<domain> RoleBindings)',
     release: 'dsw',
     namespace: 'dsw-system',
-    values: async () => merge(REQUIRED, { fetcher: { rbac: { flyteProjects: ['flytesnacks'], namespaces: ['ml-team'] } } }),
+    values: async () => merge(REQUIRED, { fetcher: { rbac: { flyteProjects: ['dsw-flyte'], namespaces: ['dsw-ml-team'] } } }),
     check(objects, set) {
       const env = webhookEnv(webhookDeployment(objects));
       assert.equal(env.WEBHOOK_REGISTER, 'true');
@@ -139,7 +140,7 @@ const VALUE_SETS: ValueSet[] = [
     values: async () =>
       merge(REQUIRED, {
         mlp: { projectSource: 'project-label', auth: { mode: 'token-exchange', tokenAudience: 'sts.example.com', tokenExchange: { issuer: 'https://issuer.example.com', audience: 'api.caraml', scope: 'openid email', clientSecretName: 'mlp-exchange-client' } } },
-        fetcher: { rbac: { namespaces: ['ml-team'], serviceAccounts: ['default', 'flyte-task'], events: true, keepOnUninstall: true }, secretPolicy: { enabled: true } },
+        fetcher: { rbac: { namespaces: ['dsw-ml-team'], serviceAccounts: ['default', 'flyte-task'], events: true, keepOnUninstall: true }, secretPolicy: { enabled: true } },
         tls: { mode: 'cert-manager', certManager: { issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'corp-ca' } } },
       }),
     check(objects, set) {
@@ -156,15 +157,15 @@ const VALUE_SETS: ValueSet[] = [
       assert.equal(fetcherRole.metadata!.annotations!['helm.sh/resource-policy'], 'keep');
       const binding = one<V1RoleBinding>(objects, 'RoleBinding', `${fullname(set)}-fetcher`);
       assert.deepEqual(binding.subjects, [
-        { kind: 'ServiceAccount', name: 'default', namespace: 'ml-team' },
-        { kind: 'ServiceAccount', name: 'flyte-task', namespace: 'ml-team' },
+        { kind: 'ServiceAccount', name: 'default', namespace: 'dsw-ml-team' },
+        { kind: 'ServiceAccount', name: 'flyte-task', namespace: 'dsw-ml-team' },
       ]);
       const cert = one<KubernetesObject & { spec: Record<string, unknown> }>(objects, 'Certificate');
       assert.deepEqual(cert.spec.issuerRef, { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'corp-ca' });
       const policyBinding = one<KubernetesObject & { spec: { policyName: string; validationActions: string[]; matchResources: { namespaceSelector: V1LabelSelector } } }>(objects, 'ValidatingAdmissionPolicyBinding');
       assert.equal(policyBinding.spec.policyName, one(objects, 'ValidatingAdmissionPolicy').metadata!.name);
       assert.deepEqual(policyBinding.spec.validationActions, ['Deny']);
-      assert.deepEqual(policyBinding.spec.matchResources.namespaceSelector.matchExpressions, [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['ml-team'] }]);
+      assert.deepEqual(policyBinding.spec.matchResources.namespaceSelector.matchExpressions, [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['dsw-ml-team'] }]);
       assert.equal(ofKind(objects, 'Issuer').length, 0, 'no own issuers with an external issuerRef');
     },
   },

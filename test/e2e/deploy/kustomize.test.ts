@@ -15,7 +15,7 @@ import { hookOf, normalRules, ofKind, one, webhookDeployment, webhookEnv } from 
 import { helmTemplate, KUSTOMIZE_BASE, KUSTOMIZE_OVERLAY, kustomizeBuild, PROVISION_TIMEOUT_MS, type Rendered } from './tools.js';
 
 const NS = 'dap-secret-webhook';
-const OVERLAY_FLYTE_NAMESPACES = ['flytesnacks-development', 'flytesnacks-staging', 'flytesnacks-production'];
+const OVERLAY_FLYTE_NAMESPACES = ['my-project-development', 'my-project-staging', 'my-project-production'];
 
 /**
  * An object without what legitimately differs between the installs: top-level labels and

@@ -37,8 +37,8 @@ import { helmTemplate, PROVISION_TIMEOUT_MS, REPO_ROOT } from './tools.js';
 const RELEASE = 'dsw-rbac';
 const NS = 'dsw-rbac';
 const FULLNAME = `${RELEASE}-dap-secret-webhook`;
-const FLYTE_NS = 'rbac-flyte';
-const OTHER_NS = 'rbac-unbound';
+const FLYTE_NS = 'dsw-rbac-flyte';
+const OTHER_NS = 'dsw-rbac-unbound';
 const BUNDLE = join(REPO_ROOT, 'dist/dap-secret-webhook.mjs');
 const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
 
@@ -192,7 +192,7 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
 });
 
 describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)', function () {
-  const GUARDED_NS = 'rbac-flyte-guarded';
+  const GUARDED_NS = 'dsw-rbac-flyte-guarded';
   const GUARD_RELEASE = 'dsw-guard';
   let cp: ControlPlane;
   let admin: KubeConfig;
