@@ -9,7 +9,7 @@
  *   npm run bench -- --cpu-prof    also profile the webhook (.cpuprofile in bench/results/profiles/;
  *                                  figures then include the profiler's overhead)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAdmission } from './admission/index.js';
@@ -17,6 +17,7 @@ import { runMicro } from './admission/micro.js';
 import { RUNS, runFetcherBench } from './fetcher/index.js';
 import { describeMachine, loadAverage1m, sourceRevision } from './lib/machine.js';
 import { renderTable } from './lib/table.js';
+import { formatProfileSummary } from './profile-summary.js';
 import { benchTable, judge, type BenchFigures } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -43,7 +44,10 @@ if (only.includes('micro')) {
   figures.micro = runMicro(settings.microBudgetMs);
 }
 if (only.includes('admission')) {
-  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  if (profileDir) {
+    rmSync(profileDir, { recursive: true, force: true });
+    mkdirSync(profileDir, { recursive: true });
+  }
   figures.admission = await runAdmission({
     ...settings,
     progress,
@@ -64,10 +68,14 @@ console.log(
     '',
     `machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}; load average (1 min) ${machine.loadAverage.start} at start, ${machine.loadAverage.end} at end`,
     `source: ${revision}; ${mode} run in ${seconds} s; targets: ${targets.filter((t) => t.verdict === 'met').length} met, ${targets.filter((t) => t.verdict === 'MISSED').length} missed, ${targets.filter((t) => t.verdict === 'n/a').length} n/a`,
-    ...(profileDir ? [`CPU profiles of the webhook: ${profileDir}/ (open in Chrome DevTools or speedscope)`] : []),
+    ...(profileDir ? [`CPU profile of the webhook (all runs): ${profileDir}/ (Chrome DevTools, speedscope, or bench/profile-summary.ts)`] : []),
     `figures: bench/results/latest.json (see bench/README.md for how to read them)`,
   ].join('\n'),
 );
+
+if (profileDir && figures.admission) {
+  for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) console.log(`\n${formatProfileSummary(`${profileDir}/${file}`, 20)}`);
+}
 
 mkdirSync(RESULTS, { recursive: true });
 const json = { schema: 1, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures };
