@@ -31,6 +31,7 @@ export interface MlpSettings {
   exchangeIssuer: string;
   exchangeAudience: string;
   exchangeScope: string;
+  exchangeClientId: string;
   exchangeClientSecretName: string;
 }
 
@@ -100,6 +101,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'MLP_TOKEN_EXCHANGE_ISSUER', default: '', description: 'token-exchange: OIDC issuer URL to discover (required in that mode).' },
   { name: 'MLP_TOKEN_EXCHANGE_AUDIENCE', default: '', description: 'token-exchange: audience requested for the exchanged token.' },
   { name: 'MLP_TOKEN_EXCHANGE_SCOPE', default: '', description: 'token-exchange: scope requested for the exchanged token.' },
+  { name: 'MLP_TOKEN_EXCHANGE_CLIENT_ID', default: '', description: 'token-exchange: client_id of a public client (no credentials file); the fetcher\'s default is dap-secret-fetcher.' },
   { name: 'MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME', default: '', description: 'token-exchange: Secret in the pod\'s namespace with client-credentials.json ({client_id, client_secret}); empty = public client.' },
   { name: 'WEBHOOK_NAME', default: 'dap-secret-webhook', description: 'Name of the MutatingWebhookConfiguration.' },
   { name: 'WEBHOOK_WEBHOOK_NAME', default: 'flyte-secrets.dap-secret-webhook.caraml.dev', description: 'Name of the webhook entry inside it (fully qualified).' },
@@ -235,6 +237,7 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     exchangeIssuer: r.url('MLP_TOKEN_EXCHANGE_ISSUER', ['http:', 'https:'], false),
     exchangeAudience: r.raw('MLP_TOKEN_EXCHANGE_AUDIENCE'),
     exchangeScope: r.raw('MLP_TOKEN_EXCHANGE_SCOPE'),
+    exchangeClientId: r.raw('MLP_TOKEN_EXCHANGE_CLIENT_ID'),
     exchangeClientSecretName: r.raw('MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME'),
   };
   if (mlp.authMode === 'token-exchange' && mlp.exchangeIssuer === '') r.problems.push('MLP_TOKEN_EXCHANGE_ISSUER is required when MLP_AUTH_MODE=token-exchange');

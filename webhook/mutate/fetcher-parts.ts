@@ -65,6 +65,7 @@ function fetcherEnv(plan: Plan, config: InjectionConfig): V1EnvVar[] {
     env.push({ name: FETCHER_ENV.exchangeIssuer, value: mlp.exchangeIssuer });
     if (mlp.exchangeAudience) env.push({ name: FETCHER_ENV.exchangeAudience, value: mlp.exchangeAudience });
     if (mlp.exchangeScope) env.push({ name: FETCHER_ENV.exchangeScope, value: mlp.exchangeScope });
+    if (mlp.exchangeClientId) env.push({ name: FETCHER_ENV.exchangeClientId, value: mlp.exchangeClientId });
     if (mlp.exchangeClientSecretName) env.push({ name: FETCHER_ENV.exchangeClientCredentialsFile, value: identityPath(IDENTITY_FILES.exchangeClientCredentials) });
   }
   if (plan.secret) {
