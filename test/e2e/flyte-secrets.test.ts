@@ -1,14 +1,16 @@
 /**
- * End to end on a real control plane (issue 4): the real kube-apiserver calls the built webhook,
- * stores the patched pod; the built fetcher runs with the env the kubelet would give it, against
- * the MLP stand-in behind a gateway that validates the pod's token with the API server's JWKS;
- * the real flytekit reads every secret back.
+ * End to end on a real control plane (issues 4 and 7): the real kube-apiserver calls the built
+ * webhook, stores the patched pod; the built fetcher runs with the env the kubelet would give it,
+ * against the REAL MLP server (PostgreSQL behind it) fronted by a gateway that validates the
+ * pod's token with the API server's JWKS, as CaraML's Oathkeeper does; the real flytekit reads
+ * every secret back. The MLP stand-in serves only the fault scenario that needs its knobs.
  */
 import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startMlp, type MlpPeer } from '../support/mlp/index.js';
+import { startRealMlpPeer, type RealMlpPeer } from '../support/real-mlp/peer.js';
 import { createNamespace, readOrUndefined, readPod, waitForGone } from './harness/cluster.js';
 import { createPodSandbox, type PodSandbox } from './harness/container.js';
 import type { ControlPlane } from './harness/controlPlane.js';
@@ -44,10 +46,12 @@ const MLP_VALUES: Record<string, string> = Object.fromEntries(REQUESTED.map((v) 
 const stripped = (key: string) => MLP_VALUES[key]!.trim();
 const asRequest = (v: SecretVector): SecretRequest => ({ group: v.secret.group, key: v.secret.key, groupVersion: v.secret.group_version });
 
-describe('e2e: Flyte task pods get their MLP secrets (real API server, built webhook and fetcher, real flytekit)', function () {
+describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP + PostgreSQL, built webhook and fetcher, real flytekit)', function () {
   let cp: ControlPlane;
   let core: CoreV1Api;
-  let mlp: MlpPeer;
+  let mlp: RealMlpPeer;
+  /** The stand-in, for faults the real server cannot be told to make (5xx until the deadline). */
+  let standIn: MlpPeer;
   let webhook: RunningWebhook;
   const sandboxes: PodSandbox[] = [];
   /** Everything the fetcher printed or reported, for the no-leak check. */
@@ -82,8 +86,14 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, built web
     }
     cp = await sharedControlPlane();
     core = cp.kubeConfig.makeApiClient(CoreV1Api);
-    mlp = await startMlp({ jwks: new URL(cp.jwksUrl), jwksFetch: caFetch(cp.caPem), issuer: cp.issuer, audience: AUDIENCE });
-    mlp.data.addProject({ name: NS, readers: [POD_IDENTITY], secrets: MLP_VALUES });
+    const gateway = { jwks: new URL(cp.jwksUrl), jwksFetch: caFetch(cp.caPem), issuer: cp.issuer, audience: AUDIENCE };
+    mlp = await startRealMlpPeer(gateway);
+    // MLP matches project names by prefix: a readable decoy whose name extends NS, created first,
+    // with different values, proves the fetcher picks the exact project.
+    await mlp.seedProject({ name: `${NS}-archive`, readers: [POD_IDENTITY], secrets: Object.fromEntries(Object.keys(MLP_VALUES).map((k) => [k, 'decoy value'])) });
+    await mlp.seedProject({ name: NS, readers: [POD_IDENTITY], secrets: MLP_VALUES });
+    standIn = await startMlp(gateway);
+    standIn.data.addProject({ name: NS, readers: [POD_IDENTITY], secrets: MLP_VALUES });
     await createNamespace(cp.kubeConfig, NS);
     await grantFetcherRbac(cp.kubeConfig, NS);
     webhook = await startWebhook(cp, { mlpApiHost: mlp.url, env: { MLP_TOKEN_AUDIENCE: AUDIENCE } });
@@ -95,6 +105,7 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, built web
     await webhook?.stop();
     await webhook?.deleteRegistration().catch(() => {});
     await mlp?.close();
+    await standIn?.close();
   });
 
   describe('1. self-registration', () => {
@@ -212,7 +223,7 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, built web
     it('an identity that is not a reader: the fetcher exits non-zero and leaves no Secret', async function () {
       this.timeout(90_000);
       const ns = 'outsider-development';
-      mlp.data.addProject({ name: ns, readers: ['someone-else@example.com'], secrets: MLP_VALUES });
+      await mlp.seedProject({ name: ns, readers: ['someone-else@example.com'], secrets: MLP_VALUES });
       await createNamespace(cp.kubeConfig, ns);
       await grantFetcherRbac(cp.kubeConfig, ns);
       await expectFetcherFailure('outsider-n0-0', { namespace: ns, secrets: [REQUESTED[0]!.annotation_value], mentions: new RegExp(ns) });
@@ -220,12 +231,12 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, built web
 
     it('MLP down: the fetcher gives up within its deadline, exits non-zero and leaves no Secret', async function () {
       this.timeout(90_000);
-      mlp.faults.failNext(1_000, 503);
+      standIn.faults.failNext(1_000, 503);
       try {
-        // A short deadline keeps the test fast; the rest of the env is the stored pod's.
-        await expectFetcherFailure('mlp-down-n0-0', { secrets: [REQUESTED[0]!.annotation_value], env: { DAP_DEADLINE_SECONDS: '3' }, mentions: /503|unavailable|deadline/i });
+        // The stand-in plays the failing MLP; a short deadline keeps the test fast. The rest of the env is the stored pod's.
+        await expectFetcherFailure('mlp-down-n0-0', { secrets: [REQUESTED[0]!.annotation_value], env: { DAP_DEADLINE_SECONDS: '3', MLP_API_HOST: standIn.url }, mentions: /503|unavailable|deadline/i });
       } finally {
-        mlp.faults.clear();
+        standIn.faults.clear();
       }
     });
   });
