@@ -31,12 +31,24 @@ function apiMessage(err: unknown): string {
   return (err as Error).message;
 }
 
-/** Server-side dry-run create: full validation and admission (PSA included), nothing stored. */
+/**
+ * Server-side dry-run: full validation and admission (PSA included), nothing stored. A create,
+ * or — when another suite sharing the control plane already made the object (the fetcher
+ * ClusterRole) — a dry-run replace, which validates the same way.
+ */
 export async function dryRunCreate(kc: KubeConfig, obj: KubernetesObject): Promise<KubernetesObject> {
   const client = KubernetesObjectApi.makeApiClient(kc);
   try {
     return await client.create(obj, undefined, 'All', 'dap-deploy-test');
   } catch (err) {
+    if (err instanceof ApiException && err.code === 409) {
+      try {
+        const existing = await client.read({ apiVersion: obj.apiVersion!, kind: obj.kind!, metadata: { name: obj.metadata!.name!, namespace: obj.metadata?.namespace } });
+        return await client.replace({ ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } }, undefined, 'All', 'dap-deploy-test');
+      } catch (replaceErr) {
+        throw new Error(`the API server rejected ${describeObject(obj)}: ${apiMessage(replaceErr)}`, { cause: replaceErr });
+      }
+    }
     throw new Error(`the API server rejected ${describeObject(obj)}: ${apiMessage(err)}`, { cause: err });
   }
 }

@@ -39,6 +39,8 @@
   value: {{ .Values.mlp.auth.tokenExchange.audience | quote }}
 - name: MLP_TOKEN_EXCHANGE_SCOPE
   value: {{ .Values.mlp.auth.tokenExchange.scope | quote }}
+- name: MLP_TOKEN_EXCHANGE_CLIENT_ID
+  value: {{ .Values.mlp.auth.tokenExchange.clientId | quote }}
 - name: MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME
   value: {{ .Values.mlp.auth.tokenExchange.clientSecretName | quote }}
 - name: WEBHOOK_NAME
