@@ -19,6 +19,7 @@ Usage:
                                                  exit 1 with the denial message when the pod would be denied
   dap-secret-webhook decode VALUE                decode one flyte.secrets/s<i> annotation value
   dap-secret-webhook certs ensure ...            create or renew the webhook's TLS Secret (see 'certs --help')
+  dap-secret-webhook unregister                  delete the MutatingWebhookConfiguration WEBHOOK_NAME (uninstall hook)
   dap-secret-webhook --version | --help
 `;
 
@@ -99,6 +100,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     case 'certs': {
       const { runCertsCommand, defaultCertsDeps } = await import('./certs.js');
       return runCertsCommand(rest, defaultCertsDeps());
+    }
+    case 'unregister': {
+      const { unregister } = await import('./server/unregister.js');
+      return unregister(env, io);
     }
     case '--version':
     case 'version':

@@ -17,6 +17,7 @@ import {
   KubeConfig,
   type KubernetesObject,
   type V1CronJob,
+  type V1Job,
   type V1MutatingWebhookConfiguration,
   type V1Pod,
   type V1Secret,
@@ -128,6 +129,33 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
       assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: 'someone-elses' })), 403, 'another name');
       assert.equal(await statusOf(() => api.readMutatingWebhookConfiguration({ name: FULLNAME })), 403, 'no get');
       assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: FULLNAME })), 200, 'its own');
+    });
+
+    it('the hook\'s command (`dap-secret-webhook unregister`) run as that ServiceAccount deletes it, then finds it gone; another name is refused with the reason', async function () {
+      this.timeout(60_000);
+      assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build:webhook`);
+      const admin = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+      await applyConfiguration(admin, { ...configOf(objects).registration, namespaceSelector: NEVER }, undefined);
+      const dir = await mkdtemp(join(tmpdir(), 'dap-unregister-'));
+      try {
+        const kubeconfig = join(dir, 'unregister.kubeconfig');
+        await writeFile(kubeconfig, (await clientAs(cp, NS, `${FULLNAME}-unregister`)).exportConfig(), { mode: 0o600 });
+        const hook = one<V1Job>(objects, 'Job', `${FULLNAME}-unregister`).spec!.template.spec!.containers[0]!;
+        const [, , ...args] = hook.command!; // [node, /app/dap-secret-webhook.mjs, unregister]
+        const run = (name: string) =>
+          promisify(execFile)(process.execPath, [BUNDLE, ...args], { env: { PATH: process.env.PATH, KUBECONFIG: kubeconfig, WEBHOOK_NAME: name }, timeout: 30_000 }).then(
+            (r) => ({ code: 0, ...r }),
+            (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+          );
+        assert.deepEqual(await run(FULLNAME), { code: 0, stdout: `MutatingWebhookConfiguration ${FULLNAME} deleted\n`, stderr: '' });
+        assert.equal(await statusOf(() => admin.readMutatingWebhookConfiguration({ name: FULLNAME })), 404);
+        assert.deepEqual(await run(FULLNAME), { code: 0, stdout: `MutatingWebhookConfiguration ${FULLNAME} was already gone\n`, stderr: '' });
+        const refused = await run('someone-elses');
+        assert.equal(refused.code, 1);
+        assert.match(refused.stderr, /^unregister: deleting MutatingWebhookConfiguration someone-elses failed: .*forbidden/i);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 
