@@ -7,44 +7,21 @@ import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
-import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { encodeSecretAnnotation } from '../../../webhook/flyte/annotations.js';
 import type { FlyteSecret } from '../../../webhook/flyte/annotations.js';
 import { serve, type RunningServer, type ServeOptions } from '../../../webhook/server/serve.js';
+import { freePort } from '../../e2e/harness/ports.js';
+import { waitFor as waitUntil } from '../../e2e/harness/wait.js';
 
 export type Protocol = 'http1' | 'http2';
 export const PROTOCOLS: readonly Protocol[] = ['http1', 'http2'];
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort };
 
 /** Poll until `check` returns a value (not undefined); fail naming what was awaited. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}`);
-    }
-    await delay(50);
-  }
+export function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+  return waitUntil(check, { what, timeoutMs, intervalMs: 50 });
 }
 
 /** Collects pino's JSON lines. */
