@@ -9,7 +9,7 @@
  *   npm run bench -- --cpu-prof    also profile the webhook (.cpuprofile in bench/results/profiles/;
  *                                  figures then include the profiler's overhead)
  */
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAdmission } from './admission/index.js';
@@ -22,6 +22,9 @@ import { benchTable, judge, type BenchFigures } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const README = fileURLToPath(new URL('./README.md', import.meta.url));
+const FIGURES_START = '<!-- bench:figures:start (written by npm run bench) -->';
+const FIGURES_END = '<!-- bench:figures:end -->';
 const PARTS = ['micro', 'admission', 'fetcher'] as const;
 
 // A signal should still run the 'exit' handlers that stop the child processes (lib/processes.ts).
@@ -62,16 +65,14 @@ const revision = sourceRevision(ROOT);
 const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
 const mode = [values.quick ? 'quick' : 'full', ...(profileDir ? ['profiling the webhook'] : [])].join(', ');
 
-console.log(renderTable(benchTable(figures, targets)));
-console.log(
-  [
-    '',
-    `machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}; load average (1 min) ${machine.loadAverage.start} at start, ${machine.loadAverage.end} at end`,
-    `source: ${revision}; ${mode} run in ${seconds} s; targets: ${targets.filter((t) => t.verdict === 'met').length} met, ${targets.filter((t) => t.verdict === 'MISSED').length} missed, ${targets.filter((t) => t.verdict === 'n/a').length} n/a`,
-    ...(profileDir ? [`CPU profile of the webhook (all runs): ${profileDir}/ (Chrome DevTools, speedscope, or bench/profile-summary.ts)`] : []),
-    `figures: bench/results/latest.json (see bench/README.md for how to read them)`,
-  ].join('\n'),
-);
+const table = renderTable(benchTable(figures, targets));
+const footer = [
+  `machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}; load average (1 min) ${machine.loadAverage.start} at start, ${machine.loadAverage.end} at end`,
+  `source: ${revision}; ${mode} run in ${seconds} s; targets: ${targets.filter((t) => t.verdict === 'met').length} met, ${targets.filter((t) => t.verdict === 'MISSED').length} missed, ${targets.filter((t) => t.verdict === 'n/a').length} n/a`,
+  ...(profileDir ? [`CPU profile of the webhook (all runs): ${profileDir}/ (Chrome DevTools, speedscope, or bench/profile-summary.ts)`] : []),
+];
+console.log(`${table}\n\n${footer.join('\n')}`);
+console.log('figures: bench/results/latest.json (see bench/README.md for how to read them)');
 
 if (profileDir && figures.admission) {
   for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) console.log(`\n${formatProfileSummary(`${profileDir}/${file}`, 20)}`);
@@ -81,3 +82,14 @@ mkdirSync(RESULTS, { recursive: true });
 const json = { schema: 1, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures };
 // NaN (a figure that could not be measured) becomes null in JSON.
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(json, null, 1)}\n`);
+
+// A full, unprofiled run of every part is what bench/README.md shows.
+if (!values.quick && !profileDir && only.length === PARTS.length) {
+  const readme = readFileSync(README, 'utf8');
+  const start = readme.indexOf(FIGURES_START);
+  const end = readme.indexOf(FIGURES_END);
+  if (start === -1 || end < start) throw new Error(`bench/README.md lacks the ${FIGURES_START} … ${FIGURES_END} markers`);
+  const block = `${FIGURES_START}\n\n\`\`\`text\n${table}\n\n${footer.join('\n')}\n\`\`\`\n\n`;
+  writeFileSync(README, readme.slice(0, start) + block + readme.slice(end));
+  console.log('bench/README.md: figures updated');
+}

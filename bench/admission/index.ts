@@ -83,8 +83,8 @@ async function checkAnswers(servers: ServerUnderTest[], caPem: string, bodies: R
 export async function runAdmission(options: AdmissionOptions): Promise<AdmissionFigures> {
   const bodies = Object.fromEntries(SECRET_COUNTS.map((n) => [n, benchReviewBody(n)])) as Record<SecretCount, string>;
   const haveH2load = await h2loadAvailable();
-  // Without h2load only autocannon's HTTP/1.1 saturation runs (see load.ts).
-  const runnable = (s: AdmissionScenario) => haveH2load || (s.protocol === 'HTTP/1.1' && s.rate === 'saturation');
+  // h2load drives HTTP/1.1 at fixed rates and HTTP/2 at saturation (see load.ts).
+  const runnable = (s: AdmissionScenario) => haveH2load || (s.protocol === 'HTTP/1.1') === (s.rate === 'saturation');
   const cert = await writeCertificate();
   const servers: ServerUnderTest[] = [];
   try {
@@ -109,7 +109,7 @@ export async function runAdmission(options: AdmissionOptions): Promise<Admission
 
     // JIT and TLS warm-up of both servers at a modest rate (so it does not grow the heap); discarded.
     options.progress('admission: warm-up');
-    const warmup: AdmissionScenario = haveH2load ? { protocol: 'HTTP/1.1', secrets: 4, rate: 500 } : { protocol: 'HTTP/1.1', secrets: 4, rate: 'saturation' };
+    const warmup: AdmissionScenario = { protocol: 'HTTP/2', secrets: 4, rate: 500 };
     for (const server of servers) await measure(server, warmup);
 
     const runs: AdmissionRun[] = [];

@@ -5,12 +5,12 @@
  * of the 2xx responses after a short warm-up.
  * - HTTP/1.1 saturation: autocannon (programmatic), IN_FLIGHT keep-alive connections. Latencies
  *   come from its per-response event (its own histogram rounds to whole ms).
- * - Fixed rates (HTTP/1.1 and HTTP/2) and HTTP/2 saturation: Debian's h2load (nghttp2-client),
- *   `--h1` for HTTP/1.1. Its `--rps` paces every connection with a timer (requests spread evenly
- *   over the second), where autocannon's `overallRate` sends each connection's whole quota at the
- *   start of every second (lib/httpClient.js `reqsMadeThisSecond`) and so measures burst queueing,
- *   not latency at a steady rate. h2load logs every request of the measured phase in µs.
- *   HTTP/2 is what the API server speaks to webhooks.
+ * - HTTP/1.1 at a fixed rate: Debian's h2load (nghttp2-client) `--h1 --rps`, which paces each
+ *   connection with a timer and logs every request in µs. Not autocannon's `overallRate`: it
+ *   sends each connection's whole quota at the start of every second (lib/httpClient.js
+ *   `reqsMadeThisSecond`), which measures how a burst queues, not latency at a steady rate.
+ * - HTTP/2 (what the API server speaks to webhooks), one connection: h2load at saturation;
+ *   paced-http2.ts at a fixed rate (see there why not h2load).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { summarize, type LatencySummary } from '../lib/stats.js';
+import { pacedHttp2 } from './paced-http2.js';
 
 export type Protocol = 'HTTP/1.1' | 'HTTP/2';
 /** Requests per second, or as fast as the server answers. */
@@ -45,13 +46,12 @@ export interface LoadResult {
   errors: number;
 }
 
-/** Most requests in flight: HTTP/1.1 keep-alive connections, or HTTP/2 connections × streams. */
+/** Requests in flight at saturation: HTTP/1.1 keep-alive connections, or HTTP/2 streams. */
 export const IN_FLIGHT = 16;
-/** The API server multiplexes a webhook's requests over few HTTP/2 connections. */
-const H2_CONNECTIONS = 2;
 
 export function load(protocol: Protocol, spec: LoadSpec): Promise<LoadResult> {
-  return protocol === 'HTTP/1.1' && spec.rate === 'saturation' ? autocannonSaturation(spec) : h2loadRun(protocol, spec);
+  if (spec.rate === 'saturation') return protocol === 'HTTP/1.1' ? autocannonSaturation(spec) : h2loadRun(protocol, spec);
+  return protocol === 'HTTP/2' ? pacedHttp2({ ...spec, rate: spec.rate }) : h2loadRun(protocol, spec);
 }
 
 async function autocannonSaturation(spec: LoadSpec): Promise<LoadResult> {
@@ -87,7 +87,7 @@ async function autocannonSaturation(spec: LoadSpec): Promise<LoadResult> {
   return { protocol: 'HTTP/1.1', rate: 'saturation', requestsPerSecond: latencies.length / measuredSeconds, latencyMs: summarize(latencies), non2xx, errors };
 }
 
-/** Without h2load only the HTTP/1.1 saturation rows run; the others say this. */
+/** Without h2load, the HTTP/1.1 fixed-rate and HTTP/2 saturation rows say this. */
 export const H2LOAD = 'h2load';
 export const H2LOAD_MISSING = 'h2load not found: apt-get install nghttp2-client (Debian/Ubuntu)';
 
@@ -98,54 +98,91 @@ export async function h2loadAvailable(): Promise<boolean> {
 }
 
 async function h2loadRun(protocol: Protocol, spec: LoadSpec): Promise<LoadResult> {
-  const connections = protocol === 'HTTP/2' ? H2_CONNECTIONS : IN_FLIGHT;
   const dir = mkdtempSync(join(tmpdir(), 'dap-bench-h2-'));
   try {
     const bodyFile = join(dir, 'body.json');
     const logFile = join(dir, 'requests.tsv');
     writeFileSync(bodyFile, spec.body);
+    const shape = h2loadShape(protocol, spec);
     const args = [
-      '--duration', `${Math.round(spec.seconds * 1000)}ms`,
-      '--warm-up-time', `${Math.round(spec.warmupSeconds * 1000)}ms`,
-      ...(protocol === 'HTTP/1.1' ? ['--h1'] : []),
-      '--clients', String(connections),
-      '--max-concurrent-streams', String(IN_FLIGHT / connections),
+      ...shape.args,
       '--data', bodyFile,
       '--header', 'content-type: application/json',
       '--log-file', logFile,
-      ...(spec.rate === 'saturation' ? [] : ['--rps', String(spec.rate / connections)]),
       `https://127.0.0.1:${spec.port}${spec.path}`,
     ];
     const child = spawn(H2LOAD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    // Bounded: h2load stops itself after warm-up + duration; this is the backstop.
+    // Bounded: h2load stops itself after the duration or request count; this is the backstop.
     const kill = setTimeout(() => child.kill('SIGKILL'), (spec.warmupSeconds + spec.seconds + 15) * 1000);
     const [code] = (await once(child, 'exit')) as [number | null];
     clearTimeout(kill);
     if (code !== 0) throw new Error(`h2load exited with ${code}:\n${output}`);
-    return parseH2load(protocol, readFileSync(logFile, 'utf8'), output, spec);
+    return parseH2load(protocol, readFileSync(logFile, 'utf8'), output, { rate: spec.rate, window: shape.window });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** Which requests of h2load's log count: those of its measured phase, or (no phase) those after a warm-up. */
+export type LogWindow = { measuredSeconds: number } | { warmupSeconds: number };
+
 /**
- * h2load's per-request log: `start µs since epoch <TAB> status <TAB> µs to the end of the response`;
- * status 0 = still in flight when the measured phase ended (not counted).
+ * HTTP/2 saturation: one connection (as the API server multiplexes a webhook's requests),
+ * IN_FLIGHT streams.
+ * HTTP/1.1 at a fixed rate: IN_FLIGHT keep-alive connections, each paced at rate/IN_FLIGHT. All
+ * started at once, their timers would fire together and send bursts of IN_FLIGHT requests, so
+ * connections are opened 1/rate apart (`--rate`/`--rate-period`, whole milliseconds), which
+ * h2load only allows with a request count (`-n`) instead of a duration: the warm-up is then
+ * cut from the log by start time.
  */
-export function parseH2load(protocol: Protocol, log: string, summaryText: string, spec: Pick<LoadSpec, 'rate' | 'seconds'>): LoadResult {
+function h2loadShape(protocol: Protocol, spec: LoadSpec): { args: string[]; window: LogWindow } {
+  const timed = ['--duration', `${Math.round(spec.seconds * 1000)}ms`, '--warm-up-time', `${Math.round(spec.warmupSeconds * 1000)}ms`];
+  if (protocol === 'HTTP/2' && spec.rate === 'saturation') return { args: [...timed, '--clients', '1', '--max-concurrent-streams', String(IN_FLIGHT)], window: { measuredSeconds: spec.seconds } };
+  if (protocol === 'HTTP/2' || spec.rate === 'saturation') throw new Error(`h2load does not run ${protocol} at ${spec.rate}: see load()`);
+  const periodMs = Math.max(1, Math.round(1000 / spec.rate));
+  const perPeriod = Math.max(1, Math.round((spec.rate * periodMs) / 1000));
+  const requests = IN_FLIGHT * Math.ceil((spec.rate * (spec.warmupSeconds + spec.seconds)) / IN_FLIGHT);
+  return {
+    args: ['--h1', '--clients', String(IN_FLIGHT), '--max-concurrent-streams', '1', '--rps', String(spec.rate / IN_FLIGHT), '--rate', String(perPeriod), '--rate-period', `${periodMs}ms`, '--requests', String(requests)],
+    window: { warmupSeconds: spec.warmupSeconds },
+  };
+}
+
+/**
+ * h2load's per-request log: `start µs since epoch <TAB> status <TAB> µs to the end of the
+ * response`; status 0 = still in flight when the measured phase ended (not counted). Requests/s
+ * = 2xx responses in the window ÷ its length.
+ */
+export function parseH2load(protocol: Protocol, log: string, summaryText: string, spec: { rate: Rate; window: LogWindow }): LoadResult {
+  const rows = log
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.split('\t').map(Number) as [start: number, status: number, micros: number]);
+  let counted = rows;
+  let seconds: number;
+  if ('measuredSeconds' in spec.window) seconds = spec.window.measuredSeconds;
+  else {
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
+    for (const [start] of rows) {
+      first = Math.min(first, start);
+      last = Math.max(last, start);
+    }
+    const from = first + spec.window.warmupSeconds * 1e6;
+    counted = rows.filter(([start]) => start >= from);
+    seconds = (last - from) / 1e6;
+  }
   const latencies: number[] = [];
   let non2xx = 0;
-  for (const line of log.split('\n')) {
-    if (line === '') continue;
-    const [, status, micros] = line.split('\t').map(Number) as [number, number, number];
+  for (const [, status, micros] of counted) {
     if (status === 0) continue;
     if (status >= 200 && status < 300) latencies.push(micros / 1000);
     else non2xx++;
   }
   const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(summaryText);
   const errors = requests ? Number(requests[6]) + Number(requests[7]) : 0;
-  return { protocol, rate: spec.rate, requestsPerSecond: latencies.length / spec.seconds, latencyMs: summarize(latencies), non2xx, errors };
+  return { protocol, rate: spec.rate, requestsPerSecond: seconds > 0 ? latencies.length / seconds : Number.NaN, latencyMs: summarize(latencies), non2xx, errors };
 }

@@ -59,11 +59,20 @@ describe('bench arithmetic', () => {
   it("h2load's per-request log: 2xx latencies in ms, other statuses counted, unfinished (status 0) ignored", () => {
     const log = ['1795368366437060\t200\t1855', '1795368366438331\t200\t802', '1795368366439000\t503\t100', '1795368366440000\t0\t0', ''].join('\n');
     const summary = 'requests: 4 total, 4 started, 3 done, 2 succeeded, 1 failed, 1 errored, 2 timeout';
-    const result = parseH2load('HTTP/2', log, summary, { rate: 1000, seconds: 2 });
+    const result = parseH2load('HTTP/2', log, summary, { rate: 1000, window: { measuredSeconds: 2 } });
     assert.deepEqual(result.latencyMs, { count: 2, p50: 0.802, p99: 1.855, p999: 1.855, max: 1.855 });
     assert.equal(result.requestsPerSecond, 1);
     assert.equal(result.non2xx, 1);
     assert.equal(result.errors, 3);
+  });
+
+  it("h2load's log without a measured phase: requests that start within the warm-up are cut, req/s over the rest", () => {
+    // One request every 100 ms for 2 s; the first 0.5 s is warm-up.
+    const log = Array.from({ length: 21 }, (_, i) => `${1_000_000_000 + i * 100_000}\t200\t${1000 + i}`).join('\n');
+    const result = parseH2load('HTTP/1.1', log, '', { rate: 10, window: { warmupSeconds: 0.5 } });
+    assert.equal(result.latencyMs.count, 16);
+    assert.equal(result.latencyMs.p50, 1.012);
+    assert.equal(result.requestsPerSecond, 16 / 1.5);
   });
 
   describe('targets and the table', () => {
