@@ -14,10 +14,10 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { startChild, tempDir } from '../lib/processes.js';
 import { summarize, type LatencySummary } from '../lib/stats.js';
 import { pacedHttp2 } from './paced-http2.js';
 
@@ -98,31 +98,22 @@ export async function h2loadAvailable(): Promise<boolean> {
 }
 
 async function h2loadRun(protocol: Protocol, spec: LoadSpec): Promise<LoadResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'dap-bench-h2-'));
+  const dir = tempDir('dap-bench-h2-');
   try {
-    const bodyFile = join(dir, 'body.json');
-    const logFile = join(dir, 'requests.tsv');
+    const bodyFile = join(dir.path, 'body.json');
+    const logFile = join(dir.path, 'requests.tsv');
     writeFileSync(bodyFile, spec.body);
     const shape = h2loadShape(protocol, spec);
-    const args = [
-      ...shape.args,
-      '--data', bodyFile,
-      '--header', 'content-type: application/json',
-      '--log-file', logFile,
-      `https://127.0.0.1:${spec.port}${spec.path}`,
-    ];
-    const child = spawn(H2LOAD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const args = [...shape.args, '--data', bodyFile, '--header', 'content-type: application/json', '--log-file', logFile, `https://127.0.0.1:${spec.port}${spec.path}`];
+    const child = startChild(H2LOAD, args, process.env);
     // Bounded: h2load stops itself after the duration or request count; this is the backstop.
-    const kill = setTimeout(() => child.kill('SIGKILL'), (spec.warmupSeconds + spec.seconds + 15) * 1000);
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const kill = setTimeout(() => void child.stop(0), (spec.warmupSeconds + spec.seconds + 15) * 1000);
+    const [code] = (await (child.process.exitCode !== null ? [child.process.exitCode] : once(child.process, 'exit'))) as [number | null];
     clearTimeout(kill);
-    if (code !== 0) throw new Error(`h2load exited with ${code}:\n${output}`);
-    return parseH2load(protocol, readFileSync(logFile, 'utf8'), output, { rate: spec.rate, window: shape.window });
+    if (code !== 0) throw new Error(`h2load exited with ${code}:\n${child.output()}`);
+    return parseH2load(protocol, readFileSync(logFile, 'utf8'), child.output(), { rate: spec.rate, window: shape.window });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    dir.remove();
   }
 }
 

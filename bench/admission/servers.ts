@@ -3,14 +3,13 @@
  * the built webhook (`node dist/dap-secret-webhook.mjs serve`, as the container runs it) and
  * the baseline (baseline-server.mjs). Being processes, their peak RSS is their own.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCertBundle } from '../../webhook/certs.js';
 import { GOLDEN_ENV } from '../../test/support/goldens.js';
-import { freePort, httpStatus, procStatusBytes, startChild, waitFor, type Child } from '../lib/processes.js';
+import { freePort, httpStatus, procStatusBytes, startChild, tempDir, waitFor, type Child } from '../lib/processes.js';
 
 export const WEBHOOK_BUNDLE = fileURLToPath(new URL('../../dist/dap-secret-webhook.mjs', import.meta.url));
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.mjs', import.meta.url));
@@ -34,12 +33,12 @@ export interface Certificate {
 
 export async function writeCertificate(): Promise<Certificate> {
   const bundle = await generateCertBundle({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-  const dir = mkdtempSync(join(tmpdir(), 'dap-bench-tls-'));
-  const certFile = join(dir, 'tls.crt');
-  const keyFile = join(dir, 'tls.key');
+  const dir = tempDir('dap-bench-tls-');
+  const certFile = join(dir.path, 'tls.crt');
+  const keyFile = join(dir.path, 'tls.key');
   writeFileSync(certFile, bundle.certPem);
   writeFileSync(keyFile, bundle.keyPem, { mode: 0o600 });
-  return { certFile, keyFile, caPem: bundle.caCertPem, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { certFile, keyFile, caPem: bundle.caCertPem, remove: dir.remove };
 }
 
 const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' });

@@ -4,8 +4,7 @@
  * token), plus the "cluster" issuer that signs each pod's token. The same test peers as the
  * fetcher's integration tests (test/support/), run in this process.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCertificateAuthority } from '../../test/support/k8s/pki.js';
 import { startKubeSecretsApi, type KubeSecretsApi } from '../../test/support/kube-api/secrets.js';
@@ -13,6 +12,7 @@ import { startMlp, type MlpPeer } from '../../test/support/mlp/index.js';
 import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../test/support/oidc/jwt-issuer.js';
 import { FETCHER_ENV as E } from '../../fetcher/contract.js';
 import type { Plan } from '../../fetcher/plan.js';
+import { tempDir } from '../lib/processes.js';
 
 const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const MLP_AUDIENCE = 'api.caraml';
@@ -29,7 +29,8 @@ export interface Peers {
 }
 
 export async function startPeers(): Promise<Peers> {
-  const dir = await mkdtemp(join(tmpdir(), 'dap-bench-fetcher-'));
+  const temp = tempDir('dap-bench-fetcher-');
+  const dir = temp.path;
   const started: { close(): Promise<void> }[] = [];
   try {
     const ca = await createCertificateAuthority();
@@ -42,12 +43,12 @@ export async function startPeers(): Promise<Peers> {
     started.push(kube);
     const close = async () => {
       await Promise.allSettled([mlp.close(), kube.close()]);
-      await rm(dir, { recursive: true, force: true });
+      temp.remove();
     };
     return { dir, caFile, cluster, mlp, kube, close };
   } catch (err) {
     await Promise.allSettled(started.map((s) => s.close()));
-    await rm(dir, { recursive: true, force: true });
+    temp.remove();
     throw err;
   }
 }

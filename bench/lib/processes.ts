@@ -1,18 +1,36 @@
 /**
  * Child processes under test: started here, measured through /proc, always stopped — at the end
- * of their benchmark, on error, and (as a last resort) when the bench process itself exits.
+ * of their benchmark, on error, and (as a last resort) when the bench process itself exits;
+ * likewise temporary directories.
  * Only processes this module started are ever signalled, by their own pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import http from 'node:http';
 import { createServer } from 'node:net';
 
 const running = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
+
+/** A fresh directory under the OS temp dir, removed by `remove()` or at the latest when the process exits. */
+export function tempDir(prefix: string): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(path);
+  return {
+    path,
+    remove: () => {
+      rmSync(path, { recursive: true, force: true });
+      tempDirs.delete(path);
+    },
+  };
+}
 
 export interface Child {
   pid: number;
@@ -27,6 +45,8 @@ const OUTPUT_LIMIT = 64 * 1024;
 
 export function startChild(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A failed spawn also emits 'error'; the throw below reports it.
+  child.on('error', () => {});
   if (child.pid === undefined) throw new Error(`could not start ${command} ${args.join(' ')}`);
   running.add(child);
   let output = '';
