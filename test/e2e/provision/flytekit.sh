@@ -1,18 +1,50 @@
 #!/usr/bin/env bash
 # A virtualenv with the real flytekit from PyPI, pinned, cached outside the repository keyed by
 # version. Prints the venv's python on stdout.
+#
+# `python3 -m venv` needs ensurepip, which Debian ships apart from python3 (python3-venv); it is
+# installed unattended when missing and running as root, as postgres.sh does for PostgreSQL.
 set -euo pipefail
 FLYTEKIT_VERSION="${FLYTEKIT_VERSION:-1.16.31}"
 CACHE_ROOT="${DAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dap-secret-webhook}"
 VENV="$CACHE_ROOT/flytekit-$FLYTEKIT_VERSION"
-if [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c 'import flytekit' 2>/dev/null; then
-  echo "$VENV/bin/python"; exit 0
+log() { echo "[provision flytekit $FLYTEKIT_VERSION] $*" >&2; }
+# The installed version from the package metadata: importing flytekit would leave /tmp/flyte* dirs.
+has_pinned_flytekit() {
+  [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c '
+import importlib.metadata as m, sys
+sys.exit(m.version("flytekit") != sys.argv[1])' "$FLYTEKIT_VERSION" 2>/dev/null
+}
+# `import ensurepip` alone is not enough: without Debian's package an empty directory would still
+# import as a namespace package; version() needs the module and its bundled wheels.
+has_ensurepip() { python3 -c 'import ensurepip; ensurepip.version()' >/dev/null 2>&1; }
+
+if has_pinned_flytekit; then echo "$VENV/bin/python"; exit 0; fi
+mkdir -p "$CACHE_ROOT"
+# Two runs provisioning at once would delete each other's half-built venv.
+exec 9>"$VENV.lock"
+flock 9
+if has_pinned_flytekit; then echo "$VENV/bin/python"; exit 0; fi
+
+if ! has_ensurepip; then
+  if [[ $(id -u) != 0 ]]; then
+    log "python3 cannot create virtualenvs (no ensurepip) and installing it needs root: run 'sudo apt-get install -y python3-venv'"
+    exit 1
+  fi
+  log "installing python3-venv from Debian's packages (python3 -m venv needs ensurepip)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends python3-venv >&2
+  has_ensurepip || { log "python3-venv is installed but $(command -v python3) still has no ensurepip; install python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv or put Debian's python3 first on PATH"; exit 1; }
 fi
-echo "[provision flytekit $FLYTEKIT_VERSION] creating $VENV" >&2
+
+log "creating $VENV"
 rm -rf "$VENV.tmp"
 python3 -m venv "$VENV.tmp"
 "$VENV.tmp/bin/pip" install --quiet "flytekit==$FLYTEKIT_VERSION" >&2
 rm -rf "$VENV"; mv "$VENV.tmp" "$VENV"
-# venv scripts embed their path; recreate the console scripts' shebangs is unnecessary: we only run bin/python.
-"$VENV/bin/python" -c 'import flytekit' >&2
+# One real import proves the install works; flytekit makes temp dirs at import, so give it its own.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/dap-flytekit-check.XXXXXX")
+TMPDIR="$scratch" "$VENV/bin/python" -c 'import flytekit' >&2 || { rm -rf "$scratch"; log "flytekit $FLYTEKIT_VERSION installed but does not import"; exit 1; }
+rm -rf "$scratch"
 echo "$VENV/bin/python"
