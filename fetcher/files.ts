@@ -50,13 +50,24 @@ async function lstatOrNull(path: string): Promise<Stats | null> {
   }
 }
 
+/** The set-group-ID bit (not in `fs.constants`). */
+const SETGID = 0o2000;
+
 function inside(root: string, path: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
-/** Creates (or checks) each directory on the way, refusing links and non-directories. */
+/**
+ * Creates (or checks) each directory on the way, refusing links and non-directories.
+ *
+ * A new directory keeps its parent's setgid bit: the kubelet makes an fsGroup volume setgid so
+ * that everything created inside belongs to the fsGroup; a chmod to the plan's mode alone would
+ * clear the bit, and files below would then take the fetcher's own group, which a task running as
+ * another user in the fsGroup cannot read.
+ */
 async function ensureDirectories(realRoot: string, file: SecretFile, segments: string[], dirMode: number): Promise<string> {
   let dir = realRoot;
+  let parentSetgid = (await stat(realRoot)).mode & SETGID;
   for (const segment of segments) {
     dir = join(dir, segment);
     const found = await lstatOrNull(dir);
@@ -69,11 +80,13 @@ async function ensureDirectories(realRoot: string, file: SecretFile, segments: s
       }
       const made = await lstat(dir);
       if (made.isSymbolicLink() || !made.isDirectory()) throw refuse(file, `goes through ${quote(segment)}, which is not a plain directory`);
-      await chmod(dir, dirMode); // mkdir's mode is filtered by the umask
+      await chmod(dir, dirMode | parentSetgid); // mkdir's mode is filtered by the umask
     } else if (found.isSymbolicLink()) {
       throw refuse(file, `goes through ${quote(segment)}, which is a symbolic link`);
     } else if (!found.isDirectory()) {
       throw refuse(file, `goes through ${quote(segment)}, which is not a directory`);
+    } else {
+      parentSetgid = found.mode & SETGID;
     }
   }
   // Belt and braces: whatever happened, the directory must still resolve inside the root.

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { FetcherError } from '../../../fetcher/errors.js';
-import { writeSecretFiles } from '../../../fetcher/files.js';
+import { writeSecretFiles, type FileModes, type SecretFile } from '../../../fetcher/files.js';
 
 const modes = { fileMode: 0o440, dirMode: 0o750 };
 const file = (path: string, data = 'value-1234') => ({ path, data, mlpSecret: 'mlp-name' });
@@ -94,5 +97,60 @@ describe('fetcher/files', function () {
 
   it('does nothing for an empty list, even without a volume', async function () {
     await writeSecretFiles('/does/not/exist', [], modes);
+  });
+
+  describe('in an fsGroup volume (needs root to play the kubelet and other users)', function () {
+    // The kubelet makes an fsGroup emptyDir `root:<fsGroup>` with mode 2777 (setgid: entries
+    // created inside take the directory's group). The fetcher runs as 65532 with the fsGroup as a
+    // supplementary group; the task may run as any uid in that group.
+    const FS_GROUP = 1000;
+    const FETCHER_UID = 65532;
+    const TASK_UID = 1000;
+
+    before(function () {
+      if (process.getuid?.() !== 0) this.skip();
+    });
+
+    /** writeSecretFiles in a child process running as the fetcher's user, in the fsGroup. */
+    async function writeAsFetcher(files: SecretFile[], fileModes: FileModes): Promise<void> {
+      const module = pathToFileURL(resolve(import.meta.dirname, '../../../fetcher/files.ts')).href;
+      const script = `
+        process.setgroups([${FS_GROUP}]);
+        process.setgid(${FETCHER_UID});
+        process.setuid(${FETCHER_UID});
+        const { writeSecretFiles } = await import(${JSON.stringify(module)});
+        await writeSecretFiles(${JSON.stringify(root)}, ${JSON.stringify(files)}, ${JSON.stringify(fileModes)});`;
+      await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 15_000 });
+    }
+
+    function readAsTask(path: string): { status: number | null; stdout: string; stderr: string } {
+      return spawnSync('/bin/cat', [join(root, path)], { uid: TASK_UID, gid: FS_GROUP, encoding: 'utf8', timeout: 5000 });
+    }
+
+    it('a task running as another uid in the fsGroup can read files in new group directories', async function () {
+      await chmod(dir, 0o755); // mkdtemp's 0700 would stop the task user before the volume
+      await chown(root, 0, FS_GROUP);
+      await chmod(root, 0o2777);
+      await writeAsFetcher([file('group/key', 'in-a-group'), file('group/v1/key', 'nested'), file('top', 'at-the-root')], modes);
+
+      for (const [path, data] of [['group/key', 'in-a-group'], ['group/v1/key', 'nested'], ['top', 'at-the-root']] as const) {
+        const read = readAsTask(path);
+        assert.equal(read.status, 0, `${path}: ${read.stderr}`);
+        assert.equal(read.stdout, data);
+        const info = await stat(join(root, path));
+        assert.equal(info.gid, FS_GROUP, `${path} belongs to the fsGroup`);
+        assert.equal(info.mode & 0o7777, 0o440);
+      }
+      for (const path of ['group', 'group/v1']) {
+        const info = await stat(join(root, path));
+        assert.equal(info.gid, FS_GROUP, `${path} belongs to the fsGroup`);
+        assert.equal(info.mode & 0o7777, 0o2750, `${path} keeps the plan's mode plus the inherited setgid bit`);
+      }
+    });
+
+    it('adds no setgid bit where the volume has none', async function () {
+      await writeSecretFiles(root, [file('group/key')], modes);
+      assert.equal((await stat(join(root, 'group'))).mode & 0o7777, 0o750);
+    });
   });
 });
