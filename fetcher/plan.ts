@@ -52,9 +52,9 @@ export function isDnsSubdomain(name: string): boolean {
   return name.length > 0 && name.length <= 253 && DNS_SUBDOMAIN.test(name);
 }
 
-/** A valid key in a Secret's `data` map. */
+/** A valid key in a Secret's `data` map (and in a secretKeyRef): no "." alone, no leading "..". */
 export function isSecretDataKey(key: string): boolean {
-  return key.length > 0 && key.length <= 253 && SECRET_DATA_KEY.test(key) && key !== '.' && key !== '..';
+  return key.length > 0 && key.length <= 253 && SECRET_DATA_KEY.test(key) && key !== '.' && !key.startsWith('..');
 }
 
 /**

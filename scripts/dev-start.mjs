@@ -6,6 +6,9 @@ const devDefaults = {
   FETCHER_IMAGE: 'dap-secret-fetcher:dev',
   MLP_API_HOST: 'http://127.0.0.1:8081',
   WEBHOOK_HOST: '127.0.0.1',
+  // A laptop's ~/.kube/config may point at a real cluster: never register a failurePolicy=Fail
+  // webhook there from a development run.
+  WEBHOOK_REGISTER: 'false',
 };
 const env = { ...process.env };
 for (const [name, value] of Object.entries(devDefaults)) {

@@ -87,18 +87,18 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'FETCHER_CPU_REQUEST', default: '50m', description: 'Fetcher CPU request.' },
   { name: 'FETCHER_CPU_LIMIT', default: '500m', description: 'Fetcher CPU limit.' },
   { name: 'FETCHER_MEMORY_REQUEST', default: '64Mi', description: 'Fetcher memory request.' },
-  { name: 'FETCHER_MEMORY_LIMIT', default: '128Mi', description: 'Fetcher memory limit.' },
+  { name: 'FETCHER_MEMORY_LIMIT', default: '256Mi', description: 'Fetcher memory limit (a run peaks near 100 MiB; MLP returns the whole project\'s secrets).' },
   { name: 'FETCHER_RUN_AS_USER', default: '65532', description: 'Non-root uid (and gid) the fetcher runs as.' },
   { name: 'FETCHER_DEADLINE_SECONDS', default: String(DEFAULT_DEADLINE_SECONDS), description: 'Overall deadline of one fetcher run, retries included.' },
   { name: 'SECRETS_VOLUME_SIZE_LIMIT', default: '1Mi', description: 'sizeLimit of the in-memory emptyDir holding FILE secrets.' },
-  { name: 'FLYTE_SECRETS_DEFAULT_DIR', default: '/etc/flyte/secrets', description: 'Where task containers see FILE secrets (flytekit\'s FLYTE_SECRETS_DEFAULT_DIR).' },
+  { name: 'FLYTE_SECRETS_DEFAULT_DIR', default: '/etc/flyte/secrets', description: 'Where task containers see FILE secrets (flytekit\'s FLYTE_SECRETS_DEFAULT_DIR); not a system directory such as /etc.' },
   { name: 'DEFAULT_MOUNT_TYPE', default: 'FILE', description: 'How ANY secrets are delivered: FILE or ENV_VAR.' },
   { name: 'MLP_API_HOST', default: '', description: 'Required. MLP base URL the fetcher calls, e.g. http://mlp.caraml.svc.cluster.local:8080.' },
   { name: 'MLP_PROJECT_SOURCE', default: 'namespace', description: 'MLP project of a pod: namespace (the pod\'s namespace) or project-label (Flyte\'s `project` label).' },
   { name: 'MLP_AUTH_MODE', default: 'serviceaccount', description: `How the fetcher authenticates to MLP: ${AUTH_MODES.join(', ')}.` },
   { name: 'MLP_TOKEN_AUDIENCE', default: DEFAULT_TOKEN_AUDIENCE, description: 'Audience of the projected service-account token (serviceaccount, token-exchange) or of the Google ID token (gcp-workload-identity).' },
   { name: 'MLP_TOKEN_EXPIRATION_SECONDS', default: '3600', description: 'Lifetime the kubelet requests for the projected tokens (at least 600).' },
-  { name: 'MLP_TOKEN_EXCHANGE_ISSUER', default: '', description: 'token-exchange: OIDC issuer URL to discover (required in that mode).' },
+  { name: 'MLP_TOKEN_EXCHANGE_ISSUER', default: '', description: 'token-exchange: OIDC issuer https URL to discover (required in that mode).' },
   { name: 'MLP_TOKEN_EXCHANGE_AUDIENCE', default: '', description: 'token-exchange: audience requested for the exchanged token.' },
   { name: 'MLP_TOKEN_EXCHANGE_SCOPE', default: '', description: 'token-exchange: scope requested for the exchanged token.' },
   { name: 'MLP_TOKEN_EXCHANGE_CLIENT_ID', default: '', description: 'token-exchange: client_id of a public client (no credentials file); the fetcher\'s default is dap-secret-fetcher.' },
@@ -124,7 +124,22 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'LOG_LEVEL', default: 'info', description: 'debug, info, warn or error.' },
 ] as const;
 
-const QUANTITY = /^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[mkMGTPE]|[KMGTPE]i)?$/;
+// Kubernetes' quantity grammar: a decimal number, then a binary suffix, a decimal suffix or an exponent.
+const QUANTITY = /^(\d+(?:\.\d*)?|\.\d+)(?:(Ki|Mi|Gi|Ti|Pi|Ei)|(n|u|m|k|M|G|T|P|E)|[eE]([+-]?\d+))?$/;
+const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+
+/** The value of a Kubernetes quantity (e.g. 500m → 0.5, 64Mi → 67108864), or null when it is not one. */
+export function parseQuantity(text: string): number | null {
+  const m = QUANTITY.exec(text);
+  if (!m) return null;
+  const [, number, binary, decimal, exponent] = m;
+  const scale = binary ? BINARY[binary]! : decimal ? DECIMAL[decimal]! : exponent ? 10 ** Number(exponent) : 1;
+  return Number(number) * scale;
+}
+
+/** Top-level directories of a container image that a read-only secrets mount would hide. */
+const SYSTEM_DIRS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var']);
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -166,8 +181,15 @@ class Reader {
 
   quantity(name: string): string {
     const value = this.raw(name);
-    if (!QUANTITY.test(value)) this.problems.push(`${name}=${JSON.stringify(value)} is not a Kubernetes quantity (e.g. 100m, 64Mi)`);
+    if (parseQuantity(value) === null) this.problems.push(`${name}=${JSON.stringify(value)} is not a Kubernetes quantity (e.g. 100m, 64Mi)`);
     return value;
+  }
+
+  /** The API server refuses a container whose request exceeds its limit. */
+  requestWithinLimit(requestVar: string, request: string, limitVar: string, limit: string): void {
+    const r = parseQuantity(request);
+    const l = parseQuantity(limit);
+    if (r !== null && l !== null && r > l) this.problems.push(`${requestVar}=${request} is more than ${limitVar}=${limit}; Kubernetes refuses a request above its limit`);
   }
 
   boolean(name: string): boolean {
@@ -178,21 +200,29 @@ class Reader {
     return false;
   }
 
-  absolutePath(name: string): string {
+  /** An absolute directory for a read-only mount, which must not hide the image's own files. */
+  mountDirectory(name: string): string {
     const value = this.raw(name);
+    const dir = value.replace(/\/+$/, '') || '/';
     if (!value.startsWith('/') || value.split('/').includes('..')) this.problems.push(`${name}=${JSON.stringify(value)} must be an absolute path without ".."`);
-    return value.replace(/\/+$/, '') || '/';
+    else if (SYSTEM_DIRS.has(dir)) this.problems.push(`${name}=${JSON.stringify(value)} would hide the image's ${dir} behind the secrets volume; use a directory of its own such as /etc/flyte/secrets`);
+    return dir;
   }
 
   url(name: string, protocols: string[], required: boolean): string {
     const value = required ? this.required(name) : this.raw(name);
     if (value === '') return value;
+    let u: URL;
     try {
-      const u = new URL(value);
-      if (!protocols.includes(u.protocol)) this.problems.push(`${name}=${JSON.stringify(value)} must be a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL`);
+      u = new URL(value);
     } catch {
       this.problems.push(`${name}=${JSON.stringify(value)} is not a URL`);
+      return value;
     }
+    if (!protocols.includes(u.protocol)) this.problems.push(`${name}=${JSON.stringify(value)} must be a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL`);
+    // Credentials in a URL would be copied into every pod spec, readable by anyone who can get pods.
+    if (u.username !== '' || u.password !== '') this.problems.push(`${name} must not contain a user name or password (it is copied into every pod spec)`);
+    if (u.search !== '' || u.hash !== '') this.problems.push(`${name}=${JSON.stringify(value)} must not have a query or fragment`);
     return value;
   }
 
@@ -226,6 +256,8 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     deadlineSeconds: r.integer('FETCHER_DEADLINE_SECONDS', 1, 3600),
     volumeSizeLimit: r.quantity('SECRETS_VOLUME_SIZE_LIMIT'),
   };
+  r.requestWithinLimit('FETCHER_CPU_REQUEST', fetcher.cpuRequest, 'FETCHER_CPU_LIMIT', fetcher.cpuLimit);
+  r.requestWithinLimit('FETCHER_MEMORY_REQUEST', fetcher.memoryRequest, 'FETCHER_MEMORY_LIMIT', fetcher.memoryLimit);
   if (/\s/.test(fetcher.image)) r.problems.push(`FETCHER_IMAGE=${JSON.stringify(fetcher.image)} must not contain whitespace`);
 
   const mlp: MlpSettings = {
@@ -234,7 +266,7 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     authMode: r.oneOf('MLP_AUTH_MODE', AUTH_MODES),
     tokenAudience: r.raw('MLP_TOKEN_AUDIENCE'),
     tokenExpirationSeconds: r.integer('MLP_TOKEN_EXPIRATION_SECONDS', 600, 86400),
-    exchangeIssuer: r.url('MLP_TOKEN_EXCHANGE_ISSUER', ['http:', 'https:'], false),
+    exchangeIssuer: r.url('MLP_TOKEN_EXCHANGE_ISSUER', ['https:'], false),
     exchangeAudience: r.raw('MLP_TOKEN_EXCHANGE_AUDIENCE'),
     exchangeScope: r.raw('MLP_TOKEN_EXCHANGE_SCOPE'),
     exchangeClientId: r.raw('MLP_TOKEN_EXCHANGE_CLIENT_ID'),
@@ -246,7 +278,7 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
   const injection: InjectionConfig = {
     fetcher,
     mlp,
-    secretsDir: r.absolutePath('FLYTE_SECRETS_DEFAULT_DIR'),
+    secretsDir: r.mountDirectory('FLYTE_SECRETS_DEFAULT_DIR'),
     defaultMountType: r.oneOf('DEFAULT_MOUNT_TYPE', ['FILE', 'ENV_VAR'] as const),
   };
 

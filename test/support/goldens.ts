@@ -30,6 +30,8 @@ export const GOLDEN_CASES = [
   'fs-group',
   'already-injected',
   'reinvocation-added-container',
+  'reinvocation-init-prepended',
+  'native-sidecar-first',
   'label-without-annotations',
   'unlabelled',
   'deny-malformed-annotation',
@@ -37,6 +39,9 @@ export const GOLDEN_CASES = [
   'deny-non-ascii-env',
   'deny-group-only',
   'deny-case-conflict',
+  'deny-file-directory-clash',
+  'deny-reserved-env-var',
+  'deny-copied-injected-pod',
 ] as const;
 
 /** The admin configuration the goldens are rendered with. */

@@ -4,7 +4,7 @@
  * becomes a denial reason naming the annotation, the secret and the fix.
  */
 import type { FlyteSecret } from '../flyte/annotations.js';
-import { envNameProblem, flytekitEnvName, flytekitRelativePath, pathSegmentProblem } from '../flyte/flytekit-names.js';
+import { ENV_PREFIX, envNameProblem, flytekitEnvName, flytekitRelativePath, pathSegmentProblem } from '../flyte/flytekit-names.js';
 import type { FileMountType } from '../config.js';
 
 export interface Delivery {
@@ -19,7 +19,7 @@ export interface Delivery {
   pathSegments: string[];
 }
 
-export type DenialReason = 'malformed-annotation' | 'undeliverable-secret' | 'conflicting-secrets' | 'no-project' | 'name-collision';
+export type DenialReason = 'malformed-annotation' | 'undeliverable-secret' | 'conflicting-secrets' | 'no-project' | 'name-collision' | 'stale-injection';
 
 export interface Denial {
   reason: DenialReason;
@@ -30,6 +30,15 @@ export interface Denial {
 export function describeSecret(secret: FlyteSecret): string {
   const gv = secret.groupVersion ? ` group_version=${JSON.stringify(secret.groupVersion)}` : '';
   return `group=${JSON.stringify(secret.group)}${gv} key=${JSON.stringify(secret.key)}`;
+}
+
+/** Variables the injection itself sets, and flytekit's own lookup namespace, are not free for env_var. */
+const RESERVED_ENV = new Set(['FLYTE_SECRETS_ENV_PREFIX', 'FLYTE_SECRETS_DEFAULT_DIR', 'FLYTE_SECRETS_FILE_PREFIX']);
+function reservedEnvVarProblem(name: string): string | null {
+  if (RESERVED_ENV.has(name)) return 'is set by the secret injection itself';
+  // flytekit reads _FSEC_* before files: a path there would shadow a secret's value.
+  if (name.startsWith(ENV_PREFIX)) return `is in flytekit's ${ENV_PREFIX} namespace, where it looks secrets up by name`;
+  return null;
 }
 
 export function resolveDelivery(annotation: string, secret: FlyteSecret, defaultMount: FileMountType): Delivery | Denial {
@@ -64,9 +73,9 @@ export function resolveDelivery(annotation: string, secret: FlyteSecret, default
     delivery.pathSegments = flytekitRelativePath(secret);
   }
   if (secret.envVar !== '') {
-    const problem = envNameProblem(secret.envVar);
+    const problem = envNameProblem(secret.envVar) ?? reservedEnvVarProblem(secret.envVar);
     if (problem) {
-      return { reason: 'undeliverable-secret', message: `${what}: env_var ${JSON.stringify(secret.envVar)} ${problem}; choose a valid env var name` };
+      return { reason: 'undeliverable-secret', message: `${what}: env_var ${JSON.stringify(secret.envVar)} ${problem}; choose another env var name` };
     }
   }
   return delivery;
@@ -82,6 +91,26 @@ function targets(d: Delivery): [target: string, content: string][] {
   const out: [string, string][] = [d.mount === 'ENV_VAR' ? [`env var ${d.envName}`, value] : [`file ${d.pathSegments.join('/')}`, value]];
   if (d.secret.envVar) out.push([`env var ${d.secret.envVar}`, d.mount === 'ENV_VAR' ? value : `path ${d.pathSegments.join('/')}`]);
   return out;
+}
+
+/** A file whose path is another file's directory (key `a` next to group `a`, key `b`) cannot exist. */
+function fileDirectoryClashes(deliveries: Delivery[]): Denial[] {
+  const files = new Map<string, Delivery>();
+  for (const d of deliveries) if (d.mount === 'FILE') files.set(d.pathSegments.join('/'), d);
+  const denials: Denial[] = [];
+  for (const [path, d] of files) {
+    for (let i = 1; i < d.pathSegments.length; i++) {
+      const dir = d.pathSegments.slice(0, i).join('/');
+      const clash = files.get(dir);
+      if (clash) {
+        denials.push({
+          reason: 'conflicting-secrets',
+          message: `${d.annotation} (${describeSecret(d.secret)}) needs the directory ${dir}/ for file ${path}, but ${clash.annotation} (${describeSecret(clash.secret)}) is the file ${dir}; rename one of them or use mount_requirement ENV_VAR for one`,
+        });
+      }
+    }
+  }
+  return denials;
 }
 
 /**
@@ -103,5 +132,5 @@ export function findConflicts(deliveries: Delivery[]): Denial[] {
       }
     }
   }
-  return denials;
+  return [...denials, ...fileDirectoryClashes(deliveries)];
 }

@@ -50,7 +50,7 @@ function dataKeys(mlpSecrets: string[]): Map<string, string> {
   for (const name of mlpSecrets) {
     let key = isSecretDataKey(name) && !used.has(name) ? name : '';
     for (let len = 8; key === '' || used.has(key); len += 4) {
-      key = `${name.replace(/[^-._a-zA-Z0-9]/g, '_').slice(0, 200)}.${hash(name, len)}`;
+      key = `${name.replace(/[^-._a-zA-Z0-9]/g, '_').replace(/^\.\./, '__').slice(0, 200)}.${hash(name, len)}`;
     }
     keys.set(name, key);
     used.add(key);
@@ -110,6 +110,35 @@ function taskWiring(deliveries: Delivery[], plan: Plan, keys: Map<string, string
   return { env, mounts };
 }
 
+/**
+ * Native sidecars (init containers with restartPolicy Always, e.g. a mesh proxy) at the front
+ * start first and keep running; the fetcher goes right after them, so its calls can use them,
+ * and before every other init container, so those can use the secrets.
+ */
+function fetcherPosition(initContainers: V1Container[]): number {
+  let i = 0;
+  while (i < initContainers.length && initContainers[i]!.restartPolicy === 'Always') i++;
+  return i;
+}
+
+/**
+ * A pod marked as injected must really carry the injection; a copy of an injected pod's spec
+ * (`kubectl get -o yaml | kubectl create -f -`) keeps the annotation but is a different pod.
+ */
+function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial[] {
+  const present = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
+  const missing = [
+    ...((pod.spec?.initContainers ?? []).some((c) => c.name === FETCHER_CONTAINER_NAME) ? [] : [`the ${FETCHER_CONTAINER_NAME} init container`]),
+    ...fetcherVolumes(plan, config).filter((v) => !present.has(v.name)).map((v) => `the volume ${v.name}`),
+    ...(plan.secret && !pod.metadata?.annotations?.[SECRET_NAME_ANNOTATION] ? [`the ${SECRET_NAME_ANNOTATION} annotation`] : []),
+  ];
+  if (missing.length === 0) return [];
+  return [{
+    reason: 'stale-injection',
+    message: `the pod is annotated ${INJECTED_ANNOTATION}: "true" but lacks ${missing.join(', ')} (was it copied from another pod?); remove the ${INJECTED_ANNOTATION} and ${SECRET_NAME_ANNOTATION} annotations and create it again`,
+  }];
+}
+
 /** Our volume/container names must be free unless this pod is already ours. */
 function nameCollisions(pod: V1Pod, volumeNames: string[]): Denial[] {
   const denials: Denial[] = [];
@@ -148,23 +177,34 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   const secretName = (reinvocation && annotations[SECRET_NAME_ANNOTATION]) || perPodSecretName(pod, input.nonce);
   const { plan, keys } = buildPlan(deliveries, project as string, secretName, pod);
 
+  if (reinvocation) {
+    const stale = staleInjection(pod, plan, config);
+    if (stale.length > 0) return { kind: 'deny', denials: stale };
+  }
+
   const out = structuredClone(pod);
   const spec = (out.spec ??= { containers: [] });
+  spec.containers ??= []; // JSON from Go may carry `null`; the API server's validation comes after us
   const metadata = (out.metadata ??= {});
   if (!reinvocation) {
     const volumes = fetcherVolumes(plan, config);
     const collisions = nameCollisions(out, volumes.map((v) => v.name));
     if (collisions.length > 0) return { kind: 'deny', denials: collisions };
-    // First, so other init containers can use the secrets too.
-    spec.initContainers = [fetcherContainer(plan, config), ...(spec.initContainers ?? [])];
+    const init = spec.initContainers ?? [];
+    const at = fetcherPosition(init);
+    spec.initContainers = [...init.slice(0, at), fetcherContainer(plan, config), ...init.slice(at)];
     spec.volumes = [...(spec.volumes ?? []), ...volumes];
     metadata.annotations = { ...metadata.annotations, [INJECTED_ANNOTATION]: 'true', ...(plan.secret ? { [SECRET_NAME_ANNOTATION]: plan.secret.name } : {}) };
   }
 
+  // Only containers that start after the fetcher: an earlier one (a native sidecar, or an init
+  // container a later webhook put in front on reinvocation) would wait forever for a Secret
+  // that the fetcher has not created yet.
+  const init = spec.initContainers ?? [];
+  const afterFetcher = init.slice(init.findIndex((c) => c.name === FETCHER_CONTAINER_NAME) + 1);
   const wiring = taskWiring(deliveries, plan, keys, config.secretsDir);
   const warnings: string[] = [];
-  const taskContainers: V1Container[] = [...(spec.initContainers ?? []).filter((c) => c.name !== FETCHER_CONTAINER_NAME), ...spec.containers];
-  for (const container of taskContainers) warnings.push(...ensureWiring(container, wiring));
+  for (const container of [...afterFetcher, ...spec.containers]) warnings.push(...ensureWiring(container, wiring));
 
   const secretsByMount: Record<FileMountType, number> = { FILE: 0, ENV_VAR: 0 };
   for (const d of deliveries) secretsByMount[d.mount] += 1;

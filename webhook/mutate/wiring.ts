@@ -5,6 +5,7 @@
  * a warning — we never overwrite the pod's own env or mounts.
  */
 import type { V1Container, V1EnvVar, V1VolumeMount } from '@kubernetes/client-node';
+import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 
 export interface Wiring {
@@ -28,7 +29,7 @@ export function ensureWiring(container: V1Container, wiring: Wiring): string[] {
   if (wiring.mounts.length > 0) {
     const mounts = (container.volumeMounts ??= []);
     for (const wanted of wiring.mounts) {
-      const existing = mounts.find((m) => m.mountPath === wanted.mountPath);
+      const existing = mounts.find((m) => samePath(m.mountPath, wanted.mountPath));
       if (!existing) mounts.push({ ...wanted });
       else if (existing.name !== wanted.name) {
         warnings.push(`container ${container.name} already mounts ${existing.name} at ${wanted.mountPath}; kept it, so FILE secrets are not visible there`);
@@ -36,6 +37,12 @@ export function ensureWiring(container: V1Container, wiring: Wiring): string[] {
     }
   }
   return warnings;
+}
+
+/** `/etc/flyte/secrets/` and `/etc/flyte/secrets` are one mount point to the container runtime. */
+function samePath(a: string, b: string): boolean {
+  const norm = (p: string) => posix.normalize(p).replace(/(.)\/+$/, '$1');
+  return norm(a) === norm(b);
 }
 
 /** Our wiring uses literal values and secretKeyRefs, which the API server stores as given. */

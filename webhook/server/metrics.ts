@@ -21,6 +21,7 @@ const DENIAL_REASONS = Object.keys({
   'conflicting-secrets': true,
   'no-project': true,
   'name-collision': true,
+  'stale-injection': true,
 } satisfies Record<DenialReason, true>);
 
 export type RegistrationResult = 'created' | 'updated' | 'failed' | 'skipped';

@@ -70,6 +70,8 @@ describe('plan validation (the webhook ↔ fetcher interface)', () => {
     assert.equal(isDnsSubdomain('-a'), false);
     assert.equal(isSecretDataKey('Some.Key-Name_V2'), true);
     assert.equal(isSecretDataKey('..'), false);
+    assert.equal(isSecretDataKey('..foo'), false, 'Kubernetes refuses a leading ".." in keys and secretKeyRefs');
+    assert.equal(isSecretDataKey('.foo'), true);
     assert.equal(isSecretDataKey('a/b'), false);
   });
 });

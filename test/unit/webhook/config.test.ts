@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { CONFIG_VARS, loadConfig } from '../../../webhook/config.js';
+import { CONFIG_VARS, loadConfig, parseQuantity } from '../../../webhook/config.js';
 
 const minimal = { FETCHER_IMAGE: 'registry.example.com/dap-secret-fetcher:1', MLP_API_HOST: 'http://mlp:8080' };
 
@@ -14,7 +14,7 @@ describe('webhook config (env vars only)', () => {
     assert.equal(injection.mlp.projectSource, 'namespace');
     assert.equal(injection.mlp.authMode, 'serviceaccount');
     assert.equal(injection.mlp.tokenAudience, 'api.caraml');
-    assert.deepEqual([injection.fetcher.cpuRequest, injection.fetcher.cpuLimit, injection.fetcher.memoryRequest, injection.fetcher.memoryLimit], ['50m', '500m', '64Mi', '128Mi']);
+    assert.deepEqual([injection.fetcher.cpuRequest, injection.fetcher.cpuLimit, injection.fetcher.memoryRequest, injection.fetcher.memoryLimit], ['50m', '500m', '64Mi', '256Mi']);
     assert.equal(registration.failurePolicy, 'Fail');
     assert.equal(registration.timeoutSeconds, 5);
     assert.equal(registration.serviceNamespace, 'default');
@@ -36,6 +36,35 @@ describe('webhook config (env vars only)', () => {
     assert.ok(a.ok && a.config.registration.serviceNamespace === 'flyte');
     const b = loadConfig(minimal, 'dap-system\n');
     assert.ok(b.ok && b.config.registration.serviceNamespace === 'dap-system');
+  });
+
+  it('parses quantities as Kubernetes does and refuses a request above its limit', () => {
+    assert.equal(parseQuantity('500m'), 0.5);
+    assert.equal(parseQuantity('64Mi'), 64 * 2 ** 20);
+    assert.equal(parseQuantity('1.5'), 1.5);
+    assert.equal(parseQuantity('2e3'), 2000);
+    for (const bad of ['1..5', '', 'lots', '1 Gi', '-1', '1mi', '.']) assert.equal(parseQuantity(bad), null, bad);
+    const r = loadConfig({ ...minimal, FETCHER_CPU_REQUEST: '2', FETCHER_MEMORY_REQUEST: '1Gi' });
+    assert.deepEqual((r as { problems: string[] }).problems, [
+      'FETCHER_CPU_REQUEST=2 is more than FETCHER_CPU_LIMIT=500m; Kubernetes refuses a request above its limit',
+      'FETCHER_MEMORY_REQUEST=1Gi is more than FETCHER_MEMORY_LIMIT=256Mi; Kubernetes refuses a request above its limit',
+    ]);
+  });
+
+  it('keeps credentials out of URLs that are copied into every pod spec, and wants an https issuer', () => {
+    const r = loadConfig({ ...minimal, MLP_API_HOST: 'http://user:pw@mlp:8080', MLP_AUTH_MODE: 'token-exchange', MLP_TOKEN_EXCHANGE_ISSUER: 'http://issuer.example' });
+    assert.deepEqual((r as { problems: string[] }).problems, [
+      'MLP_API_HOST must not contain a user name or password (it is copied into every pod spec)',
+      'MLP_TOKEN_EXCHANGE_ISSUER="http://issuer.example" must be a https URL',
+    ]);
+  });
+
+  it('refuses a secrets directory that would hide the image\'s system files', () => {
+    for (const dir of ['/', '/etc', '/etc/', '/usr', '/tmp']) {
+      const r = loadConfig({ ...minimal, FLYTE_SECRETS_DEFAULT_DIR: dir });
+      assert.match((r as { problems: string[] }).problems[0] ?? '', /would hide the image's/, dir);
+    }
+    assert.ok(loadConfig({ ...minimal, FLYTE_SECRETS_DEFAULT_DIR: '/secrets' }).ok);
   });
 
   it('reports one line per problem', () => {
