@@ -32,8 +32,17 @@ function refuse(file: SecretFile, why: string): FetcherError {
   });
 }
 
-function ioError(file: SecretFile, err: unknown): FetcherError {
+function ioError(file: SecretFile, err: unknown, all: SecretFile[]): FetcherError {
   const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    // The volume is an in-memory emptyDir whose size the webhook limits (tmpfs: a page per file at least).
+    const bytes = all.reduce((sum, f) => sum + Buffer.byteLength(f.data, 'utf8'), 0);
+    return new FetcherError({
+      problem: `could not write secret file ${quote(file.path)}: the FILE secrets (${bytes} bytes in all, ${all.length} ${all.length === 1 ? 'file' : 'files'}) do not fit into the shared volume (${code})`,
+      fix: 'raise the webhook\'s SECRETS_VOLUME_SIZE_LIMIT (Helm value fetcher.secretsVolumeSizeLimit), the sizeLimit of the in-memory volume, allowing at least 4 KiB per file, or request fewer or smaller secrets as files',
+      secrets: [file.mlpSecret],
+    });
+  }
   return new FetcherError({
     problem: `could not write secret file ${quote(file.path)} (${code})`,
     fix: code === 'ENAMETOOLONG' ? 'shorten the group or key of the Flyte Secret request' : 'check that the shared volume is mounted writable for the fetcher (the webhook adds it as an in-memory emptyDir)',
@@ -141,7 +150,7 @@ export async function writeSecretFiles(root: string, files: SecretFile[], modes:
       const dir = await ensureDirectories(realRoot, file, segments, modes.dirMode);
       await writeAtomically(dir, name, file, modes.fileMode);
     } catch (err) {
-      throw err instanceof FetcherError ? err : ioError(file, err);
+      throw err instanceof FetcherError ? err : ioError(file, err, files);
     }
   }
 }

@@ -99,6 +99,37 @@ describe('fetcher/files', function () {
     await writeSecretFiles('/does/not/exist', [], modes);
   });
 
+  describe('on a volume too small for the secrets (a 16 KiB tmpfs, like a sizeLimit-ed emptyDir)', function () {
+    let small: string;
+    let mounted = false;
+
+    before(async function () {
+      if (process.getuid?.() !== 0) this.skip();
+      small = await mkdtemp(join(tmpdir(), 'dap-small-'));
+      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', small], { encoding: 'utf8', timeout: 10_000 });
+      if (mount.status !== 0) this.skip(); // no mount permission here (a container without CAP_SYS_ADMIN)
+      mounted = true;
+    });
+
+    after(async function () {
+      if (mounted) spawnSync('umount', [small], { timeout: 10_000 });
+      if (small) await rm(small, { recursive: true, force: true });
+    });
+
+    it('says the secrets do not fit and names SECRETS_VOLUME_SIZE_LIMIT, without writing a partial file', async function () {
+      const big = { path: 'group/big', data: 'v'.repeat(40 * 1024), mlpSecret: 'big-cert' };
+      await assert.rejects(writeSecretFiles(small, [file('group/small', 'fits'), big], modes), (err: FetcherError) => {
+        assert.ok(err instanceof FetcherError);
+        assert.match(err.problem, /could not write secret file `group\/big`: the FILE secrets \(40964 bytes in all, 2 files\) do not fit into the shared volume \(ENOSPC\)/);
+        assert.match(err.fix, /raise the webhook's SECRETS_VOLUME_SIZE_LIMIT/);
+        assert.doesNotMatch(err.fix, /mounted writable/);
+        assert.deepEqual(err.secrets, ['big-cert']);
+        return true;
+      });
+      assert.deepEqual(await readdir(join(small, 'group')), ['small'], 'no temp file is left behind');
+    });
+  });
+
   describe('in an fsGroup volume (needs root to play the kubelet and other users)', function () {
     // The kubelet makes an fsGroup emptyDir `root:<fsGroup>` with mode 2777 (setgid: entries
     // created inside take the directory's group). The fetcher runs as 65532 with the fsGroup as a
