@@ -11,9 +11,14 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 CACHE_ROOT="${DAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dap-secret-webhook}"
 OUT="$CACHE_ROOT/k8s-$K8S_VERSION"
 BIN="$OUT/bin"
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/etcd" ]]; then
-  echo "$BIN"; exit 0
-fi
+built() { [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/etcd" ]]; }
+if built; then echo "$BIN"; exit 0; fi
+# Two runs provisioning at once (the harness provisions lazily) would delete each other's build
+# below: the second waits here, then finds the first one's binaries.
+mkdir -p "$CACHE_ROOT"
+exec 9>"$OUT.lock"
+flock 9
+if built; then echo "$BIN"; exit 0; fi
 log() { echo "[provision k8s $K8S_VERSION] $*" >&2; }
 command -v go >/dev/null || { log "go is required (apt-get install golang or the machine's Go)"; exit 1; }
 work="$OUT/src"; rm -rf "$work"; mkdir -p "$work" "$BIN"
@@ -41,7 +46,6 @@ GO
 etcd_v=$(grep -Eo 'go\.etcd\.io/etcd/client/v3 v[0-9.]+' "$gomod" | awk '{print $2}' | head -1)
 log "resolving modules (etcd $etcd_v)"
 go get "k8s.io/kubernetes@$K8S_VERSION" "go.etcd.io/etcd/server/v3@$etcd_v" >&2
-go mod tidy >&2 || true
 ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
 for cmd in kube-apiserver kube-controller-manager; do
   log "building $cmd (first run only; several minutes on 2 cores)"

@@ -10,9 +10,14 @@ set -euo pipefail
 MLP_VERSION="${MLP_VERSION:-v1.12.0}"
 CACHE_ROOT="${DAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dap-secret-webhook}"
 OUT="$CACHE_ROOT/mlp-$MLP_VERSION"
-if [[ -x "$OUT/bin/mlp-api" && -f "$OUT/db-migrations/1_schema_creation.up.sql" ]]; then
-  echo "$OUT"; exit 0
-fi
+built() { [[ -x "$OUT/bin/mlp-api" && -f "$OUT/db-migrations/1_schema_creation.up.sql" ]]; }
+if built; then echo "$OUT"; exit 0; fi
+# Two runs provisioning at once (the harness provisions lazily) would delete each other's build
+# below: the second waits here, then finds the first one's result.
+mkdir -p "$CACHE_ROOT"
+exec 9>"$OUT.lock"
+flock 9
+if built; then echo "$OUT"; exit 0; fi
 log() { echo "[provision mlp $MLP_VERSION] $*" >&2; }
 command -v go >/dev/null || { log "go is required (apt-get install golang or the machine's Go)"; exit 1; }
 work="$OUT/src"; rm -rf "$work"; mkdir -p "$work" "$OUT/bin"
