@@ -17,7 +17,7 @@ import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import * as x509 from '@peculiar/x509';
-import { CoreV1Api, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 
 export interface CertBundle {
   caCertPem: string;
@@ -291,36 +291,6 @@ export async function runCertsCommand(argv: string[], deps: CertsDeps): Promise<
   }
 }
 
-/** Production dependencies: the in-cluster (or kubeconfig) identity, stdout and stderr. */
-export function defaultCertsDeps(kubeConfig?: KubeConfig): CertsDeps {
-  const kc = kubeConfig ?? loadDefaultKubeConfig();
-  return {
-    secrets: kubeTlsSecretStore(kc),
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
-  };
-}
-
-export function kubeTlsSecretStore(kc: KubeConfig): TlsSecretStore {
-  const core = kc.makeApiClient(CoreV1Api);
-  return {
-    async read(namespace, name) {
-      try {
-        return await core.readNamespacedSecret({ name, namespace });
-      } catch (e) {
-        if (httpStatus(e) === 404) return undefined;
-        throw e;
-      }
-    },
-    async create(namespace, body) {
-      await core.createNamespacedSecret({ namespace, body });
-    },
-    async replace(namespace, name, body) {
-      await core.replaceNamespacedSecret({ name, namespace, body });
-    },
-  };
-}
-
 type EnsureArgs = {
   secret: string;
   namespace: string;
@@ -389,7 +359,7 @@ function describeApiError(e: unknown, ref: string): string {
   return `could not reach the API server for ${ref}: ${e instanceof Error ? e.message : String(e)}`;
 }
 
-function httpStatus(e: unknown): number | undefined {
+export function httpStatus(e: unknown): number | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'number' ? code : undefined;
 }
@@ -408,11 +378,6 @@ function apiMessage(e: unknown): string | undefined {
   return typeof m === 'string' ? m : undefined;
 }
 
-function loadDefaultKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
-  return kc;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers

@@ -98,7 +98,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     case 'decode':
       return decodeCommand(rest, io);
     case 'certs': {
-      const { runCertsCommand, defaultCertsDeps } = await import('./certs.js');
+      const { runCertsCommand } = await import('./certs.js');
+      const { defaultCertsDeps } = await import('./certs-kube.js');
       return runCertsCommand(rest, defaultCertsDeps());
     }
     case 'unregister': {

@@ -25,10 +25,28 @@ export class AnnotationError extends Error {
   }
 }
 
+/**
+ * Decoded values, most recent last. The pods of one workflow carry the same few annotation values
+ * again and again, and decoding was the largest share of admission CPU with many secrets. Only
+ * successes are kept (an error message names its annotation key); entries are frozen, so no
+ * caller can change what another receives. Bounded: at most DECODE_CACHE_SIZE small entries.
+ */
+const decoded = new Map<string, Readonly<FlyteSecret>>();
+const DECODE_CACHE_SIZE = 1024;
+
 /** Decodes one annotation value; throws AnnotationError naming the annotation key, what is wrong and where. */
 export function decodeSecretAnnotation(annotationKey: string, value: string): FlyteSecret {
   // Kubernetes only stores strings, but the admission JSON is parsed without a schema.
   if (typeof value !== 'string') throw new AnnotationError(annotationKey, 'the value is not a string');
+  const known = decoded.get(value);
+  if (known) return known;
+  const secret = Object.freeze(decodeUncached(annotationKey, value));
+  if (decoded.size >= DECODE_CACHE_SIZE) decoded.delete(decoded.keys().next().value!);
+  decoded.set(value, secret);
+  return secret;
+}
+
+function decodeUncached(annotationKey: string, value: string): FlyteSecret {
   let text: Uint8Array;
   try {
     text = decodeBase32(value);

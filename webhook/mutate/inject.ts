@@ -154,6 +154,30 @@ function nameCollisions(pod: V1Pod, volumeNames: string[]): Denial[] {
   return denials;
 }
 
+/** A container whose env and volumeMounts arrays may be appended to without touching the original. */
+function copyContainer(c: V1Container): V1Container {
+  const copy = { ...c };
+  if (c.env) copy.env = [...c.env];
+  if (c.volumeMounts) copy.volumeMounts = [...c.volumeMounts];
+  return copy;
+}
+
+/**
+ * Copies exactly what the mutation edits (annotations, the container lists and their env and
+ * mounts, the volume list) and shares the rest with the input: a deep clone of every pod was
+ * the largest cost per admission, and the input is never modified either way.
+ */
+function copyForMutation(pod: V1Pod): V1Pod {
+  const out: V1Pod = { ...pod };
+  if (pod.metadata) out.metadata = { ...pod.metadata };
+  if (pod.spec) {
+    out.spec = { ...pod.spec, containers: (pod.spec.containers ?? []).map(copyContainer) };
+    if (pod.spec.initContainers) out.spec.initContainers = pod.spec.initContainers.map(copyContainer);
+    if (pod.spec.volumes) out.spec.volumes = [...pod.spec.volumes];
+  }
+  return out;
+}
+
 export function injectSecrets(input: InjectionInput): InjectionOutcome {
   const { pod, config } = input;
   if (pod.metadata?.labels?.[INJECT_LABEL] !== 'true') return { kind: 'skip', why: 'not-labelled' };
@@ -182,7 +206,7 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
     if (stale.length > 0) return { kind: 'deny', denials: stale };
   }
 
-  const out = structuredClone(pod);
+  const out = copyForMutation(pod);
   const spec = (out.spec ??= { containers: [] });
   spec.containers ??= []; // JSON from Go may carry `null`; the API server's validation comes after us
   const metadata = (out.metadata ??= {});

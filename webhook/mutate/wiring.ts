@@ -19,7 +19,7 @@ export function ensureWiring(container: V1Container, wiring: Wiring): string[] {
   const env = (container.env ??= []);
   for (const wanted of wiring.env) {
     const existing = env.find((e) => e.name === wanted.name);
-    if (!existing) env.push(structuredClone(wanted));
+    if (!existing) env.push(copyEnv(wanted));
     else if (!sameEnv(existing, wanted)) {
       warnings.push(`container ${container.name} already sets ${wanted.name}; kept its value, so flytekit may not see the injected secret there`);
     }
@@ -37,6 +37,12 @@ export function ensureWiring(container: V1Container, wiring: Wiring): string[] {
     }
   }
   return warnings;
+}
+
+/** Our env vars are a literal value or a secretKeyRef; each container gets its own objects. */
+function copyEnv(e: V1EnvVar): V1EnvVar {
+  const ref = e.valueFrom?.secretKeyRef;
+  return ref ? { name: e.name, valueFrom: { secretKeyRef: { ...ref } } } : { ...e };
 }
 
 /** `/etc/flyte/secrets/` and `/etc/flyte/secrets` are one mount point to the container runtime. */

@@ -1,0 +1,43 @@
+/**
+ * The Kubernetes side of `certs ensure`: the TLS Secret store over @kubernetes/client-node. Kept
+ * apart from certs.ts so the server, which only generates throw-away certificates, does not load
+ * the Kubernetes client at start-up.
+ */
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { httpStatus, type CertsDeps, type TlsSecretStore } from './certs.js';
+
+/** Production dependencies: the in-cluster (or kubeconfig) identity, stdout and stderr. */
+export function defaultCertsDeps(kubeConfig?: KubeConfig): CertsDeps {
+  const kc = kubeConfig ?? loadDefaultKubeConfig();
+  return {
+    secrets: kubeTlsSecretStore(kc),
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
+export function kubeTlsSecretStore(kc: KubeConfig): TlsSecretStore {
+  const core = kc.makeApiClient(CoreV1Api);
+  return {
+    async read(namespace, name) {
+      try {
+        return await core.readNamespacedSecret({ name, namespace });
+      } catch (e) {
+        if (httpStatus(e) === 404) return undefined;
+        throw e;
+      }
+    },
+    async create(namespace, body) {
+      await core.createNamespacedSecret({ namespace, body });
+    },
+    async replace(namespace, name, body) {
+      await core.replaceNamespacedSecret({ name, namespace, body });
+    },
+  };
+}
+
+function loadDefaultKubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  return kc;
+}
