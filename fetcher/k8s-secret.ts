@@ -202,6 +202,8 @@ function classify(err: unknown, secretRef: string, namespace: string, clock: Clo
 /** Creates the Secret; resolves 'exists' when it is already there from an earlier run of this pod. */
 export async function createPodSecret(request: PodSecretRequest, kube: KubeSettings, deps: KubeDeps): Promise<'created' | 'exists'> {
   const body = buildPodSecret(request);
+  // The one place the fetcher base64-encodes values: an API error that echoes the body must not print them either.
+  for (const encoded of Object.values(body.data ?? {})) deps.redactor.add(encoded);
   const secretRef = quote(`${request.namespace}/${request.name}`);
   const caFile = kube.apiUrl.protocol === 'https:' ? kube.caFile : undefined;
   if (caFile) await readKubeFile(caFile, FETCHER_ENV.kubeCaFile, 'CA certificate');

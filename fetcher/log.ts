@@ -19,12 +19,20 @@ export interface LogSink {
   write(line: string): void;
 }
 
+/** Every line's own keys: set by the logger, never by a field, never redacted. */
+const FIXED_KEYS = new Set(['time', 'level', 'msg']);
+
 export function jsonLogger(sink: LogSink, redactor: Redactor, now: () => Date = () => new Date(), base: Fields = {}): Logger {
   const emit = (level: string, msg: string, fields: Fields = {}): void => {
-    const record: Record<string, unknown> = { time: now().toISOString(), level, msg, ...base, ...fields };
-    // Redact each string before JSON escaping changes its spelling, and the line once more after.
-    const safe = JSON.stringify(record, (_key, value: unknown) => (typeof value === 'string' ? redactor.apply(value) : value));
-    sink.write(`${redactor.apply(safe)}\n`);
+    const record: Record<string, unknown> = { time: now().toISOString(), level, msg };
+    for (const [key, value] of Object.entries({ ...base, ...fields })) if (!FIXED_KEYS.has(key)) record[key] = value;
+    // Only field values pass through the redactor, each before JSON escaping changes its spelling:
+    // the line's structure (fixed keys, field names, punctuation) is the code's and stays intact.
+    const line = JSON.stringify(record, function (this: unknown, key: string, value: unknown) {
+      if (this === record && FIXED_KEYS.has(key)) return value;
+      return typeof value === 'string' ? redactor.apply(value) : value;
+    });
+    sink.write(`${line}\n`);
   };
   return {
     info: (msg, fields) => emit('info', msg, fields),

@@ -125,6 +125,7 @@ describe('fetcher/k8s-secret', function () {
       assert.deepEqual(JSON.parse(seen[0]?.body ?? '{}'), JSON.parse(JSON.stringify(buildPodSecret(request))));
       assert.equal(log.lines[0]?.status, 201);
       assert.equal(redactor.apply('kube-token-value'), '[redacted]');
+      assert.equal(redactor.apply(`data ${Buffer.from('tök-ên').toString('base64')}`), 'data [redacted]', 'the base64 data it sent is registered');
     });
 
     it('treats 409 AlreadyExists as done', async function () {

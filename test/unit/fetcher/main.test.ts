@@ -88,6 +88,17 @@ describe('fetcher/main', function () {
     assert.equal(err.length, 0);
   });
 
+  it('keeps every log line\'s level and message when secret values look like them (`info`, an event name)', async function () {
+    const plan = { version: 1, project: 'ads', fileRoot: join(dir, 'volume'), files: [{ mlpSecret: 'pw', path: 'db/pw' }, { mlpSecret: 'ev', path: 'db/ev' }], fileMode: 0o440, dirMode: 0o750, secret: null };
+    const answer = () => jsonResponse(200, [{ id: 1, name: 'pw', data: 'info' }, { id: 2, name: 'ev', data: 'wrote secret files' }]);
+    const code = await run([], env({ DAP_PLAN: JSON.stringify(plan) }), mlp(answer));
+    assert.equal(code, 0, err.join(''));
+    const lines = out.map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.level), ['info', 'info', 'info', 'info', 'info', 'info']);
+    assert.deepEqual(lines.map((l) => l.msg), ['start', 'http call', 'http call', 'fetched secrets from MLP', 'wrote secret files', 'done']);
+    assert.doesNotMatch(out.join(''), /redacted/);
+  });
+
   it('redacts a token a peer echoes back in its error body', async function () {
     const code = await run([], env(), mlp(() => jsonResponse(401, { error: `token ${TOKEN} is not welcome` })));
     assert.equal(code, 1);
