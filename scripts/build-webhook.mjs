@@ -16,5 +16,11 @@ await build({
   logLevel: 'warning',
   define: { 'process.env.DAP_VERSION': JSON.stringify(pkg.version) },
   // Some dependencies still call require() for Node built-ins; give the ESM bundle one.
-  banner: { js: "import { createRequire as __dapCreateRequire } from 'node:module'; const require = __dapCreateRequire(import.meta.url);" },
+  banner: {
+    js: [
+      "import { createRequire as __dapCreateRequire } from 'node:module'; const require = __dapCreateRequire(import.meta.url);",
+      // Older Node fails deep inside a dependency with an unreadable error; say what is needed instead.
+      "if (Number(process.versions.node.split('.')[0]) < 24) { process.stderr.write(`dap-secret-webhook needs Node.js 24 or newer; this is ${process.version}\\n`); process.exit(1); }",
+    ].join('\n'),
+  },
 });
