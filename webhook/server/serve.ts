@@ -1,9 +1,11 @@
 /**
  * `dap-secret-webhook serve`: config from env, then the health port, the HTTPS admission
- * listener, and self-registration, in that order; a graceful stop on SIGTERM/SIGINT.
+ * listener, and self-registration, in that order; a graceful stop on SIGTERM/SIGINT: not ready
+ * at once, serve on for the drain delay, then stop accepting and finish in-flight requests.
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DestinationStream } from 'pino';
 import { loadConfig, type Config } from '../config.js';
 import { serviceDnsNames } from '../certs.js';
@@ -16,12 +18,22 @@ import { startTlsServer, type TlsServer } from './tls.js';
 
 const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
+/** Drain + in-flight bound: the pod's terminationGracePeriodSeconds must be longer (the deploy tests check it). */
+export const DEFAULT_DRAIN_DELAY_MS = 5_000;
+export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
+
 export interface ServeOptions {
   /** Where the JSON log goes; default stdout. */
   logDestination?: DestinationStream;
   /** Stop and exit the process on SIGTERM/SIGINT (default true; tests call stop() instead). */
   handleSignals?: boolean;
-  /** Bound on waiting for in-flight requests at shutdown (default 20 s, under the pod's 30 s grace). */
+  /**
+   * How long to keep serving after a stop begins, already not ready (default 5 s). The API server
+   * keeps dialling this pod until the endpoints drop it; a closed port then fails pod creation
+   * under failurePolicy Fail. A preStop sleep would do the same, but distroless has no shell.
+   */
+  drainDelayMs?: number;
+  /** Bound on waiting for in-flight requests once the drain is over (default 20 s). */
   shutdownGraceMs?: number;
   /** Period of the fallback check for changed certificate/CA files (default 10 s). */
   fileCheckIntervalMs?: number;
@@ -40,7 +52,7 @@ export interface RunningServer {
   readiness: Readiness;
   metrics: WebhookMetrics;
   logger: Logger;
-  /** Graceful stop: not ready, stop accepting, finish in-flight requests (bounded). Idempotent. */
+  /** Graceful stop: not ready, serve on for the drain delay, stop accepting, finish in-flight requests (bounded). Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -83,17 +95,26 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
   let tls: TlsServer | undefined;
   let registrar: Registrar | undefined;
   let stopping: Promise<void> | undefined;
+  /** Set while the drain delay runs: aborting it ends the drain early (a second signal). */
+  let draining: AbortController | undefined;
   let removeSignalHandlers = () => {};
-  const stop = () =>
+  const shutdown = (drainDelayMs: number) =>
     (stopping ??= (async () => {
       readiness.shuttingDown = true;
-      logger.info('shutting down: not ready, no new connections, finishing in-flight requests');
       registrar?.stop();
-      await tls?.close(options.shutdownGraceMs ?? 20_000);
+      if (drainDelayMs > 0 && tls) {
+        logger.info({ drainDelayMs }, 'shutting down: not ready; still serving until the API server stops sending here (a second signal ends this drain delay)');
+        draining = new AbortController();
+        await sleep(drainDelayMs, undefined, { signal: draining.signal }).catch(() => undefined);
+        draining = undefined;
+      }
+      logger.info('shutting down: not ready, no new connections, finishing in-flight requests');
+      await tls?.close(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       await health?.close();
       removeSignalHandlers();
       logger.info('stopped');
     })());
+  const stop = () => shutdown(options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS);
 
   try {
     health = await startHealthServer({ host: config.server.host, port: config.server.healthPort, readiness, metrics, logger });
@@ -121,14 +142,18 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
 
     registrar = await startRegistration(config, env, tls, readiness, metrics, logger, fileCheckIntervalMs, options);
   } catch (err) {
-    await stop();
+    await shutdown(0); // nothing was served yet: no one to drain
     throw err;
   }
 
   if (options.handleSignals ?? true) {
     const onSignal = (signal: NodeJS.Signals) => {
+      if (draining) {
+        logger.info({ signal }, 'second signal: ending the drain delay now');
+        return draining.abort();
+      }
       if (stopping) {
-        logger.warn({ signal }, 'second signal during shutdown: exiting now');
+        logger.warn({ signal }, 'another signal while finishing in-flight requests: exiting now');
         process.exit(1);
       }
       logger.info({ signal }, 'received signal');

@@ -1,7 +1,9 @@
 /**
  * The server as a process (`dap-secret-webhook serve` through webhook/cli.ts): invalid config
- * exits non-zero before listening with one line per problem; SIGTERM drains in-flight requests
- * and exits 0; a port that is taken is a clear start-up error.
+ * exits non-zero before listening with one line per problem; SIGTERM turns /readyz 503, keeps
+ * serving for the drain delay (the API server still sends requests until the endpoints drop the
+ * pod), then refuses new connections, finishes in-flight requests and exits 0; a port that is
+ * taken is a clear start-up error.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCertBundle } from '../../../webhook/certs.js';
-import { admissionReview, flytePod, freePort, getHealth, secret, testEnv, waitFor } from './support.js';
+import { admissionReview, flytePod, freePort, getHealth, post, PROTOCOLS, secret, testEnv, waitFor } from './support.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -24,8 +26,10 @@ interface Run {
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function startServe(env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'webhook/cli.ts', 'serve'], {
+const CLI_SERVE = ['webhook/cli.ts', 'serve'];
+
+function startServe(env: Record<string, string>, program: string[] = CLI_SERVE): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...program], {
     cwd: REPO,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -36,6 +40,25 @@ function startServe(env: Record<string, string>): Run {
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
   return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+/** A serving certificate in a fresh directory, and the env that points serve at it. */
+async function withCertificate(): Promise<{ dir: string; ca: string; env: Record<string, string> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'dap-webhook-lifecycle-'));
+  const tls = await generateCertBundle({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+  await writeFile(join(dir, 'tls.crt'), tls.certPem);
+  await writeFile(join(dir, 'tls.key'), tls.keyPem);
+  const env = await testEnv({ HEALTH_PORT: String(await freePort()), TLS_SERVER_CERT_FILE: join(dir, 'tls.crt'), TLS_SERVER_KEY_FILE: join(dir, 'tls.key') });
+  return { dir, ca: tls.caCertPem, env };
+}
+
+interface LogLine {
+  msg: string;
+  pod?: string;
+}
+
+function logLines(run: Run): LogLine[] {
+  return run.stdout().trim().split('\n').map((l) => JSON.parse(l) as LogLine);
 }
 
 describe('webhook server: process lifecycle', function () {
@@ -70,12 +93,8 @@ describe('webhook server: process lifecycle', function () {
     assert.equal(run.stdout(), '', 'nothing started, nothing logged');
   });
 
-  it('on SIGTERM: not ready, no new connections, the in-flight request completes, exit 0', async function () {
-    const dir = await mkdtemp(join(tmpdir(), 'dap-webhook-lifecycle-'));
-    const tls = await generateCertBundle({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
-    await writeFile(join(dir, 'tls.crt'), tls.certPem);
-    await writeFile(join(dir, 'tls.key'), tls.keyPem);
-    const env = await testEnv({ HEALTH_PORT: String(await freePort()), TLS_SERVER_CERT_FILE: join(dir, 'tls.crt'), TLS_SERVER_KEY_FILE: join(dir, 'tls.key') });
+  it('on SIGTERM: not ready, and once the default drain delay is over no new connections; the in-flight request completes, exit 0', async function () {
+    const { dir, ca, env } = await withCertificate();
     run = startServe(env);
     const r = run;
     const health = Number(env.HEALTH_PORT);
@@ -88,7 +107,7 @@ describe('webhook server: process lifecycle', function () {
       port: Number(env.WEBHOOK_PORT),
       path: '/mutate',
       method: 'POST',
-      ca: tls.caCertPem,
+      ca,
       agent: false,
       headers: { 'content-type': 'application/json', 'content-length': String(body.length), expect: '100-continue' },
     });
@@ -108,7 +127,8 @@ describe('webhook server: process lifecycle', function () {
       const res = await getHealth(health, '/readyz');
       return res.status === 503 && res.body.includes('shutting down') ? true : undefined;
     });
-    await waitFor('new HTTPS connections to be refused', () => connectRefused(Number(env.WEBHOOK_PORT)));
+    // The drain delay (5 s by default from the CLI) ends by itself; then the port closes.
+    await waitFor('new HTTPS connections to be refused', () => connectRefused(Number(env.WEBHOOK_PORT)), 30_000);
     assert.equal(r.child.exitCode, null, 'still running while a request is in flight');
 
     req.end(body.subarray(100));
@@ -119,8 +139,47 @@ describe('webhook server: process lifecycle', function () {
 
     const { code } = await r.exit;
     assert.equal(code, 0);
-    const msgs = r.stdout().trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);
+    const msgs = logLines(r).map((l) => l.msg);
     assert.ok(msgs.includes('received signal') && msgs.at(-1) === 'stopped', msgs.join(' | '));
+    assert.ok(msgs.some((m) => m.startsWith('shutting down: not ready; still serving')), 'the CLI drains by default');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('during the drain delay: /readyz is 503 and requests sent after SIGTERM still succeed (HTTP/1.1 and HTTP/2); then exit 0', async function () {
+    const { dir, ca, env } = await withCertificate();
+    // Long enough that no request can race its end: a second SIGTERM ends it when the test is done.
+    run = startServe(env, ['test/integration/webhook-server/serve-process.ts', JSON.stringify({ drainDelayMs: 600_000 })]);
+    const r = run;
+    const health = Number(env.HEALTH_PORT);
+    await waitFor('/readyz 200', async () => ((await getHealth(health, '/readyz')).status === 200 ? true : undefined), 30_000);
+
+    r.child.kill('SIGTERM');
+    await waitFor('/readyz to turn 503', async () => {
+      const res = await getHealth(health, '/readyz');
+      return res.status === 503 && res.body.includes('shutting down') ? true : undefined;
+    });
+    for (const protocol of PROTOCOLS) {
+      const uid = `after-sigterm-${protocol}`;
+      const review = admissionReview(flytePod({ name: uid, secrets: [secret({ group: 'g', key: 'k', mountRequirement: 'FILE' })] }), { uid });
+      const res = await post(protocol, { port: Number(env.WEBHOOK_PORT), ca, body: JSON.stringify(review) });
+      assert.equal(res.status, 200, `${protocol}: ${res.body}`);
+      const response = (JSON.parse(res.body) as { response: { uid: string; allowed: boolean; patchType?: string } }).response;
+      assert.deepEqual({ uid: response.uid, allowed: response.allowed, patchType: response.patchType }, { uid, allowed: true, patchType: 'JSONPatch' }, protocol);
+      if (protocol === 'http1') assert.equal(res.headers.connection, 'close', 'HTTP/1.1 clients are asked to reconnect (elsewhere, once the endpoints drop this pod)');
+    }
+    assert.equal((await getHealth(health, '/readyz')).status, 503, 'still not ready');
+    assert.equal(r.child.exitCode, null, 'still running: the drain delay is not over');
+
+    r.child.kill('SIGTERM');
+    const { code } = await r.exit;
+    assert.equal(code, 0, r.stderr());
+    const lines = logLines(r);
+    const at = (pred: (l: LogLine) => boolean) => lines.findIndex(pred);
+    const signalled = at((l) => l.msg === 'received signal');
+    assert.ok(signalled >= 0);
+    for (const protocol of PROTOCOLS) assert.ok(at((l) => l.msg === 'admission' && l.pod === `ml-team/after-sigterm-${protocol}`) > signalled, `the ${protocol} admission was served after SIGTERM`);
+    assert.ok(at((l) => l.msg === 'second signal: ending the drain delay now') > signalled);
+    assert.equal(lines.at(-1)?.msg, 'stopped');
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -62,7 +62,7 @@ export interface TestServer {
 
 export async function startTestServer(overrides: Record<string, string> = {}, options: ServeOptions = {}, ca?: string | string[]): Promise<TestServer> {
   const log = new LogCapture();
-  const running = await serve(await testEnv(overrides), { handleSignals: false, logDestination: log, shutdownGraceMs: 5_000, ...options });
+  const running = await serve(await testEnv(overrides), { handleSignals: false, logDestination: log, drainDelayMs: 0, shutdownGraceMs: 5_000, ...options });
   const trusted = ca ?? running.generatedCaPem;
   if (!trusted) throw new Error('test server: pass the CA of the configured certificate');
   return { running, log, ca: trusted, stop: () => running.stop() };
