@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { EXIT_CODES as FETCHER_EXIT } from '../../fetcher/errors.js';
 import { startMlp, type MlpPeer } from '../support/mlp/index.js';
 import { startRealMlpPeer, type RealMlpPeer } from '../support/real-mlp/peer.js';
 import { createNamespace, readOrUndefined, readPod, waitForGone } from './harness/cluster.js';
@@ -122,18 +123,31 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
     });
   });
 
+  /** Set when scenario 3 ran the fetcher to success: 4, 5 and 10 build on it. */
+  let fetchedSandbox: PodSandbox | undefined;
+
   describe('a pod shaped as flytepropeller makes it, through the kubelet and task steps', () => {
-    let pod: V1Pod;
-    let sandbox: PodSandbox;
+    // Scenarios 2 → 3 → 4 → 5 are one pod's life: each states which earlier step it needs, so a
+    // failure reads as "scenario N failed", not as a TypeError in the ones after it.
+    let pod: V1Pod | undefined;
+    const needPod = (): V1Pod => {
+      assert.ok(pod, 'scenario 2 did not create the pod; see its failure above');
+      return pod;
+    };
+    const needFetched = (): PodSandbox => {
+      assert.ok(fetchedSandbox, 'scenario 3 did not run the fetcher to success; see its failure above');
+      return fetchedSandbox;
+    };
 
     it('2. is stored with the fetcher first, the volumes and the env wiring', async () => {
-      pod = await createFlytePod('a1b2c3d4e5f6g7h8i9j0-n0-0');
-      const init = pod.spec?.initContainers ?? [];
+      const stored = await createFlytePod('a1b2c3d4e5f6g7h8i9j0-n0-0');
+      pod = stored;
+      const init = stored.spec?.initContainers ?? [];
       assert.equal(init[0]?.name, FETCHER_CONTAINER, 'the fetcher is the first init container');
       assert.equal(init.filter((c) => c.name === FETCHER_CONTAINER).length, 1);
-      const secretsVolume = pod.spec?.volumes?.find((v) => v.emptyDir);
+      const secretsVolume = stored.spec?.volumes?.find((v) => v.emptyDir);
       assert.equal(secretsVolume?.emptyDir?.medium, 'Memory', 'FILE secrets live in an in-memory emptyDir');
-      const task = pod.spec!.containers[0]!;
+      const task = stored.spec!.containers[0]!;
       const env = new Map((task.env ?? []).map((e) => [e.name, e]));
       for (const v of REQUESTED.filter((x) => x.secret.mount_requirement === 'ENV_VAR')) {
         assert.ok(env.get(v.flytekit_lookup.env_var)?.valueFrom?.secretKeyRef, `${v.flytekit_lookup.env_var} comes from the per-pod Secret`);
@@ -146,17 +160,21 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
 
     it('3. the fetcher, run as the kubelet would, fetches with the pod-bound token and creates the owned Secret', async function () {
       this.timeout(90_000);
-      sandbox = await sandboxFor(pod);
+      const pod = needPod();
+      const sandbox = await sandboxFor(pod);
       const run = await fetcherStep(sandbox);
       assert.equal(run.exitCode, 0, `the fetcher failed: ${run.terminationMessage || run.stderr.slice(-2000)}`);
       const forwarded = mlp.decisions.filter((d) => d.outcome === 'forwarded');
       assert.ok(forwarded.length > 0 && forwarded.every((d) => d.identity === POD_IDENTITY), 'MLP saw the pod\'s own identity');
       const secret = await core.readNamespacedSecret({ namespace: NS, name: podSecretName(pod) });
       assert.deepEqual(secret.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid]), [['Pod', pod.metadata!.name, pod.metadata!.uid]]);
+      fetchedSandbox = sandbox;
     });
 
     it('4. the real flytekit finds every secret, and the env_var variables hold what they promise', async function () {
       this.timeout(90_000);
+      const pod = needPod();
+      const sandbox = needFetched();
       const result = await runTaskStep(sandbox, pod.spec!.containers[0]!.name, REQUESTED.map(asRequest), { env: ['OPENAI_API_KEY', 'MY_CUSTOM_ENV'] });
       const got = result.secrets.map((s) => [s.request.key, s.value ?? `not found (${s.envVar}, ${s.file})`]);
       assert.deepEqual(got, REQUESTED.map((v) => [v.secret.key, stripped(v.secret.key!)]));
@@ -165,7 +183,11 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
     });
 
     it('5. deleting the pod garbage-collects its Secret', async () => {
+      const pod = needPod();
+      needFetched();
       const name = podSecretName(pod);
+      // There before the deletion, or "gone" would prove nothing.
+      assert.ok(await readOrUndefined(() => core.readNamespacedSecret({ namespace: NS, name })), `Secret ${NS}/${name} exists before the pod is deleted`);
       await core.deleteNamespacedPod({ namespace: NS, name: pod.metadata!.name! });
       await waitForGone(() => core.readNamespacedSecret({ namespace: NS, name }), `Secret ${NS}/${name} owned by the deleted pod`);
     });
@@ -205,28 +227,50 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
       assert.equal(pod.spec?.initContainers, undefined);
     });
 
-    const expectFetcherFailure = async (podName: string, opts: { namespace?: string; secrets?: string[]; env?: Record<string, string>; mentions: RegExp }) => {
+    /** The fetcher ran to its own end (no timeout, no signal), failed with `exitCode`, and its termination message says each of `mentions`. */
+    const expectFetcherFailure = async (podName: string, opts: { namespace?: string; secrets?: string[]; env?: Record<string, string>; exitCode: number; mentions: RegExp[] }) => {
       const ns = opts.namespace ?? NS;
       const pod = await createFlytePod(podName, opts.secrets, ns);
       const run = await fetcherStep(await sandboxFor(pod), opts.env);
-      assert.notEqual(run.exitCode, 0, 'the fetcher must fail');
-      assert.match(run.terminationMessage, opts.mentions);
+      const how = `exit code ${run.exitCode}, signal ${run.signal}, timed out: ${run.timedOut}; termination message: ${run.terminationMessage || '(empty)'}; stderr: ${run.stderr.slice(-2000)}`;
+      // A run the harness killed also "exits non-zero": only the fetcher's own exit counts.
+      assert.equal(run.timedOut, false, `the fetcher was killed by the harness's timeout, it did not end by itself (${how})`);
+      assert.equal(run.signal, null, `the fetcher died of a signal (${how})`);
+      assert.equal(run.exitCode, opts.exitCode, `the fetcher must fail with exit code ${opts.exitCode} (${how})`);
+      for (const m of opts.mentions) assert.match(run.terminationMessage, m);
       assert.equal(await readOrUndefined(() => core.readNamespacedSecret({ namespace: ns, name: podSecretName(pod) })), undefined, 'no Secret is left half-made');
+      return run;
     };
 
     it('a secret missing in MLP: the fetcher exits non-zero, names it, and leaves no Secret', async function () {
       this.timeout(90_000);
       const missing = vector('repo fixture task_exec_context_test.go'); // my_group/my_key: not in MLP
-      await expectFetcherFailure('missing-n0-0', { secrets: [REQUESTED[0]!.annotation_value, missing.annotation_value], mentions: /my_key/ });
+      const present = REQUESTED[0]!;
+      const run = await expectFetcherFailure('missing-n0-0', {
+        secrets: [present.annotation_value, missing.annotation_value],
+        exitCode: FETCHER_EXIT.failed,
+        mentions: [new RegExp(`secret \`${missing.secret.key}\` not found in MLP project \`${NS}\``)],
+      });
+      assert.doesNotMatch(run.terminationMessage, new RegExp(`\`${present.secret.key}\``), 'only the missing secret is named');
     });
 
-    it('an identity that is not a reader: the fetcher exits non-zero and leaves no Secret', async function () {
+    it('an identity that is not a reader: MLP\'s gateway forbids it, the fetcher says so and leaves no Secret', async function () {
       this.timeout(90_000);
       const ns = 'outsider-development';
-      await mlp.seedProject({ name: ns, readers: ['someone-else@example.com'], secrets: MLP_VALUES });
+      const identity = `system:serviceaccount:${ns}:default`;
+      const { project } = await mlp.seedProject({ name: ns, readers: ['someone-else@example.com'], secrets: MLP_VALUES });
       await createNamespace(cp.kubeConfig, ns);
       await grantFetcherRbac(cp.kubeConfig, ns);
-      await expectFetcherFailure('outsider-n0-0', { namespace: ns, secrets: [REQUESTED[0]!.annotation_value], mentions: new RegExp(ns) });
+      const decisionsBefore = mlp.decisions.length;
+      await expectFetcherFailure('outsider-n0-0', {
+        namespace: ns,
+        secrets: [REQUESTED[0]!.annotation_value],
+        exitCode: FETCHER_EXIT.failed,
+        mentions: [new RegExp(`MLP denied project \`${ns}\` to identity \`${identity}\``), /HTTP 403/],
+      });
+      // The gateway, not some other failure, refused: the pod's identity, for that very project.
+      const forbidden = mlp.decisions.slice(decisionsBefore).filter((d) => d.outcome === 'forbidden');
+      assert.deepEqual(forbidden.map((d) => [d.identity, d.projectId]), [[identity, project.id]], 'the gateway forbade the pod\'s identity that project, once');
     });
 
     it('MLP down: the fetcher gives up within its deadline, exits non-zero and leaves no Secret', async function () {
@@ -234,7 +278,12 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
       standIn.faults.failNext(1_000, 503);
       try {
         // The stand-in plays the failing MLP; a short deadline keeps the test fast. The rest of the env is the stored pod's.
-        await expectFetcherFailure('mlp-down-n0-0', { secrets: [REQUESTED[0]!.annotation_value], env: { DAP_DEADLINE_SECONDS: '3', MLP_API_HOST: standIn.url }, mentions: /503|unavailable|deadline/i });
+        await expectFetcherFailure('mlp-down-n0-0', {
+          secrets: [REQUESTED[0]!.annotation_value],
+          env: { DAP_DEADLINE_SECONDS: '3', MLP_API_HOST: standIn.url },
+          exitCode: FETCHER_EXIT.deadline,
+          mentions: [/gave up (when|because)[^;]* 3 s deadline/, /HTTP 503/],
+        });
       } finally {
         standIn.faults.clear();
       }
@@ -261,6 +310,8 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
 
   describe('10. nothing leaks', () => {
     it('no secret value or token appears in any fetcher output or termination message, nor in the webhook\'s log', async () => {
+      // Values reach the fetcher only on a successful fetch: without scenario 3 this would prove little.
+      assert.ok(fetchedSandbox, 'scenario 3 did not run the fetcher to success, so there is nothing to check for leaks; see its failure above');
       const tokens: string[] = [];
       for (const volume of sandboxes.flatMap((sb) => [...sb.volumes.values()])) {
         for (const file of ['mlp/token', 'kube/token']) {
@@ -268,7 +319,7 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
           if (token) tokens.push(token);
         }
       }
-      assert.ok(tokens.length > 0 && fetcherOutputs.length > 0, 'the fetcher ran with projected tokens');
+      assert.ok(tokens.length > 0 && fetcherOutputs.length > 0, 'the sandboxes of scenarios 3 and 8 hold projected tokens and the fetcher\'s output');
       const haystacks = [...fetcherOutputs, await readFile(webhook.logPath, 'utf8')];
       const needles = [...Object.values(MLP_VALUES).map((v) => v.trim()), ...tokens];
       const leaks = needles.filter((needle) => haystacks.some((h) => h.includes(needle)));

@@ -5,7 +5,7 @@
  * node). Running a container resolves its env from the stored pod and the API server, maps every
  * volume mount to its host directory, rewrites literal env values (`value:`, never Secret or
  * ConfigMap data) that are paths under (or above) a mount to the host side, and runs a host executable in place of the image's entry point, with
- * only that env (plus PATH, HOME and HOSTNAME, as a runtime gives).
+ * only that env (plus PATH, HOME and HOSTNAME, as a runtime gives, and TMPDIR: a container has its own /tmp).
  *
  * A container path P maps to:
  *   - P under a mount M      → the volume's host dir (+ subPath) + the rest of P;
@@ -148,13 +148,17 @@ export async function prepareContainer(sandbox: PodSandbox, containerName: strin
 export async function runPreparedContainer(sandbox: PodSandbox, view: ContainerView, opts: RunContainerOptions): Promise<ContainerRun> {
   const { container, env, envSources, hostPath, dir } = view;
   const home = join(dir, 'home');
+  // A container has its own /tmp: temp files (flytekit makes some at import) go with the sandbox, not the host's /tmp.
+  const tmp = join(dir, 'tmp');
   await mkdir(home, { recursive: true });
+  await mkdir(tmp, { recursive: true });
   const toHost = (v: string) => hostPath(v) ?? v;
 
   const processEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: home,
     HOSTNAME: sandbox.pod.metadata?.name ?? '',
+    TMPDIR: tmp,
   };
   for (const [k, v] of env) processEnv[k] = envSources.get(k) === 'value' ? toHost(v) : v;
   Object.assign(processEnv, opts.extraEnv ?? {});
