@@ -22,7 +22,7 @@ import { desiredWebhook } from '../../../webhook/server/registration.js';
 import type { ControlPlane } from '../harness/controlPlane.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
 import { describeObject, dryRunCreate, ensureNamespace, installStandInCrds } from './cluster.js';
-import { assertInstallInvariants, configOf, FETCHER_RULES_WITH_EVENTS } from './invariants.js';
+import { assertInstallInvariants, configOf, FETCHER_RULES_WITH_EVENTS, SHUTDOWN_SECONDS } from './invariants.js';
 import { hookOf, maybe, normalRules, ofKind, one, podTemplates, webhookDeployment, webhookEnv } from './objects.js';
 import { helmLint, helmTemplate, helmTemplateError, PROVISION_TIMEOUT_MS, type Rendered } from './tools.js';
 
@@ -282,6 +282,7 @@ describe('deploy: Helm chart on a real API server', function () {
       ['own Secret without its name', merge(REQUIRED, { tls: { mode: 'secret' } }), /tls\.mode=secret needs tls\.secretName/],
       ['token exchange without issuer', merge(REQUIRED, { mlp: { auth: { mode: 'token-exchange' } } }), /needs mlp\.auth\.tokenExchange\.issuer/],
       ['unknown TLS mode (values.schema.json)', merge(REQUIRED, { tls: { mode: 'acme' } }), /\/tls\/mode.*must be one of 'job', 'cert-manager', 'secret'/],
+      ['a termination grace period the webhook\'s shutdown does not fit in', merge(REQUIRED, { terminationGracePeriodSeconds: SHUTDOWN_SECONDS }), new RegExp(`terminationGracePeriodSeconds=${SHUTDOWN_SECONDS} is too short: .* at least ${SHUTDOWN_SECONDS + 1} `)],
       ['a misspelt value (values.schema.json)', merge(REQUIRED, { fetcher: { imagePullPolicy: 'Always' } }), /\/fetcher.*additional properties 'imagePullPolicy' not allowed/],
     ];
     for (const [title, values, message] of cases) {

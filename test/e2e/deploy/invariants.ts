@@ -13,7 +13,11 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import { loadConfig, type Config } from '../../../webhook/config.js';
+import { DEFAULT_DRAIN_DELAY_MS, DEFAULT_SHUTDOWN_GRACE_MS } from '../../../webhook/server/serve.js';
 import { maybe, normalRules, ofKind, one, rulesOf, webhookDeployment, webhookEnv } from './objects.js';
+
+/** What the webhook takes after SIGTERM at most: the drain delay, then in-flight requests. */
+export const SHUTDOWN_SECONDS = (DEFAULT_DRAIN_DELAY_MS + DEFAULT_SHUTDOWN_GRACE_MS) / 1000;
 
 export const FETCHER_RULES = [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }];
 export const FETCHER_RULES_WITH_EVENTS = [...FETCHER_RULES, { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create'] }];
@@ -53,7 +57,7 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
   assert.equal(pdb.spec!.minAvailable, 1);
   assert.deepEqual(pdb.spec!.selector!.matchLabels, selector, 'the PDB selects the webhook pods');
   assert.ok(pod.topologySpreadConstraints?.some((c) => c.topologyKey === 'kubernetes.io/hostname' && selectorMatches(c.labelSelector?.matchLabels, spec.template.metadata?.labels)), 'replicas spread across nodes');
-  assert.ok((pod.terminationGracePeriodSeconds ?? 0) >= 30, 'time to drain admission calls on SIGTERM');
+  assert.ok((pod.terminationGracePeriodSeconds ?? 0) > SHUTDOWN_SECONDS, `terminationGracePeriodSeconds above the webhook's ${SHUTDOWN_SECONDS} s shutdown (drain delay + in-flight requests)`);
 
   // Service: 443 → the HTTPS container port; metrics port by name; selects the pods.
   const service = one<V1Service>(objects, 'Service');
@@ -70,8 +74,9 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
 
   // Probes on the health port; requests and limits; restricted security context.
   assert.equal(container.readinessProbe?.httpGet?.path, '/readyz');
-  assert.equal(container.livenessProbe?.httpGet?.path, '/healthz');
+  assert.equal(container.livenessProbe?.httpGet?.path, '/healthz', 'liveness stays 200 while the webhook drains (/readyz is 503 then)');
   assert.equal(container.readinessProbe?.httpGet?.port, 'http-metrics');
+  assert.equal(container.lifecycle?.preStop, undefined, 'no preStop hook: the image has no shell, the webhook drains itself');
   for (const r of ['cpu', 'memory']) {
     assert.ok(container.resources?.requests?.[r], `request for ${r}`);
     assert.ok(container.resources?.limits?.[r], `limit for ${r}`);

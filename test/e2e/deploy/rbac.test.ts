@@ -224,7 +224,24 @@ describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)
   const GUARD_RELEASE = 'dsw-guard';
   let cp: ControlPlane;
   let admin: KubeConfig;
+  /** Stored pods (named by the API server), by key. */
   const pods: Record<string, V1Pod> = {};
+  /** Each pod as the webhook saw it at admission: a generateName pod has no name yet. */
+  const admitted: Record<string, V1Pod> = {};
+  // Name and generateName long enough that the webhook (228) and the API server (58) cut them.
+  const LONG_NAME = `${'a'.repeat(227)}-${'b'.repeat(12)}`;
+  const LONG_GENERATE_NAME = `${'g'.repeat(57)}-${'h'.repeat(40)}-`;
+  const POD_METADATA: Record<string, { name?: string; generateName?: string }> = {
+    'task-a': { name: 'task-a' },
+    'task-b': { name: 'task-b' },
+    generated: { generateName: 'hand-made-' },
+    'generated-sibling': { generateName: 'hand-made-' },
+    'long-name': { name: LONG_NAME },
+    'long-generate-name': { generateName: LONG_GENERATE_NAME },
+  };
+
+  /** The Secret name the webhook gives this pod: from what it saw at admission. */
+  const webhookSecretName = (key: string) => perPodSecretName(admitted[key]!, randomUUID());
 
   /** A client using a token bound to the pod, like the fetcher's projected token. */
   async function asPod(name: string): Promise<CoreV1Api> {
@@ -274,9 +291,10 @@ describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)
     const fetcherOnly = (o: KubernetesObject) => wanted.has(o.kind!) && (!['ClusterRole', 'RoleBinding'].includes(o.kind!) || o.metadata!.name!.endsWith('-fetcher'));
     for (const obj of objects.filter(fetcherOnly)) await createIfAbsent(admin, obj);
     const core = admin.makeApiClient(CoreV1Api);
-    for (const name of ['task-a', 'task-b']) {
-      await core.createNamespacedPod({ namespace: GUARDED_NS, body: { metadata: { name }, spec: { containers: [{ name: 'main', image: 'task:1' }] } } });
-      pods[name] = await core.readNamespacedPod({ name, namespace: GUARDED_NS });
+    for (const [key, metadata] of Object.entries(POD_METADATA)) {
+      admitted[key] = { metadata: { ...metadata, namespace: GUARDED_NS }, spec: { containers: [{ name: 'main', image: 'task:1' }] } };
+      const created = await core.createNamespacedPod({ namespace: GUARDED_NS, body: admitted[key] });
+      pods[key] = await core.readNamespacedPod({ name: created.metadata!.name!, namespace: GUARDED_NS });
     }
     // The admission plugin picks new policies up asynchronously: wait until a forbidden dry-run is refused.
     const a = await asPod('task-a');
@@ -291,10 +309,37 @@ describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)
     assert.equal(await statusOf(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body: fetcherSecret(pods['task-a']!) })), 200);
   });
 
+  it('lets pods made with generateName, and pods whose name or generateName the webhook or the API server cut, create what the fetcher creates for them', async () => {
+    for (const key of ['generated', 'long-name', 'long-generate-name']) {
+      const pod = await asPod(key);
+      const body = fetcherSecret(pods[key]!, { name: webhookSecretName(key) });
+      assert.equal(await statusOf(() => pod.createNamespacedSecret({ namespace: GUARDED_NS, body, dryRun: 'All' })), 200, `${key}: ${body.metadata!.name}`);
+    }
+  });
+
   it('refuses a Secret named after another pod (name squatting)', async () => {
     const a = await asPod('task-a');
     const body = fetcherSecret(pods['task-a']!, { name: perPodSecretName(pods['task-b']!, randomUUID()) });
     assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body })), /may create only its own per-pod Secret/);
+    const generated = await asPod('generated');
+    for (const victim of ['task-a', 'long-name', 'long-generate-name']) {
+      const squat = fetcherSecret(pods['generated']!, { name: webhookSecretName(victim) });
+      assert.match(await deniedWith(() => generated.createNamespacedSecret({ namespace: GUARDED_NS, body: squat, dryRun: 'All' })), /may create only its own per-pod Secret/, victim);
+    }
+  });
+
+  it('refuses names that only start like the pod\'s, or do not end like the webhook\'s', async () => {
+    const a = await asPod('task-a');
+    for (const name of ['task-a-b-flyte-secrets-0123456789', 'task-flyte-secrets-0123456789', 'task-a-flyte-secrets-01234', 'task-a-flyte-secrets-0123456789-x', 'task-a-secrets']) {
+      const body = fetcherSecret(pods['task-a']!, { name });
+      assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body, dryRun: 'All' })), /may create only its own per-pod Secret/, name);
+    }
+  });
+
+  it('cannot tell pods of one generateName apart (same name base; only the hash differs): documented', async () => {
+    const sibling = await asPod('generated-sibling');
+    const body = fetcherSecret(pods['generated-sibling']!, { name: webhookSecretName('generated') });
+    assert.equal(await statusOf(() => sibling.createNamespacedSecret({ namespace: GUARDED_NS, body, dryRun: 'All' })), 200);
   });
 
   it('refuses a Secret owned by another pod, and non-Opaque types', async () => {
