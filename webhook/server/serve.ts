@@ -108,7 +108,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
         await sleep(drainDelayMs, undefined, { signal: draining.signal }).catch(() => undefined);
         draining = undefined;
       }
-      logger.info('shutting down: not ready, no new connections, finishing in-flight requests');
+      logger.info('shutting down: no new connections, finishing in-flight requests (not ready)');
       await tls?.close(options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS);
       await health?.close();
       removeSignalHandlers();
