@@ -18,7 +18,7 @@ import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
 import { expandReferences, resolveContainerEnv, type EnvSource } from './env.js';
-import { startProcess } from './processes.js';
+import { removeTempDir, startProcess } from './processes.js';
 import { materialiseVolume, type MaterialisedVolume } from './volumes.js';
 
 export interface PodSandbox {
@@ -40,7 +40,7 @@ export async function createPodSandbox(kc: KubeConfig, pod: V1Pod, baseDir: stri
   await mkdir(dir, { recursive: true });
   const volumes = new Map<string, MaterialisedVolume>();
   const dispose = async () => {
-    for (const v of volumes.values()) if (v.tmpfs) await rm(v.hostDir, { recursive: true, force: true });
+    for (const v of volumes.values()) if (v.tmpfsDir) await removeTempDir(v.tmpfsDir);
     await rm(dir, { recursive: true, force: true });
   };
   try {

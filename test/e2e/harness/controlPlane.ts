@@ -4,12 +4,12 @@
  * No kubelet and no scheduler: pods stay Pending, and the harness plays the kubelet's part
  * (see kubelet.ts).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, Health, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { createCertificateAuthority, createSigningKeyPair, type CertificateAuthority } from '../../support/k8s/pki.js';
-import { startProcess, type ManagedProcess } from './processes.js';
+import { keepTempDir, registerTempDir, removeTempDir, startProcess, type ManagedProcess } from './processes.js';
 import { freePort } from './ports.js';
 import { kubernetesBinaries } from './provisioned.js';
 import { waitFor } from './wait.js';
@@ -55,6 +55,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const readyTimeoutMs = opts.readyTimeoutMs ?? 60_000;
   const bins = await kubernetesBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'dap-e2e-k8s-'));
+  // Keys, kubeconfigs, pod tokens in sandboxes: gone even if the run is cut short.
+  registerTempDir(dir);
   const processes: ManagedProcess[] = [];
   const file = (name: string) => join(dir, name);
   const logTails = (lines = 30) =>
@@ -204,12 +206,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       logTails,
       async stop({ keepDir = false } = {}) {
         await stopAll();
-        if (!keepDir) await rm(dir, { recursive: true, force: true });
+        if (keepDir) keepTempDir(dir);
+        else await removeTempDir(dir);
       },
     };
   } catch (err) {
     const report = logTails();
     await stopAll();
+    keepTempDir(dir);
     throw new Error(`the e2e control plane did not start: ${(err as Error).message}\n(files kept in ${dir})\n${report}`, { cause: err });
   }
 }

@@ -1,27 +1,101 @@
 /**
  * Child processes the e2e harness starts: each one recorded by PID, its output in a log file,
- * stopped by PID (SIGTERM, then SIGKILL) — also when a test fails or mocha exits early.
+ * stopped by PID (its stop signal, then SIGKILL) — also when a test fails or mocha exits early.
+ * And the temp dirs holding keys, tokens and fetched secret values: removed on such an early
+ * exit too (see registerTempDir).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
+import { rm } from 'node:fs/promises';
 
 const live = new Set<ManagedProcess>();
+/** Temp dir → removed even with DAP_E2E_KEEP=1 (tmpfs dirs holding fetched secret values). */
+const tempDirs = new Map<string, { alwaysRemove: boolean }>();
 
-// Last line of defence: if mocha exits without running our after-hooks (crash, Ctrl-C), no
-// etcd or kube-apiserver may outlive it. 'exit' handlers must be synchronous: SIGKILL by PID.
-const killAll = () => {
-  for (const p of live) p.killNow();
+/**
+ * Records a temp dir its owner removes (or keeps, on purpose) when done. Should the run end first
+ * — a crash, a signal, mocha's parent killed — the exit handler removes it: `alwaysRemove` ones
+ * always, the others unless DAP_E2E_KEEP=1.
+ */
+export function registerTempDir(path: string, opts: { alwaysRemove?: boolean } = {}): void {
+  tempDirs.set(path, { alwaysRemove: opts.alwaysRemove ?? false });
+}
+
+/** The owner keeps the dir on purpose (a failed run's files, for reading): the exit handler leaves it. */
+export function keepTempDir(path: string): void {
+  tempDirs.delete(path);
+}
+
+/** Removes a registered temp dir now. */
+export async function removeTempDir(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+  tempDirs.delete(path);
+}
+
+// Last line of defence: if mocha exits without running our after-hooks (crash, Ctrl-C, SIGTERM),
+// no etcd or kube-apiserver may outlive it and no key, token or secret value may stay on disk.
+// 'exit' handlers must be synchronous: signals by PID, a bounded synchronous wait, rmSync.
+let cleanedUp = false;
+const cleanUpNow = () => {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  stopAllNow();
+  const keep = process.env.DAP_E2E_KEEP === '1';
+  for (const [path, { alwaysRemove }] of tempDirs) {
+    if (keep && !alwaysRemove) {
+      console.error(`[e2e] DAP_E2E_KEEP=1: kept ${path}`);
+      continue;
+    }
+    try {
+      rmSync(path, { recursive: true, force: true });
+    } catch (err) {
+      console.error(`[e2e] could not remove ${path}: ${(err as Error).message}`);
+    }
+  }
+  tempDirs.clear();
 };
-process.once('exit', killAll);
-// A signal's default action ends node without 'exit' handlers: kill the children first, then let
-// the signal take its course (re-raised once our one-shot listener is gone; if mocha listens too,
+process.once('exit', cleanUpNow);
+// A signal's default action ends node without 'exit' handlers: clean up first, then let the
+// signal take its course (re-raised once our one-shot listener is gone; if mocha listens too,
 // mocha decides).
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(sig, () => {
-    killAll();
+    cleanUpNow();
     if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
   });
+}
+// With node options (.mocharc's `import=tsx`) mocha runs the tests in a child of its own process
+// and forwards only SIGINT: a SIGTERM to `mocha` ends the parent and leaves this process running.
+// The parent exists only to forward signals and the exit code, so its death ends the run.
+watchMochaParent();
+
+function watchMochaParent(): void {
+  const parent = process.ppid;
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${parent}/cmdline`, 'utf8');
+  } catch {
+    return;
+  }
+  if (!/(^|\/)mocha(\.js)?\0/.test(cmdline) && !cmdline.includes('/mocha/bin/')) return;
+  setInterval(() => {
+    if (process.ppid === parent) return;
+    console.error(`[e2e] mocha (pid ${parent}) is gone: stopping this run`);
+    cleanUpNow();
+    process.exit(143);
+  }, 500).unref();
+}
+
+/** Every process down: SIGKILL, except those with an exit grace (PostgreSQL), which get their stop signal and that long first. */
+function stopAllNow(): void {
+  const graceful = [...live].filter((p) => p.exitGraceMs > 0);
+  for (const p of live) if (p.exitGraceMs === 0) p.killNow();
+  for (const p of graceful) p.signalNow(p.stopSignal);
+  const until = Date.now() + Math.max(0, ...graceful.map((p) => p.exitGraceMs));
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (graceful.some((p) => p.isRunningNow()) && Date.now() < until) Atomics.wait(pause, 0, 0, 25);
+  for (const p of live) p.killNow();
 }
 
 export interface StartOptions {
@@ -30,6 +104,13 @@ export interface StartOptions {
   stderrPath?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** The signal that asks for a clean shutdown (default SIGTERM; PostgreSQL: SIGINT, "fast"). */
+  stopSignal?: NodeJS.Signals;
+  /**
+   * On an early exit of the run, wait this long after the stop signal before SIGKILL (default 0:
+   * SIGKILL at once). For processes whose SIGKILL leaves state behind (PostgreSQL's shared memory).
+   */
+  exitGraceMs?: number;
 }
 
 export interface ExitStatus {
@@ -46,6 +127,8 @@ export class ManagedProcess {
     readonly name: string,
     readonly logPath: string,
     private readonly child: ChildProcess,
+    readonly stopSignal: NodeJS.Signals = 'SIGTERM',
+    readonly exitGraceMs = 0,
   ) {
     if (child.pid === undefined) throw new Error(`${name} did not start (no PID); see ${logPath}`);
     this.pid = child.pid;
@@ -95,10 +178,10 @@ export class ManagedProcess {
     return all.slice(-lines).join('\n');
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  /** The stop signal (SIGTERM unless started with another), then SIGKILL after `graceMs`; resolves once the process is gone. */
   async stop(graceMs = 5_000): Promise<void> {
     if (this.hasExited) return;
-    this.signal('SIGTERM');
+    this.signal(this.stopSignal);
     const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
     try {
       await this.exited;
@@ -109,6 +192,25 @@ export class ManagedProcess {
 
   killNow(): void {
     this.signal('SIGKILL');
+  }
+
+  signalNow(sig: NodeJS.Signals): void {
+    this.signal(sig);
+  }
+
+  /**
+   * Synchronously, without the event loop (for exit handlers): false once the process has ended,
+   * including as a zombie not yet reaped by node.
+   */
+  isRunningNow(): boolean {
+    if (this.hasExited) return false;
+    try {
+      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      // "pid (comm) S ...": the state follows the last ')', as comm may hold spaces and parens.
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+    } catch {
+      return false;
+    }
   }
 
   private signal(sig: NodeJS.Signals): void {
@@ -133,7 +235,7 @@ export function startProcess(name: string, command: string, args: string[], opts
     });
     // spawn errors (ENOENT, EACCES) arrive as an event; without a listener they would crash mocha.
     child.on('error', () => {});
-    const managed = new ManagedProcess(name, opts.logPath, child);
+    const managed = new ManagedProcess(name, opts.logPath, child, opts.stopSignal, opts.exitGraceMs);
     live.add(managed);
     return managed;
   } finally {

@@ -1,7 +1,7 @@
 /**
  * A pod's volumes materialised on the host, as the kubelet would before starting containers:
- * emptyDir is a private directory (on /dev/shm, a tmpfs, when the pod asks for `medium: Memory`
- * and the machine has one); projected, configMap, secret and downwardAPI volumes are files
+ * emptyDir is a world-writable directory (on /dev/shm, a tmpfs, when the pod asks for
+ * `medium: Memory` and the machine has one, inside a private 0700 parent: /dev/shm is world-listable); projected, configMap, secret and downwardAPI volumes are files
  * written from the API server's objects; service-account tokens come from the TokenRequest API,
  * bound to the pod.
  */
@@ -11,24 +11,28 @@ import { dirname, join } from 'node:path';
 import type { KubeConfig, V1KeyToPath, V1Pod, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
 import { resolveFieldRef } from './downward.js';
 import { objectReader } from './env.js';
+import { registerTempDir } from './processes.js';
 import { mintPodToken } from './tokens.js';
 
 export interface MaterialisedVolume {
   name: string;
   hostDir: string;
-  /** Cleaned up with the pod sandbox. */
-  tmpfs: boolean;
+  /** A dir outside the sandbox (on tmpfs) holding `hostDir`: removed with the pod sandbox, and on any early exit of the run. */
+  tmpfsDir?: string;
 }
 
 export async function materialiseVolume(kc: KubeConfig, pod: V1Pod, volume: V1Volume, podDir: string): Promise<MaterialisedVolume> {
   const where = `volume ${volume.name} of pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
   if (volume.emptyDir) {
     const inMemory = volume.emptyDir.medium === 'Memory' && (await isWritableDir('/dev/shm'));
-    const hostDir = inMemory ? await mkdtemp('/dev/shm/dap-e2e-emptydir-') : join(podDir, 'volumes', volume.name);
-    await mkdir(hostDir, { recursive: true, mode: 0o700 });
+    // mkdtemp makes the parent 0700: other users cannot reach the fetched values through /dev/shm.
+    const tmpfsDir = inMemory ? await mkdtemp('/dev/shm/dap-e2e-emptydir-') : undefined;
+    if (tmpfsDir) registerTempDir(tmpfsDir, { alwaysRemove: true });
+    const hostDir = join(tmpfsDir ?? join(podDir, 'volumes'), volume.name);
+    await mkdir(hostDir, { recursive: true });
     // The kubelet makes emptyDir world-writable (0777) so any container user can write into it.
     await chmod(hostDir, 0o777);
-    return { name: volume.name, hostDir, tmpfs: inMemory };
+    return { name: volume.name, hostDir, ...(tmpfsDir ? { tmpfsDir } : {}) };
   }
 
   const hostDir = join(podDir, 'volumes', volume.name);
@@ -68,7 +72,7 @@ export async function materialiseVolume(kc: KubeConfig, pod: V1Pod, volume: V1Vo
       unsupported(where, Object.keys(source));
     }
   }
-  return { name: volume.name, hostDir, tmpfs: false };
+  return { name: volume.name, hostDir };
 }
 
 async function writeKeys(hostDir: string, data: Record<string, string>, items: V1KeyToPath[] | undefined, mode: number, where: string): Promise<void> {

@@ -10,9 +10,10 @@
  *     await mlp.stop();
  *   }
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keepTempDir, registerTempDir, removeTempDir } from '../../e2e/harness/processes.js';
 import { MlpClient, type MlpProject, type MlpSecret, type NewProject } from './client.js';
 import { startMlpServer, type MlpServer } from './mlp-server.js';
 import { startPostgres, type Postgres } from './postgres.js';
@@ -52,6 +53,7 @@ export interface RealMlpOptions {
 
 export async function startRealMlp(opts: RealMlpOptions = {}): Promise<RealMlp> {
   const dir = await mkdtemp(join(tmpdir(), 'dap-real-mlp-'));
+  registerTempDir(dir);
   let pg: Postgres | undefined;
   let server: MlpServer | undefined;
   const logTails = (lines = 30) =>
@@ -62,7 +64,8 @@ export async function startRealMlp(opts: RealMlpOptions = {}): Promise<RealMlp> 
   const stopAll = async (keepDir: boolean) => {
     await server?.stop();
     await pg?.stop({ keepDir });
-    if (!keepDir) await rm(dir, { recursive: true, force: true });
+    if (keepDir) keepTempDir(dir);
+    else await removeTempDir(dir);
   };
   try {
     pg = await startPostgres(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs });

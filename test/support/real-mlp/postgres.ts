@@ -5,11 +5,11 @@
  * `postgres` user the Debian package creates.
  */
 import { execFile } from 'node:child_process';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startProcess, type ManagedProcess } from '../../e2e/harness/processes.js';
+import { keepTempDir, registerTempDir, removeTempDir, startProcess, type ManagedProcess } from '../../e2e/harness/processes.js';
 import { waitFor } from '../../e2e/harness/wait.js';
 import { postgresBinaries } from './provisioned.js';
 
@@ -39,6 +39,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
   const database = opts.database ?? 'mlp';
   const bins = await postgresBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'dap-real-mlp-pg-'));
+  registerTempDir(dir);
   const dataDir = join(dir, 'data');
   const asServerUser = await serverUserPrefix(dir);
   let server: ManagedProcess | undefined;
@@ -62,7 +63,16 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       '-cfsync=off',
       '-cfull_page_writes=off',
       '-csynchronous_commit=off',
-    ], { logPath: join(dir, 'postgres.log') });
+      // Dynamic shared memory as files in the data dir, not /dev/shm/PostgreSQL.*: removed with the
+      // dir even if the server dies by SIGKILL.
+      '-cdynamic_shared_memory_type=mmap',
+    ], {
+      logPath: join(dir, 'postgres.log'),
+      // SIGINT is PostgreSQL's "fast" shutdown (SIGTERM's "smart" one waits for clients); a
+      // SIGKILLed postmaster leaves its shared memory behind, so an aborted run waits for it too.
+      stopSignal: 'SIGINT',
+      exitGraceMs: 5_000,
+    });
     const pg = server;
 
     // Ready when a client can create the database (the socket appears before recovery ends).
@@ -87,11 +97,13 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       dir,
       async stop({ keepDir = false } = {}) {
         await pg.stop(10_000);
-        if (!keepDir) await rm(dir, { recursive: true, force: true });
+        if (keepDir) keepTempDir(dir);
+        else await removeTempDir(dir);
       },
     };
   } catch (err) {
     await server?.stop(5_000);
+    keepTempDir(dir);
     throw new Error(`PostgreSQL did not start (files kept in ${dir}): ${(err as Error).message}`, { cause: err });
   }
 }
