@@ -13,6 +13,7 @@ import type { ControlPlane } from './harness/controlPlane.js';
 import { runTaskStep } from './harness/flytekit.js';
 import { caFetch } from './harness/https.js';
 import { grantFetcherRbac } from './harness/rbac.js';
+import { describeSocket, isLoopback, listeningSockets } from './harness/sockets.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from './harness/shared.js';
 import { mintPodToken } from './harness/tokens.js';
 
@@ -30,8 +31,21 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
     await createNamespace(cp.kubeConfig, NS);
   });
 
-  it('serves on loopback only, and its JWKS is readable without credentials', async () => {
-    assert.match(cp.apiUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+  it('serves on loopback only: every socket etcd, kube-apiserver and kube-controller-manager listen on', async () => {
+    assert.deepEqual(cp.processes.map((p) => p.name), ['etcd', 'kube-apiserver', 'kube-controller-manager']);
+    for (const p of cp.processes) {
+      // What the kernel says the running process listens on, not the flags it was given.
+      const sockets = await listeningSockets(p.pid);
+      assert.ok(sockets.length > 0, `${p.name} (pid ${p.pid}) listens on no TCP socket: the check would prove nothing`);
+      const exposed = sockets.filter((s) => !isLoopback(s)).map(describeSocket);
+      assert.deepEqual(exposed, [], `${p.name} (pid ${p.pid}) listens beyond loopback`);
+    }
+    const apiPort = Number(new URL(cp.apiUrl).port);
+    const apiserver = cp.processes.find((p) => p.name === 'kube-apiserver')!;
+    assert.ok((await listeningSockets(apiserver.pid)).some((s) => s.port === apiPort), `kube-apiserver listens on ${apiPort}, the port of apiUrl`);
+  });
+
+  it('serves its JWKS without credentials', async () => {
     const jwks = await getJson<JSONWebKeySet>(cp.jwksUrl, cp.caPem);
     assert.ok(jwks.keys.length > 0, 'the JWKS lists the service-account signing key');
   });

@@ -21,6 +21,7 @@ import { caFetch } from './harness/https.js';
 import { FETCHER_CONTAINER, FETCHER_EXECUTABLE, runFetcherStep } from './harness/kubelet.js';
 import { grantFetcherRbac } from './harness/rbac.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from './harness/shared.js';
+import { describeSocket, isLoopback, listeningSockets } from './harness/sockets.js';
 import { SIDECAR_LABEL, SIDECAR_NAME, startSidecarWebhook } from './harness/sidecarWebhook.js';
 import { startWebhook, WEBHOOK_PROGRAM, type RunningWebhook } from './harness/webhook.js';
 
@@ -120,6 +121,12 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
       assert.equal(hook.sideEffects, 'None');
       assert.equal(hook.reinvocationPolicy, 'IfNeeded');
       assert.deepEqual(hook.objectSelector?.matchLabels, { 'inject-flyte-secrets': 'true' });
+    });
+
+    it('the built webhook listens on loopback only (admission and health ports)', async () => {
+      const sockets = await listeningSockets(webhook.process.pid);
+      assert.deepEqual(sockets.map((s) => s.port).sort(), [new URL(webhook.url).port, new URL(webhook.healthUrl).port].map(Number).sort());
+      assert.deepEqual(sockets.filter((s) => !isLoopback(s)).map(describeSocket), [], 'the webhook listens beyond loopback');
     });
   });
 

@@ -4,6 +4,7 @@
  * itself. The gateway in front of it is tested in gateway.test.ts.
  */
 import assert from 'node:assert/strict';
+import { describeSocket, isLoopback, listeningSockets } from '../../e2e/harness/sockets.js';
 import { startRealMlp, SEEDER_EMAIL, MlpApiError, type MlpProject, type RealMlp } from '../../support/real-mlp/index.js';
 
 /** Cold provisioning may build MLP first (about a minute); a warm start takes a second or two. */
@@ -44,6 +45,14 @@ describe('real MLP API server (contract.md §5)', function () {
     this.timeout(30_000);
     if (this.currentTest?.state === 'failed') console.error(mlp?.logTails());
     await mlp?.stop();
+  });
+
+  it('listens on loopback only (MLP, patched by mlp.sh), and PostgreSQL on no TCP socket at all (Unix socket only)', async function () {
+    // What the kernel says the running processes listen on, not the config they were given.
+    const mlpSockets = await listeningSockets(mlp.processes.mlp.pid);
+    assert.deepEqual(mlpSockets.map((s) => s.port), [Number(new URL(mlp.url).port)], 'MLP listens on its one port');
+    assert.deepEqual(mlpSockets.filter((s) => !isLoopback(s)).map(describeSocket), [], 'MLP listens beyond loopback');
+    assert.deepEqual((await listeningSockets(mlp.processes.postgres.pid)).map(describeSocket), [], 'PostgreSQL listens on TCP');
   });
 
   describe('GET /v1/projects?name=', function () {

@@ -13,7 +13,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keepTempDir, registerTempDir, removeTempDir } from '../../e2e/harness/processes.js';
+import { keepTempDir, registerTempDir, removeTempDir, type ManagedProcess } from '../../e2e/harness/processes.js';
 import { MlpClient, type MlpProject, type MlpSecret, type NewProject } from './client.js';
 import { startMlpServer, type MlpServer } from './mlp-server.js';
 import { startPostgres, type Postgres } from './postgres.js';
@@ -40,6 +40,8 @@ export interface RealMlp {
   createSecret(projectId: number, s: { name: string; data: string }): Promise<MlpSecret>;
   /** A project and its secrets, through MLP's own API. */
   seedProject(p: SeedProject): Promise<{ project: MlpProject; secrets: MlpSecret[] }>;
+  /** The running servers, e.g. to check what they listen on. */
+  processes: { postgres: ManagedProcess; mlp: ManagedProcess };
   /** The last log lines of PostgreSQL and MLP, for failure reports. */
   logTails(lines?: number): string;
   /** Stops MLP, then PostgreSQL, by PID; removes the temp dirs unless `keepDir`. */
@@ -88,6 +90,7 @@ export async function startRealMlp(opts: RealMlpOptions = {}): Promise<RealMlp> 
       for (const [name, data] of Object.entries(secrets)) created.push(await client.createSecret(project.id, { name, data }));
       return { project, secrets: created };
     },
+    processes: { postgres: pg.process, mlp: server.process },
     logTails,
     stop: ({ keepDir = false } = {}) => stopAll(keepDir),
   };
