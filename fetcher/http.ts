@@ -85,6 +85,15 @@ export async function attemptFetch(http: HttpContext, info: CallInfo, url: URL |
   }
 }
 
+/** The retryable error for an answer whose body broke off (reset, timeout) while it was being read. */
+export function bodyReadFailure(info: CallInfo, url: URL | string, err: unknown): FetcherError {
+  return new FetcherError({
+    problem: `could not read the answer of ${info.peer} at ${new URL(loggableUrl(url)).origin} to ${info.operation} (${describeNetworkError(err)})`,
+    fix: `check that ${info.peer} is running and reachable from the pod (network policies, DNS, the URL setting)`,
+    retryable: true,
+  });
+}
+
 /** Throws the retryable error for 5xx and 429; returns otherwise. */
 export function throwIfRetryableStatus(response: Response, info: CallInfo, clock: Clock): void {
   const { status } = response;

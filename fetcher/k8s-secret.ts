@@ -48,8 +48,8 @@ export function podNameLabel(podName: string): string {
   return `${prefix}-${hash}`;
 }
 
-/** The Secret object, or a clear error when its data is over Kubernetes' 1 MiB limit. Pure. */
-export function buildPodSecret(request: PodSecretRequest): V1Secret {
+/** Throws a clear error when the data is over Kubernetes' 1 MiB limit. Pure. */
+export function checkPodSecretSize(request: PodSecretRequest): void {
   const total = request.entries.reduce((sum, e) => sum + Buffer.byteLength(e.value, 'utf8'), 0);
   if (total > MAX_SECRET_BYTES) {
     const sizes = request.entries
@@ -62,6 +62,11 @@ export function buildPodSecret(request: PodSecretRequest): V1Secret {
       secrets: request.entries.map((e) => e.mlpSecret),
     });
   }
+}
+
+/** The Secret object, or a clear error when its data is over Kubernetes' 1 MiB limit. Pure. */
+export function buildPodSecret(request: PodSecretRequest): V1Secret {
+  checkPodSecretSize(request);
   return {
     apiVersion: 'v1',
     kind: 'Secret',

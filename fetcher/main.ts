@@ -81,7 +81,7 @@ async function run(config: Config, log: Logger, http: HttpContext, redactor: Red
   };
   const k8s = secretRequest ? await import('./k8s-secret.js') : null;
   // Check the Secret's size before writing anything, so a run that must fail changes nothing.
-  if (secretRequest && k8s) k8s.buildPodSecret(secretRequest);
+  if (secretRequest && k8s) k8s.checkPodSecretSize(secretRequest);
 
   const files = plan.files.map((f) => ({ path: f.path, mlpSecret: f.mlpSecret, data: values.get(f.mlpSecret) as string }));
   await writeSecretFiles(plan.fileRoot, files, { fileMode: plan.fileMode, dirMode: plan.dirMode });

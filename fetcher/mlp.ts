@@ -4,7 +4,8 @@
  * pagination (contract §5), so listing is the only way and also the cheapest.
  */
 import { FetcherError, listNames, quote } from './errors.js';
-import { attemptFetch, peerErrorText, throwIfRetryableStatus, type CallInfo, type HttpContext } from './http.js';
+import { JSONParser } from '@streamparser/json';
+import { attemptFetch, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo, type HttpContext } from './http.js';
 import type { Redactor } from './redact.js';
 import { withRetry } from './retry.js';
 import type { TokenSource } from './token/index.js';
@@ -38,13 +39,69 @@ function unexpectedBody(operation: string, status: number): FetcherError {
   });
 }
 
-async function readJson(response: Response, operation: string): Promise<unknown> {
-  const text = await response.text();
+async function readJson(response: Response, info: CallInfo, url: URL): Promise<unknown> {
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (err) {
+    throw bodyReadFailure(info, url, err);
+  }
   try {
     return JSON.parse(text);
   } catch {
-    throw unexpectedBody(operation, response.status);
+    throw unexpectedBody(info.operation, response.status);
   }
+}
+
+const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const OPENING_BRACKET = 0x5b;
+
+/**
+ * MLP's secrets list, read as it arrives, keeping only the `wanted` values. The list holds every
+ * secret of the project with its value; reading it whole and parsing it cost several times its
+ * size (a 50 MB project took almost 400 MB, past the default 256Mi FETCHER_MEMORY_LIMIT). Streamed, one
+ * item is held at a time and the others' values are dropped at once — never kept, never
+ * registered with the redactor.
+ */
+async function readWantedSecrets(deps: MlpDeps, response: Response, info: CallInfo, url: URL, wanted: ReadonlySet<string>): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  let valid = true;
+  // `$.*` with keepStack false: each array item on its own, and not kept in the array once seen.
+  const parser = new JSONParser({ paths: ['$.*'], keepStack: false });
+  parser.onValue = ({ value, key }) => {
+    if (typeof key !== 'number' || !isRecord(value) || typeof value.name !== 'string') valid = false;
+    else if (wanted.has(value.name) && typeof value.data === 'string') {
+      deps.redactor.add(value.data);
+      found.set(value.name, value.data);
+    }
+  };
+  parser.onError = () => {
+    valid = false;
+  };
+  let started = false;
+  try {
+    for await (const chunk of response.body ?? []) {
+      if (!started) {
+        // `$.*` says nothing about a top-level string, number or null: the list must open with `[`.
+        const first = chunk.findIndex((byte) => !WHITESPACE.has(byte));
+        if (first >= 0) {
+          started = true;
+          valid = chunk[first] === OPENING_BRACKET;
+        }
+      }
+      try {
+        if (valid) parser.write(chunk);
+      } catch {
+        valid = false; // not JSON: a wrong answer, not a network problem to retry
+      }
+      if (!valid) break; // cancels the rest of the body
+    }
+  } catch (err) {
+    throw bodyReadFailure(info, url, err);
+  }
+  // The parser ends itself after the one top-level value; not ended means empty or cut short.
+  if (!valid || !parser.isEnded) throw unexpectedBody(info.operation, response.status);
+  return found;
 }
 
 /** Status → message for a response MLP (or its gateway) refused. */
@@ -83,14 +140,15 @@ async function refusal(response: Response, info: CallInfo, project: string, iden
   });
 }
 
-async function getJson(deps: MlpDeps, url: URL, info: CallInfo, project: string, attempt: number): Promise<{ status: number; body: unknown }> {
+/** One GET with a fresh token; the 200 response, or the error its status means. */
+async function getOk(deps: MlpDeps, url: URL, info: CallInfo, project: string, attempt: number): Promise<Response> {
   const token = await deps.tokens.token(attempt);
   const response = await attemptFetch(deps.http, { ...info, attempt }, url, {
     headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
   });
   throwIfRetryableStatus(response, info, deps.http.clock);
   if (response.status !== 200) throw await refusal(response, info, project, deps.tokens.identity(token));
-  return { status: response.status, body: await readJson(response, info.operation) };
+  return response;
 }
 
 export async function findProject(deps: MlpDeps, baseUrl: URL, name: string): Promise<MlpProject> {
@@ -98,7 +156,10 @@ export async function findProject(deps: MlpDeps, baseUrl: URL, name: string): Pr
   url.searchParams.set('name', name);
   const info: CallInfo = { peer: PEER, operation: 'list projects' };
   const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };
-  const { status, body } = await withRetry((attempt) => getJson(deps, url, info, name, attempt), retry);
+  const { status, body } = await withRetry(async (attempt) => {
+    const response = await getOk(deps, url, info, name, attempt);
+    return { status: response.status, body: await readJson(response, info, url) };
+  }, retry);
   if (!Array.isArray(body)) throw unexpectedBody(info.operation, status);
   // MLP matches `name` as a prefix (LIKE 'name%'): only the exact name is ours.
   const match = body.find((p: unknown) => isRecord(p) && p.name === name);
@@ -112,28 +173,20 @@ export async function findProject(deps: MlpDeps, baseUrl: URL, name: string): Pr
   return { id: match.id, name };
 }
 
-export async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject): Promise<Map<string, string>> {
+/** The values of the `wanted` secrets among the project's, by name (see readWantedSecrets). */
+export async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject, wanted: ReadonlySet<string>): Promise<Map<string, string>> {
   const url = new URL(`v1/projects/${project.id}/secrets`, baseUrl);
   const info: CallInfo = { peer: PEER, operation: 'list secrets' };
   const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };
-  const { status, body } = await withRetry((attempt) => getJson(deps, url, info, project.name, attempt), retry);
-  if (!Array.isArray(body)) throw unexpectedBody(info.operation, status);
-  const byName = new Map<string, string>();
-  for (const item of body) {
-    if (!isRecord(item) || typeof item.name !== 'string') throw unexpectedBody(info.operation, status);
-    if (typeof item.data === 'string') {
-      deps.redactor.add(item.data);
-      byName.set(item.name, item.data);
-    }
-  }
-  return byName;
+  // Read within the attempt: a body that breaks off is retried like a failed request.
+  return withRetry(async (attempt) => readWantedSecrets(deps, await getOk(deps, url, info, project.name, attempt), info, url, wanted), retry);
 }
 
 /** The values of the requested secrets, by name. Fails naming every secret that is missing. */
 export async function fetchMlpSecrets(deps: MlpDeps, request: MlpRequest): Promise<Map<string, string>> {
   const project = await findProject(deps, request.baseUrl, request.project);
-  const all = await listSecrets(deps, request.baseUrl, project);
-  const missing = request.secrets.filter((name) => !all.has(name));
+  const found = await listSecrets(deps, request.baseUrl, project, new Set(request.secrets));
+  const missing = request.secrets.filter((name) => !found.has(name));
   if (missing.length > 0) {
     throw new FetcherError({
       problem: `${missing.length === 1 ? 'secret' : 'secrets'} ${listNames(missing)} not found in MLP project ${quote(request.project)}`,
@@ -141,7 +194,7 @@ export async function fetchMlpSecrets(deps: MlpDeps, request: MlpRequest): Promi
       secrets: missing,
     });
   }
-  return new Map(request.secrets.map((name) => [name, all.get(name) as string]));
+  return new Map(request.secrets.map((name) => [name, found.get(name) as string]));
 }
 
 function logRetry(deps: MlpDeps, info: CallInfo) {

@@ -48,7 +48,18 @@ describe('fetcher/mlp', function () {
     const headers = fetchStub.firstCall.args[1].headers as Record<string, string>;
     assert.equal(headers.Authorization, 'Bearer token-0-abcdef');
     assert.equal(tokens.token.callCount, 2, 'a fresh token per call');
-    assert.equal(redactor.apply('pw-value other-value'), '[redacted] [redacted]', 'every value is registered for redaction');
+    assert.equal(redactor.apply('pw-value tok-value'), '[redacted] [redacted]', 'every requested value is registered for redaction');
+  });
+
+  it('keeps and registers only the requested values, although MLP sends every secret of the project', async function () {
+    route([ADS], [
+      { id: 1, name: 'wanted', data: 'wanted-value', project_id: 7, secret_storage_id: 1 },
+      ...Array.from({ length: 50 }, (_, i) => ({ id: i + 2, name: `other-${i}`, data: `unrequested-value-${i}`, project_id: 7, secret_storage_id: 1 })),
+    ]);
+    const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['wanted'] });
+    assert.deepEqual([...values], [['wanted', 'wanted-value']]);
+    assert.equal(redactor.apply('wanted-value'), '[redacted]');
+    assert.equal(redactor.apply('unrequested-value-0 unrequested-value-49'), 'unrequested-value-0 unrequested-value-49', 'values nobody asked for are not held by the redactor');
   });
 
   it('names every missing secret at once', async function () {
@@ -97,6 +108,62 @@ describe('fetcher/mlp', function () {
   it('gives up with exit code 3 when MLP keeps failing past the deadline', async function () {
     fetchStub.callsFake(async () => jsonResponse(500, { error: 'boom' }));
     await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => err.exitCode === EXIT_CODES.deadline && err.status === 500);
+  });
+
+  /** A 200 whose body arrives in `size`-byte chunks, then ends or breaks off with `error`. */
+  function chunked(text: string, size: number, error?: Error): Response {
+    const bytes = Buffer.from(text, 'utf8');
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at < bytes.length) {
+          controller.enqueue(new Uint8Array(bytes.subarray(at, at + size)));
+          at += size;
+        } else if (error) controller.error(error);
+        else controller.close();
+      },
+    });
+    return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+  }
+
+  it('reads the list as it arrives, whatever the chunks (multi-byte characters split across them too)', async function () {
+    const list = JSON.stringify([
+      { id: 1, name: 'other', data: 'not-wanted-value', project_id: 7 },
+      { id: 2, name: 'cert', data: 'ünïcødé "quoted" \\ line\nbreak 😀', project_id: 7 },
+      { id: 3, name: 'empty', data: '', project_id: 7 },
+    ]);
+    for (const size of [1, 3, 7, 4096]) {
+      fetchStub.reset();
+      fetchStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+      fetchStub.onSecondCall().resolves(chunked(`${list}\n`, size));
+      const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['cert', 'empty'] });
+      assert.deepEqual([...values], [['cert', 'ünïcødé "quoted" \\ line\nbreak 😀'], ['empty', '']], `chunks of ${size} bytes`);
+    }
+  });
+
+  it('refuses a 200 that is not a list of secrets, without quoting it', async function () {
+    const bodies = ['{"error":"no secrets-value-1"}', '"secrets-value-1"', 'null', '', '  ', '[{"name":"x","data":"secrets-value-1"}] [1]', '[{"data":"secrets-value-1"}]', '["secrets-value-1"]', '<html>secrets-value-1</html>'];
+    for (const text of bodies) {
+      fetchStub.reset();
+      fetchStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+      fetchStub.onSecondCall().resolves(chunked(text, 5));
+      await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => {
+        assert.match(err.problem, /MLP answered "list secrets" with a body that is not the JSON the MLP API describes/, text);
+        assert.doesNotMatch(`${err.problem} ${err.fix}`, /secrets-value/);
+        return true;
+      });
+    }
+  });
+
+  it('retries a list whose body breaks off, then succeeds', async function () {
+    fetchStub.onCall(0).resolves(jsonResponse(200, [ADS]));
+    fetchStub.onCall(1).resolves(chunked('[{"id":1,"name":"x","data":"x-val', 8, new TypeError('terminated', { cause: { code: 'ECONNRESET' } })));
+    fetchStub.onCall(2).resolves(jsonResponse(200, [{ id: 1, name: 'x', data: 'x-value-2' }]));
+    const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] });
+    assert.equal(values.get('x'), 'x-value-2');
+    assert.equal(clock.sleeps.length, 1);
+    const retried = (deps.http.log as RecordingLogger).lines.find((l) => l.msg === 'retrying');
+    assert.match(String(retried?.reason), /could not read the answer of MLP at http:\/\/mlp:8080 to list secrets \(ECONNRESET\)/);
   });
 
   it('never quotes a body it cannot parse (it may hold values)', async function () {
