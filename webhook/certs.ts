@@ -18,6 +18,9 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import * as x509 from '@peculiar/x509';
 import type { V1Secret } from '@kubernetes/client-node';
+import { serviceDnsNames } from './service-names.js';
+
+export { serviceDnsNames };
 
 export interface CertBundle {
   caCertPem: string;
@@ -45,10 +48,6 @@ const CLOCK_SKEW_MS = 5 * 60 * 1000;
 const EC_KEY: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const EC_SIGN: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 
-/** The names the API server uses to reach a Service: svc, svc.ns, svc.ns.svc, svc.ns.svc.cluster.local. */
-export function serviceDnsNames(service: string, namespace: string): string[] {
-  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.cluster.local`];
-}
 
 /** A self-signed CA (ECDSA P-256) and a serving certificate signed by it with the given SANs. */
 export async function generateCertBundle(opts: CertBundleOptions): Promise<CertBundle> {

@@ -5,7 +5,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from './config.js';
-import { RenderInputError, render } from './render.js';
 
 export const VERSION = process.env.DAP_VERSION ?? '0.1.0';
 
@@ -31,7 +30,8 @@ const defaultIo: Io = {
   readInput: (file) => readFileSync(file === '-' ? 0 : file, 'utf8'),
 };
 
-function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): number {
+async function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+  const { RenderInputError, render } = await import('./render.js');
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

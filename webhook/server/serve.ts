@@ -8,12 +8,12 @@ import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DestinationStream } from 'pino';
 import { loadConfig, type Config } from '../config.js';
-import { serviceDnsNames } from '../certs.js';
+import { serviceDnsNames } from '../service-names.js';
 import { createAdmissionApp } from './app.js';
 import { Readiness, startHealthServer, type HealthServer } from './health.js';
 import { createLogger, errorFields, type Logger } from './log.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
-import { findCluster, startRegistrar, type Registrar } from './registration.js';
+import type { Registrar } from './registration.js';
 import { startTlsServer, type TlsServer } from './tls.js';
 
 const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -192,6 +192,8 @@ async function startRegistration(
     logger.info({ configuration: settings.configurationName }, 'WEBHOOK_REGISTER=false: not registering; the MutatingWebhookConfiguration is managed elsewhere (Helm/GitOps)');
     return undefined;
   }
+  // Loaded only when registering: the Kubernetes client is most of the webhook's idle memory.
+  const { findCluster, startRegistrar } = await import('./registration.js');
   const cluster = await findCluster(env);
   if (!cluster.found) {
     readiness.registration = { state: 'skipped', why: cluster.why };

@@ -13,7 +13,6 @@ import { readFile } from 'node:fs/promises';
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { generateCertBundle } from '../certs.js';
 import { watchFiles, type FileWatch } from './file-watch.js';
 import { listen } from './listen.js';
 import { errorFields, type Logger } from './log.js';
@@ -78,6 +77,8 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
   let pair: KeyPair;
   let generatedCaPem: string | null = null;
   if (certFile === '' && keyFile === '') {
+    // Loaded only for a throw-away certificate: the X.509 library is large and production mounts files.
+    const { generateCertBundle } = await import('../certs.js');
     const bundle = await generateCertBundle(opts.selfSignedFor);
     pair = { cert: bundle.certPem, key: bundle.keyPem };
     generatedCaPem = bundle.caCertPem;

@@ -92,7 +92,7 @@ describe('golden pods through the HTTPS admission endpoint', function () {
 
   before(async () => {
     const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    server = await serve({ ...GOLDEN_ENV, WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', HEALTH_PORT: '0', WEBHOOK_REGISTER: 'false' }, { handleSignals: false, logDestination: quiet });
+    server = await serve({ ...GOLDEN_ENV, WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', HEALTH_PORT: '0', WEBHOOK_REGISTER: 'false' }, { handleSignals: false, logDestination: quiet, drainDelayMs: 0 });
     const ca = server.generatedCaPem!;
     doors['HTTP/1.1'] = http1Post(server.port, ca, '/mutate');
     session = http2.connect(`https://127.0.0.1:${server.port}`, { ca, servername: 'localhost' });
