@@ -50,7 +50,8 @@ function dataKeys(mlpSecrets: string[]): Map<string, string> {
   for (const name of mlpSecrets) {
     let key = isSecretDataKey(name) && !used.has(name) ? name : '';
     for (let len = 8; key === '' || used.has(key); len += 4) {
-      key = `${name.replace(/[^-._a-zA-Z0-9]/g, '_').replace(/^\.\./, '__').slice(0, 200)}.${hash(name, len)}`;
+      // A generated key never starts with "." (Kubernetes refuses a leading "..", and "." + suffix would make one).
+      key = `${name.replace(/[^-._a-zA-Z0-9]/g, '_').replace(/^\./, '_').slice(0, 200)}.${hash(name, len)}`;
     }
     keys.set(name, key);
     used.add(key);

@@ -140,12 +140,12 @@ describe('the per-pod Secret name', () => {
 
 describe('Secret data keys', () => {
   it('stay valid and unique when MLP names differ only in case or in characters a key cannot hold', () => {
-    const p = pod([secret('Token', 'ENV_VAR', 'a'), secret('token', 'ENV_VAR', 'b'), secret('a b', 'ENV_VAR', 'c'), secret('a_b', 'ENV_VAR', 'd'), secret('a/b', 'ENV_VAR', 'e'), secret('..x', 'ENV_VAR', 'f')]);
+    const p = pod([secret('Token', 'ENV_VAR', 'a'), secret('token', 'ENV_VAR', 'b'), secret('a b', 'ENV_VAR', 'c'), secret('a_b', 'ENV_VAR', 'd'), secret('a/b', 'ENV_VAR', 'e'), secret('..x', 'ENV_VAR', 'f'), secret('.', 'ENV_VAR', 'h')]);
     const outcome = injectSecrets({ pod: p, namespace: 'ns', nonce: 'n', config });
     assert.equal(outcome.kind, 'inject');
     const keys = (outcome as { plan: { secret: { keys: { mlpSecret: string; key: string }[] } } }).plan.secret.keys;
-    assert.deepEqual(keys.map((k) => k.mlpSecret), ['Token', 'token', 'a b', 'a_b', 'a/b', '..x']);
-    assert.equal(new Set(keys.map((k) => k.key)).size, 6);
+    assert.deepEqual(keys.map((k) => k.mlpSecret), ['Token', 'token', 'a b', 'a_b', 'a/b', '..x', '.']);
+    assert.equal(new Set(keys.map((k) => k.key)).size, 7);
     for (const k of keys) assert.ok(isSecretDataKey(k.key), k.key);
   });
 });
