@@ -108,20 +108,75 @@ interface KubeFailure {
   headers?: Record<string, string>;
 }
 
-function statusText(body: unknown): string {
+/** The Status message of an API error body, whole (callers shorten it). */
+function statusMessage(body: unknown): string {
   let parsed = body;
   if (typeof body === 'string') {
     try {
       parsed = JSON.parse(body);
     } catch {
-      return body.slice(0, 200);
+      return body;
     }
   }
   if (parsed && typeof parsed === 'object') {
     const message = (parsed as Record<string, unknown>).message;
-    if (typeof message === 'string') return message.slice(0, 300);
+    if (typeof message === 'string') return message;
   }
   return '';
+}
+
+function shorten(text: string, max = 300): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > max ? `${oneLine.slice(0, max)}...` : oneLine;
+}
+
+/**
+ * Who refused a create, from the API server's message (k8s.io/apiserver's wording):
+ * `... is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: <why>`,
+ * `admission webhook "w" denied the request: <why>`, or RBAC's
+ * `User "system:serviceaccount:ns:sa" cannot create resource "secrets" ...`.
+ */
+type Refuser = { by: 'policy'; name: string; why: string } | { by: 'webhook'; name: string; why: string } | { by: 'rbac' } | { by: 'unknown' };
+
+function refuserOf(message: string): Refuser {
+  const policy = /ValidatingAdmissionPolicy '([^']*)'(?: with binding '[^']*')? denied request: ([\s\S]*)$/.exec(message);
+  if (policy) return { by: 'policy', name: policy[1] as string, why: policy[2] as string };
+  const webhook = /admission webhook "([^"]*)" denied the request:? ?([\s\S]*)$/.exec(message);
+  if (webhook) return { by: 'webhook', name: webhook[1] as string, why: webhook[2] || 'no reason given' };
+  if (/\bcannot create resource "secrets"/.test(message)) return { by: 'rbac' };
+  return { by: 'unknown' };
+}
+
+const RBAC_FIX = (namespace: string): string =>
+  `grant the pod's service account "create" on "secrets" in namespace ${quote(namespace)} (the webhook's Helm chart ships that Role)`;
+
+/** The refusal of a 403 (or a 422 from an admission policy), with the fix that fits who refused. */
+function forbidden(status: number, message: string, secretRef: string, request: PodSecretRequest): FetcherError {
+  const refuser = refuserOf(message);
+  if (refuser.by === 'policy') {
+    return new FetcherError({
+      problem: `the admission policy ${quote(refuser.name)} refused creating Secret ${secretRef}: ${shorten(refuser.why)}`,
+      fix:
+        `with the webhook's Secret policy (fetcher.secretPolicy.enabled) a pod may create only an Opaque Secret it owns, named like its own name: ` +
+        `${quote(`${request.podName}-flyte-secrets-<10 hex>`)} (or its generateName's, for a pod the API server named), with its pod-bound token; ` +
+        'check that the pod spec was not copied or edited after the webhook admitted it, that the webhook and the policy come from the same release, ' +
+        `and that ${FETCHER_ENV.kubeTokenFile} is the pod's projected token (deploy/README.md, "What a task pod can and cannot do with the fetcher grant")`,
+      status,
+    });
+  }
+  if (refuser.by === 'webhook') {
+    return new FetcherError({
+      problem: `the admission webhook ${quote(refuser.name)} refused creating Secret ${secretRef}: ${shorten(refuser.why)}`,
+      fix: `ask the cluster's administrators to let pods in namespace ${quote(request.namespace)} create their per-pod Secret (labelled app.kubernetes.io/managed-by=dap-secret-webhook) past that webhook`,
+      status,
+    });
+  }
+  const said = message ? ` (Kubernetes said: ${shorten(message)})` : '';
+  return new FetcherError({
+    problem: `Kubernetes denied creating Secret ${secretRef} to the fetcher's service account${said}`,
+    fix: refuser.by === 'rbac' ? RBAC_FIX(request.namespace) : `${RBAC_FIX(request.namespace)}; if an admission policy refused it, its message above says why`,
+    status,
+  });
 }
 
 function statusReason(body: unknown): 'AlreadyExists' | 'unknown' | 'other' {
@@ -157,7 +212,7 @@ function networkFailure(err: unknown): string | null {
 }
 
 /** What one failed create means: done (409), retry (network, 5xx, 429), or a clear refusal. */
-function classify(err: unknown, secretRef: string, namespace: string, clock: Clock): FetcherError | 'exists' {
+function classify(err: unknown, secretRef: string, request: PodSecretRequest, clock: Clock): FetcherError | 'exists' {
   const failure = err as KubeFailure;
   const status = typeof failure?.code === 'number' ? failure.code : undefined;
   if (status === undefined) {
@@ -169,8 +224,8 @@ function classify(err: unknown, secretRef: string, namespace: string, clock: Clo
       retryable: true,
     });
   }
-  const said = statusText(failure.body);
-  const detail = said ? ` (Kubernetes said: ${said})` : '';
+  const message = statusMessage(failure.body);
+  const detail = message ? ` (Kubernetes said: ${shorten(message)})` : '';
   // 409 on create means AlreadyExists (conflicts are an update thing); accept an unreadable body too.
   if (status === 409 && statusReason(failure.body) !== 'other') return 'exists';
   if (status >= 500 || status === 429) {
@@ -183,13 +238,8 @@ function classify(err: unknown, secretRef: string, namespace: string, clock: Clo
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }
-  if (status === 403) {
-    return new FetcherError({
-      problem: `Kubernetes denied creating Secret ${secretRef} to the fetcher's service account${detail}`,
-      fix: `grant the pod's service account "create" on "secrets" in namespace ${quote(namespace)} (the webhook's Helm chart ships that Role)`,
-      status,
-    });
-  }
+  // A policy's own `reason` may make its denial a 422 (Invalid) rather than 403.
+  if (status === 403 || refuserOf(message).by === 'policy') return forbidden(status, message, secretRef, request);
   if (status === 401) {
     return new FetcherError({
       problem: `Kubernetes did not accept the fetcher's token for creating Secret ${secretRef}${detail}`,
@@ -241,7 +291,7 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
         deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status: 201, durationMs: deps.clock.now() - started, attempt });
         return 'created' as const;
       } catch (err) {
-        const outcome = classify(err, secretRef, request.namespace, deps.clock);
+        const outcome = classify(err, secretRef, request, deps.clock);
         const status = typeof (err as KubeFailure)?.code === 'number' ? ((err as KubeFailure).code as number) : null;
         deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status, durationMs: deps.clock.now() - started, attempt });
         if (outcome === 'exists') return 'exists' as const;

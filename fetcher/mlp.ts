@@ -59,9 +59,9 @@ const OPENING_BRACKET = 0x5b;
 /**
  * MLP's secrets list, read as it arrives, keeping only the `wanted` values. The list holds every
  * secret of the project with its value; reading it whole and parsing it cost several times its
- * size (a 50 MB project took almost 400 MB, past the default 256Mi FETCHER_MEMORY_LIMIT). Streamed, one
- * item is held at a time and the others' values are dropped at once — never kept, never
- * registered with the redactor.
+ * size (a 50 MB project took almost 400 MB, past the default 256Mi FETCHER_MEMORY_LIMIT).
+ * Streamed, one item is held at a time and the others' values are dropped at once — never kept,
+ * never registered with the redactor.
  */
 async function readWantedSecrets(deps: MlpDeps, response: Response, info: CallInfo, url: URL, wanted: ReadonlySet<string>): Promise<Map<string, string>> {
   const found = new Map<string, string>();

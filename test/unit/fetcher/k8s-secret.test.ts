@@ -151,10 +151,57 @@ describe('fetcher/k8s-secret', function () {
       await assert.rejects(run(), (err: FetcherError) => {
         assert.equal(err.status, 403);
         assert.match(err.problem, /Kubernetes denied creating Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c` to the fetcher's service account \(Kubernetes said: secrets is forbidden/);
-        assert.match(err.fix, /"create" on "secrets" in namespace `ads`/);
+        assert.equal(err.fix, 'grant the pod\'s service account "create" on "secrets" in namespace `ads` (the webhook\'s Helm chart ships that Role)');
         return true;
       });
       assert.equal(seen.length, 1);
+    });
+
+    it('a 403 from the fetcher Secret policy says how the policy names Secrets, not to grant RBAC', async function () {
+      const message =
+        'secrets "wf-n0-0-flyte-secrets-1a2b3c" is forbidden: ValidatingAdmissionPolicy \'dsw-dap-secret-webhook-fetcher-secrets\' with binding \'dsw-dap-secret-webhook-fetcher-secrets\' denied request: ' +
+        'pod other-pod may create only its own per-pod Secret (other-pod-flyte-secrets-<10 hex>, or <its generateName>-flyte-secrets-<10 hex>, as the webhook names it), not wf-n0-0-flyte-secrets-1a2b3c';
+      answers.push((_q, res) => status(res, 403, 'Forbidden', message));
+      await assert.rejects(run(), (err: FetcherError) => {
+        assert.equal(err.status, 403);
+        assert.equal(
+          err.problem,
+          'the admission policy `dsw-dap-secret-webhook-fetcher-secrets` refused creating Secret `ads/wf-n0-0-flyte-secrets-1a2b3c`: pod other-pod may create only its own per-pod Secret (other-pod-flyte-secrets-<10 hex>, or <its generateName>-flyte-secrets-<10 hex>, as the webhook names it), not wf-n0-0-flyte-secrets-1a2b3c',
+        );
+        assert.match(err.fix, /fetcher\.secretPolicy\.enabled/);
+        assert.match(err.fix, /`wf-n0-0-flyte-secrets-<10 hex>`/);
+        assert.match(err.fix, /deploy\/README\.md/);
+        assert.doesNotMatch(err.fix, /"create" on "secrets"|RBAC|ships that Role/);
+        return true;
+      });
+      assert.equal(seen.length, 1, 'not retried');
+    });
+
+    it('a policy denial with reason Invalid (422) is still explained as the policy\'s', async function () {
+      answers.push((_q, res) => status(res, 422, 'Invalid', 'secrets "x" is forbidden: ValidatingAdmissionPolicy \'p\' denied request: a pod may create only Opaque Secrets here, not kubernetes.io/tls'));
+      await assert.rejects(run(), (err: FetcherError) => {
+        assert.equal(err.status, 422);
+        assert.match(err.problem, /^the admission policy `p` refused creating Secret .*: a pod may create only Opaque Secrets here/);
+        return true;
+      });
+    });
+
+    it('a 403 from another admission webhook names it', async function () {
+      answers.push((_q, res) => status(res, 403, 'Forbidden', 'admission webhook "validate.kyverno.svc" denied the request: Secrets need the label team'));
+      await assert.rejects(run(), (err: FetcherError) => {
+        assert.match(err.problem, /^the admission webhook `validate\.kyverno\.svc` refused creating Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c`: Secrets need the label team$/);
+        assert.match(err.fix, /cluster's administrators/);
+        return true;
+      });
+    });
+
+    it('a 403 nobody explains points at RBAC and at the message', async function () {
+      answers.push((_q, res) => status(res, 403, 'Forbidden', 'forbidden'));
+      await assert.rejects(run(), (err: FetcherError) => {
+        assert.match(err.problem, /Kubernetes denied creating Secret .* \(Kubernetes said: forbidden\)/);
+        assert.match(err.fix, /"create" on "secrets" in namespace `ads`.*; if an admission policy refused it, its message above says why/);
+        return true;
+      });
     });
 
     it('a 409 for another reason is not "done"', async function () {
