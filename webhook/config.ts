@@ -65,6 +65,8 @@ export interface ServerSettings {
   keyFile: string;
   caFile: string;
   maxBodyBytes: number;
+  /** On SIGTERM: keep serving this long (not ready) while the API server's endpoints drop the pod. */
+  drainDelaySeconds: number;
   logLevel: string;
 }
 
@@ -117,6 +119,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'WEBHOOK_FAILURE_POLICY', default: 'Fail', description: 'Fail (no pod starts without its secrets) or Ignore.' },
   { name: 'WEBHOOK_TIMEOUT_SECONDS', default: '5', description: 'timeoutSeconds of the registration (1-30).' },
   { name: 'WEBHOOK_NAMESPACE_SELECTOR', default: '', description: 'JSON label selector limiting the namespaces the webhook sees, e.g. {"matchExpressions":[...]}.' },
+  { name: 'WEBHOOK_DRAIN_DELAY_SECONDS', default: '5', description: 'On SIGTERM, keep serving (not ready) this long before closing, while the API server stops routing here; the pod\'s terminationGracePeriodSeconds must exceed it by 21.' },
   { name: 'WEBHOOK_MAX_BODY_BYTES', default: '3145728', description: 'Largest AdmissionReview body accepted (413 above).' },
   { name: 'TLS_SERVER_CERT_FILE', default: '', description: 'Serving certificate (PEM); reloaded when it changes. Unset with the key: a throw-away self-signed one.' },
   { name: 'TLS_SERVER_KEY_FILE', default: '', description: 'Serving key (PEM).' },
@@ -307,6 +310,7 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     keyFile: r.raw('TLS_SERVER_KEY_FILE'),
     caFile: r.raw('TLS_CA_CERT_FILE'),
     maxBodyBytes: r.integer('WEBHOOK_MAX_BODY_BYTES', 1024, 64 * 1024 * 1024),
+    drainDelaySeconds: r.integer('WEBHOOK_DRAIN_DELAY_SECONDS', 0, 300),
     logLevel: r.oneOf('LOG_LEVEL', ['info', 'debug', 'warn', 'error'] as const),
   };
   if ((server.certFile === '') !== (server.keyFile === '')) r.problems.push('TLS_SERVER_CERT_FILE and TLS_SERVER_KEY_FILE must be set together');

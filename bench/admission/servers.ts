@@ -54,6 +54,7 @@ export async function startWebhook(cert: Certificate, nodeOptions?: string): Pro
     WEBHOOK_PORT: String(port),
     HEALTH_PORT: String(healthPort),
     WEBHOOK_REGISTER: 'false',
+    WEBHOOK_DRAIN_DELAY_SECONDS: '0',
     TLS_SERVER_CERT_FILE: cert.certFile,
     TLS_SERVER_KEY_FILE: cert.keyFile,
     LOG_LEVEL: 'warn',

@@ -18,8 +18,7 @@ import { startTlsServer, type TlsServer } from './tls.js';
 
 const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-/** Drain + in-flight bound: the pod's terminationGracePeriodSeconds must be longer (the deploy tests check it). */
-export const DEFAULT_DRAIN_DELAY_MS = 5_000;
+/** In-flight bound after the drain delay (WEBHOOK_DRAIN_DELAY_SECONDS): the pod's terminationGracePeriodSeconds must exceed both (the chart checks it). */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 
 export interface ServeOptions {
@@ -28,7 +27,7 @@ export interface ServeOptions {
   /** Stop and exit the process on SIGTERM/SIGINT (default true; tests call stop() instead). */
   handleSignals?: boolean;
   /**
-   * How long to keep serving after a stop begins, already not ready (default 5 s). The API server
+   * How long to keep serving after a stop begins, already not ready (default WEBHOOK_DRAIN_DELAY_SECONDS). The API server
    * keeps dialling this pod until the endpoints drop it; a closed port then fails pod creation
    * under failurePolicy Fail. A preStop sleep would do the same, but distroless has no shell.
    */
@@ -114,7 +113,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
       removeSignalHandlers();
       logger.info('stopped');
     })());
-  const stop = () => shutdown(options.drainDelayMs ?? DEFAULT_DRAIN_DELAY_MS);
+  const stop = () => shutdown(options.drainDelayMs ?? config.server.drainDelaySeconds * 1000);
 
   try {
     health = await startHealthServer({ host: config.server.host, port: config.server.healthPort, readiness, metrics, logger });

@@ -13,11 +13,14 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import { loadConfig, type Config } from '../../../webhook/config.js';
-import { DEFAULT_DRAIN_DELAY_MS, DEFAULT_SHUTDOWN_GRACE_MS } from '../../../webhook/server/serve.js';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../../webhook/server/serve.js';
+import { CONFIG_VARS } from '../../../webhook/config.js';
 import { maybe, normalRules, ofKind, one, rulesOf, webhookDeployment, webhookEnv } from './objects.js';
 
 /** What the webhook takes after SIGTERM at most: the drain delay, then in-flight requests. */
-export const SHUTDOWN_SECONDS = (DEFAULT_DRAIN_DELAY_MS + DEFAULT_SHUTDOWN_GRACE_MS) / 1000;
+const DEFAULT_DRAIN_DELAY_SECONDS = Number(CONFIG_VARS.find((v) => v.name === 'WEBHOOK_DRAIN_DELAY_SECONDS')!.default);
+/** The default drain delay plus the in-flight bound: the shortest shutdown the pod must allow for. */
+export const SHUTDOWN_SECONDS = DEFAULT_DRAIN_DELAY_SECONDS + DEFAULT_SHUTDOWN_GRACE_MS / 1000;
 
 export const FETCHER_RULES = [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }];
 export const FETCHER_RULES_WITH_EVENTS = [...FETCHER_RULES, { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create'] }];
@@ -57,7 +60,9 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
   assert.equal(pdb.spec!.minAvailable, 1);
   assert.deepEqual(pdb.spec!.selector!.matchLabels, selector, 'the PDB selects the webhook pods');
   assert.ok(pod.topologySpreadConstraints?.some((c) => c.topologyKey === 'kubernetes.io/hostname' && selectorMatches(c.labelSelector?.matchLabels, spec.template.metadata?.labels)), 'replicas spread across nodes');
-  assert.ok((pod.terminationGracePeriodSeconds ?? 0) > SHUTDOWN_SECONDS, `terminationGracePeriodSeconds above the webhook's ${SHUTDOWN_SECONDS} s shutdown (drain delay + in-flight requests)`);
+  const drain = Number(pod.containers.find((c) => c.name === 'webhook')?.env?.find((e) => e.name === 'WEBHOOK_DRAIN_DELAY_SECONDS')?.value ?? DEFAULT_DRAIN_DELAY_SECONDS);
+  const shutdown = drain + DEFAULT_SHUTDOWN_GRACE_MS / 1000;
+  assert.ok((pod.terminationGracePeriodSeconds ?? 0) > shutdown, `terminationGracePeriodSeconds above the webhook's ${shutdown} s shutdown (drain delay + in-flight requests)`);
 
   // Service: 443 → the HTTPS container port; metrics port by name; selects the pods.
   const service = one<V1Service>(objects, 'Service');

@@ -69,6 +69,8 @@ export async function startWebhook(cp: ControlPlane, opts: WebhookOptions): Prom
     WEBHOOK_PORT: String(port),
     HEALTH_PORT: String(healthPort),
     LOG_LEVEL: 'debug',
+    // No API server endpoints to wait for here: stop at once on SIGTERM.
+    WEBHOOK_DRAIN_DELAY_SECONDS: '0',
     ...opts.env,
   };
   // The node that runs mocha is the project's pinned Node 24 (the system node may be older).

@@ -71,6 +71,8 @@
   value: {{ .Values.webhook.failurePolicy | quote }}
 - name: WEBHOOK_TIMEOUT_SECONDS
   value: {{ .Values.webhook.timeoutSeconds | quote }}
+- name: WEBHOOK_DRAIN_DELAY_SECONDS
+  value: {{ .Values.webhook.drainDelaySeconds | quote }}
 - name: WEBHOOK_NAMESPACE_SELECTOR
   value: {{ include "dsw.namespaceSelector" . | quote }}
 - name: TLS_SERVER_CERT_FILE

@@ -114,9 +114,10 @@ app.kubernetes.io/part-of: dap-secret-webhook
 {{- if and (eq .Values.mlp.auth.mode "token-exchange") (not .Values.mlp.auth.tokenExchange.issuer) -}}
 {{- fail "mlp.auth.mode=token-exchange needs mlp.auth.tokenExchange.issuer (the OIDC issuer URL)" -}}
 {{- end -}}
-{{- /* webhook/server/serve.ts: 5 s drain delay + up to 20 s for in-flight requests. */ -}}
-{{- if lt (int .Values.terminationGracePeriodSeconds) 26 -}}
-{{- fail (printf "terminationGracePeriodSeconds=%v is too short: on SIGTERM the webhook keeps serving for 5 s (the API server calls the pod until the endpoints drop it), then gives in-flight requests up to 20 s; set at least 26 so the kubelet never cuts an admission call (pod creation would fail with failurePolicy Fail)" (toString .Values.terminationGracePeriodSeconds)) -}}
+{{- /* webhook/server/serve.ts: the drain delay, then up to 20 s for in-flight requests. */ -}}
+{{- $minimum := add (int .Values.webhook.drainDelaySeconds) 21 -}}
+{{- if lt (int .Values.terminationGracePeriodSeconds) (int $minimum) -}}
+{{- fail (printf "terminationGracePeriodSeconds=%v is too short: on SIGTERM the webhook keeps serving for webhook.drainDelaySeconds=%v s (the API server calls the pod until the endpoints drop it), then gives in-flight requests up to 20 s; set at least %v so the kubelet never cuts an admission call (pod creation would fail with failurePolicy Fail)" (toString .Values.terminationGracePeriodSeconds) (toString .Values.webhook.drainDelaySeconds) (toString $minimum)) -}}
 {{- end -}}
 {{- if ge (int .Values.tls.renewBeforeDays) (int .Values.tls.validityDays) -}}
 {{- fail (printf "tls.renewBeforeDays (%v) must be less than tls.validityDays (%v)" .Values.tls.renewBeforeDays .Values.tls.validityDays) -}}
