@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { CoreV1Api, KubeConfig, Observable, type RequestContext, type ResponseContext, type V1Secret } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig, Observable, type RequestContext, type ResponseContext, type V1Secret } from '@kubernetes/client-node';
 
 /** The request options' middleware type (the Observable flavour; the package's `Middleware` export is another). */
 type ObservableMiddleware = NonNullable<NonNullable<Parameters<CoreV1Api['createNamespacedSecret']>[1]>['middleware']>[number];
@@ -18,6 +18,7 @@ import { FETCHER_ENV } from './contract.js';
 import { FetcherError, quote } from './errors.js';
 import type { Logger } from './log.js';
 import type { Redactor } from './redact.js';
+import { ATTEMPT_TIMEOUT_MS } from './http.js';
 import { parseRetryAfter, withRetry, type Clock, type Deadline } from './retry.js';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -100,10 +101,11 @@ export interface KubeDeps {
   deadline: Deadline;
   log: Logger;
   redactor: Redactor;
+  /** One attempt's bound (tests shorten it); ATTEMPT_TIMEOUT_MS by default, like every MLP call. */
+  attemptTimeoutMs?: number;
 }
 
 interface KubeFailure {
-  code?: unknown;
   body?: unknown;
   headers?: Record<string, string>;
 }
@@ -211,12 +213,21 @@ function networkFailure(err: unknown): string | null {
   return null;
 }
 
+/**
+ * The HTTP status of a failed call, or undefined when no answer came. Only client-node's
+ * ApiException counts: an abort's DOMException has a numeric `code` too (23 for a timeout).
+ */
+function httpStatus(err: unknown): number | undefined {
+  return err instanceof ApiException && typeof err.code === 'number' ? err.code : undefined;
+}
+
 /** What one failed create means: done (409), retry (network, 5xx, 429), or a clear refusal. */
-function classify(err: unknown, secretRef: string, request: PodSecretRequest, clock: Clock): FetcherError | 'exists' {
+function classify(err: unknown, secretRef: string, request: PodSecretRequest, clock: Clock, deadlinePassed: boolean): FetcherError | 'exists' {
   const failure = err as KubeFailure;
-  const status = typeof failure?.code === 'number' ? failure.code : undefined;
+  const status = httpStatus(err);
   if (status === undefined) {
-    const reason = networkFailure(err);
+    // The deadline's abort rejects the call with the signal's reason, whatever that is.
+    const reason = networkFailure(err) ?? (deadlinePassed ? 'timed out' : null);
     if (reason === null) throw err; // not a transport failure: a bug, reported as such by main
     return new FetcherError({
       problem: `could not reach the Kubernetes API to create Secret ${secretRef} (${reason})`,
@@ -262,14 +273,18 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
   const secretRef = quote(`${request.namespace}/${request.name}`);
   const caFile = kube.apiUrl.protocol === 'https:' ? kube.caFile : undefined;
   if (caFile) await readKubeFile(caFile, FETCHER_ENV.kubeCaFile, 'CA certificate');
-  // Bound every request by the run's deadline (client-node hands the signal to undici's fetch).
-  const signalMiddleware: ObservableMiddleware = {
+  const attemptTimeoutMs = deps.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
+  // Bound each request by the run's deadline and by the per-attempt timeout, so an API server that
+  // never answers one request costs one attempt, not the whole run (client-node hands the signal
+  // to undici's fetch).
+  const signalMiddleware = (): ObservableMiddleware => ({
     pre: (context: RequestContext) => {
-      context.setSignal(deps.deadline.signal);
+      const remaining = Math.max(1, deps.deadline.atMs - deps.clock.now());
+      context.setSignal(AbortSignal.any([deps.deadline.signal, AbortSignal.timeout(Math.min(attemptTimeoutMs, remaining))]));
       return new Observable(Promise.resolve(context));
     },
     post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
-  };
+  });
   return withRetry(
     async (attempt) => {
       // A fresh read per attempt: the kubelet rotates projected tokens.
@@ -286,13 +301,13 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
       try {
         await api.createNamespacedSecret(
           { namespace: request.namespace, body },
-          { middleware: [signalMiddleware], middlewareMergeStrategy: 'append' },
+          { middleware: [signalMiddleware()], middlewareMergeStrategy: 'append' },
         );
         deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status: 201, durationMs: deps.clock.now() - started, attempt });
         return 'created' as const;
       } catch (err) {
-        const outcome = classify(err, secretRef, request, deps.clock);
-        const status = typeof (err as KubeFailure)?.code === 'number' ? ((err as KubeFailure).code as number) : null;
+        const outcome = classify(err, secretRef, request, deps.clock, deps.deadline.signal.aborted);
+        const status = httpStatus(err) ?? null;
         deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status, durationMs: deps.clock.now() - started, attempt });
         if (outcome === 'exists') return 'exists' as const;
         throw outcome;

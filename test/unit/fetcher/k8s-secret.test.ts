@@ -104,15 +104,31 @@ describe('fetcher/k8s-secret', function () {
       res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code }));
     }
 
-    async function run(token = 'kube-token-value') {
+    async function run(token = 'kube-token-value', attemptTimeoutMs?: number) {
       const tokenFile = join(dir, 'token');
       await writeFile(tokenFile, `${token}\n`);
       const clock = new FakeClock();
       const log = new RecordingLogger();
       const redactor = new Redactor();
-      const result = await createPodSecret(request, { apiUrl: url, tokenFile, caFile: join(dir, 'unused-for-http') }, { clock, deadline: fakeDeadline(clock, 60_000), log, redactor });
+      const deps = { clock, deadline: fakeDeadline(clock, 60_000), log, redactor, ...(attemptTimeoutMs ? { attemptTimeoutMs } : {}) };
+      const result = await createPodSecret(request, { apiUrl: url, tokenFile, caFile: join(dir, 'unused-for-http') }, deps);
       return { result, log, clock, redactor };
     }
+
+    it('gives up on an attempt the API server never answers and retries, within the run\'s deadline', async function () {
+      answers.push(() => {}); // the first request is held open and never answered
+      answers.push((_q, res, body) => {
+        res.writeHead(201, { 'content-type': 'application/json' });
+        res.end(body);
+      });
+      // A short attempt timeout keeps the test quick; the run's deadline (60 s, never reached) is not what ends the attempt.
+      const { result, log, clock } = await run('kube-token-value', 200);
+      assert.equal(result, 'created');
+      assert.equal(seen.length, 2);
+      assert.equal(clock.sleeps.length, 1, 'one backoff between the attempts');
+      const retried = log.lines.find((l) => l.msg === 'retrying');
+      assert.match(String(retried?.reason), /could not reach the Kubernetes API to create Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c` \(timed out\)/);
+    });
 
     it('POSTs the Secret with the token from the file and reports "created"', async function () {
       answers.push((_q, res, body) => {
@@ -155,6 +171,25 @@ describe('fetcher/k8s-secret', function () {
         return true;
       });
       assert.equal(seen.length, 1);
+    });
+
+    it('the run\'s deadline passing during a call ends it as a deadline, not as an HTTP status', async function () {
+      const controller = new AbortController();
+      answers.push(() => controller.abort(new Error('deadline passed'))); // never answered; the deadline passes meanwhile
+      const tokenFile = join(dir, 'token');
+      await writeFile(tokenFile, 'kube-token-value');
+      const clock = new FakeClock();
+      const log = new RecordingLogger();
+      await assert.rejects(
+        createPodSecret(request, { apiUrl: url, tokenFile, caFile: '' }, { clock, deadline: fakeDeadline(clock, 60_000, controller), log, redactor: new Redactor() }),
+        (err: FetcherError) => {
+          assert.equal(err.exitCode, EXIT_CODES.deadline);
+          assert.equal(err.status, undefined);
+          assert.match(err.problem, /could not reach the Kubernetes API to create Secret .* \(timed out\)/);
+          return true;
+        },
+      );
+      assert.equal(log.lines.find((l) => l.msg === 'kubernetes call')?.status, null, 'no HTTP status logged');
     });
 
     it('a 403 from the fetcher Secret policy says how the policy names Secrets, not to grant RBAC', async function () {
