@@ -20,6 +20,38 @@ export const VERSION = typeof __DAP_FETCHER_VERSION__ === 'string' ? __DAP_FETCH
 const DEADLINE_GRACE_MS = 1000;
 
 const E = FETCHER_ENV;
+
+/** The environment as `--help` lists it: variable names, what they are. */
+const ENV_HELP: [names: string[], meaning: string][] = [
+  [[E.plan], 'the plan (JSON) from the webhook: project, files, Secret'],
+  [[E.podName, E.podNamespace, E.podUid], 'the pod (downward API)'],
+  [[E.podServiceAccount], "the pod's service account (for messages)"],
+  [[E.mlpApiHost], 'MLP base URL, e.g. http://mlp.caraml.svc:8080'],
+  [[E.authMode], 'serviceaccount (default) | token-exchange | gcp-workload-identity'],
+  [[E.mlpTokenFile], 'projected service-account token (serviceaccount, token-exchange)'],
+  [[E.tokenAudience], 'ID token audience for gcp-workload-identity (default api.caraml)'],
+  [[E.exchangeIssuer], 'OIDC issuer (token-exchange)'],
+  [[E.exchangeAudience, E.exchangeScope], 'requested audience / scope (optional)'],
+  [[E.exchangeClientCredentialsFile], 'JSON {client_id, client_secret} (optional)'],
+  [[E.exchangeClientId], 'public client id without a credentials file (default dap-secret-fetcher)'],
+  [[E.gceMetadataHost], 'metadata server host[:port] (default metadata.google.internal)'],
+  [[E.kubeApiUrl, E.kubeTokenFile, E.kubeCaFile], 'Kubernetes API access for the Secret'],
+  [[E.deadlineSeconds], 'overall deadline (default 60)'],
+  [[E.terminationLog], 'termination message file (default /dev/termination-log)'],
+];
+
+/** Where descriptions start; names that do not fit before it get theirs on the next line. */
+const HELP_COLUMN = 26;
+
+function helpRows(rows: [names: string[], meaning: string][]): string {
+  return rows
+    .map(([names, meaning]) => {
+      const left = `  ${names.join(', ')}`;
+      return left.length + 2 <= HELP_COLUMN ? `${left.padEnd(HELP_COLUMN)}${meaning}` : `${left}\n${' '.repeat(HELP_COLUMN)}${meaning}`;
+    })
+    .join('\n');
+}
+
 export const HELP = `dap-secret-fetcher ${VERSION}
 
 The init container that dap-secret-webhook adds to Flyte task pods. It fetches the pod's MLP
@@ -29,21 +61,7 @@ creates the per-pod Kubernetes Secret for ENV_VAR secrets. The webhook sets ever
 Usage: dap-secret-fetcher [--help | --version]
 
 Environment:
-  ${E.plan}                    the plan (JSON) from the webhook: project, files, Secret
-  ${E.podName}, ${E.podNamespace}, ${E.podUid}   the pod (downward API)
-  ${E.podServiceAccount}         the pod's service account (for messages)
-  ${E.mlpApiHost}              MLP base URL, e.g. http://mlp.caraml.svc:8080
-  ${E.authMode}             serviceaccount (default) | token-exchange | gcp-workload-identity
-  ${E.mlpTokenFile}            projected service-account token (serviceaccount, token-exchange)
-  ${E.tokenAudience}        ID token audience for gcp-workload-identity (default api.caraml)
-  ${E.exchangeIssuer}  OIDC issuer (token-exchange)
-  ${E.exchangeAudience}, ${E.exchangeScope}   requested audience / scope (optional)
-  ${E.exchangeClientCredentialsFile}   JSON {client_id, client_secret} (optional)
-  ${E.exchangeClientId}   public client id without a credentials file (default dap-secret-fetcher)
-  ${E.gceMetadataHost}          metadata server host[:port] (default metadata.google.internal)
-  ${E.kubeApiUrl}, ${E.kubeTokenFile}, ${E.kubeCaFile}   Kubernetes API access for the Secret
-  ${E.deadlineSeconds}     overall deadline (default 60)
-  ${E.terminationLog}      termination message file (default /dev/termination-log)
+${helpRows(ENV_HELP)}
 
 Exit codes: 0 done, 1 failed (MLP, token, Kubernetes or files), 2 invalid configuration,
 3 deadline passed.

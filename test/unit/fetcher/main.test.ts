@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sinon from 'sinon';
+import { FETCHER_ENV } from '../../../fetcher/contract.js';
 import { HELP, main, VERSION } from '../../../fetcher/main.js';
 import { jsonResponse } from './helpers.js';
 
@@ -61,6 +62,23 @@ describe('fetcher/main', function () {
     assert.equal(await run(['--help'], {}), 0);
     assert.equal(out.join(''), HELP);
     assert.match(HELP, /MLP_AUTH_MODE/);
+  });
+
+  it('--help lines the descriptions up in one column and names every variable', function () {
+    const lines = HELP.split('\n');
+    const section = lines.slice(lines.indexOf('Environment:') + 1, lines.indexOf('', lines.indexOf('Environment:')));
+    assert.ok(section.length > 10, 'an Environment section');
+    const starts = new Set<number>();
+    for (const line of section) {
+      const names = /^ {2}[A-Z][A-Z0-9_]*(, [A-Z][A-Z0-9_]*)*$/.test(line);
+      if (names) continue; // a name too long for the column: its description is on the next line
+      const described = /^( {2}[A-Z][A-Z0-9_]*(?:, [A-Z][A-Z0-9_]*)* {2,}|\s+)\S/.exec(line);
+      assert.ok(described, `not a help row: ${JSON.stringify(line)}`);
+      starts.add((described[1] as string).length);
+    }
+    assert.deepEqual([...starts], [[...starts][0]], `descriptions start in different columns: ${[...starts].join(', ')}`);
+    assert.ok(lines.every((l) => l.length <= 100), 'no line is wider than 100 columns');
+    for (const name of Object.values(FETCHER_ENV)) assert.match(HELP, new RegExp(`\\b${name}\\b`), name);
   });
 
   it('refuses unknown arguments with exit code 2', async function () {
