@@ -82,7 +82,7 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
 
   const a = figures.admission;
   if (a) {
-    rows.push('admission: HTTPS POST /mutate on 127.0.0.1, webhook (dist/dap-secret-webhook.mjs serve) vs baseline-server.mjs');
+    rows.push('admission: HTTPS POST /mutate on 127.0.0.1, webhook (dist/webhook/dap-secret-webhook.mjs serve) vs baseline-server.mjs');
     for (const r of a.runs) {
       const what = `admission ${r.protocol} ${secretsLabel(r.secrets)}`;
       const ratioCell = r.rate === 'saturation' ? `req/s ${fmtRatio(r.throughputRatio)}` : `p99 ${fmtRatio(r.p99Ratio)}`;

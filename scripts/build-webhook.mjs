@@ -1,12 +1,18 @@
-// Bundles the webhook CLI into one ESM file (dist/dap-secret-webhook.mjs) that runs with plain
-// `node` and no node_modules: that single file is what Dockerfile.webhook copies.
+// Bundles the webhook CLI into dist/webhook/: the entry dap-secret-webhook.mjs plus chunks that
+// load only when used (the Kubernetes client to register, X.509 for a throw-away certificate,
+// render's YAML). It runs with plain `node` and no node_modules; Dockerfile.webhook copies the
+// directory. Splitting matters: V8 compiles an ES module's whole source up front, so one big
+// file cost ~20 MiB of resident memory for code the server never runs.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
-  entryPoints: ['webhook/cli.ts'],
-  outfile: 'dist/dap-secret-webhook.mjs',
+  entryPoints: { 'dap-secret-webhook': 'webhook/cli.ts' },
+  outdir: 'dist/webhook',
+  outExtension: { '.js': '.mjs' },
+  chunkNames: 'chunks/[name]-[hash]',
+  splitting: true,
   bundle: true,
   platform: 'node',
   target: 'node24',

@@ -17,6 +17,6 @@ for (const [name, value] of Object.entries(devDefaults)) {
     process.stderr.write(`npm start: ${name} not set, using the development value ${value}\n`);
   }
 }
-const child = spawn(process.execPath, ['dist/dap-secret-webhook.mjs', 'serve'], { env, stdio: 'inherit' });
+const child = spawn(process.execPath, ['dist/webhook/dap-secret-webhook.mjs', 'serve'], { env, stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

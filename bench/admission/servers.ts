@@ -1,8 +1,9 @@
 /**
  * The two servers under load, both child processes on 127.0.0.1 with the same certificate:
- * the built webhook (`node dist/dap-secret-webhook.mjs serve`, as the container runs it) and
+ * the built webhook (`node dist/webhook/dap-secret-webhook.mjs serve`, as the container runs it) and
  * the baseline (baseline-server.mjs). Being processes, their peak RSS is their own.
  */
+import { WEBHOOK_NODE_FLAGS } from '../../webhook/node-flags.js';
 import { writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { generateCertBundle } from '../../webhook/certs.js';
 import { GOLDEN_ENV } from '../../test/support/goldens.js';
 import { freePort, httpStatus, procStatusBytes, startChild, tempDir, waitFor, type Child } from '../lib/processes.js';
 
-export const WEBHOOK_BUNDLE = fileURLToPath(new URL('../../dist/dap-secret-webhook.mjs', import.meta.url));
+export const WEBHOOK_BUNDLE = fileURLToPath(new URL('../../dist/webhook/dap-secret-webhook.mjs', import.meta.url));
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.mjs', import.meta.url));
 export const MUTATE_PATH = '/mutate';
 
@@ -43,11 +44,14 @@ export async function writeCertificate(): Promise<Certificate> {
 
 const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' });
 
-/** The built webhook with the goldens' admin config; LOG_LEVEL=warn (no per-request info line). */
-/** `nodeOptions` (e.g. `--cpu-prof --cpu-prof-dir=...`) go to the webhook process's NODE_OPTIONS. */
+/**
+ * The built webhook with the goldens' admin config, run as the image runs it (the same V8 flags,
+ * webhook/node-flags.ts); LOG_LEVEL=warn (no per-request info line). `nodeOptions` (e.g.
+ * `--cpu-prof --cpu-prof-dir=...`) go to the webhook process's NODE_OPTIONS.
+ */
 export async function startWebhook(cert: Certificate, nodeOptions?: string): Promise<ServerUnderTest> {
   const [port, healthPort] = [await freePort(), await freePort()];
-  const child = startChild(process.execPath, [WEBHOOK_BUNDLE, 'serve'], {
+  const child = startChild(process.execPath, [...WEBHOOK_NODE_FLAGS, WEBHOOK_BUNDLE, 'serve'], {
     ...baseEnv(),
     ...GOLDEN_ENV,
     WEBHOOK_HOST: '127.0.0.1',

@@ -40,7 +40,7 @@ const NS = 'dsw-rbac';
 const FULLNAME = `${RELEASE}-dap-secret-webhook`;
 const FLYTE_NS = 'dsw-rbac-flyte';
 const OTHER_NS = 'dsw-rbac-unbound';
-const BUNDLE = join(REPO_ROOT, 'dist/dap-secret-webhook.mjs');
+const BUNDLE = join(REPO_ROOT, 'dist/webhook/dap-secret-webhook.mjs');
 const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
 
 describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {

@@ -1,5 +1,5 @@
 /**
- * The webhook as the built program (`node dist/dap-secret-webhook.mjs serve`), configured by env
+ * The webhook as the built program (`node dist/webhook/dap-secret-webhook.mjs serve`), configured by env
  * vars like a deployment, out of cluster: it registers itself with a URL client config
  * (WEBHOOK_URL) and listens on 127.0.0.1 only. Ready when its /readyz says so, which the webhook
  * reports only after its self-registration succeeded.
@@ -13,7 +13,7 @@ import { freePort } from './ports.js';
 import { startProcess, type ManagedProcess } from './processes.js';
 import { waitFor } from './wait.js';
 
-export const WEBHOOK_PROGRAM = fileURLToPath(new URL('../../../dist/dap-secret-webhook.mjs', import.meta.url));
+export const WEBHOOK_PROGRAM = fileURLToPath(new URL('../../../dist/webhook/dap-secret-webhook.mjs', import.meta.url));
 
 export interface WebhookOptions {
   /** MLP base URL written into the fetcher's env (the MLP stand-in's URL). */

@@ -1,6 +1,6 @@
 /**
  * The golden cases again, through the two other doors: the built `render` CLI
- * (dist/dap-secret-webhook.mjs, as an admin runs it) and the HTTPS admission endpoint of a
+ * (dist/webhook/dap-secret-webhook.mjs, as an admin runs it) and the HTTPS admission endpoint of a
  * running server (HTTP/1.1 and HTTP/2), the patch applied to the input as the API server would.
  */
 import { strict as assert } from 'node:assert';
@@ -15,7 +15,7 @@ import { podReview } from '../../../webhook/render.js';
 import { serve, type RunningServer } from '../../../webhook/server/serve.js';
 import { GOLDEN_CASES, GOLDEN_ENV, goldenUid, loadGolden } from '../../support/goldens.js';
 
-const BUNDLE = 'dist/dap-secret-webhook.mjs';
+const BUNDLE = 'dist/webhook/dap-secret-webhook.mjs';
 
 describe('golden pods through the built render CLI', function () {
   this.timeout(60_000);

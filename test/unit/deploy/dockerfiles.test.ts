@@ -3,9 +3,10 @@
  * they copy from the build context exists in the repository or is produced by an npm script that
  * the test command runs, and the images are pinned, labelled and non-root.
  */
+import { WEBHOOK_NODE_FLAGS } from '../../../webhook/node-flags.js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -210,8 +211,10 @@ describe('Dockerfiles', () => {
   describe('Dockerfile.webhook and the chart agree', () => {
     it('the image runs the bundle, and the unregister hook uses the same node binary', async () => {
       const final = parseDockerfile(await readFile(join(ROOT, 'Dockerfile.webhook'), 'utf8')).at(-1)!;
-      const [node, program] = JSON.parse(final.entrypoint!) as string[];
+      const [node, ...rest] = JSON.parse(final.entrypoint!) as string[];
+      const program = rest.pop();
       assert.equal(program, '/app/dap-secret-webhook.mjs');
+      assert.deepEqual(rest, WEBHOOK_NODE_FLAGS, 'the image runs node with the flags the benchmark measured (webhook/node-flags.ts)');
       const hook = await readFile(join(ROOT, 'deploy/helm/dap-secret-webhook/templates/unregister-hook.yaml'), 'utf8');
       assert.ok(hook.includes(`command: [${node},`), `the unregister hook must call ${node}`);
     });
@@ -220,7 +223,7 @@ describe('Dockerfiles', () => {
       this.timeout(30_000);
       const dir = await mkdtemp(join(tmpdir(), 'dap-bundle-'));
       try {
-        await copyFile(join(ROOT, 'dist/dap-secret-webhook.mjs'), join(dir, 'dap-secret-webhook.mjs'));
+        await cp(join(ROOT, 'dist/webhook'), dir, { recursive: true });
         const run = promisify(execFile);
         const version = await run(process.execPath, ['dap-secret-webhook.mjs', '--version'], { cwd: dir });
         assert.match(version.stdout, /\d+\.\d+\.\d+/);
