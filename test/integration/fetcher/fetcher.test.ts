@@ -470,5 +470,18 @@ describe('dap-secret-fetcher (built executable)', function () {
       }
       assert.deepEqual(runs.map((r) => r.code), [0, 0, 0, 1, 1, 1, 3, 0]);
     });
+
+    it('secret values that look like log structure (`info`, an event name) leave every line intact', async function () {
+      const pod = await readablePod({ short: 'info', event: 'http call', level: 'error' });
+      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['short', 's'], ['event', 'e'], ['level', 'l']] }));
+      assert.equal(run.code, EXIT.ok, describeRun(run));
+      assert.doesNotMatch(run.stdout, /redacted/);
+      for (const line of run.logs) {
+        assert.ok(['info', 'warn', 'error'].includes(String(line.level)), JSON.stringify(line));
+        assert.equal(typeof line.time, 'string');
+      }
+      assert.equal(run.logs.filter((l) => l.msg === 'http call').length, 2);
+      assert.deepEqual([run.logs[0]?.msg, run.logs.at(-1)?.msg], ['start', 'done']);
+    });
   });
 });
