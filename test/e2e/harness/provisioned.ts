@@ -15,7 +15,8 @@ const PROVISION_TIMEOUT_MS = 45 * 60 * 1000;
 
 const cache = new Map<string, Promise<string>>();
 
-function provision(script: string): Promise<string> {
+/** Runs test/e2e/provision/<script> once per test run and returns the last line it printed (its result). */
+export function provision(script: string): Promise<string> {
   let result = cache.get(script);
   if (!result) {
     result = run('bash', [join(provisionDir, script)], { timeout: PROVISION_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 })
