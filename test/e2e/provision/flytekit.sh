@@ -6,7 +6,7 @@
 # installed unattended when missing and running as root, as postgres.sh does for PostgreSQL.
 set -euo pipefail
 FLYTEKIT_VERSION="${FLYTEKIT_VERSION:-1.16.31}"
-CACHE_ROOT="${DAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dap-secret-webhook}"
+. "$(dirname "$0")/lib.sh"
 VENV="$CACHE_ROOT/flytekit-$FLYTEKIT_VERSION"
 log() { echo "[provision flytekit $FLYTEKIT_VERSION] $*" >&2; }
 # The installed version from the package metadata: importing flytekit would leave /tmp/flyte* dirs.
@@ -20,21 +20,11 @@ sys.exit(m.version("flytekit") != sys.argv[1])' "$FLYTEKIT_VERSION" 2>/dev/null
 has_ensurepip() { python3 -c 'import ensurepip; ensurepip.version()' >/dev/null 2>&1; }
 
 if has_pinned_flytekit; then echo "$VENV/bin/python"; exit 0; fi
-mkdir -p "$CACHE_ROOT"
-# Two runs provisioning at once would delete each other's half-built venv.
-exec 9>"$VENV.lock"
-flock 9
+lock_entry "$VENV"
 if has_pinned_flytekit; then echo "$VENV/bin/python"; exit 0; fi
 
 if ! has_ensurepip; then
-  if [[ $(id -u) != 0 ]]; then
-    log "python3 cannot create virtualenvs (no ensurepip) and installing it needs root: run 'sudo apt-get install -y python3-venv'"
-    exit 1
-  fi
-  log "installing python3-venv from Debian's packages (python3 -m venv needs ensurepip)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends python3-venv >&2
+  apt_install "python3 cannot create virtualenvs (no ensurepip)" python3-venv
   has_ensurepip || { log "python3-venv is installed but $(command -v python3) still has no ensurepip; install python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv or put Debian's python3 first on PATH"; exit 1; }
 fi
 

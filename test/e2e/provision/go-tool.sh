@@ -9,13 +9,10 @@
 # dependencies (a module with `replace` directives cannot be `go install`ed by version).
 set -euo pipefail
 name="$1" version="$2" module="$3" package="$4" ldflags="${5:-}"
-CACHE_ROOT="${DAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dap-secret-webhook}"
+. "$(dirname "$0")/lib.sh"
 BIN="$CACHE_ROOT/tools-$name-$version/bin"
 if [[ -x "$BIN/$name" ]]; then echo "$BIN/$name"; exit 0; fi
-# A concurrent run building the same tool: wait for it rather than compile twice.
-mkdir -p "$CACHE_ROOT"
-exec 9>"$CACHE_ROOT/tools-$name-$version.lock"
-flock 9
+lock_entry "$CACHE_ROOT/tools-$name-$version"
 if [[ -x "$BIN/$name" ]]; then echo "$BIN/$name"; exit 0; fi
 log() { echo "[provision $name $version] $*" >&2; }
 command -v go >/dev/null || { log "go is required (apt-get install golang or the machine's Go)"; exit 1; }

@@ -8,16 +8,12 @@
 # ./staging). etcd is built from the same module graph at the version kubernetes pins.
 set -euo pipefail
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
-CACHE_ROOT="${DAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dap-secret-webhook}"
+. "$(dirname "$0")/lib.sh"
 OUT="$CACHE_ROOT/k8s-$K8S_VERSION"
 BIN="$OUT/bin"
 built() { [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/etcd" ]]; }
 if built; then echo "$BIN"; exit 0; fi
-# Two runs provisioning at once (the harness provisions lazily) would delete each other's build
-# below: the second waits here, then finds the first one's binaries.
-mkdir -p "$CACHE_ROOT"
-exec 9>"$OUT.lock"
-flock 9
+lock_entry "$OUT"
 if built; then echo "$BIN"; exit 0; fi
 log() { echo "[provision k8s $K8S_VERSION] $*" >&2; }
 command -v go >/dev/null || { log "go is required (apt-get install golang or the machine's Go)"; exit 1; }

@@ -8,15 +8,11 @@
 # served, so it was checked by fetching v1.12.0's .info; later tags answer 403).
 set -euo pipefail
 MLP_VERSION="${MLP_VERSION:-v1.12.0}"
-CACHE_ROOT="${DAP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dap-secret-webhook}"
+. "$(dirname "$0")/lib.sh"
 OUT="$CACHE_ROOT/mlp-$MLP_VERSION"
 built() { [[ -x "$OUT/bin/mlp-api" && -f "$OUT/db-migrations/1_schema_creation.up.sql" ]]; }
 if built; then echo "$OUT"; exit 0; fi
-# Two runs provisioning at once (the harness provisions lazily) would delete each other's build
-# below: the second waits here, then finds the first one's result.
-mkdir -p "$CACHE_ROOT"
-exec 9>"$OUT.lock"
-flock 9
+lock_entry "$OUT"
 if built; then echo "$OUT"; exit 0; fi
 log() { echo "[provision mlp $MLP_VERSION] $*" >&2; }
 command -v go >/dev/null || { log "go is required (apt-get install golang or the machine's Go)"; exit 1; }
