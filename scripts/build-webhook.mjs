@@ -17,8 +17,6 @@ await build({
   platform: 'node',
   target: 'node24',
   format: 'esm',
-  minify: true,
-  keepNames: true,
   sourcemap: 'linked',
   legalComments: 'external',
   logLevel: 'warning',
