@@ -316,7 +316,7 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
   });
 
   describe('10. nothing leaks', () => {
-    it('no secret value or token appears in any fetcher output or termination message, nor in the webhook\'s log', async () => {
+    it('no secret value or token appears in any fetcher output or termination message, the webhook\'s log or metrics, a stored pod (the admission responses applied) or an event', async () => {
       // Values reach the fetcher only on a successful fetch: without scenario 3 this would prove little.
       assert.ok(fetchedSandbox, 'scenario 3 did not run the fetcher to success, so there is nothing to check for leaks; see its failure above');
       const tokens: string[] = [];
@@ -327,8 +327,15 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
         }
       }
       assert.ok(tokens.length > 0 && fetcherOutputs.length > 0, 'the sandboxes of scenarios 3 and 8 hold projected tokens and the fetcher\'s output');
-      const haystacks = [...fetcherOutputs, await readFile(webhook.logPath, 'utf8')];
-      const needles = [...Object.values(MLP_VALUES).map((v) => v.trim()), ...tokens];
+      const metrics = await (await fetch(webhook.healthUrl.replace(/\/readyz$/, '/metrics'))).text();
+      assert.match(metrics, /dap_secret_webhook_admission_requests_total\{outcome="injected"\} [1-9]/, 'the webhook admitted pods, so its metrics have something to say');
+      const pods = await core.listNamespacedPod({ namespace: NS });
+      assert.ok(pods.items.some((p) => p.metadata?.annotations?.['dap-secret-webhook.caraml.dev/injected'] === 'true'), 'injected pods are stored');
+      const events = await core.listNamespacedEvent({ namespace: NS });
+      const haystacks = [...fetcherOutputs, await readFile(webhook.logPath, 'utf8'), metrics, JSON.stringify(pods.items), JSON.stringify(events.items)];
+      const values = Object.values(MLP_VALUES).map((v) => v.trim());
+      // Pods, events and metrics could only carry a value in some encoding: look for base64 too.
+      const needles = [...values, ...values.map((v) => Buffer.from(v).toString('base64')), ...tokens];
       const leaks = needles.filter((needle) => haystacks.some((h) => h.includes(needle)));
       // Count only: printing a leaked value would leak it again.
       assert.equal(leaks.length, 0, `${leaks.length} secret value(s) or token(s) appeared in output`);
