@@ -3,6 +3,9 @@
  * deadline and a per-attempt timeout, timed, logged as one line, and with transport failures turned
  * into retryable FetcherErrors. Status handling stays with each peer's module, except the part
  * that is the same everywhere: 5xx and 429 are retryable, with Retry-After honoured.
+ *
+ * MLP and the metadata server are called through `HttpContext.request` (node:http, see
+ * http-transport.ts); only openid-client, which needs fetch's own Response, uses fetch.
  */
 import { FetcherError } from './errors.js';
 import type { Logger } from './log.js';
@@ -11,8 +14,34 @@ import { parseRetryAfter, type Clock, type Deadline } from './retry.js';
 /** One slow attempt must not eat the whole deadline: after this, give up and retry. */
 export const ATTEMPT_TIMEOUT_MS = 15_000;
 
+/** An answer as the fetcher reads it: what http-transport.ts makes (fetch's Response has the same shape). */
+export interface HttpResponse {
+  readonly status: number;
+  /** The URL asked for (redirects are never followed). */
+  readonly url: string;
+  readonly headers: { get(name: string): string | null };
+  /** The body as it arrives; leaving the loop early discards the rest. */
+  readonly body: AsyncIterable<Uint8Array> | null;
+  /** The whole body, as UTF-8. */
+  text(): Promise<string>;
+}
+
+export interface HttpRequest {
+  method?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Sends one request. Resolves once the status and headers arrive; rejects with the transport's
+ * error, or with `signal.reason` when the signal aborts — which also cuts off a body still being read.
+ */
+export type HttpTransport = (url: URL, request: HttpRequest & { signal: AbortSignal }) => Promise<HttpResponse>;
+
 export interface HttpContext {
-  fetch: typeof fetch;
+  /** MLP's and the metadata server's requests. */
+  request: HttpTransport;
+  /** openid-client's requests (token-exchange only); the global fetch when not set. */
+  fetch?: typeof fetch;
   clock: Clock;
   deadline: Deadline;
   log: Logger;
@@ -27,8 +56,9 @@ export interface CallInfo {
 }
 
 function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  // node:http puts the code on the error itself; fetch on its cause.
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined;
   if (code) return code;
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timed out';
   return err instanceof Error ? err.message.slice(0, 120) : 'network error';
@@ -41,21 +71,28 @@ export function loggableUrl(url: URL | string): string {
 }
 
 /**
- * Performs one request. Resolves with the Response for any HTTP status; rejects with a
+ * Runs one attempt: `send` gets a signal that aborts at the deadline or after the per-attempt
+ * timeout (and with `extraSignal`). Resolves with the answer for any HTTP status; rejects with a
  * retryable FetcherError when the peer could not be reached or did not answer in time.
  */
-export async function attemptFetch(http: HttpContext, info: CallInfo, url: URL | string, init: RequestInit = {}): Promise<Response> {
+export async function boundedAttempt<R extends { status: number }>(
+  http: HttpContext,
+  info: CallInfo,
+  url: URL | string,
+  method: string,
+  send: (signal: AbortSignal) => Promise<R>,
+  extraSignal?: AbortSignal,
+): Promise<R> {
   const started = http.clock.now();
   const remaining = Math.max(1, http.deadline.atMs - started);
   const signal = AbortSignal.any([
     http.deadline.signal,
     AbortSignal.timeout(Math.min(ATTEMPT_TIMEOUT_MS, remaining)),
-    ...(init.signal ? [init.signal] : []),
+    ...(extraSignal ? [extraSignal] : []),
   ]);
-  const method = init.method ?? 'GET';
   const where = loggableUrl(url);
   try {
-    const response = await http.fetch(url, { ...init, signal, redirect: 'manual' });
+    const response = await send(signal);
     http.log.info('http call', {
       peer: info.peer,
       operation: info.operation,
@@ -85,6 +122,11 @@ export async function attemptFetch(http: HttpContext, info: CallInfo, url: URL |
   }
 }
 
+/** One request through `http.request` (node:http), bounded, timed and logged as boundedAttempt says. */
+export function attemptRequest(http: HttpContext, info: CallInfo, url: URL, request: HttpRequest = {}): Promise<HttpResponse> {
+  return boundedAttempt(http, info, url, request.method ?? 'GET', (signal) => http.request(url, { ...request, signal }));
+}
+
 /** The retryable error for an answer whose body broke off (reset, timeout) while it was being read. */
 export function bodyReadFailure(info: CallInfo, url: URL | string, err: unknown): FetcherError {
   return new FetcherError({
@@ -95,7 +137,7 @@ export function bodyReadFailure(info: CallInfo, url: URL | string, err: unknown)
 }
 
 /** Throws the retryable error for 5xx and 429; returns otherwise. */
-export function throwIfRetryableStatus(response: Response, info: CallInfo, clock: Clock): void {
+export function throwIfRetryableStatus(response: Pick<HttpResponse, 'status' | 'headers'>, info: CallInfo, clock: Clock): void {
   const { status } = response;
   if (status !== 429 && status < 500) return;
   const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock.now());
@@ -109,7 +151,7 @@ export function throwIfRetryableStatus(response: Response, info: CallInfo, clock
 }
 
 /** The error text a peer put in its body — `{"error": "..."}` (MLP), `{"error": {"message"}}` (Oathkeeper), or plain text — shortened. */
-export async function peerErrorText(response: Response): Promise<string> {
+export async function peerErrorText(response: Pick<HttpResponse, 'text'>): Promise<string> {
   let text: string;
   try {
     text = await response.text();

@@ -8,7 +8,8 @@ import { loadConfig, secretNames, terminationLogPath, type Config, type Env } fr
 import { FETCHER_ENV } from './contract.js';
 import { asFetcherError, EXIT_CODES, FetcherError, renderReport, type ExitCode, type ReportContext } from './errors.js';
 import { writeSecretFiles } from './files.js';
-import type { HttpContext } from './http.js';
+import type { HttpContext, HttpTransport } from './http.js';
+import { nodeHttpTransport } from './http-transport.js';
 import { jsonLogger, type Logger, type LogSink } from './log.js';
 import { Redactor } from './redact.js';
 import { gaveUp, startDeadline, systemClock, type Clock } from './retry.js';
@@ -71,6 +72,9 @@ export interface MainIo {
   env: Env;
   stdout: LogSink;
   stderr: LogSink;
+  /** MLP and metadata server requests; node:http by default. */
+  request?: HttpTransport;
+  /** openid-client's fetch (token-exchange); the global fetch by default. */
   fetch?: typeof fetch;
   clock?: Clock;
 }
@@ -185,7 +189,7 @@ export async function main(argv: string[], io: MainIo): Promise<ExitCode> {
   });
   const deadline = startDeadline(config.deadlineMs, clock);
   const stop = cutOff(deadline.signal, config.deadlineMs);
-  const http: HttpContext = { fetch: io.fetch ?? fetch, clock, deadline, log };
+  const http: HttpContext = { request: io.request ?? nodeHttpTransport, ...(io.fetch ? { fetch: io.fetch } : {}), clock, deadline, log };
   try {
     await Promise.race([run(config, log, http, redactor), stop.promise]);
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { FetcherError, listNames, quote } from './errors.js';
 import { JSONParser } from '@streamparser/json';
-import { attemptFetch, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo, type HttpContext } from './http.js';
+import { attemptRequest, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo, type HttpContext, type HttpResponse } from './http.js';
 import type { Redactor } from './redact.js';
 import { withRetry } from './retry.js';
 import type { TokenSource } from './token/index.js';
@@ -39,7 +39,7 @@ function unexpectedBody(operation: string, status: number): FetcherError {
   });
 }
 
-async function readJson(response: Response, info: CallInfo, url: URL): Promise<unknown> {
+async function readJson(response: HttpResponse, info: CallInfo, url: URL): Promise<unknown> {
   let text: string;
   try {
     text = await response.text();
@@ -63,7 +63,7 @@ const OPENING_BRACKET = 0x5b;
  * Streamed, one item is held at a time and the others' values are dropped at once — never kept,
  * never registered with the redactor.
  */
-async function readWantedSecrets(deps: MlpDeps, response: Response, info: CallInfo, url: URL, wanted: ReadonlySet<string>): Promise<Map<string, string>> {
+async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: CallInfo, url: URL, wanted: ReadonlySet<string>): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   let valid = true;
   // `$.*` with keepStack false: each array item on its own, and not kept in the array once seen.
@@ -105,7 +105,7 @@ async function readWantedSecrets(deps: MlpDeps, response: Response, info: CallIn
 }
 
 /** Status → message for a response MLP (or its gateway) refused. */
-async function refusal(response: Response, info: CallInfo, project: string, identity: string): Promise<FetcherError> {
+async function refusal(response: HttpResponse, info: CallInfo, project: string, identity: string): Promise<FetcherError> {
   const detail = await peerErrorText(response);
   const said = detail ? ` (MLP said: ${detail})` : '';
   const { status } = response;
@@ -141,9 +141,9 @@ async function refusal(response: Response, info: CallInfo, project: string, iden
 }
 
 /** One GET with a fresh token; the 200 response, or the error its status means. */
-async function getOk(deps: MlpDeps, url: URL, info: CallInfo, project: string, attempt: number): Promise<Response> {
+async function getOk(deps: MlpDeps, url: URL, info: CallInfo, project: string, attempt: number): Promise<HttpResponse> {
   const token = await deps.tokens.token(attempt);
-  const response = await attemptFetch(deps.http, { ...info, attempt }, url, {
+  const response = await attemptRequest(deps.http, { ...info, attempt }, url, {
     headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
   });
   throwIfRetryableStatus(response, info, deps.http.clock);

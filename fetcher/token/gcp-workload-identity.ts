@@ -4,7 +4,7 @@
  * server answers for the Google service account bound to the pod's Kubernetes service account.
  */
 import { FetcherError } from '../errors.js';
-import { attemptFetch, peerErrorText, throwIfRetryableStatus, type CallInfo } from '../http.js';
+import { attemptRequest, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo } from '../http.js';
 import { jwtIdentity, type TokenDeps, type TokenSource } from './source.js';
 
 const PEER = 'the GKE metadata server';
@@ -21,7 +21,7 @@ export function gcpWorkloadIdentityTokenSource(metadataHost: string, audience: s
   return {
     async token(attempt) {
       const info: CallInfo = { peer: PEER, operation: `get an ID token for audience ${audience}`, attempt };
-      const response = await attemptFetch(deps.http, info, url, { headers: { 'Metadata-Flavor': 'Google' } });
+      const response = await attemptRequest(deps.http, info, url, { headers: { 'Metadata-Flavor': 'Google' } });
       throwIfRetryableStatus(response, info, deps.http.clock);
       if (response.status !== 200) {
         const detail = await peerErrorText(response);
@@ -31,7 +31,12 @@ export function gcpWorkloadIdentityTokenSource(metadataHost: string, audience: s
           status: response.status,
         });
       }
-      const token = (await response.text()).trim();
+      let token: string;
+      try {
+        token = (await response.text()).trim();
+      } catch (err) {
+        throw bodyReadFailure(info, url, err);
+      }
       deps.redactor.add(token);
       if (token.split('.').length !== 3) {
         throw new FetcherError({

@@ -8,7 +8,7 @@ import * as oidc from 'openid-client';
 import type { AuthSettings, PodIdentity } from '../config.js';
 import { FETCHER_ENV } from '../contract.js';
 import { FetcherError } from '../errors.js';
-import { attemptFetch } from '../http.js';
+import { boundedAttempt } from '../http.js';
 import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './source.js';
 
 type ExchangeSettings = Extract<AuthSettings, { mode: 'token-exchange' }>;
@@ -100,9 +100,15 @@ export function describeOidcError(err: unknown, operation: string, issuer: URL):
 export function tokenExchangeTokenSource(settings: ExchangeSettings, pod: PodIdentity, deps: TokenDeps): TokenSource {
   let configuration: Promise<oidc.Configuration> | null = null;
   let attempt = 0;
-  // Every request openid-client makes goes through the run's deadline, timeout and log.
-  const fetchForOidc: oidc.CustomFetch = (url, options) =>
-    attemptFetch(deps.http, { peer: PEER, operation: new URL(url).pathname.includes('.well-known') ? 'discover its configuration' : 'exchange the token', attempt }, url, options as RequestInit);
+  // Every request openid-client makes goes through the run's deadline, timeout and log. It stays on
+  // fetch (undici): oauth4webapi builds Headers and accepts only fetch's own Response, so undici
+  // is loaded in this mode whatever transport sent the request.
+  const fetchImpl = deps.http.fetch ?? fetch;
+  const fetchForOidc: oidc.CustomFetch = (url, options) => {
+    const info = { peer: PEER, operation: new URL(url).pathname.includes('.well-known') ? 'discover its configuration' : 'exchange the token', attempt };
+    const { signal: ownSignal, ...init } = options as RequestInit;
+    return boundedAttempt(deps.http, info, url, init.method ?? 'GET', (signal) => fetchImpl(url, { ...init, signal, redirect: 'manual' }), ownSignal ?? undefined);
+  };
 
   const discover = async (): Promise<oidc.Configuration> => {
     const credentials = await readClientCredentials(settings, deps);

@@ -4,8 +4,14 @@
  * metadata server, and a Kubernetes Secrets API. Each test is one pod's init container run.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { createCertificateAuthority } from '../../support/k8s/pki.js';
 import {
   describeRun,
   ensureExecutable,
@@ -332,6 +338,97 @@ describe('dap-secret-fetcher (built executable)', function () {
       world.mlp.faults.failNext(1000, 503);
       const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { DAP_DEADLINE_SECONDS: '2' }));
       assertFailed(run, EXIT.deadline, /gave up/, /MLP failed to list projects/, /HTTP 503/);
+    });
+  });
+
+  describe('MLP over HTTPS under a path prefix (node:http client)', function () {
+    // An HTTPS reverse proxy at /mlp/ in front of the MLP gateway, with a certificate from a CA
+    // only NODE_EXTRA_CA_CERTS names; it gzips answers when asked and can cut a secrets list off.
+    let proxy: HttpsServer;
+    let proxyUrl: string;
+    let proxyCaFile: string;
+    let cutNextList = false;
+    const seen: { url: string; acceptEncoding: string | undefined }[] = [];
+
+    before(async function () {
+      const ca = await createCertificateAuthority('fetcher https MLP test CA');
+      proxyCaFile = join(world.dir, 'proxy-ca.crt');
+      await writeFile(proxyCaFile, ca.certPem);
+      const tls = await ca.issueServer('127.0.0.1', ['127.0.0.1']);
+      const upstream = new URL(world.mlp.url);
+      proxy = createHttpsServer({ key: tls.keyPem, cert: tls.certPem }, (req, res) => {
+        const url = req.url ?? '/';
+        seen.push({ url, acceptEncoding: req.headers['accept-encoding'] });
+        if (!url.startsWith('/mlp/')) {
+          res.writeHead(404).end('404 page not found');
+          return;
+        }
+        const { 'accept-encoding': _encoding, host: _host, ...headers } = req.headers;
+        const forward = httpRequest(new URL(url.slice('/mlp'.length), upstream), { method: req.method, headers }, (answer) => {
+          const chunks: Buffer[] = [];
+          answer.on('data', (c: Buffer) => chunks.push(c));
+          answer.on('end', () => {
+            const body = Buffer.concat(chunks);
+            if (cutNextList && url.endsWith('/secrets')) {
+              cutNextList = false;
+              res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+              res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
+              return;
+            }
+            const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding']));
+            res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+            res.end(gzip ? gzipSync(body) : body);
+          });
+        });
+        forward.on('error', () => res.destroy());
+        req.pipe(forward);
+      });
+      proxy.listen(0, '127.0.0.1');
+      await once(proxy, 'listening');
+      proxyUrl = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}/mlp`;
+    });
+
+    after(async function () {
+      proxy?.closeAllConnections();
+      proxy?.close();
+    });
+
+    function httpsEnv(pod: Pod, extra: Record<string, string> = {}): Record<string, string> {
+      return podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_API_HOST: proxyUrl, NODE_EXTRA_CA_CERTS: proxyCaFile, ...extra });
+    }
+
+    it('keeps the prefix, trusts the NODE_EXTRA_CA_CERTS CA and reads gzipped answers', async function () {
+      const pod = await readablePod({ s: 'https-prefix-value' });
+      const from = seen.length;
+      const run = await runFetcher(httpsEnv(pod));
+      assert.equal(run.code, EXIT.ok, describeRun(run));
+      assert.equal(await readFile(join(pod.volume, 's'), 'utf8'), 'https-prefix-value');
+      const id = world.mlp.data.projects.find((p) => p.name === pod.namespace)?.id;
+      assert.deepEqual(seen.slice(from), [
+        { url: `/mlp/v1/projects?name=${pod.namespace}`, acceptEncoding: 'gzip' },
+        { url: `/mlp/v1/projects/${id}/secrets`, acceptEncoding: 'gzip' },
+      ]);
+    });
+
+    it('retries a secrets list that breaks off mid-body', async function () {
+      const pod = await readablePod({ s: 'after-cut-value', other: 'x'.repeat(4096) });
+      cutNextList = true;
+      const run = await runFetcher(httpsEnv(pod));
+      assert.equal(run.code, EXIT.ok, describeRun(run));
+      assert.equal(cutNextList, false, 'the proxy cut one list off');
+      assert.equal(secretCalls(pod), 2);
+      const retry = run.logs.find((l) => l.msg === 'retrying');
+      assert.match(String(retry?.reason), /could not read the answer of MLP at https:\/\/127\.0\.0\.1:\d+ to list secrets \(ECONNRESET\)/);
+      assert.equal(await readFile(join(pod.volume, 's'), 'utf8'), 'after-cut-value');
+    });
+
+    it('refuses a certificate from a CA it was not given, sending nothing', async function () {
+      const pod = await readablePod({ s: 'never-delivered-https' });
+      const from = seen.length;
+      const { NODE_EXTRA_CA_CERTS: _ca, ...env } = httpsEnv(pod, { DAP_DEADLINE_SECONDS: '1' });
+      const run = await runFetcher(env);
+      assertFailed(run, EXIT.deadline, /could not reach MLP at https:\/\/127\.0\.0\.1:\d+ to list projects \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+      assert.equal(seen.length, from, 'no request reached the proxy');
     });
   });
 

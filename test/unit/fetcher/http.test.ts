@@ -1,45 +1,48 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
 import { FetcherError } from '../../../fetcher/errors.js';
-import { attemptFetch, peerErrorText, throwIfRetryableStatus, type HttpContext } from '../../../fetcher/http.js';
+import { attemptRequest, peerErrorText, throwIfRetryableStatus, type HttpContext, type HttpTransport } from '../../../fetcher/http.js';
 import { FakeClock, fakeDeadline, jsonResponse, RecordingLogger } from './helpers.js';
 
 describe('fetcher/http', function () {
-  function context(fetchImpl: sinon.SinonStub): { http: HttpContext; log: RecordingLogger } {
+  function context(request: sinon.SinonStub): { http: HttpContext; log: RecordingLogger } {
     const clock = new FakeClock();
     const log = new RecordingLogger();
-    return { http: { fetch: fetchImpl as unknown as typeof fetch, clock, deadline: fakeDeadline(clock, 60_000), log }, log };
+    return { http: { request: request as unknown as HttpTransport, clock, deadline: fakeDeadline(clock, 60_000), log }, log };
   }
   const info = { peer: 'MLP', operation: 'list projects', attempt: 2 };
 
   it('logs one line per call with status and duration, never headers', async function () {
-    const fetchStub = sinon.stub().resolves(jsonResponse(200, []));
-    const { http, log } = context(fetchStub);
-    const response = await attemptFetch(http, info, new URL('http://mlp:8080/v1/projects?name=ads'), { headers: { Authorization: 'Bearer t0ken-value' } });
+    const requestStub = sinon.stub().resolves(jsonResponse(200, []));
+    const { http, log } = context(requestStub);
+    const response = await attemptRequest(http, info, new URL('http://mlp:8080/v1/projects?name=ads'), { headers: { Authorization: 'Bearer t0ken-value' } });
     assert.equal(response.status, 200);
     assert.deepEqual(log.lines, [
       { level: 'info', msg: 'http call', peer: 'MLP', operation: 'list projects', method: 'GET', url: 'http://mlp:8080/v1/projects?name=ads', status: 200, durationMs: 0, attempt: 2 },
     ]);
-    const init = fetchStub.firstCall.args[1] as RequestInit;
-    assert.ok(init.signal instanceof AbortSignal, 'bounded by a signal');
-    assert.equal(init.redirect, 'manual');
+    const request = requestStub.firstCall.args[1] as Parameters<HttpTransport>[1];
+    assert.ok(request.signal instanceof AbortSignal, 'bounded by a signal');
+    assert.deepEqual(request.headers, { Authorization: 'Bearer t0ken-value' });
   });
 
   it('turns a transport failure into a retryable error naming the peer and the cause', async function () {
-    const failure = new TypeError('fetch failed', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) });
-    const { http, log } = context(sinon.stub().rejects(failure));
-    await assert.rejects(attemptFetch(http, info, 'http://mlp:8080/v1/projects'), (err: FetcherError) => {
-      assert.equal(err.retryable, true);
-      assert.equal(err.problem, 'could not reach MLP at http://mlp:8080 to list projects (ECONNRESET)');
-      return true;
-    });
-    assert.equal(log.lines[0]?.msg, 'http call failed');
-    assert.equal(log.lines[0]?.error, 'ECONNRESET');
+    // node:http's errors carry the code themselves; fetch's on their cause: both name it.
+    const failures = [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), new TypeError('fetch failed', { cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }) })];
+    for (const failure of failures) {
+      const { http, log } = context(sinon.stub().rejects(failure));
+      await assert.rejects(attemptRequest(http, info, new URL('http://mlp:8080/v1/projects')), (err: FetcherError) => {
+        assert.equal(err.retryable, true);
+        assert.equal(err.problem, 'could not reach MLP at http://mlp:8080 to list projects (ECONNRESET)');
+        return true;
+      });
+      assert.equal(log.lines[0]?.msg, 'http call failed');
+      assert.equal(log.lines[0]?.error, 'ECONNRESET');
+    }
   });
 
   it('calls a timeout a timeout', async function () {
     const { http } = context(sinon.stub().rejects(new DOMException('aborted', 'TimeoutError')));
-    await assert.rejects(attemptFetch(http, info, 'http://mlp:8080/'), /\(timed out\)/);
+    await assert.rejects(attemptRequest(http, info, new URL('http://mlp:8080/')), /\(timed out\)/);
   });
 
   describe('throwIfRetryableStatus', function () {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import { FETCHER_ENV } from '../../../fetcher/contract.js';
+import type { HttpTransport } from '../../../fetcher/http.js';
 import { HELP, main, VERSION } from '../../../fetcher/main.js';
 import { jsonResponse } from './helpers.js';
 
@@ -40,12 +41,12 @@ describe('fetcher/main', function () {
     };
   }
 
-  function run(argv: string[], e: Record<string, string | undefined>, fetchStub?: sinon.SinonStub) {
+  function run(argv: string[], e: Record<string, string | undefined>, requestStub?: sinon.SinonStub) {
     return main(argv, {
       env: e,
       stdout: { write: (l) => out.push(l) },
       stderr: { write: (l) => err.push(l) },
-      ...(fetchStub ? { fetch: fetchStub as unknown as typeof fetch } : {}),
+      ...(requestStub ? { request: requestStub as unknown as HttpTransport } : {}),
     });
   }
 

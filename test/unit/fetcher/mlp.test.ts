@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
 import { EXIT_CODES, FetcherError } from '../../../fetcher/errors.js';
-import type { HttpContext } from '../../../fetcher/http.js';
+import type { HttpContext, HttpTransport } from '../../../fetcher/http.js';
 import { fetchMlpSecrets, type MlpDeps } from '../../../fetcher/mlp.js';
 import { Redactor } from '../../../fetcher/redact.js';
 import type { TokenSource } from '../../../fetcher/token/index.js';
@@ -11,24 +11,24 @@ const BASE = new URL('http://mlp:8080/');
 const ADS = { id: 7, name: 'ads', readers: ['system:serviceaccount:ads:runner'], administrators: null };
 
 describe('fetcher/mlp', function () {
-  let fetchStub: sinon.SinonStub;
+  let requestStub: sinon.SinonStub;
   let tokens: sinon.SinonStubbedInstance<TokenSource> & TokenSource;
   let deps: MlpDeps;
   let clock: FakeClock;
   let redactor: Redactor;
 
   beforeEach(function () {
-    fetchStub = sinon.stub();
+    requestStub = sinon.stub();
     clock = new FakeClock();
     redactor = new Redactor();
     let n = 0;
     tokens = { token: sinon.stub().callsFake(async () => `token-${n++}-abcdef`), identity: sinon.stub().returns('system:serviceaccount:ads:runner') } as never;
-    const http: HttpContext = { fetch: fetchStub as unknown as typeof fetch, clock, deadline: fakeDeadline(clock, 60_000), log: new RecordingLogger() };
+    const http: HttpContext = { request: requestStub as unknown as HttpTransport, clock, deadline: fakeDeadline(clock, 60_000), log: new RecordingLogger() };
     deps = { http, tokens, redactor };
   });
 
   function route(projects: unknown, secrets: unknown): void {
-    fetchStub.callsFake(async (url: URL) => {
+    requestStub.callsFake(async (url: URL) => {
       if (url.pathname === '/v1/projects') return jsonResponse(200, projects);
       if (url.pathname === '/v1/projects/7/secrets') return jsonResponse(200, secrets);
       return new Response('404 page not found', { status: 404 });
@@ -43,9 +43,9 @@ describe('fetcher/mlp', function () {
     ]);
     const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['password', 'token'] });
     assert.deepEqual([...values], [['password', 'pw-value'], ['token', 'tok-value']]);
-    const urls = fetchStub.getCalls().map((c) => String(c.args[0]));
+    const urls = requestStub.getCalls().map((c) => String(c.args[0]));
     assert.deepEqual(urls, ['http://mlp:8080/v1/projects?name=ads', 'http://mlp:8080/v1/projects/7/secrets']);
-    const headers = fetchStub.firstCall.args[1].headers as Record<string, string>;
+    const headers = requestStub.firstCall.args[1].headers as Record<string, string>;
     assert.equal(headers.Authorization, 'Bearer token-0-abcdef');
     assert.equal(tokens.token.callCount, 2, 'a fresh token per call');
     assert.equal(redactor.apply('pw-value tok-value'), '[redacted] [redacted]', 'every requested value is registered for redaction');
@@ -77,8 +77,8 @@ describe('fetcher/mlp', function () {
   });
 
   it('names the identity MLP denied, without retrying', async function () {
-    fetchStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
-    fetchStub.onSecondCall().resolves(jsonResponse(403, { error: { code: 403, message: 'Access credentials are not sufficient to access this resource' } }));
+    requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+    requestStub.onSecondCall().resolves(jsonResponse(403, { error: { code: 403, message: 'Access credentials are not sufficient to access this resource' } }));
     await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => {
       assert.equal(err.status, 403);
       assert.equal(err.retryable, false);
@@ -86,27 +86,27 @@ describe('fetcher/mlp', function () {
       assert.equal(err.fix, 'add `system:serviceaccount:ads:runner` to the readers of MLP project `ads`');
       return true;
     });
-    assert.equal(fetchStub.callCount, 2);
+    assert.equal(requestStub.callCount, 2);
     assert.equal(tokens.identity.firstCall.args[0], 'token-1-abcdef');
   });
 
   it('points at MLP_API_HOST when the projects endpoint is not there', async function () {
-    fetchStub.resolves(new Response('404 page not found', { status: 404 }));
+    requestStub.resolves(new Response('404 page not found', { status: 404 }));
     await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => err.status === 404 && /check MLP_API_HOST/.test(err.fix));
   });
 
   it('retries 503 and resets, then succeeds', async function () {
-    fetchStub.onCall(0).resolves(jsonResponse(503, { error: 'down' }));
-    fetchStub.onCall(1).rejects(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }));
-    fetchStub.onCall(2).resolves(jsonResponse(200, [ADS]));
-    fetchStub.onCall(3).resolves(jsonResponse(200, [{ id: 1, name: 'x', data: 'x-value' }]));
+    requestStub.onCall(0).resolves(jsonResponse(503, { error: 'down' }));
+    requestStub.onCall(1).rejects(new TypeError('fetch failed', { cause: { code: 'ECONNRESET' } }));
+    requestStub.onCall(2).resolves(jsonResponse(200, [ADS]));
+    requestStub.onCall(3).resolves(jsonResponse(200, [{ id: 1, name: 'x', data: 'x-value' }]));
     const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] });
     assert.equal(values.get('x'), 'x-value');
     assert.equal(clock.sleeps.length, 2);
   });
 
   it('gives up with exit code 3 when MLP keeps failing past the deadline', async function () {
-    fetchStub.callsFake(async () => jsonResponse(500, { error: 'boom' }));
+    requestStub.callsFake(async () => jsonResponse(500, { error: 'boom' }));
     await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => err.exitCode === EXIT_CODES.deadline && err.status === 500);
   });
 
@@ -133,9 +133,9 @@ describe('fetcher/mlp', function () {
       { id: 3, name: 'empty', data: '', project_id: 7 },
     ]);
     for (const size of [1, 3, 7, 4096]) {
-      fetchStub.reset();
-      fetchStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
-      fetchStub.onSecondCall().resolves(chunked(`${list}\n`, size));
+      requestStub.reset();
+      requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+      requestStub.onSecondCall().resolves(chunked(`${list}\n`, size));
       const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['cert', 'empty'] });
       assert.deepEqual([...values], [['cert', 'ünïcødé "quoted" \\ line\nbreak 😀'], ['empty', '']], `chunks of ${size} bytes`);
     }
@@ -144,9 +144,9 @@ describe('fetcher/mlp', function () {
   it('refuses a 200 that is not a list of secrets, without quoting it', async function () {
     const bodies = ['{"error":"no secrets-value-1"}', '"secrets-value-1"', 'null', '', '  ', '[{"name":"x","data":"secrets-value-1"}] [1]', '[{"data":"secrets-value-1"}]', '["secrets-value-1"]', '<html>secrets-value-1</html>'];
     for (const text of bodies) {
-      fetchStub.reset();
-      fetchStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
-      fetchStub.onSecondCall().resolves(chunked(text, 5));
+      requestStub.reset();
+      requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+      requestStub.onSecondCall().resolves(chunked(text, 5));
       await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => {
         assert.match(err.problem, /MLP answered "list secrets" with a body that is not the JSON the MLP API describes/, text);
         assert.doesNotMatch(`${err.problem} ${err.fix}`, /secrets-value/);
@@ -156,9 +156,9 @@ describe('fetcher/mlp', function () {
   });
 
   it('retries a list whose body breaks off, then succeeds', async function () {
-    fetchStub.onCall(0).resolves(jsonResponse(200, [ADS]));
-    fetchStub.onCall(1).resolves(chunked('[{"id":1,"name":"x","data":"x-val', 8, new TypeError('terminated', { cause: { code: 'ECONNRESET' } })));
-    fetchStub.onCall(2).resolves(jsonResponse(200, [{ id: 1, name: 'x', data: 'x-value-2' }]));
+    requestStub.onCall(0).resolves(jsonResponse(200, [ADS]));
+    requestStub.onCall(1).resolves(chunked('[{"id":1,"name":"x","data":"x-val', 8, new TypeError('terminated', { cause: { code: 'ECONNRESET' } })));
+    requestStub.onCall(2).resolves(jsonResponse(200, [{ id: 1, name: 'x', data: 'x-value-2' }]));
     const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] });
     assert.equal(values.get('x'), 'x-value-2');
     assert.equal(clock.sleeps.length, 1);
@@ -167,8 +167,8 @@ describe('fetcher/mlp', function () {
   });
 
   it('never quotes a body it cannot parse (it may hold values)', async function () {
-    fetchStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
-    fetchStub.onSecondCall().resolves(new Response('[{"name":"x","data":"half-a-secret-val', { status: 200 }));
+    requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+    requestStub.onSecondCall().resolves(new Response('[{"name":"x","data":"half-a-secret-val', { status: 200 }));
     await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => {
       assert.match(err.problem, /not the JSON the MLP API describes/);
       assert.doesNotMatch(`${err.problem} ${err.fix}`, /half-a-secret/);

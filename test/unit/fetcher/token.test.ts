@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sinon from 'sinon';
 import * as oidc from 'openid-client';
 import { FetcherError } from '../../../fetcher/errors.js';
-import type { HttpContext } from '../../../fetcher/http.js';
+import type { HttpContext, HttpTransport } from '../../../fetcher/http.js';
 import { Redactor } from '../../../fetcher/redact.js';
 import { gcpWorkloadIdentityTokenSource, identityTokenUrl } from '../../../fetcher/token/gcp-workload-identity.js';
 import { serviceAccountTokenSource } from '../../../fetcher/token/serviceaccount.js';
@@ -26,7 +26,9 @@ describe('fetcher/token', function () {
 
   function deps(fetchStub: sinon.SinonStub = sinon.stub()): { http: HttpContext; redactor: Redactor } {
     const clock = new FakeClock();
-    return { http: { fetch: fetchStub as unknown as typeof fetch, clock, deadline: fakeDeadline(clock, 60_000), log: new RecordingLogger() }, redactor: new Redactor() };
+    // One stub answers both ways out: node:http (the metadata server) and fetch (openid-client).
+    const http: HttpContext = { request: fetchStub as unknown as HttpTransport, fetch: fetchStub as unknown as typeof fetch, clock, deadline: fakeDeadline(clock, 60_000), log: new RecordingLogger() };
+    return { http, redactor: new Redactor() };
   }
 
   describe('jwtIdentity', function () {
