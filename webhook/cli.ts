@@ -56,8 +56,14 @@ async function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     io.out(rendered.text);
     return 0;
   } catch (err) {
-    if (err instanceof RenderInputError || (err as NodeJS.ErrnoException).code === 'ENOENT') {
-      io.err(`render: ${(err as Error).message}\n`);
+    if (err instanceof RenderInputError) {
+      io.err(`render: ${err.message}\n`);
+      return 2;
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
+      const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' }[code];
+      io.err(`render: cannot read ${positionals[0]}: ${why}; give a Pod or AdmissionReview file, or - for standard input\n`);
       return 2;
     }
     throw err;
