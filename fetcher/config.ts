@@ -12,8 +12,8 @@ import {
   IDENTITY_FILES,
   IDENTITY_MOUNT_PATH,
   type AuthMode,
-} from './contract.js';
-import { isDnsSubdomain, parsePlan, requestedSecrets, type Plan } from './plan.js';
+} from '../contract/fetcher-env.js';
+import { isDnsSubdomain, parsePlan, requestedSecrets, type Plan } from '../contract/plan.js';
 
 export type Env = Record<string, string | undefined>;
 

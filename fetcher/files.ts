@@ -9,7 +9,7 @@ import { constants, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { FetcherError, quote } from './errors.js';
-import { unsafePathReason } from './plan.js';
+import { unsafePathReason } from '../contract/plan.js';
 
 export interface SecretFile {
   /** Relative to the volume root, `/`-separated. */

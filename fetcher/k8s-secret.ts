@@ -14,7 +14,7 @@ import { ApiException, CoreV1Api, KubeConfig, Observable, type RequestContext, t
 /** The request options' middleware type (the Observable flavour; the package's `Middleware` export is another). */
 type ObservableMiddleware = NonNullable<NonNullable<Parameters<CoreV1Api['createNamespacedSecret']>[1]>['middleware']>[number];
 import type { KubeSettings } from './config.js';
-import { FETCHER_ENV } from './contract.js';
+import { FETCHER_ENV } from '../contract/fetcher-env.js';
 import { FetcherError, quote } from './errors.js';
 import type { Logger } from './log.js';
 import type { Redactor } from './redact.js';

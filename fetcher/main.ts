@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { loadConfig, secretNames, terminationLogPath, type Config, type Env } from './config.js';
-import { FETCHER_ENV } from './contract.js';
+import { FETCHER_ENV } from '../contract/fetcher-env.js';
 import { asFetcherError, EXIT_CODES, FetcherError, renderReport, type ExitCode, type ReportContext } from './errors.js';
 import { writeSecretFiles } from './files.js';
 import type { HttpContext, HttpTransport } from './http.js';

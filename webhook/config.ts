@@ -3,8 +3,8 @@
  * is generated from the same list, so docs and code cannot drift). Invalid config yields one
  * line per problem; the server exits before listening.
  */
-import { AUTH_MODES, DEFAULT_DEADLINE_SECONDS, DEFAULT_TOKEN_AUDIENCE, type AuthMode } from '../fetcher/contract.js';
-import { isDnsSubdomain } from '../fetcher/plan.js';
+import { AUTH_MODES, DEFAULT_DEADLINE_SECONDS, DEFAULT_TOKEN_AUDIENCE, type AuthMode } from '../contract/fetcher-env.js';
+import { isDnsSubdomain } from '../contract/plan.js';
 
 export type FileMountType = 'FILE' | 'ENV_VAR';
 export type ProjectSource = 'namespace' | 'project-label';

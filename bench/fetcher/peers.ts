@@ -10,8 +10,8 @@ import { createCertificateAuthority } from '../../test/support/k8s/pki.js';
 import { startKubeSecretsApi, type KubeSecretsApi } from '../../test/support/kube-api/secrets.js';
 import { startMlp, type MlpPeer } from '../../test/support/mlp/index.js';
 import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../test/support/oidc/jwt-issuer.js';
-import { FETCHER_ENV as E } from '../../fetcher/contract.js';
-import type { Plan } from '../../fetcher/plan.js';
+import { FETCHER_ENV as E } from '../../contract/fetcher-env.js';
+import type { Plan } from '../../contract/plan.js';
 import { tempDir } from '../lib/processes.js';
 
 const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -66,7 +66,7 @@ export interface BenchPod {
 }
 
 /**
- * One pod's init-container environment, as the webhook would give it (`fetcher/contract.ts`
+ * One pod's init-container environment, as the webhook would give it (`contract/fetcher-env.ts`
  * names), with a fresh volume and token; `plan` without `fileRoot` (the volume is filled in).
  */
 export async function makePod(peers: Peers, namespace: string, name: string, uid: string, plan: Omit<Plan, 'fileRoot'>): Promise<BenchPod> {

@@ -3,7 +3,7 @@
  * sent to MLP as it is — for gateways that trust the cluster's issuer.
  */
 import type { PodIdentity } from '../config.js';
-import { FETCHER_ENV } from '../contract.js';
+import { FETCHER_ENV } from '../../contract/fetcher-env.js';
 import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './source.js';
 
 export function serviceAccountTokenSource(tokenFile: string, pod: PodIdentity, deps: TokenDeps): TokenSource {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import * as oidc from 'openid-client';
 import type { AuthSettings, PodIdentity } from '../config.js';
-import { FETCHER_ENV } from '../contract.js';
+import { FETCHER_ENV } from '../../contract/fetcher-env.js';
 import { FetcherError } from '../errors.js';
 import { boundedAttempt } from '../http.js';
 import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './source.js';

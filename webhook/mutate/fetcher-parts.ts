@@ -3,8 +3,8 @@
  * (the in-memory secrets volume and the fetcher-only identity volume). Pure builders.
  */
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
-import { FETCHER_ENV, FETCHER_VOLUME_PATH, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../fetcher/contract.js';
-import type { Plan } from '../../fetcher/plan.js';
+import { FETCHER_ENV, FETCHER_VOLUME_PATH, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../contract/fetcher-env.js';
+import type { Plan } from '../../contract/plan.js';
 import type { InjectionConfig } from '../config.js';
 
 export const FETCHER_CONTAINER_NAME = 'fetcher';

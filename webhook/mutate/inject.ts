@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { PLAN_VERSION, isSecretDataKey, type Plan, type PlanFile, type PlanSecretKey } from '../../fetcher/plan.js';
-import { FETCHER_VOLUME_PATH } from '../../fetcher/contract.js';
+import { PLAN_VERSION, isSecretDataKey, type Plan, type PlanFile, type PlanSecretKey } from '../../contract/plan.js';
+import { FETCHER_VOLUME_PATH } from '../../contract/fetcher-env.js';
 import { readSecretAnnotations } from '../flyte/annotations.js';
 import { ENV_PREFIX, FILE_PREFIX } from '../flyte/flytekit-names.js';
 import type { FileMountType, InjectionConfig } from '../config.js';

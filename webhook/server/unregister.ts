@@ -6,7 +6,7 @@
  */
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { CONFIG_VARS } from '../config.js';
-import { isDnsSubdomain } from '../../fetcher/plan.js';
+import { isDnsSubdomain } from '../../contract/plan.js';
 import { describeKubeError, findCluster } from './registration.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };

@@ -4,15 +4,15 @@
  *
  * Running outside a pod needs a few adjustments, all made here and nowhere else:
  *   - DAP_KUBE_API_URL points at the control plane (there is no KUBERNETES_SERVICE_HOST);
- *   - identity files the webhook left to the fetcher's defaults (contract.ts) and the
+ *   - identity files the webhook left to the fetcher's defaults (contract/fetcher-env.ts) and the
  *     termination log are mapped to their host paths;
  *   - the plan's `fileRoot` (a container path inside a JSON env value) is mapped to the host
  *     directory of the volume mounted there.
  */
 import { fileURLToPath } from 'node:url';
 import { posix } from 'node:path';
-import { FETCHER_ENV, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../../fetcher/contract.js';
-import { PLAN_ENV } from '../../../fetcher/plan.js';
+import { FETCHER_ENV, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../../contract/fetcher-env.js';
+import { PLAN_ENV } from '../../../contract/plan.js';
 import { prepareContainer, runPreparedContainer, type ContainerRun, type PodSandbox } from './container.js';
 
 export const FETCHER_CONTAINER = 'fetcher';

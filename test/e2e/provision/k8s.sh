@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kube-controller-manager from the Go module proxy (no other
+# Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy and
+# agnhost (Kubernetes' e2e test image, for the bench's reference webhook) from the Go module proxy (no other
 # network exists here) into a cache outside the repository, keyed by version, so only the first
 # run on a machine pays for the compile. Prints the bin directory on stdout.
 #
@@ -11,7 +12,11 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 . "$(dirname "$0")/lib.sh"
 OUT="$CACHE_ROOT/k8s-$K8S_VERSION"
 BIN="$OUT/bin"
-built() { [[ -x "$BIN/kube-apiserver" && -x "$BIN/kube-controller-manager" && -x "$BIN/etcd" ]]; }
+CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+built() {
+  local b
+  for b in "${CMDS[@]}" etcd agnhost; do [[ -x "$BIN/$b" ]] || return 1; done
+}
 if built; then echo "$BIN"; exit 0; fi
 lock_entry "$OUT"
 if built; then echo "$BIN"; exit 0; fi
@@ -36,6 +41,10 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/test/images/agnhost"
 	_ "go.etcd.io/etcd/server/v3"
 )
 GO
@@ -43,13 +52,18 @@ etcd_v=$(grep -Eo 'go\.etcd\.io/etcd/client/v3 v[0-9.]+' "$gomod" | awk '{print 
 log "resolving modules (etcd $etcd_v)"
 go get "k8s.io/kubernetes@$K8S_VERSION" "go.etcd.io/etcd/server/v3@$etcd_v" >&2
 ld="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
-for cmd in kube-apiserver kube-controller-manager; do
+for cmd in "${CMDS[@]}"; do
+  [[ -x "$BIN/$cmd" ]] && continue
   log "building $cmd (first run only; several minutes on 2 cores)"
   go build -trimpath -ldflags "$ld" -o "$BIN/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd" >&2
   mv "$BIN/$cmd.tmp" "$BIN/$cmd"
 done
-log "building etcd"
-go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3 >&2
-mv "$BIN/etcd.tmp" "$BIN/etcd"
+if [[ ! -x "$BIN/agnhost" ]]; then
+  log "building agnhost"
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/agnhost.tmp" k8s.io/kubernetes/test/images/agnhost >&2
+  mv "$BIN/agnhost.tmp" "$BIN/agnhost"
+fi
+[[ -x "$BIN/etcd" ]] || { log "building etcd"; go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" go.etcd.io/etcd/server/v3 >&2
+mv "$BIN/etcd.tmp" "$BIN/etcd"; }
 rm -rf "$work"
 echo "$BIN"

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FETCHER_ENV } from '../../../fetcher/contract.js';
+import { FETCHER_ENV } from '../../../contract/fetcher-env.js';
 import { createCertificateAuthority } from '../../support/k8s/pki.js';
 import { startKubeSecretsApi, type KubeSecretsApi } from '../../support/kube-api/secrets.js';
 import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../support/oidc/jwt-issuer.js';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sinon from 'sinon';
-import { FETCHER_ENV } from '../../../fetcher/contract.js';
+import { FETCHER_ENV } from '../../../contract/fetcher-env.js';
 import type { HttpTransport } from '../../../fetcher/http.js';
 import { HELP, main, VERSION } from '../../../fetcher/main.js';
 import { jsonResponse } from './helpers.js';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { isDnsSubdomain, isSecretDataKey, parsePlan, requestedSecrets, unsafePathReason, validatePlan, type Plan } from '../../../fetcher/plan.js';
+import { isDnsSubdomain, isSecretDataKey, parsePlan, requestedSecrets, unsafePathReason, validatePlan, type Plan } from '../../../contract/plan.js';
 
 const good: Plan = {
   version: 1,

@@ -5,7 +5,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { InvalidReviewError, admit } from '../../../webhook/admission.js';
 import { encodeSecretAnnotation, type FlyteSecret } from '../../../webhook/flyte/annotations.js';
 import { injectSecrets, perPodSecretName } from '../../../webhook/mutate/inject.js';
-import { isDnsSubdomain, isSecretDataKey, validatePlan } from '../../../fetcher/plan.js';
+import { isDnsSubdomain, isSecretDataKey, validatePlan } from '../../../contract/plan.js';
 import { podReview } from '../../../webhook/render.js';
 import { goldenConfig } from '../../support/goldens.js';
 

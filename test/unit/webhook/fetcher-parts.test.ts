@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { loadConfig, type InjectionConfig } from '../../../webhook/config.js';
 import { fetcherContainer, fetcherVolumes } from '../../../webhook/mutate/fetcher-parts.js';
-import type { Plan } from '../../../fetcher/plan.js';
+import type { Plan } from '../../../contract/plan.js';
 
 const base = { FETCHER_IMAGE: 'f:1', MLP_API_HOST: 'http://mlp:8080' };
 const configWith = (env: Record<string, string>): InjectionConfig => {
