@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { FetcherError } from '../../../fetcher/errors.js';
 import { writeSecretFiles, type FileModes, type SecretFile } from '../../../fetcher/files.js';
+import { skipFor } from '../../support/skips.js';
 
 const modes = { fileMode: 0o440, dirMode: 0o750 };
 const file = (path: string, data = 'value-1234') => ({ path, data, mlpSecret: 'mlp-name' });
@@ -90,7 +91,7 @@ describe('fetcher/files', function () {
   });
 
   it('reports a read-only volume', async function () {
-    if (process.getuid?.() === 0) this.skip(); // root may write anyway
+    if (process.getuid?.() === 0) skipFor(this, 'runs as root, which may write to a read-only directory anyway');
     await chmod(root, 0o555);
     await assert.rejects(writeSecretFiles(root, [file('k')], modes), /could not write secret file `k` \(EACCES\)/);
   });
@@ -104,10 +105,10 @@ describe('fetcher/files', function () {
     let mounted = false;
 
     before(async function () {
-      if (process.getuid?.() !== 0) this.skip();
+      if (process.getuid?.() !== 0) skipFor(this, 'mounting a tmpfs needs root');
       small = await mkdtemp(join(tmpdir(), 'dap-small-'));
       const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', small], { encoding: 'utf8', timeout: 10_000 });
-      if (mount.status !== 0) this.skip(); // no mount permission here (a container without CAP_SYS_ADMIN)
+      if (mount.status !== 0) skipFor(this, `mount -t tmpfs failed (no CAP_SYS_ADMIN?): ${mount.stderr.trim()}`);
       mounted = true;
     });
 
@@ -139,17 +140,21 @@ describe('fetcher/files', function () {
     const TASK_UID = 1000;
 
     before(function () {
-      if (process.getuid?.() !== 0) this.skip();
+      if (process.getuid?.() !== 0) skipFor(this, 'playing the kubelet and other users needs root');
     });
 
-    /** writeSecretFiles in a child process running as the fetcher's user, in the fsGroup. */
+    /**
+     * writeSecretFiles in a child process running as the fetcher's user, in the fsGroup. The module
+     * is loaded while still root and the user dropped after: the checkout may sit below a
+     * directory the fetcher's uid cannot enter (a 0700 home), which is not what this test is about.
+     */
     async function writeAsFetcher(files: SecretFile[], fileModes: FileModes): Promise<void> {
       const module = pathToFileURL(resolve(import.meta.dirname, '../../../fetcher/files.ts')).href;
       const script = `
+        const { writeSecretFiles } = await import(${JSON.stringify(module)});
         process.setgroups([${FS_GROUP}]);
         process.setgid(${FETCHER_UID});
         process.setuid(${FETCHER_UID});
-        const { writeSecretFiles } = await import(${JSON.stringify(module)});
         await writeSecretFiles(${JSON.stringify(root)}, ${JSON.stringify(files)}, ${JSON.stringify(fileModes)});`;
       await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 15_000 });
     }
