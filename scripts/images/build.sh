@@ -12,6 +12,9 @@
 #   DAP_IMAGE_TAG       tag (default: appVersion from deploy/helm/dap-secret-webhook/Chart.yaml,
 #                       the tag the chart deploys when image.tag is empty)
 #   DAP_IMAGES_DIR      where the archives go (default dist/images)
+#   DAP_IMAGES_ONLY     webhook | fetcher: build just that one (default: both)
+#   DAP_IMAGES_CONTEXT  build context holding the Dockerfiles and dist/ (default: the repository,
+#                       whose dist/ is rebuilt when stale); the tests point it at a broken fetcher
 # Outputs:
 #   images  $DAP_IMAGE_REPO/dap-secret-webhook:$TAG and $DAP_IMAGE_REPO/dap-secret-fetcher:$TAG in
 #           the builder's local storage
@@ -20,6 +23,8 @@
 #           with docker as the builder: `docker save` archives, which `docker load` and ctr take)
 #   stdout  one line per image: "IMAGE<TAB>ARCHIVE"; progress and a summary go to stderr
 # dist/ is built first (npm run build) when missing or older than the sources.
+# Exit status: non-zero when a build fails, e.g. when a verify stage finds that the bundle or the
+# fetcher executable does not start on a bare Debian/Node 24 system.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -34,7 +39,10 @@ APP_VERSION="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' deploy
 TAG="${DAP_IMAGE_TAG:-$APP_VERSION}"
 WEBHOOK="$REPO/dap-secret-webhook:$TAG"
 FETCHER="$REPO/dap-secret-fetcher:$TAG"
+CONTEXT="${DAP_IMAGES_CONTEXT:-$root}"
+ONLY="${DAP_IMAGES_ONLY:-}"
 case "$BASES" in registry | standin) ;; *) log "DAP_IMAGE_BASES must be registry or standin, not '$BASES'"; exit 2 ;; esac
+case "$ONLY" in '' | webhook | fetcher) ;; *) log "DAP_IMAGES_ONLY must be webhook or fetcher, not '$ONLY'"; exit 2 ;; esac
 
 # --- the builder ---------------------------------------------------------------------------------
 builder="${DAP_IMAGE_BUILDER:-}"
@@ -55,7 +63,7 @@ fi
 command -v "$builder" >/dev/null || { log "DAP_IMAGE_BUILDER=$builder is not installed"; exit 1; }
 
 # --- dist/ ---------------------------------------------------------------------------------------
-"$root/scripts/images/ensure-dist.sh"
+[[ -n "${DAP_IMAGES_CONTEXT:-}" ]] || "$root/scripts/images/ensure-dist.sh"
 
 # --- the bases -----------------------------------------------------------------------------------
 webhook_args=() fetcher_args=() pull=()
@@ -89,13 +97,24 @@ build_one() { # IMAGE DOCKERFILE ARGS...
   local image=$1 file=$2
   shift 2
   log "building $image from $file ($BASES bases, $builder)"
-  "${build[@]}" "${common[@]}" "${pull[@]}" "$@" -f "$file" -t "$image" . >&2
+  if ! "${build[@]}" "${common[@]}" "${pull[@]}" "$@" -f "$CONTEXT/$file" -t "$image" "$CONTEXT" >&2; then
+    log "building $image from $file failed (see the step above; a failing RUN in the verify stage means the program does not start in its base image)"
+    exit 1
+  fi
 }
-build_one "$WEBHOOK" Dockerfile.webhook "${webhook_args[@]}"
-build_one "$FETCHER" Dockerfile.fetcher "${fetcher_args[@]}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+images=() archives=()
+if [[ $ONLY != fetcher ]]; then
+  build_one "$WEBHOOK" Dockerfile.webhook "${webhook_args[@]}"
+  images+=("$WEBHOOK") archives+=("$OUT/dap-secret-webhook.oci.tar")
+fi
+if [[ $ONLY != webhook ]]; then
+  build_one "$FETCHER" Dockerfile.fetcher "${fetcher_args[@]}"
+  images+=("$FETCHER") archives+=("$OUT/dap-secret-fetcher.oci.tar")
+fi
 
 # --- archives ------------------------------------------------------------------------------------
-mkdir -p "$OUT"
 save() { # IMAGE FILE
   rm -f "$2.tmp"
   case $builder in
@@ -105,13 +124,10 @@ save() { # IMAGE FILE
   esac
   mv "$2.tmp" "$2"
 }
-save "$WEBHOOK" "$OUT/dap-secret-webhook.oci.tar"
-save "$FETCHER" "$OUT/dap-secret-fetcher.oci.tar"
-
-for pair in "$WEBHOOK:$OUT/dap-secret-webhook.oci.tar" "$FETCHER:$OUT/dap-secret-fetcher.oci.tar"; do
-  image="${pair%:/*}" file="/${pair#*:/}"
-  log "built $image -> $file ($(du -h "$file" | cut -f1))"
-  printf '%s\t%s\n' "$image" "$file"
+for i in "${!images[@]}"; do save "${images[$i]}" "${archives[$i]}"; done
+for i in "${!images[@]}"; do
+  log "built ${images[$i]} -> ${archives[$i]} ($(du -h "${archives[$i]}" | cut -f1))"
+  printf '%s\t%s\n' "${images[$i]}" "${archives[$i]}"
 done
 if [[ $BASES == standin ]]; then
   log "these images sit on stand-in bases made from Debian packages, for tests without a registry; build release images with the default DAP_IMAGE_BASES=registry"
