@@ -10,7 +10,7 @@ import { WEBHOOK_NODE_FLAGS } from '../../../webhook/node-flags.js';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,12 +24,11 @@ const run = promisify(execFile);
 const PROVISION_TIMEOUT_MS = 45 * 60 * 1000;
 const NONROOT = '65532:65532';
 
-/** Runs a program of the unpacked image as its numeric user, with only the image's env. */
+/** Runs a program of the unpacked image as its numeric user, with only the image's env (no shell, no env binary inside). */
 async function runInRootfs(rootfs: string, image: OciImage, argv: string[]) {
   const user = image.config.User ?? '0:0';
-  return run('chroot', [`--userspec=${user}`, rootfs, '/usr/bin/env', '-i', ...(image.config.Env ?? []), ...argv], {
-    timeout: 60_000,
-  }).catch((err: Error & { stderr?: string }) => {
+  const env = Object.fromEntries((image.config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  return run('chroot', [`--userspec=${user}`, rootfs, ...argv], { env, timeout: 60_000 }).catch((err: Error & { stderr?: string }) => {
     throw new Error(`${argv.join(' ')} in the image failed: ${err.message}\n${err.stderr ?? ''}`);
   });
 }
@@ -52,6 +51,7 @@ describe('container images (buildah on Debian stand-in bases)', function () {
   const tempDir = async (prefix: string) => {
     const dir = await mkdtemp(join(tmpdir(), prefix));
     scratch.push(dir);
+    await chmod(dir, 0o755); // it becomes the image's /, which its non-root user must enter
     return dir;
   };
 
