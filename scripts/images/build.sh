@@ -97,13 +97,17 @@ build_one() { # IMAGE DOCKERFILE ARGS...
   local image=$1 file=$2
   shift 2
   log "building $image from $file ($BASES bases, $builder)"
-  if ! "${build[@]}" "${common[@]}" "${pull[@]}" "$@" -f "$CONTEXT/$file" -t "$image" "$CONTEXT" >&2; then
+  if ! "${build[@]}" "${common[@]}" "${pull[@]}" "$@" --iidfile "$iids/$(basename "$image")" -f "$CONTEXT/$file" -t "$image" "$CONTEXT" >&2; then
     log "building $image from $file failed (see the step above; a failing RUN in the verify stage means the program does not start in its base image)"
     exit 1
   fi
 }
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
+# Each build's image ID: the archives are written from it, not from the tag, which another build on
+# the same machine (shared storage) may move in between.
+iids="$(mktemp -d)"
+trap 'rm -rf "$iids"' EXIT
 images=() archives=()
 if [[ $ONLY != fetcher ]]; then
   build_one "$WEBHOOK" Dockerfile.webhook "${webhook_args[@]}"
@@ -116,10 +120,12 @@ fi
 
 # --- archives ------------------------------------------------------------------------------------
 save() { # IMAGE FILE
+  local id
+  id="$(cat "$iids/$(basename "$1")")"
   rm -f "$2.tmp"
   case $builder in
-    buildah) buildah push --quiet "$1" "oci-archive:$2.tmp:$1" >&2 ;;
-    podman) podman save --quiet --format oci-archive -o "$2.tmp" "$1" ;;
+    buildah) buildah push --quiet "${id#sha256:}" "oci-archive:$2.tmp:$1" >&2 ;;
+    podman) podman save --quiet --format oci-archive -o "$2.tmp" "$1" ;; # by name: podman names the archive after its argument
     docker) docker save -o "$2.tmp" "$1" ;;
   esac
   mv "$2.tmp" "$2"

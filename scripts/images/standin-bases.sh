@@ -53,15 +53,17 @@ ensure_tools() {
   [[ $(id -u) == 0 ]] || { log "building stand-in bases needs root (mmdebstrap --mode=root, buildah mount)"; exit 1; }
 }
 
-# Loads every archive whose image is missing from buildah's storage (a new machine, a pruned store).
+# Loads every archive whose image is missing from buildah's storage (a new machine, a pruned store)
+# or was replaced there: another checkout's stand-in version may have taken the same name.
+image_id() { buildah images --noheading --no-trunc --format '{{.ID}}' "$1" 2>/dev/null | head -n 1 | sed 's/^sha256://'; }
 load_and_print() {
-  local image
+  local image want
   for image in "${ORDER[@]}"; do
-    if ! buildah inspect --type image "$image" >/dev/null 2>&1; then
+    want="$(sed -n "s|^$image ||p" "$DIR/ids")"
+    if [[ "$(image_id "$image")" != "$want" ]]; then
       log "loading $image from $DIR/${FILE[$image]}"
       buildah pull --quiet "oci-archive:$DIR/${FILE[$image]}" >/dev/null
-      # An oci-archive keeps the name in its index annotation; tag in case this buildah drops it.
-      buildah inspect --type image "$image" >/dev/null 2>&1 || { log "$image is not in storage after loading its archive"; exit 1; }
+      [[ "$(image_id "$image")" == "$want" ]] || { log "$image in buildah's storage is not $want after loading $DIR/${FILE[$image]}"; exit 1; }
     fi
     printf '%s\t%s\n' "$image" "$DIR/${FILE[$image]}"
   done
@@ -116,6 +118,7 @@ finish() {
   buildah config --label "$STANDIN_LABEL" "$1"
   buildah commit --quiet --format oci --rm "$1" "$2" >/dev/null
   buildah push --quiet "$2" "oci-archive:$work/${FILE[$2]}:$2" >&2
+  echo "$2 $(image_id "$2")" >>"$work/ids"
   log "built $2"
 }
 PATH_ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -72,8 +72,11 @@ if [[ ! -f "$task_dir/task.oci.tar" ]]; then
     "$python" -m pip wheel --quiet --wheel-dir "$task_dir.tmp/wheels" "flytekit==$FLYTEKIT_VERSION" >&2
     buildah bud --isolation "${BUILDAH_ISOLATION:-chroot}" --layers --format oci --pull=never \
       --build-arg BASE_IMAGE=docker.io/library/debian:12-slim --build-arg "FLYTEKIT_VERSION=$FLYTEKIT_VERSION" \
-      -v "$task_dir.tmp/wheels:/wheels:ro" -f "$task_dockerfile" -t "$TASK_IMAGE" "$here/task-image" >&2
-    buildah push --quiet "$TASK_IMAGE" "oci-archive:$task_dir.tmp/task.oci.tar:$TASK_IMAGE" >&2
+      -v "$task_dir.tmp/wheels:/wheels:ro" --iidfile "$task_dir.tmp/iid" -f "$task_dockerfile" -t "$TASK_IMAGE" "$here/task-image" >&2
+    # By ID: another worktree's build may move the tag in between (shared storage).
+    iid="$(cat "$task_dir.tmp/iid")"
+    buildah push --quiet "${iid#sha256:}" "oci-archive:$task_dir.tmp/task.oci.tar:$TASK_IMAGE" >&2
+    rm "$task_dir.tmp/iid"
     rm -rf "$task_dir.tmp/wheels" "$task_dir"
     mv "$task_dir.tmp" "$task_dir"
   fi
