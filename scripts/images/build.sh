@@ -99,6 +99,7 @@ build_one() { # IMAGE DOCKERFILE ARGS...
   log "building $image from $file ($BASES bases, $builder)"
   if ! "${build[@]}" "${common[@]}" "${pull[@]}" "$@" --iidfile "$iids/$(basename "$image")" -f "$CONTEXT/$file" -t "$image" "$CONTEXT" >&2; then
     log "building $image from $file failed (see the step above; a failing RUN in the verify stage means the program does not start in its base image)"
+    [[ $BASES == standin ]] || log "if a base image could not be pulled (no registry reachable): DAP_IMAGE_BASES=standin npm run images builds on stand-ins made from Debian packages (not for release)"
     exit 1
   fi
 }

@@ -7,5 +7,3 @@ here="$(cd "$(dirname "$0")" && pwd)"
 "$here/flytekit.sh" >/dev/null
 "$here/postgres.sh" >/dev/null && "$here/mlp.sh" >/dev/null
 "$here/helm.sh" >/dev/null && "$here/kustomize.sh" >/dev/null
-# Container images (stand-in bases, webhook, fetcher, flytekit task) for the image tests and the node tier.
-"$here/images.sh" >/dev/null
