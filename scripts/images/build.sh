@@ -84,7 +84,7 @@ fi
 revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 [[ $revision == unknown ]] || git diff --quiet HEAD -- 2>/dev/null || revision="$revision-dirty"
 created="$(git log -1 --format=%cI 2>/dev/null || date -u +%FT%TZ)"
-common=(--platform linux/amd64 --build-arg "VERSION=$TAG" --build-arg "REVISION=$revision" --build-arg "CREATED=$created")
+common=(--platform linux/amd64 --build-arg "VERSION=$APP_VERSION" --build-arg "REVISION=$revision" --build-arg "CREATED=$created")
 case $builder in
   # chroot isolation: RUN steps without runc's namespaces, which a root lacking CAP_SYS_RESOURCE
   # (containers, some VMs) cannot set up (oom_score_adj); the build's RUN steps need no isolation.
