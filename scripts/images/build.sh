@@ -86,10 +86,10 @@ revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 created="$(git log -1 --format=%cI 2>/dev/null || date -u +%FT%TZ)"
 common=(--platform linux/amd64 --build-arg "VERSION=$APP_VERSION" --build-arg "REVISION=$revision" --build-arg "CREATED=$created")
 case $builder in
-  # chroot isolation: RUN steps without runc's namespaces, which a root lacking CAP_SYS_RESOURCE
+  # chroot isolation (buildah, podman): RUN steps without runc's namespaces, which a root lacking CAP_SYS_RESOURCE
   # (containers, some VMs) cannot set up (oom_score_adj); the build's RUN steps need no isolation.
   buildah) build=(buildah bud --isolation "${BUILDAH_ISOLATION:-chroot}" --layers --format oci) ;;
-  podman) build=(podman build --layers --format oci) ;;
+  podman) build=(podman build --isolation "${BUILDAH_ISOLATION:-chroot}" --layers --format oci) ;;
   docker) build=(docker build) ;;
 esac
 
