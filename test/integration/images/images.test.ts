@@ -85,6 +85,12 @@ describe('container images (buildah on Debian stand-in bases)', function () {
       assert.match(labels['org.opencontainers.image.revision'] ?? '', /^[0-9a-f]{40}(-dirty)?$/);
     });
 
+    it('has no shell (the chart gives it no preStop hook for that reason)', () => {
+      for (const path of ['bin/sh', 'usr/bin/sh', 'bin/bash', 'usr/bin/bash', 'usr/bin/dash', 'bin/busybox']) {
+        assert.ok(!existsSync(join(rootfs, path)), `the webhook image has /${path}`);
+      }
+    });
+
     it('starts as its user (--version) and cannot rewrite its own program', async () => {
       const { stdout } = await runInRootfs(rootfs, image, [...image.config.Entrypoint!, '--version']);
       assert.match(stdout, new RegExp(appVersion.replaceAll('.', '\\.')));
