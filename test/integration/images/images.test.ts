@@ -129,6 +129,13 @@ describe('container images (buildah on Debian stand-in bases)', function () {
       assert.deepEqual(await readdir(join(rootfs, 'usr/local/bin')), ['dap-secret-fetcher']);
     });
 
+    it('has what distroless cc promises: user nonroot 65532, a CA bundle, zoneinfo, a sticky /tmp', async () => {
+      assert.match(await readFile(join(rootfs, 'etc/passwd'), 'utf8'), /^nonroot:x:65532:65532:/m);
+      assert.match(await readFile(join(rootfs, 'etc/ssl/certs/ca-certificates.crt'), 'utf8'), /BEGIN CERTIFICATE/);
+      assert.ok(existsSync(join(rootfs, 'usr/share/zoneinfo/UTC')));
+      assert.equal((await stat(join(rootfs, 'tmp'))).mode & 0o7777, 0o1777);
+    });
+
     it('starts as its user (--version) with only glibc and libstdc++ around it', async () => {
       const { stdout } = await runInRootfs(rootfs, image, ['/usr/local/bin/dap-secret-fetcher', '--version']);
       assert.equal(stdout.trim(), `dap-secret-fetcher ${appVersion}`);
