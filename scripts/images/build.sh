@@ -26,6 +26,11 @@
 # Exit status: non-zero when a build fails, e.g. when a verify stage finds that the bundle or the
 # fetcher executable does not start on a bare Debian/Node 24 system.
 set -euo pipefail
+case "${1:-}" in
+  '') ;;
+  -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+  *) echo "[images] no arguments are taken (settings are env vars); see: npm run images -- --help" >&2; exit 2 ;;
+esac
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 . test/e2e/provision/lib.sh
