@@ -16,11 +16,16 @@ const PROVISION_TIMEOUT_MS = 45 * 60 * 1000;
 const cache = new Map<string, Promise<string>>();
 
 /** Runs test/e2e/provision/<script> once per test run and returns the last line it printed (its result). */
-export function provision(script: string): Promise<string> {
+export async function provision(script: string): Promise<string> {
+  return (await provisionOutput(script)).split('\n').at(-1) ?? '';
+}
+
+/** Runs test/e2e/provision/<script> once per test run and returns all it printed on stdout, trimmed. */
+export function provisionOutput(script: string): Promise<string> {
   let result = cache.get(script);
   if (!result) {
     result = run('bash', [join(provisionDir, script)], { timeout: PROVISION_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 })
-      .then(({ stdout }) => stdout.trim().split('\n').at(-1) ?? '')
+      .then(({ stdout }) => stdout.trim())
       .catch((err: Error & { stderr?: string }) => {
         cache.delete(script);
         const tail = (err.stderr ?? '').trimEnd().split('\n').slice(-30).join('\n');
@@ -49,4 +54,26 @@ export async function kubernetesBinaries(): Promise<KubernetesBinaries> {
 /** The python of the cached virtualenv that holds the pinned flytekit. */
 export function flytekitPython(): Promise<string> {
   return provision('flytekit.sh');
+}
+
+export interface ContainerImage {
+  /** webhook, fetcher (our Dockerfiles) or task (Debian python3 + flytekit). */
+  role: 'webhook' | 'fetcher' | 'task';
+  /** The name its archive gives it on `ctr images import`, e.g. ghcr.io/caraml-dev/dap-secret-webhook:0.1.0. */
+  image: string;
+  /** An OCI archive (cached; do not modify). */
+  archive: string;
+}
+
+/** The images test/e2e/provision/images.sh built with buildah on stand-in bases (cold: minutes). */
+export async function containerImages(): Promise<Record<ContainerImage['role'], ContainerImage>> {
+  const byRole: Partial<Record<ContainerImage['role'], ContainerImage>> = {};
+  for (const line of (await provisionOutput('images.sh')).split('\n')) {
+    const [role, image, archive] = line.split('\t') as [ContainerImage['role'], string, string];
+    byRole[role] = { role, image, archive };
+  }
+  for (const role of ['webhook', 'fetcher', 'task'] as const) {
+    if (!byRole[role]) throw new Error(`test/e2e/provision/images.sh printed no ${role} image`);
+  }
+  return byRole as Record<ContainerImage['role'], ContainerImage>;
 }

@@ -1,7 +1,9 @@
 /**
- * No Docker engine runs here, so the images are checked by reading their Dockerfiles: every file
- * they copy from the build context exists in the repository or is produced by an npm script that
- * the test command runs, and the images are pinned, labelled and non-root.
+ * The Dockerfiles read as text: every file they copy from the build context exists in the
+ * repository or is produced by an npm script that the test command runs; the images are pinned,
+ * labelled and non-root; each base comes from a build arg whose default is the real base and
+ * whose stand-in (scripts/images/build.sh) carries the same name. test/integration/images builds
+ * them for real with buildah and runs what they hold.
  */
 import { WEBHOOK_NODE_FLAGS } from '../../../webhook/node-flags.js';
 import assert from 'node:assert/strict';
@@ -22,7 +24,10 @@ interface Copy {
   dest: string;
 }
 interface Stage {
+  /** The base as built by default: build args resolved to the defaults declared before the first FROM. */
   image: string;
+  /** The FROM line's own text, e.g. `${NODE_IMAGE}`. */
+  written: string;
   name: string | undefined;
   copies: Copy[];
   runs: string[];
@@ -55,8 +60,22 @@ function args(rest: string): string[] {
   return trimmed.split(/\s+/);
 }
 
+/** Build args declared before the first FROM (the only ones a FROM line can use), with their defaults. */
+function globalArgs(text: string): Map<string, string | undefined> {
+  const args = new Map<string, string | undefined>();
+  for (const ins of instructions(text)) {
+    const [keyword = '', ...rest] = ins.split(/\s+/);
+    if (keyword.toUpperCase() === 'FROM') break;
+    if (keyword.toUpperCase() !== 'ARG') continue;
+    const [name, value] = rest.join(' ').split(/=(.*)/s);
+    args.set(name!, value);
+  }
+  return args;
+}
+
 function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = [];
+  const defaults = globalArgs(text);
   for (const ins of instructions(text)) {
     const [keyword = '', ...restParts] = ins.split(/\s+/);
     const rest = restParts.join(' ');
@@ -64,7 +83,13 @@ function parseDockerfile(text: string): Stage[] {
     switch (keyword.toUpperCase()) {
       case 'FROM': {
         const words = rest.split(/\s+/).filter((w) => !w.startsWith('--'));
-        stages.push({ image: words[0]!, name: words[2], copies: [], runs: [], user: undefined, labels: [], entrypoint: undefined });
+        const written = words[0]!;
+        const image = written.replace(/\$\{(\w+)\}|\$(\w+)/g, (ref, braced?: string, bare?: string) => {
+          const value = defaults.get((braced ?? bare)!);
+          assert.ok(value, `FROM ${written}: build arg ${ref} has no default before the first FROM`);
+          return value;
+        });
+        stages.push({ image, written, name: words[2], copies: [], runs: [], user: undefined, labels: [], entrypoint: undefined });
         break;
       }
       case 'COPY':
@@ -178,6 +203,28 @@ describe('Dockerfiles', () => {
         }
       });
 
+      it('takes each base from a build arg whose default is the real base, and the stand-in build passes the same names', async () => {
+        const text = await readFile(join(ROOT, file), 'utf8');
+        const defaults = globalArgs(text);
+        const baseArgs = stages.map((s) => /^\$\{(\w+)\}$/.exec(s.written)?.[1]).filter((a) => a !== undefined);
+        assert.equal(baseArgs.length, stages.length, `${file}: every FROM should be a build arg (\`FROM \${NAME}\`), so a local base can stand in`);
+        // scripts/images/build.sh's stand-in arguments for this Dockerfile (webhook_args / fetcher_args).
+        const buildScript = await readFile(join(ROOT, 'scripts/images/build.sh'), 'utf8');
+        const which = file === 'Dockerfile.webhook' ? 'webhook' : 'fetcher';
+        const block = new RegExp(`${which}_args=\\(([^)]+)\\)`).exec(buildScript)?.[1];
+        assert.ok(block, `scripts/images/build.sh sets no ${which}_args`);
+        const passed = new Map([...block.matchAll(/--build-arg (\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+        const normalize = (ref: string) => {
+          const name = ref.split('@')[0]!;
+          const qualified = /^[^/]+[.:][^/]*\//.test(name) ? name : `docker.io/${name.includes('/') ? name : `library/${name}`}`;
+          return qualified;
+        };
+        for (const arg of baseArgs) {
+          assert.ok(passed.has(arg), `scripts/images/build.sh passes no stand-in for ${arg}`);
+          assert.equal(normalize(passed.get(arg)!), normalize(defaults.get(arg)!), `the stand-in for ${arg} must carry the name of the real base`);
+        }
+      });
+
       it('copies only files the repository has or an npm script run by `npm test` produces', async () => {
         assert.deepEqual(await copyProblems(file, stages, scripts), []);
       });
@@ -195,6 +242,13 @@ describe('Dockerfiles', () => {
       });
     });
   }
+
+  it('Dockerfile.webhook pins its default bases by digest', async () => {
+    for (const { image } of parseDockerfile(await readFile(join(ROOT, 'Dockerfile.webhook'), 'utf8'))) {
+      if (image === 'verify') continue;
+      assert.match(image, /@sha256:[0-9a-f]{64}$/, `Dockerfile.webhook: ${image} lost its digest`);
+    }
+  });
 
   it('the COPY check flags unknown artifacts, missing files, wildcards and unknown stages', async () => {
     const bad = parseDockerfile(
