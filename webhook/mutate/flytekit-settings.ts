@@ -37,7 +37,8 @@ export interface ContainerLookup {
 export function containerLookup(container: V1Container, configDir: string, needs: { files: boolean; env: boolean }): ContainerLookup | Denial[] {
   const own = new Map<string, { value: string; fromRef: boolean }>();
   for (const e of container.env ?? []) {
-    if ((e.name === DEFAULT_DIR_VAR || e.name === FILE_PREFIX_VAR || e.name === ENV_PREFIX_VAR) && !own.has(e.name)) {
+    // The kubelet lets the last of duplicate names win.
+    if (e.name === DEFAULT_DIR_VAR || e.name === FILE_PREFIX_VAR || e.name === ENV_PREFIX_VAR) {
       own.set(e.name, { value: e.value ?? '', fromRef: e.valueFrom !== undefined && e.valueFrom !== null });
     }
   }

@@ -23,7 +23,7 @@ export function ensureWiring(container: V1Container, wiring: Wiring, settled: Re
   const warnings: string[] = [];
   const env = (container.env ??= []);
   const existing = new Map<string, V1EnvVar>();
-  for (const e of env) if (!existing.has(e.name)) existing.set(e.name, e);
+  for (const e of env) existing.set(e.name, e); // the kubelet lets the last of duplicate names win
   for (const wanted of wiring.env) {
     const own = existing.get(wanted.name);
     if (!own) {
