@@ -68,7 +68,8 @@ const revision = sourceRevision(ROOT);
 const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
 const mode = [values.quick ? 'quick' : 'full', ...(profileDir ? ['profiling the webhook'] : [])].join(', ');
 
-const table = renderTable(benchTable(figures, targets)) + (caps ? `\n\n${renderTable(capsTable(caps))}` : '');
+const tables = [...(Object.keys(figures).length > 0 ? [renderTable(benchTable(figures, targets))] : []), ...(caps ? [renderTable(capsTable(caps))] : [])];
+const table = tables.join('\n\n');
 const footer = [
   `machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}; load average (1 min) ${machine.loadAverage.start} at start, ${machine.loadAverage.end} at end`,
   `source: ${revision}; ${mode} run in ${seconds} s; targets: ${targets.filter((t) => t.verdict === 'met').length} met, ${targets.filter((t) => t.verdict === 'MISSED').length} missed, ${targets.filter((t) => t.verdict === 'n/a').length} n/a`,
