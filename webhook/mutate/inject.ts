@@ -3,6 +3,7 @@
  * randomness: the caller passes a nonce, the admission request's uid, for the Secret name).
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { PLAN_ENV, PLAN_VERSION, isSecretDataKey, type Plan, type PlanFile, type PlanSecretKey } from '../../contract/plan.js';
 import { FETCHER_VOLUME_PATH } from '../../contract/fetcher-env.js';
@@ -167,7 +168,7 @@ function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial
   const problems = [
     ...(fetcher ? [] : [`lacks the ${FETCHER_CONTAINER_NAME} init container`]),
     ...(fetcher && fetcher.image !== config.fetcher.image ? [`its ${FETCHER_CONTAINER_NAME} init container runs ${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
-    ...(fetcher && planValue !== JSON.stringify(plan) ? [`its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} is not the plan for this pod's secret annotations`] : []),
+    ...(fetcher && !samePlan(planValue, plan) ? [`its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} is not the plan for this pod's secret annotations`] : []),
     ...fetcherVolumes(plan, config).filter((v) => !present.has(v.name)).map((v) => `lacks the volume ${v.name}`),
     ...(plan.secret && !secretName ? [`lacks the ${SECRET_NAME_ANNOTATION} annotation`] : []),
     ...(plan.secret && secretName && !isPerPodSecretName(pod, secretName) ? [`its ${SECRET_NAME_ANNOTATION} ${quote(secretName)} was not made for this pod`] : []),
@@ -177,6 +178,22 @@ function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial
     reason: 'stale-injection',
     message: `the pod is annotated ${INJECTED_ANNOTATION}: "true" but ${problems.join(', ')} (was it copied from another pod?); remove the ${INJECTED_ANNOTATION} and ${SECRET_NAME_ANNOTATION} annotations and the ${FETCHER_CONTAINER_NAME} init container and create it again`,
   }];
+}
+
+/**
+ * The plan in an injected pod against the one for its annotations now. File modes aside: they
+ * follow the pod's fsGroup, which a later webhook may add between two calls, and the modes
+ * chosen first still work.
+ */
+function samePlan(json: string | undefined, plan: Plan): boolean {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(json ?? '');
+  } catch {
+    return false;
+  }
+  const withoutModes = (p: Record<string, unknown>) => ({ ...p, fileMode: 0, dirMode: 0 });
+  return typeof stored === 'object' && stored !== null && isDeepStrictEqual(withoutModes(stored as Record<string, unknown>), withoutModes(plan as unknown as Record<string, unknown>));
 }
 
 /** Denials for a pod that asks for more work than the caps allow, before any decoding. */

@@ -202,8 +202,11 @@ describe('the injected marker vouches only for what is ours', () => {
     });
   }
 
-  it('trusts the real thing (reinvocation of the same pod)', () => {
+  it('trusts the real thing (reinvocation of the same pod), also when a later webhook added an fsGroup', () => {
     assert.equal(run(asStored(base()), config, 'another-request').outcome, 'unchanged');
+    const withFsGroup = asStored(base());
+    withFsGroup.spec!.securityContext = { fsGroup: 2000 };
+    assert.equal(run(withFsGroup, config, 'another-request').outcome, 'unchanged');
   });
 });
 
