@@ -47,6 +47,7 @@ export type InjectionOutcome =
 const hash = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
 
 const SECRET_NAME_INFIX = '-flyte-secrets-';
+const MAX_ANNOTATION_KEY_LENGTH = 253 + 1 + 63;
 
 /** The part of the per-pod Secret name that comes from the pod (its name or generateName). */
 function secretNameBase(pod: V1Pod, suffixLength: number): string {
@@ -202,6 +203,11 @@ function overAnnotationLimits(annotations: Record<string, string>, limits: Admis
   const denials: Denial[] = [];
   if (keys.length > limits.maxSecretsPerPod) {
     denials.push({ reason: 'over-limit', message: `the pod requests ${keys.length} secrets (flyte.secrets/s<i> annotations), more than WEBHOOK_MAX_SECRETS_PER_POD=${limits.maxSecretsPerPod}; request fewer secrets in this task, or ask the webhook's admin to raise WEBHOOK_MAX_SECRETS_PER_POD` });
+  }
+  // Kubernetes validates annotation keys only after admission; a longer one would be quoted in every message.
+  const longKey = keys.find((key) => key.length > MAX_ANNOTATION_KEY_LENGTH);
+  if (longKey !== undefined) {
+    denials.push({ reason: 'malformed-annotation', message: `the annotation key ${quote(longKey)} is longer than Kubernetes allows (${MAX_ANNOTATION_KEY_LENGTH} characters: a 253-character prefix, "/", a 63-character name); remove it` });
   }
   let bytes = 0;
   for (const key of keys) {

@@ -87,6 +87,14 @@ describe('caps (WEBHOOK_MAX_*) and the decode memo', () => {
     assert.match(deniedMessage(pod(long, many), bigPatch), /-byte patch, more than WEBHOOK_MAX_PATCH_BYTES=65536/);
   });
 
+  it('denies an annotation key longer than Kubernetes allows, quoting only its start', () => {
+    const p = pod([secret('k', 'FILE')]);
+    p.metadata!.annotations![`flyte.secrets/s${'9'.repeat(5000)}`] = encodeSecretAnnotation(secret('j', 'FILE'));
+    const message = deniedMessage(p);
+    assert.match(message, /is longer than Kubernetes allows \(317 characters/);
+    assert.ok(message.length < 400, message);
+  });
+
   it('denied pods do not fill the memo, and admitted ones fill it only up to its byte bound', () => {
     const before = memoBytes();
     for (let i = 0; i < 50; i++) {
