@@ -148,7 +148,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'WEBHOOK_MAX_WIRED_CONTAINERS', default: '32', description: 'Most containers and init containers wired in one pod (1-500); more are denied naming this cap.' },
   { name: 'WEBHOOK_MAX_ANNOTATION_BYTES', default: '65536', description: 'Most bytes of flyte.secrets/s<i> values decoded for one pod (1024-1048576); more are denied before decoding.' },
   { name: 'WEBHOOK_MAX_PATCH_BYTES', default: '1048576', description: 'Largest JSON Patch returned for one pod (65536-3145728); a bigger one is denied naming this cap.' },
-  { name: 'WEBHOOK_MAX_CONCURRENT_STREAMS', default: '100', description: 'HTTP/2 concurrent streams per connection (1-1000).' },
+  { name: 'WEBHOOK_MAX_CONCURRENT_STREAMS', default: '250', description: 'HTTP/2 concurrent streams per connection (1-1000; 250 as Go servers such as controller-runtime webhooks).' },
   { name: 'WEBHOOK_MAX_CONNECTIONS', default: '256', description: 'Open HTTPS connections at once (1-65536); more are closed at accept.' },
   { name: 'WEBHOOK_IDLE_TIMEOUT_SECONDS', default: '120', description: 'A connection with no request in flight is closed after this many seconds (1-3600).' },
   { name: 'WEBHOOK_HEADERS_TIMEOUT_SECONDS', default: '10', description: 'A new connection must send its first request headers within this many seconds (1-300).' },
