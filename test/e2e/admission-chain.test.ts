@@ -13,6 +13,7 @@ import type { ControlPlane } from './harness/controlPlane.js';
 import { flytePropellerPod, vector } from './harness/flytePod.js';
 import { FETCHER_CONTAINER } from './harness/kubelet.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from './harness/shared.js';
+import { waitFor } from './harness/wait.js';
 import { startWebhook, type RunningWebhook } from './harness/webhook.js';
 
 const NS = 'admission-chain';
@@ -42,6 +43,12 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
       mlpApiHost: 'http://mlp.invalid:8080', // admission never calls MLP
       // Only this namespace: other files' pods are not ours to count.
       env: { WEBHOOK_NAMESPACE_SELECTOR: JSON.stringify({ matchLabels: { 'kubernetes.io/metadata.name': NS } }) },
+    });
+    // The API server learns of a new configuration through an informer: wait until a dry run is injected.
+    const probe = flytePropellerPod({ name: 'probe', project: 'p', domain: 'd', secrets: [vector('group+key FILE').annotation_value] });
+    await waitFor(async () => ((await core.createNamespacedPod({ namespace: NS, body: probe, dryRun: 'All' })).spec?.initContainers?.some((c) => c.name === FETCHER_CONTAINER) ? true : undefined), {
+      what: 'the API server to call the newly registered webhook',
+      timeoutMs: 30_000,
     });
   });
 
