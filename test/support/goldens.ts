@@ -49,6 +49,7 @@ export const GOLDEN_CASES = [
   'deny-hijack-env-var',
   'deny-over-limit-secrets',
   'deny-over-limit-containers',
+  'deny-over-limit-annotation-bytes',
   'deny-stale-marker-image',
 ] as const;
 
