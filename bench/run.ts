@@ -13,6 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAdmission } from './admission/index.js';
+import { capsTable, runCapsBench } from './admission-caps.js';
 import { runMicro } from './admission/micro.js';
 import { RUNS, runFetcherBench } from './fetcher/index.js';
 import { describeMachine, loadAverage1m, sourceRevision } from './lib/machine.js';
@@ -25,7 +26,7 @@ const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const README = fileURLToPath(new URL('./README.md', import.meta.url));
 const FIGURES_START = '<!-- bench:figures:start (written by npm run bench) -->';
 const FIGURES_END = '<!-- bench:figures:end -->';
-const PARTS = ['micro', 'admission', 'fetcher'] as const;
+const PARTS = ['micro', 'admission', 'fetcher', 'caps'] as const;
 
 // A signal should still run the 'exit' handlers that stop the child processes (lib/processes.ts).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
@@ -58,6 +59,8 @@ if (only.includes('admission')) {
   });
 }
 if (only.includes('fetcher')) figures.fetcher = await runFetcherBench({ runs: settings.fetcherRuns, progress });
+// Its own table (bench/admission-caps.ts): the largest pod the default caps admit.
+const caps = only.includes('caps') ? await runCapsBench(progress) : undefined;
 
 const machine = { ...describeMachine(), loadAverage: { start: loadAtStart, end: loadAverage1m() } };
 const targets = judge(figures);
@@ -65,7 +68,8 @@ const revision = sourceRevision(ROOT);
 const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
 const mode = [values.quick ? 'quick' : 'full', ...(profileDir ? ['profiling the webhook'] : [])].join(', ');
 
-const table = renderTable(benchTable(figures, targets));
+const tables = [...(Object.keys(figures).length > 0 ? [renderTable(benchTable(figures, targets))] : []), ...(caps ? [renderTable(capsTable(caps))] : [])];
+const table = tables.join('\n\n');
 const footer = [
   `machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}; load average (1 min) ${machine.loadAverage.start} at start, ${machine.loadAverage.end} at end`,
   `source: ${revision}; ${mode} run in ${seconds} s; targets: ${targets.filter((t) => t.verdict === 'met').length} met, ${targets.filter((t) => t.verdict === 'MISSED').length} missed, ${targets.filter((t) => t.verdict === 'n/a').length} n/a`,
@@ -79,7 +83,7 @@ if (profileDir && figures.admission) {
 }
 
 mkdirSync(RESULTS, { recursive: true });
-const json = { schema: 1, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures };
+const json = { schema: 1, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures, ...(caps ? { caps } : {}) };
 // NaN (a figure that could not be measured) becomes null in JSON.
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(json, null, 1)}\n`);
 

@@ -38,8 +38,15 @@ export const FETCHER_ENV = {
   terminationLog: 'DAP_TERMINATION_LOG',
 } as const;
 
-/** Where the webhook mounts the fetcher-only projected identity volume, and the files in it. */
-export const IDENTITY_MOUNT_PATH = '/var/run/secrets/dap-secret-webhook';
+/**
+ * Where the webhook mounts the fetcher-only projected identity volume, and the files in it.
+ * The ServiceAccount admission plugin's own path on purpose: the plugin re-runs after the
+ * webhooks and adds its token mount to any container with nothing mounted there; with ours
+ * there it leaves the fetcher alone, so the pod is not changed after us and the webhook is not
+ * called a second time (reinvocationPolicy IfNeeded), and the fetcher gets no API token beyond
+ * the ones it asks for.
+ */
+export const IDENTITY_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 export const IDENTITY_FILES = {
   mlpToken: 'mlp/token',
   kubeToken: 'kube/token',

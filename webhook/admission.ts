@@ -8,12 +8,14 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { FileMountType, InjectionConfig } from './config.js';
 import type { Denial, DenialReason } from './mutate/deliveries.js';
 import { injectSecrets, type InjectionOutcome } from './mutate/inject.js';
+import { podShapeProblems } from './mutate/pod-shape.js';
+import { allowed, denied, patchedFromBytes, type AdmissionReviewResponse } from './responses.js';
 
 export type Outcome = 'injected' | 'unchanged' | 'denied' | 'ignored';
 
 export interface AdmissionResult {
   /** The AdmissionReview to send back. */
-  review: Record<string, unknown>;
+  review: AdmissionReviewResponse;
   outcome: Outcome;
   /** For logs: namespace/name (or namespace/generateName*), never the spec. */
   pod: string;
@@ -87,44 +89,47 @@ function patchScope(pod: V1Pod): Record<string, unknown> {
   return scope;
 }
 
-function response(uid: string, fields: Record<string, unknown>): Record<string, unknown> {
-  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, ...fields } };
-}
-
 export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
   const request = parseReview(body);
   const base = { denialReasons: [] as DenialReason[], warnings: [] as string[], secretsByMount: { FILE: 0, ENV_VAR: 0 }, dryRun: request.dryRun === true };
   if (!isPodCreate(request)) {
-    return { ...base, review: response(request.uid, { allowed: true }), outcome: 'ignored', pod: `${request.namespace ?? ''}/${request.resource?.resource ?? '?'}` };
+    return { ...base, review: allowed(request.uid), outcome: 'ignored', pod: `${request.namespace ?? ''}/${request.resource?.resource ?? '?'}` };
   }
+  const shape = podShapeProblems(request.object);
+  if (shape.length > 0) throw new InvalidReviewError(`request.object is not a valid Pod: ${shape.join('; ')}`);
   const pod = request.object as V1Pod;
   const namespace = request.namespace || pod.metadata?.namespace || '';
   const ref = podRef(namespace, pod);
+  const deny = (denials: Denial[]): AdmissionResult => ({
+    ...base,
+    review: denied(request.uid, `pod ${ref}: ${denialMessage(denials)}`),
+    outcome: 'denied',
+    pod: ref,
+    denialReasons: denials.map((d) => d.reason),
+  });
   const outcome: InjectionOutcome = injectSecrets({ pod, namespace, nonce: request.uid, config });
 
   switch (outcome.kind) {
     case 'skip':
-      return { ...base, review: response(request.uid, { allowed: true }), outcome: 'unchanged', pod: ref };
-    case 'deny': {
-      // 400 (BadRequest): the same pod would be denied again, so Flyte should fail the task, not retry.
-      const status = { code: 400, reason: 'BadRequest', message: `pod ${ref}: ${denialMessage(outcome.denials)}` };
-      return { ...base, review: response(request.uid, { allowed: false, status }), outcome: 'denied', pod: ref, denialReasons: outcome.denials.map((d) => d.reason) };
-    }
+      return { ...base, review: allowed(request.uid), outcome: 'unchanged', pod: ref };
+    case 'deny':
+      return deny(outcome.denials);
     case 'inject': {
       const ops = fastJsonPatch.compare(patchScope(pod), patchScope(outcome.pod));
-      const fields: Record<string, unknown> = { allowed: true };
-      if (ops.length > 0) {
-        fields.patchType = 'JSONPatch';
-        fields.patch = Buffer.from(JSON.stringify(ops)).toString('base64');
+      const patch = Buffer.from(JSON.stringify(ops));
+      const { maxPatchBytes } = config.limits;
+      if (patch.length > maxPatchBytes) {
+        return deny([{ reason: 'over-limit', message: `the injection would be a ${patch.length}-byte patch, more than WEBHOOK_MAX_PATCH_BYTES=${maxPatchBytes}; request fewer secrets or wire fewer containers, or ask the webhook's admin to raise WEBHOOK_MAX_PATCH_BYTES` }]);
       }
-      if (outcome.warnings.length > 0) fields.warnings = outcome.warnings;
+      outcome.remember();
+      const changed = ops.length > 0;
       return {
         ...base,
-        review: response(request.uid, fields),
-        outcome: ops.length > 0 ? 'injected' : 'unchanged',
+        review: changed ? patchedFromBytes(request.uid, patch, outcome.warnings) : allowed(request.uid, outcome.warnings),
+        outcome: changed ? 'injected' : 'unchanged',
         pod: ref,
         warnings: outcome.warnings,
-        secretsByMount: ops.length > 0 ? outcome.secretsByMount : base.secretsByMount,
+        secretsByMount: changed ? outcome.secretsByMount : base.secretsByMount,
       };
     }
   }

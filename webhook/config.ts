@@ -35,12 +35,25 @@ export interface MlpSettings {
   exchangeClientSecretName: string;
 }
 
+/** Caps on the work one pod may ask of admission; past each, a denial names the cap and the fix. */
+export interface AdmissionLimits {
+  /** flyte.secrets/s<i> annotations on one pod. */
+  maxSecretsPerPod: number;
+  /** Containers and init containers that get the wiring (each gets every secret's env). */
+  maxWiredContainers: number;
+  /** Bytes of flyte.secrets/s<i> values decoded for one pod. */
+  maxAnnotationBytes: number;
+  /** Bytes of the JSON Patch sent back. */
+  maxPatchBytes: number;
+}
+
 /** What the pure mutation needs. */
 export interface InjectionConfig {
   fetcher: FetcherSettings;
   mlp: MlpSettings;
   secretsDir: string;
   defaultMountType: FileMountType;
+  limits: AdmissionLimits;
 }
 
 export interface RegistrationSettings {
@@ -65,6 +78,16 @@ export interface ServerSettings {
   keyFile: string;
   caFile: string;
   maxBodyBytes: number;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. */
+  maxConcurrentStreams: number;
+  /** Open TLS connections at once; more are closed at accept. */
+  maxConnections: number;
+  /** A connection with nothing in flight is closed after this long. */
+  idleTimeoutSeconds: number;
+  /** A request's headers must arrive within this long. */
+  headersTimeoutSeconds: number;
+  /** A request (headers and body) must arrive within this long. */
+  requestTimeoutSeconds: number;
   /** On SIGTERM: keep serving this long (not ready) while the API server's endpoints drop the pod. */
   drainDelaySeconds: number;
   logLevel: string;
@@ -120,7 +143,16 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'WEBHOOK_TIMEOUT_SECONDS', default: '5', description: 'timeoutSeconds of the registration (1-30).' },
   { name: 'WEBHOOK_NAMESPACE_SELECTOR', default: '', description: 'JSON label selector limiting the namespaces the webhook sees, e.g. {"matchExpressions":[...]}.' },
   { name: 'WEBHOOK_DRAIN_DELAY_SECONDS', default: '5', description: 'On SIGTERM, keep serving (not ready) this long before closing, while the API server stops routing here; the pod\'s terminationGracePeriodSeconds must exceed it by 21.' },
-  { name: 'WEBHOOK_MAX_BODY_BYTES', default: '3145728', description: 'Largest AdmissionReview body accepted (413 above).' },
+  { name: 'WEBHOOK_MAX_BODY_BYTES', default: '3145728', description: 'Largest AdmissionReview body accepted (413 above; 1024-67108864).' },
+  { name: 'WEBHOOK_MAX_SECRETS_PER_POD', default: '64', description: 'Most flyte.secrets/s<i> annotations one pod may carry (1-1000); more are denied naming this cap.' },
+  { name: 'WEBHOOK_MAX_WIRED_CONTAINERS', default: '32', description: 'Most containers and init containers wired in one pod (1-500); more are denied naming this cap.' },
+  { name: 'WEBHOOK_MAX_ANNOTATION_BYTES', default: '65536', description: 'Most bytes of flyte.secrets/s<i> values decoded for one pod (1024-1048576); more are denied before decoding.' },
+  { name: 'WEBHOOK_MAX_PATCH_BYTES', default: '1048576', description: 'Largest JSON Patch returned for one pod (65536-3145728); a bigger one is denied naming this cap.' },
+  { name: 'WEBHOOK_MAX_CONCURRENT_STREAMS', default: '250', description: 'HTTP/2 concurrent streams per connection (1-1000; 250 as Go servers such as controller-runtime webhooks).' },
+  { name: 'WEBHOOK_MAX_CONNECTIONS', default: '256', description: 'Open HTTPS connections at once (1-65536); more are closed at accept.' },
+  { name: 'WEBHOOK_IDLE_TIMEOUT_SECONDS', default: '120', description: 'A connection with no request in flight is closed after this many seconds (1-3600).' },
+  { name: 'WEBHOOK_HEADERS_TIMEOUT_SECONDS', default: '10', description: 'A new connection must send its first request headers within this many seconds (1-300).' },
+  { name: 'WEBHOOK_REQUEST_TIMEOUT_SECONDS', default: '30', description: 'A request\'s headers and body must arrive within this many seconds (1-300); then 408 and the stream or connection is closed.' },
   { name: 'TLS_SERVER_CERT_FILE', default: '', description: 'Serving certificate (PEM); reloaded when it changes. Unset with the key: a throw-away self-signed one.' },
   { name: 'TLS_SERVER_KEY_FILE', default: '', description: 'Serving key (PEM).' },
   { name: 'TLS_CA_CERT_FILE', default: '', description: 'CA bundle written as caBundle at registration; re-applied when it changes.' },
@@ -283,6 +315,12 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     mlp,
     secretsDir: r.mountDirectory('FLYTE_SECRETS_DEFAULT_DIR'),
     defaultMountType: r.oneOf('DEFAULT_MOUNT_TYPE', ['FILE', 'ENV_VAR'] as const),
+    limits: {
+      maxSecretsPerPod: r.integer('WEBHOOK_MAX_SECRETS_PER_POD', 1, 1000),
+      maxWiredContainers: r.integer('WEBHOOK_MAX_WIRED_CONTAINERS', 1, 500),
+      maxAnnotationBytes: r.integer('WEBHOOK_MAX_ANNOTATION_BYTES', 1024, 1024 * 1024),
+      maxPatchBytes: r.integer('WEBHOOK_MAX_PATCH_BYTES', 64 * 1024, 3 * 1024 * 1024),
+    },
   };
 
   const registration: RegistrationSettings = {
@@ -310,6 +348,11 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     keyFile: r.raw('TLS_SERVER_KEY_FILE'),
     caFile: r.raw('TLS_CA_CERT_FILE'),
     maxBodyBytes: r.integer('WEBHOOK_MAX_BODY_BYTES', 1024, 64 * 1024 * 1024),
+    maxConcurrentStreams: r.integer('WEBHOOK_MAX_CONCURRENT_STREAMS', 1, 1000),
+    maxConnections: r.integer('WEBHOOK_MAX_CONNECTIONS', 1, 65536),
+    idleTimeoutSeconds: r.integer('WEBHOOK_IDLE_TIMEOUT_SECONDS', 1, 3600),
+    headersTimeoutSeconds: r.integer('WEBHOOK_HEADERS_TIMEOUT_SECONDS', 1, 300),
+    requestTimeoutSeconds: r.integer('WEBHOOK_REQUEST_TIMEOUT_SECONDS', 1, 300),
     drainDelaySeconds: r.integer('WEBHOOK_DRAIN_DELAY_SECONDS', 0, 300),
     logLevel: r.oneOf('LOG_LEVEL', ['info', 'debug', 'warn', 'error'] as const),
   };

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { admit, type AdmissionResult } from './admission.js';
+import { InvalidReviewError, admit, type AdmissionResult } from './admission.js';
 import type { InjectionConfig } from './config.js';
 
 export interface RenderOptions {
@@ -68,7 +68,14 @@ export function render(text: string, config: InjectionConfig, opts: RenderOption
 
   const isReview = doc.kind === 'AdmissionReview';
   if (!isReview && doc.kind !== 'Pod') throw new RenderInputError(`expected kind Pod or AdmissionReview, got ${JSON.stringify(doc.kind)}`);
-  const result = admit(isReview ? doc : podReview(doc, opts), config);
+  let result: AdmissionResult;
+  try {
+    result = admit(isReview ? doc : podReview(doc, opts), config);
+  } catch (err) {
+    // The same input over HTTP is a 400: here, an input error in words, not a stack trace.
+    if (err instanceof InvalidReviewError) throw new RenderInputError(err.message);
+    throw err;
+  }
   const response = result.review.response as { status?: { message?: string }; patch?: string };
   const denied = result.outcome === 'denied' ? (response.status?.message ?? 'denied') : null;
   if (isReview) return { text: format(result.review), result, denied };

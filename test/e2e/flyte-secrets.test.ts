@@ -182,9 +182,13 @@ describe('e2e: Flyte task pods get their MLP secrets (real API server, real MLP 
       this.timeout(90_000);
       const pod = needPod();
       const sandbox = needFetched();
-      const result = await runTaskStep(sandbox, pod.spec!.containers[0]!.name, REQUESTED.map(asRequest), { env: ['OPENAI_API_KEY', 'MY_CUSTOM_ENV'] });
-      const got = result.secrets.map((s) => [s.request.key, s.value ?? `not found (${s.envVar}, ${s.file})`]);
-      assert.deepEqual(got, REQUESTED.map((v) => [v.secret.key, stripped(v.secret.key!)]));
+      // A secret requested with a group_version is found both ways: get(group, key, group_version=...)
+      // and get(group, key), as tasks written for Flyte's native injector ask (README: group_version).
+      const withoutVersion = REQUESTED.filter((v) => v.secret.group_version).map((v) => ({ ...asRequest(v), groupVersion: undefined }));
+      assert.ok(withoutVersion.length > 0, 'REQUESTED has a group_version secret');
+      const result = await runTaskStep(sandbox, pod.spec!.containers[0]!.name, [...REQUESTED.map(asRequest), ...withoutVersion], { env: ['OPENAI_API_KEY', 'MY_CUSTOM_ENV'] });
+      const got = result.secrets.map((s) => [s.request.key, s.request.groupVersion ?? '', s.value ?? `not found (${s.envVar}, ${s.file})`]);
+      assert.deepEqual(got, [...REQUESTED.map((v) => [v.secret.key, v.secret.group_version ?? '', stripped(v.secret.key!)]), ...withoutVersion.map((r) => [r.key, '', stripped(r.key!)])]);
       assert.equal(result.env.OPENAI_API_KEY?.trim(), stripped('api-key'));
       assert.equal((await readFile(result.env.MY_CUSTOM_ENV!, 'utf8')).trim(), stripped('HELLO'));
     });

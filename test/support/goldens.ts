@@ -42,6 +42,15 @@ export const GOLDEN_CASES = [
   'deny-file-directory-clash',
   'deny-reserved-env-var',
   'deny-copied-injected-pod',
+  'group-version-both-lookups',
+  'group-version-collision',
+  'own-default-dir',
+  'deny-own-default-dir',
+  'deny-hijack-env-var',
+  'deny-over-limit-secrets',
+  'deny-over-limit-containers',
+  'deny-over-limit-annotation-bytes',
+  'deny-stale-marker-image',
 ] as const;
 
 /** The admin configuration the goldens are rendered with. */

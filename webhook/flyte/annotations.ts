@@ -26,24 +26,41 @@ export class AnnotationError extends Error {
 }
 
 /**
- * Decoded values, most recent last. The pods of one workflow carry the same few annotation values
- * again and again, and decoding was the largest share of admission CPU with many secrets. Only
- * successes are kept (an error message names its annotation key); entries are frozen, so no
- * caller can change what another receives. Bounded: at most DECODE_CACHE_SIZE small entries.
+ * Decoded values, most recent first out. The pods of one workflow carry the same few annotation
+ * values again and again, and decoding was the largest share of admission CPU with many secrets.
+ * Bounded by bytes (MEMO_MAX_BYTES of values in all, none above MEMO_MAX_VALUE_BYTES), and only
+ * filled by rememberDecoded(), which the mutation calls for pods it admits: a stream of denied
+ * pods with huge annotations cannot grow it. Entries are frozen, so no caller can change what
+ * another receives.
  */
 const decoded = new Map<string, Readonly<FlyteSecret>>();
-const DECODE_CACHE_SIZE = 1024;
+let decodedBytes = 0;
+export const MEMO_MAX_BYTES = 256 * 1024;
+export const MEMO_MAX_VALUE_BYTES = 2048;
+
+/** Bytes of annotation values the memo holds now (for tests). */
+export const memoBytes = () => decodedBytes;
+
+/** Keeps these decoded values for the next pods (call only for admitted pods). */
+export function rememberDecoded(entries: readonly (readonly [value: string, secret: Readonly<FlyteSecret>])[]): void {
+  for (const [value, secret] of entries) {
+    // Annotation values are base32 (ASCII), so length is bytes; anything else is not worth keeping.
+    if (decoded.has(value) || value.length > MEMO_MAX_VALUE_BYTES) continue;
+    decoded.set(value, secret);
+    decodedBytes += value.length;
+    while (decodedBytes > MEMO_MAX_BYTES) {
+      const oldest = decoded.keys().next().value!;
+      decoded.delete(oldest);
+      decodedBytes -= oldest.length;
+    }
+  }
+}
 
 /** Decodes one annotation value; throws AnnotationError naming the annotation key, what is wrong and where. */
-export function decodeSecretAnnotation(annotationKey: string, value: string): FlyteSecret {
+export function decodeSecretAnnotation(annotationKey: string, value: string): Readonly<FlyteSecret> {
   // Kubernetes only stores strings, but the admission JSON is parsed without a schema.
   if (typeof value !== 'string') throw new AnnotationError(annotationKey, 'the value is not a string');
-  const known = decoded.get(value);
-  if (known) return known;
-  const secret = Object.freeze(decodeUncached(annotationKey, value));
-  if (decoded.size >= DECODE_CACHE_SIZE) decoded.delete(decoded.keys().next().value!);
-  decoded.set(value, secret);
-  return secret;
+  return decoded.get(value) ?? Object.freeze(decodeUncached(annotationKey, value));
 }
 
 function decodeUncached(annotationKey: string, value: string): FlyteSecret {
@@ -71,21 +88,31 @@ export function encodeSecretAnnotation(secret: FlyteSecret): string {
   return encodeBase32(new TextEncoder().encode(formatSecretText(secret)));
 }
 
+/** The keys of Flyte's secret annotations on a pod (unordered). */
+export function secretAnnotationKeys(annotations: Record<string, string> | undefined): string[] {
+  return Object.keys(annotations ?? {}).filter((key) => key.startsWith(SECRET_ANNOTATION_PREFIX));
+}
+
+export interface ReadSecret {
+  annotation: string;
+  secret: Readonly<FlyteSecret>;
+}
+
 /**
  * Every annotation whose key starts with flyte.secrets/s (as Flyte reads them), in numeric index
  * order (s0, s1, ..., s10), decoded; collects ALL errors rather than stopping at the first.
  * Keys whose suffix is not a plain number (never written by Flyte) come last, in string order.
  */
 export function readSecretAnnotations(annotations: Record<string, string> | undefined): {
-  secrets: { annotation: string; secret: FlyteSecret }[];
+  secrets: ReadSecret[];
   errors: AnnotationError[];
 } {
-  const secrets: { annotation: string; secret: FlyteSecret }[] = [];
+  const secrets: ReadSecret[] = [];
   const errors: AnnotationError[] = [];
-  const keys = Object.keys(annotations ?? {}).filter((key) => key.startsWith(SECRET_ANNOTATION_PREFIX));
-  for (const annotation of keys.sort(byIndex)) {
+  for (const annotation of secretAnnotationKeys(annotations).sort(byIndex)) {
+    const value = annotations![annotation]!;
     try {
-      secrets.push({ annotation, secret: decodeSecretAnnotation(annotation, annotations![annotation]!) });
+      secrets.push({ annotation, secret: decodeSecretAnnotation(annotation, value) });
     } catch (error) {
       if (!(error instanceof AnnotationError)) throw error;
       errors.push(error);

@@ -32,6 +32,9 @@ function identitySources(plan: Plan, config: InjectionConfig): V1VolumeProjectio
   if (mlp.authMode === 'token-exchange' && mlp.exchangeClientSecretName) {
     sources.push({ secret: { name: mlp.exchangeClientSecretName, items: [{ key: 'client-credentials.json', path: IDENTITY_FILES.exchangeClientCredentials }] } });
   }
+  // Never empty: the volume must exist to occupy the ServiceAccount plugin's mount path (see
+  // IDENTITY_MOUNT_PATH); the namespace file is what the plugin's own volume holds too.
+  if (sources.length === 0) sources.push({ downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } });
   return sources;
 }
 
@@ -40,8 +43,7 @@ export function fetcherVolumes(plan: Plan, config: InjectionConfig): V1Volume[] 
   if (plan.files.length > 0) {
     volumes.push({ name: SECRETS_VOLUME_NAME, emptyDir: { medium: 'Memory', sizeLimit: config.fetcher.volumeSizeLimit } });
   }
-  const sources = identitySources(plan, config);
-  if (sources.length > 0) volumes.push({ name: IDENTITY_VOLUME_NAME, projected: { sources } });
+  volumes.push({ name: IDENTITY_VOLUME_NAME, projected: { sources: identitySources(plan, config) } });
   return volumes;
 }
 
@@ -79,7 +81,7 @@ export function fetcherContainer(plan: Plan, config: InjectionConfig): V1Contain
   const { fetcher } = config;
   const volumeMounts = [];
   if (plan.files.length > 0) volumeMounts.push({ name: SECRETS_VOLUME_NAME, mountPath: FETCHER_VOLUME_PATH });
-  if (identitySources(plan, config).length > 0) volumeMounts.push({ name: IDENTITY_VOLUME_NAME, mountPath: IDENTITY_MOUNT_PATH, readOnly: true });
+  volumeMounts.push({ name: IDENTITY_VOLUME_NAME, mountPath: IDENTITY_MOUNT_PATH, readOnly: true });
   return {
     name: FETCHER_CONTAINER_NAME,
     image: fetcher.image,

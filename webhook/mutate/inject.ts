@@ -3,14 +3,17 @@
  * randomness: the caller passes a nonce, the admission request's uid, for the Secret name).
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { PLAN_VERSION, isSecretDataKey, type Plan, type PlanFile, type PlanSecretKey } from '../../contract/plan.js';
+import { PLAN_ENV, PLAN_VERSION, isSecretDataKey, type Plan, type PlanFile, type PlanSecretKey } from '../../contract/plan.js';
 import { FETCHER_VOLUME_PATH } from '../../contract/fetcher-env.js';
-import { readSecretAnnotations } from '../flyte/annotations.js';
+import { readSecretAnnotations, rememberDecoded, secretAnnotationKeys } from '../flyte/annotations.js';
 import { ENV_PREFIX, FILE_PREFIX } from '../flyte/flytekit-names.js';
-import type { FileMountType, InjectionConfig } from '../config.js';
-import { findConflicts, isDenial, resolveDelivery, type Delivery, type Denial } from './deliveries.js';
+import type { AdmissionLimits, FileMountType, InjectionConfig } from '../config.js';
+import { quote } from '../quote.js';
+import { findConflicts, groupVersionAliases, isDenial, resolveDelivery, type Delivery, type Denial } from './deliveries.js';
 import { FETCHER_CONTAINER_NAME, SECRETS_VOLUME_NAME, fetcherContainer, fetcherVolumes } from './fetcher-parts.js';
+import { DEFAULT_DIR_VAR, ENV_PREFIX_VAR, FILE_PREFIX_VAR, containerLookup } from './flytekit-settings.js';
 import { ensureWiring, type Wiring } from './wiring.js';
 
 export const INJECT_LABEL = 'inject-flyte-secrets';
@@ -30,17 +33,41 @@ export interface InjectionInput {
 export type InjectionOutcome =
   | { kind: 'skip'; why: 'not-labelled' | 'no-secret-annotations' }
   | { kind: 'deny'; denials: Denial[] }
-  | { kind: 'inject'; pod: V1Pod; plan: Plan; warnings: string[]; secretsByMount: Record<FileMountType, number>; reinvocation: boolean };
+  | {
+      kind: 'inject';
+      pod: V1Pod;
+      plan: Plan;
+      warnings: string[];
+      secretsByMount: Record<FileMountType, number>;
+      reinvocation: boolean;
+      /** Keeps this pod's decoded annotations for the next pods: call once the pod is admitted. */
+      remember: () => void;
+    };
 
 const hash = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
 
+const SECRET_NAME_INFIX = '-flyte-secrets-';
+const MAX_ANNOTATION_KEY_LENGTH = 253 + 1 + 63;
+
+/** The part of the per-pod Secret name that comes from the pod (its name or generateName). */
+function secretNameBase(pod: V1Pod, suffixLength: number): string {
+  const base = (pod.metadata?.name || pod.metadata?.generateName || 'pod')
+    .slice(0, 253 - suffixLength)
+    .replace(/[-.]+$/, '');
+  return base || 'pod';
+}
+
 /** A DNS subdomain ≤ 253 characters: the pod's name (or generateName) plus a per-request suffix. */
 export function perPodSecretName(pod: V1Pod, nonce: string): string {
-  const suffix = `-flyte-secrets-${hash(nonce, 10)}`;
-  const base = (pod.metadata?.name || pod.metadata?.generateName || 'pod')
-    .slice(0, 253 - suffix.length)
-    .replace(/[-.]+$/, '');
-  return (base || 'pod') + suffix;
+  const suffix = `${SECRET_NAME_INFIX}${hash(nonce, 10)}`;
+  return secretNameBase(pod, suffix.length) + suffix;
+}
+
+/** Whether `name` is what perPodSecretName gives for this pod (with some request's nonce). */
+export function isPerPodSecretName(pod: V1Pod, name: string): boolean {
+  const suffixLength = SECRET_NAME_INFIX.length + 10;
+  const base = secretNameBase(pod, suffixLength);
+  return name.length === base.length + suffixLength && name.startsWith(base + SECRET_NAME_INFIX) && /^[0-9a-f]{10}$/.test(name.slice(-10));
 }
 
 /** Secret data keys: the MLP name when it is a valid key, else a sanitised name plus a hash; always unique. */
@@ -69,11 +96,13 @@ function mlpProject(input: InjectionInput): string | Denial {
 function buildPlan(deliveries: Delivery[], project: string, secretName: string, pod: V1Pod): { plan: Plan; keys: Map<string, string> } {
   const files: PlanFile[] = [];
   const seenPaths = new Set<string>();
-  for (const d of deliveries.filter((x) => x.mount === 'FILE')) {
-    const path = d.pathSegments.join('/');
-    if (!seenPaths.has(path)) files.push({ mlpSecret: d.mlpSecret, path });
+  const addFile = (mlpSecret: string, segments: string[]) => {
+    const path = segments.join('/');
+    if (!seenPaths.has(path)) files.push({ mlpSecret, path });
     seenPaths.add(path);
-  }
+  };
+  for (const d of deliveries) if (d.mount === 'FILE') addFile(d.mlpSecret, d.pathSegments);
+  for (const d of deliveries) if (d.mount === 'FILE' && d.aliasPathSegments) addFile(d.mlpSecret, d.aliasPathSegments);
   const envSecrets = [...new Set(deliveries.filter((d) => d.mount === 'ENV_VAR').map((d) => d.mlpSecret))];
   const keys = dataKeys(envSecrets);
   const secretKeys: PlanSecretKey[] = envSecrets.map((mlpSecret) => ({ mlpSecret, key: keys.get(mlpSecret)! }));
@@ -92,21 +121,25 @@ function buildPlan(deliveries: Delivery[], project: string, secretName: string, 
   return { plan, keys };
 }
 
+/** The env and mount one container needs, for the directory its flytekit looks in. */
 function taskWiring(deliveries: Delivery[], plan: Plan, keys: Map<string, string>, secretsDir: string): Wiring {
   const env: V1EnvVar[] = [];
+  const names = new Set<string>();
   const add = (e: V1EnvVar) => {
-    if (!env.some((x) => x.name === e.name)) env.push(e);
+    if (!names.has(e.name)) env.push(e);
+    names.add(e.name);
   };
   const fromSecret = (name: string, mlpSecret: string): V1EnvVar => ({ name, valueFrom: { secretKeyRef: { name: plan.secret!.name, key: keys.get(mlpSecret)! } } });
-  if (plan.secret) add({ name: 'FLYTE_SECRETS_ENV_PREFIX', value: ENV_PREFIX });
+  if (plan.secret) add({ name: ENV_PREFIX_VAR, value: ENV_PREFIX });
   if (plan.files.length > 0) {
-    add({ name: 'FLYTE_SECRETS_DEFAULT_DIR', value: secretsDir });
-    add({ name: 'FLYTE_SECRETS_FILE_PREFIX', value: FILE_PREFIX });
+    add({ name: DEFAULT_DIR_VAR, value: secretsDir });
+    add({ name: FILE_PREFIX_VAR, value: FILE_PREFIX });
   }
   for (const d of deliveries) {
     if (d.mount === 'ENV_VAR') add(fromSecret(d.envName, d.mlpSecret));
     if (d.secret.envVar) add(d.mount === 'ENV_VAR' ? fromSecret(d.secret.envVar, d.mlpSecret) : { name: d.secret.envVar, value: [secretsDir, ...d.pathSegments].join('/') });
   }
+  for (const d of deliveries) if (d.aliasEnvName) add(fromSecret(d.aliasEnvName, d.mlpSecret));
   const mounts = plan.files.length > 0 ? [{ name: SECRETS_VOLUME_NAME, mountPath: secretsDir, readOnly: true }] : [];
   return { env, mounts };
 }
@@ -123,21 +156,68 @@ function fetcherPosition(initContainers: V1Container[]): number {
 }
 
 /**
- * A pod marked as injected must really carry the injection; a copy of an injected pod's spec
- * (`kubectl get -o yaml | kubectl create -f -`) keeps the annotation but is a different pod.
+ * The "injected" annotation vouches only for what is really ours: a copy of an injected pod's
+ * spec (`kubectl get -o yaml | kubectl create -f -`) or a pod written to look injected keeps
+ * the annotation but not this webhook's fetcher image, this pod's plan, or a Secret name made
+ * for this pod. Any of those missing or different: denied, never trusted.
  */
 function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial[] {
   const present = new Set((pod.spec?.volumes ?? []).map((v) => v.name));
-  const missing = [
-    ...((pod.spec?.initContainers ?? []).some((c) => c.name === FETCHER_CONTAINER_NAME) ? [] : [`the ${FETCHER_CONTAINER_NAME} init container`]),
-    ...fetcherVolumes(plan, config).filter((v) => !present.has(v.name)).map((v) => `the volume ${v.name}`),
-    ...(plan.secret && !pod.metadata?.annotations?.[SECRET_NAME_ANNOTATION] ? [`the ${SECRET_NAME_ANNOTATION} annotation`] : []),
+  const fetcher = (pod.spec?.initContainers ?? []).find((c) => c.name === FETCHER_CONTAINER_NAME);
+  const secretName = pod.metadata?.annotations?.[SECRET_NAME_ANNOTATION];
+  const planValue = fetcher?.env?.find((e) => e.name === PLAN_ENV)?.value;
+  const problems = [
+    ...(fetcher ? [] : [`lacks the ${FETCHER_CONTAINER_NAME} init container`]),
+    ...(fetcher && fetcher.image !== config.fetcher.image ? [`its ${FETCHER_CONTAINER_NAME} init container runs ${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
+    ...(fetcher && !samePlan(planValue, plan) ? [`its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} is not the plan for this pod's secret annotations`] : []),
+    ...fetcherVolumes(plan, config).filter((v) => !present.has(v.name)).map((v) => `lacks the volume ${v.name}`),
+    ...(plan.secret && !secretName ? [`lacks the ${SECRET_NAME_ANNOTATION} annotation`] : []),
+    ...(plan.secret && secretName && !isPerPodSecretName(pod, secretName) ? [`its ${SECRET_NAME_ANNOTATION} ${quote(secretName)} was not made for this pod`] : []),
   ];
-  if (missing.length === 0) return [];
+  if (problems.length === 0) return [];
   return [{
     reason: 'stale-injection',
-    message: `the pod is annotated ${INJECTED_ANNOTATION}: "true" but lacks ${missing.join(', ')} (was it copied from another pod?); remove the ${INJECTED_ANNOTATION} and ${SECRET_NAME_ANNOTATION} annotations and create it again`,
+    message: `the pod is annotated ${INJECTED_ANNOTATION}: "true" but ${problems.join(', ')} (was it copied from another pod?); remove the ${INJECTED_ANNOTATION} and ${SECRET_NAME_ANNOTATION} annotations and the ${FETCHER_CONTAINER_NAME} init container and create it again`,
   }];
+}
+
+/**
+ * The plan in an injected pod against the one for its annotations now. File modes aside: they
+ * follow the pod's fsGroup, which a later webhook may add between two calls, and the modes
+ * chosen first still work.
+ */
+function samePlan(json: string | undefined, plan: Plan): boolean {
+  let stored: unknown;
+  try {
+    stored = JSON.parse(json ?? '');
+  } catch {
+    return false;
+  }
+  const withoutModes = (p: Record<string, unknown>) => ({ ...p, fileMode: 0, dirMode: 0 });
+  return typeof stored === 'object' && stored !== null && isDeepStrictEqual(withoutModes(stored as Record<string, unknown>), withoutModes(plan as unknown as Record<string, unknown>));
+}
+
+/** Denials for a pod that asks for more work than the caps allow, before any decoding. */
+function overAnnotationLimits(annotations: Record<string, string>, limits: AdmissionLimits): Denial[] {
+  const keys = secretAnnotationKeys(annotations);
+  const denials: Denial[] = [];
+  if (keys.length > limits.maxSecretsPerPod) {
+    denials.push({ reason: 'over-limit', message: `the pod requests ${keys.length} secrets (flyte.secrets/s<i> annotations), more than WEBHOOK_MAX_SECRETS_PER_POD=${limits.maxSecretsPerPod}; request fewer secrets in this task, or ask the webhook's admin to raise WEBHOOK_MAX_SECRETS_PER_POD` });
+  }
+  // Kubernetes validates annotation keys only after admission; a longer one would be quoted in every message.
+  const longKey = keys.find((key) => key.length > MAX_ANNOTATION_KEY_LENGTH);
+  if (longKey !== undefined) {
+    denials.push({ reason: 'malformed-annotation', message: `the annotation key ${quote(longKey)} is longer than Kubernetes allows (${MAX_ANNOTATION_KEY_LENGTH} characters: a 253-character prefix, "/", a 63-character name); remove it` });
+  }
+  let bytes = 0;
+  for (const key of keys) {
+    const value = annotations[key];
+    bytes += typeof value === 'string' ? Buffer.byteLength(value) : 0;
+  }
+  if (bytes > limits.maxAnnotationBytes) {
+    denials.push({ reason: 'over-limit', message: `the pod's flyte.secrets/s<i> annotations hold ${bytes} bytes, more than WEBHOOK_MAX_ANNOTATION_BYTES=${limits.maxAnnotationBytes}; request fewer or shorter secrets, or ask the webhook's admin to raise WEBHOOK_MAX_ANNOTATION_BYTES` });
+  }
+  return denials;
 }
 
 /** Our volume/container names must be free unless this pod is already ours. */
@@ -183,7 +263,10 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   const { pod, config } = input;
   if (pod.metadata?.labels?.[INJECT_LABEL] !== 'true') return { kind: 'skip', why: 'not-labelled' };
 
-  const { secrets, errors } = readSecretAnnotations(pod.metadata?.annotations);
+  const annotations = pod.metadata?.annotations ?? {};
+  const overLimits = overAnnotationLimits(annotations, config.limits);
+  if (overLimits.length > 0) return { kind: 'deny', denials: overLimits };
+  const { secrets, errors } = readSecretAnnotations(annotations);
   const denials: Denial[] = errors.map((e) => ({ reason: 'malformed-annotation', message: e.message }));
   const deliveries: Delivery[] = [];
   for (const { annotation, secret } of secrets) {
@@ -196,8 +279,8 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   if (typeof project !== 'string') denials.push(project);
   if (denials.length > 0) return { kind: 'deny', denials };
   if (deliveries.length === 0) return { kind: 'skip', why: 'no-secret-annotations' };
+  const warnings = groupVersionAliases(deliveries);
 
-  const annotations = pod.metadata?.annotations ?? {};
   const reinvocation = annotations[INJECTED_ANNOTATION] === 'true';
   const secretName = (reinvocation && annotations[SECRET_NAME_ANNOTATION]) || perPodSecretName(pod, input.nonce);
   const { plan, keys } = buildPlan(deliveries, project as string, secretName, pod);
@@ -226,12 +309,24 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   // container a later webhook put in front on reinvocation) would wait forever for a Secret
   // that the fetcher has not created yet.
   const init = spec.initContainers ?? [];
-  const afterFetcher = init.slice(init.findIndex((c) => c.name === FETCHER_CONTAINER_NAME) + 1);
-  const wiring = taskWiring(deliveries, plan, keys, config.secretsDir);
-  const warnings: string[] = [];
-  for (const container of [...afterFetcher, ...spec.containers]) warnings.push(...ensureWiring(container, wiring));
+  const wired = [...init.slice(init.findIndex((c) => c.name === FETCHER_CONTAINER_NAME) + 1), ...spec.containers];
+  if (wired.length > config.limits.maxWiredContainers) {
+    return { kind: 'deny', denials: [{ reason: 'over-limit', message: `the pod has ${wired.length} containers to wire (init containers after the fetcher and containers), more than WEBHOOK_MAX_WIRED_CONTAINERS=${config.limits.maxWiredContainers}; split the task, or ask the webhook's admin to raise WEBHOOK_MAX_WIRED_CONTAINERS` }] };
+  }
+  const needs = { files: plan.files.length > 0, env: plan.secret !== null };
+  const lookups = wired.map((c) => containerLookup(c, config.secretsDir, needs));
+  const settingDenials = lookups.flatMap((l) => (Array.isArray(l) ? l : []));
+  if (settingDenials.length > 0) return { kind: 'deny', denials: settingDenials };
+  // One wiring per directory flytekit looks in (almost always one): built once, shared.
+  const wirings = new Map<string, Wiring>();
+  wired.forEach((container, i) => {
+    const { dir, settled } = lookups[i] as { dir: string; settled: Set<string> };
+    let wiring = wirings.get(dir);
+    if (!wiring) wirings.set(dir, (wiring = taskWiring(deliveries, plan, keys, dir)));
+    warnings.push(...ensureWiring(container, wiring, settled));
+  });
 
   const secretsByMount: Record<FileMountType, number> = { FILE: 0, ENV_VAR: 0 };
   for (const d of deliveries) secretsByMount[d.mount] += 1;
-  return { kind: 'inject', pod: out, plan, warnings, secretsByMount, reinvocation };
+  return { kind: 'inject', pod: out, plan, warnings, secretsByMount, reinvocation, remember: () => rememberDecoded(secrets.map((s) => [annotations[s.annotation]!, s.secret] as const)) };
 }

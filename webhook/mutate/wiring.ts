@@ -2,37 +2,48 @@
  * Wires task containers to the secrets: env vars and the read-only secrets mount. "Ensure"
  * semantics: what is already there identically is left alone (so a second pass over the same
  * pod changes nothing), and anything the pod already sets differently is kept and reported as
- * a warning — we never overwrite the pod's own env or mounts.
+ * a warning — we never overwrite the pod's own env or mounts. Linear in env + wiring size.
  */
 import type { V1Container, V1EnvVar, V1VolumeMount } from '@kubernetes/client-node';
 import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import { quote } from '../quote.js';
 
 export interface Wiring {
   env: V1EnvVar[];
   mounts: V1VolumeMount[];
 }
 
-/** Adds what is missing to `container` in place; returns one warning per collision. */
-export function ensureWiring(container: V1Container, wiring: Wiring): string[] {
+/**
+ * Adds what is missing to `container` in place; returns one warning per collision. `settled`:
+ * env names the container already sets to something equivalent (checked by the caller), kept
+ * without a warning.
+ */
+export function ensureWiring(container: V1Container, wiring: Wiring, settled: ReadonlySet<string> = new Set()): string[] {
   const warnings: string[] = [];
   const env = (container.env ??= []);
+  const existing = new Map<string, V1EnvVar>();
+  for (const e of env) existing.set(e.name, e); // the kubelet lets the last of duplicate names win
   for (const wanted of wiring.env) {
-    const existing = env.find((e) => e.name === wanted.name);
-    if (!existing) env.push(copyEnv(wanted));
-    else if (!sameEnv(existing, wanted)) {
-      warnings.push(`container ${container.name} already sets ${wanted.name}; kept its value, so flytekit may not see the injected secret there`);
+    const own = existing.get(wanted.name);
+    if (!own) {
+      const copy = copyEnv(wanted);
+      env.push(copy);
+      existing.set(copy.name, copy);
+    } else if (!settled.has(wanted.name) && !sameEnv(own, wanted)) {
+      warnings.push(`container ${quote(container.name)} already sets ${quote(wanted.name)}; kept its value, so flytekit may not see the injected secret there`);
     }
   }
   if (env.length === 0) delete container.env;
 
   if (wiring.mounts.length > 0) {
     const mounts = (container.volumeMounts ??= []);
+    const byPath = new Map(mounts.map((m) => [normalPath(m.mountPath), m]));
     for (const wanted of wiring.mounts) {
-      const existing = mounts.find((m) => samePath(m.mountPath, wanted.mountPath));
-      if (!existing) mounts.push({ ...wanted });
-      else if (existing.name !== wanted.name) {
-        warnings.push(`container ${container.name} already mounts ${existing.name} at ${wanted.mountPath}; kept it, so FILE secrets are not visible there`);
+      const own = byPath.get(normalPath(wanted.mountPath));
+      if (!own) mounts.push({ ...wanted });
+      else if (own.name !== wanted.name) {
+        warnings.push(`container ${quote(container.name)} already mounts ${quote(own.name)} at ${quote(wanted.mountPath)}; kept it, so FILE secrets are not visible there`);
       }
     }
   }
@@ -46,12 +57,14 @@ function copyEnv(e: V1EnvVar): V1EnvVar {
 }
 
 /** `/etc/flyte/secrets/` and `/etc/flyte/secrets` are one mount point to the container runtime. */
-function samePath(a: string, b: string): boolean {
-  const norm = (p: string) => posix.normalize(p).replace(/(.)\/+$/, '$1');
-  return norm(a) === norm(b);
+export function normalPath(p: string): string {
+  return posix.normalize(p).replace(/(.)\/+$/, '$1');
 }
 
-/** Our wiring uses literal values and secretKeyRefs, which the API server stores as given. */
-function sameEnv(a: V1EnvVar, b: V1EnvVar): boolean {
-  return a.value === b.value && isDeepStrictEqual(a.valueFrom ?? null, b.valueFrom ?? null);
+/**
+ * Our wiring uses literal values and secretKeyRefs. The API server drops `value: ""` when it
+ * stores and re-sends a pod (reinvocation), so an absent value and an empty one are the same.
+ */
+export function sameEnv(a: V1EnvVar, b: V1EnvVar): boolean {
+  return (a.value ?? '') === (b.value ?? '') && isDeepStrictEqual(a.valueFrom ?? null, b.valueFrom ?? null);
 }

@@ -20,6 +20,8 @@ export interface AdmissionAppOptions {
   injection: InjectionConfig;
   mutatePath: string;
   maxBodyBytes: number;
+  /** The body must have arrived this long after the request began (408 otherwise); default 30 s. */
+  requestTimeoutMs?: number;
   metrics: WebhookMetrics;
   logger: Logger;
   /** Replaceable for tests of the internal-error path; the server always uses the real one. */
@@ -46,14 +48,23 @@ function isJsonContentType(header: string): boolean {
   return mediaType === 'application/json';
 }
 
-async function readBody(ctx: Koa.Context, limit: number): Promise<string> {
+async function readBody(ctx: Koa.Context, limit: number, timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BadInput(408, `the request body did not arrive within ${timeoutMs / 1000} s (WEBHOOK_REQUEST_TIMEOUT_SECONDS)`)), timeoutMs);
+  });
   try {
-    return await getRawBody(ctx.req, { length: ctx.request.length ?? null, limit, encoding: 'utf8' });
+    const reading = getRawBody(ctx.req, { length: ctx.request.length ?? null, limit, encoding: 'utf8' });
+    reading.catch(() => {}); // after a timeout the stream is cut; that late failure is expected
+    return await Promise.race([reading, late]);
   } catch (err) {
+    if (err instanceof BadInput) throw err;
     const e = err as RawBodyError;
     if (e.type === 'entity.too.large') throw new BadInput(413, `request body is larger than the limit of ${limit} bytes (WEBHOOK_MAX_BODY_BYTES)`);
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) throw new BadInput(400, 'the request body could not be read completely');
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -71,6 +82,7 @@ function parseJson(text: string): unknown {
 
 export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
   const { injection, metrics, logger, maxBodyBytes } = opts;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   const admit = opts.admit ?? defaultAdmit;
   const closing = opts.closingConnections ?? (() => false);
   const app = new Koa();
@@ -84,7 +96,7 @@ export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
     let result: AdmissionResult;
     try {
       if (!isJsonContentType(ctx.get('content-type'))) throw new BadInput(415, 'content type must be application/json');
-      result = admit(parseJson(await readBody(ctx, maxBodyBytes)), injection);
+      result = admit(parseJson(await readBody(ctx, maxBodyBytes, requestTimeoutMs)), injection);
     } catch (err) {
       respondToFailure(ctx, err, elapsed(), metrics, logger);
       if (closing() && ctx.req.httpVersionMajor === 1) ctx.set('Connection', 'close');

@@ -22,6 +22,8 @@ const DENIAL_REASONS = Object.keys({
   'no-project': true,
   'name-collision': true,
   'stale-injection': true,
+  'over-limit': true,
+  'flytekit-settings': true,
 } satisfies Record<DenialReason, true>);
 
 export type RegistrationResult = 'created' | 'updated' | 'failed' | 'skipped';

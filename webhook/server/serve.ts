@@ -121,6 +121,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
       injection: config.injection,
       mutatePath: config.registration.mutatePath,
       maxBodyBytes: config.server.maxBodyBytes,
+      requestTimeoutMs: config.server.requestTimeoutSeconds * 1000,
       metrics,
       logger,
       closingConnections: () => readiness.shuttingDown,
@@ -135,6 +136,13 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
       logger,
       metrics,
       pollIntervalMs: fileCheckIntervalMs,
+      limits: {
+        maxConcurrentStreams: config.server.maxConcurrentStreams,
+        maxConnections: config.server.maxConnections,
+        idleTimeoutMs: config.server.idleTimeoutSeconds * 1000,
+        headersTimeoutMs: config.server.headersTimeoutSeconds * 1000,
+        requestTimeoutMs: config.server.requestTimeoutSeconds * 1000,
+      },
     });
     readiness.tlsListening = true;
     logger.info({ host: config.server.host, port: tls.port, mutatePath: config.registration.mutatePath, healthPort: health.port }, 'serving admission requests (HTTPS: HTTP/2 and HTTP/1.1)');

@@ -32,6 +32,21 @@ export interface TlsServerOptions {
   metrics: WebhookMetrics;
   /** Fallback check for certificate changes that the directory watch missed. */
   pollIntervalMs: number;
+  limits: ConnectionLimits;
+}
+
+/** What one client may hold of this server: past these, it is cut off, never waited for. */
+export interface ConnectionLimits {
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. */
+  maxConcurrentStreams: number;
+  /** Open TLS connections at once; the next ones are closed at accept. */
+  maxConnections: number;
+  /** No traffic for this long: the connection (HTTP/1.1) or session (HTTP/2) is closed. */
+  idleTimeoutMs: number;
+  /** A connection's first request headers (HTTP/2: its first stream) must come within this; HTTP/1.1: every request's. */
+  headersTimeoutMs: number;
+  /** HTTP/1.1: a whole request must arrive within this (Node answers 408); HTTP/2 streams: the app's body timeout. */
+  requestTimeoutMs: number;
 }
 
 export interface TlsServer {
@@ -100,7 +115,18 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
   const busySockets = new Map<Socket, number>();
 
   const handler = opts.handler;
-  const server = createSecureServer({ allowHTTP1: true, minVersion: MIN_TLS_VERSION, cert: pair.cert, key: pair.key }, (req, res) => {
+  const { limits } = opts;
+  const server = createSecureServer(
+    {
+      allowHTTP1: true,
+      minVersion: MIN_TLS_VERSION,
+      cert: pair.cert,
+      key: pair.key,
+      settings: { maxConcurrentStreams: limits.maxConcurrentStreams },
+      // How often Node checks HTTP/1.1 headers/request timeouts (default 30 s would let them overrun).
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    } as Parameters<typeof createSecureServer>[0],
+    (req, res) => {
     inFlight++;
     const socket = req.httpVersionMajor === 1 ? (req.socket as Socket) : null;
     if (socket) busySockets.set(socket, (busySockets.get(socket) ?? 0) + 1);
@@ -114,10 +140,29 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
       if (inFlight === 0 && drained) drained();
     });
     handler(req, res);
+    },
+  );
+  server.maxConnections = limits.maxConnections;
+  // Node's HTTP/1.1 path (allowHTTP1) reads these from the server.
+  const h1 = server as unknown as { headersTimeout: number; requestTimeout: number };
+  h1.headersTimeout = limits.headersTimeoutMs;
+  // Later than the app's own body timeout, which answers with a message naming the setting.
+  h1.requestTimeout = limits.requestTimeoutMs + limits.headersTimeoutMs;
+  // Idle: Node only reports it; without this a silent client would hold its connection forever.
+  server.setTimeout(limits.idleTimeoutMs);
+  server.on('timeout', (idle: Socket | Http2Session) => {
+    logger.debug({ idleTimeoutMs: limits.idleTimeoutMs }, 'closing an idle connection');
+    idle.destroy();
   });
   server.on('session', (session: Http2Session) => {
     sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    // A session that opens no stream in time is a slow or idle client holding a connection slot.
+    const firstStream = setTimeout(() => session.destroy(), limits.headersTimeoutMs);
+    session.once('stream', () => clearTimeout(firstStream));
+    session.once('close', () => {
+      clearTimeout(firstStream);
+      sessions.delete(session);
+    });
     if (closing) session.close();
   });
   let cutting = false;

@@ -27,7 +27,7 @@ describe('fetcher/config', function () {
     const result = loadConfig(env());
     assert.ok(result.ok);
     const { config } = result;
-    assert.deepEqual(config.auth, { mode: 'serviceaccount', tokenFile: '/var/run/secrets/dap-secret-webhook/mlp/token' });
+    assert.deepEqual(config.auth, { mode: 'serviceaccount', tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/mlp/token' });
     assert.equal(config.mlpBaseUrl.href, 'http://mlp.caraml.svc:8080/');
     assert.equal(config.deadlineMs, 60_000);
     assert.equal(config.terminationLog, '/dev/termination-log');
@@ -63,8 +63,8 @@ describe('fetcher/config', function () {
     const inCluster = loadConfig(env({ KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, envPlan));
     assert.ok(inCluster.ok);
     assert.equal(inCluster.config.kube?.apiUrl.href, 'https://[fd00::1]:6443/');
-    assert.equal(inCluster.config.kube?.tokenFile, '/var/run/secrets/dap-secret-webhook/kube/token');
-    assert.equal(inCluster.config.kube?.caFile, '/var/run/secrets/dap-secret-webhook/kube/ca.crt');
+    assert.equal(inCluster.config.kube?.tokenFile, '/var/run/secrets/kubernetes.io/serviceaccount/kube/token');
+    assert.equal(inCluster.config.kube?.caFile, '/var/run/secrets/kubernetes.io/serviceaccount/kube/ca.crt');
     const explicit = loadConfig(env({ DAP_KUBE_API_URL: 'https://127.0.0.1:6443', KUBERNETES_SERVICE_HOST: '10.0.0.1' }, envPlan));
     assert.ok(explicit.ok);
     assert.equal(explicit.config.kube?.apiUrl.href, 'https://127.0.0.1:6443/');
@@ -77,7 +77,7 @@ describe('fetcher/config', function () {
     assert.ok(result.ok);
     assert.deepEqual({ ...result.config.auth, issuer: String((result.config.auth as { issuer: URL }).issuer) }, {
       mode: 'token-exchange',
-      tokenFile: '/var/run/secrets/dap-secret-webhook/mlp/token',
+      tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/mlp/token',
       issuer: 'https://issuer.example.com/',
       audience: null,
       scope: 'mlp',

@@ -30,15 +30,24 @@ describe('fetcher init container per auth mode', () => {
     assert.equal(env.MLP_TOKEN_EXCHANGE_AUDIENCE, 'mlp');
     assert.equal(env.MLP_TOKEN_EXCHANGE_SCOPE, 'openid email');
     assert.equal(env.MLP_TOKEN_EXCHANGE_CLIENT_ID, 'fetcher');
-    assert.equal(env.MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE, '/var/run/secrets/dap-secret-webhook/exchange/client-credentials.json');
+    assert.equal(env.MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE, '/var/run/secrets/kubernetes.io/serviceaccount/exchange/client-credentials.json');
     assert.ok(sources(filesOnly, config).some((s) => s.secret?.name === 'exchange-client'));
   });
 
   it('gcp-workload-identity: no service-account token for MLP (the metadata server answers)', () => {
     const config = configWith({ MLP_AUTH_MODE: 'gcp-workload-identity' });
-    assert.deepEqual(fetcherVolumes(filesOnly, config).map((v) => v.name), ['dap-flyte-secrets']);
     assert.ok(!envNames(filesOnly, config).includes('MLP_TOKEN_FILE'));
-    assert.equal(fetcherContainer(filesOnly, config).volumeMounts!.length, 1);
+    // Still an identity volume (the namespace only): it occupies the ServiceAccount plugin's path.
+    assert.deepEqual(sources(filesOnly, config), [{ downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } }]);
+  });
+
+  it('mounts its identity volume where the ServiceAccount plugin would mount the API token, in every auth mode', () => {
+    for (const mode of ['serviceaccount', 'token-exchange', 'gcp-workload-identity']) {
+      const config = configWith({ MLP_AUTH_MODE: mode, MLP_TOKEN_EXCHANGE_ISSUER: 'https://issuer.example' });
+      const mounts = fetcherContainer(filesOnly, config).volumeMounts!;
+      // The plugin compares the path exactly (plugin/pkg/admission/serviceaccount: DefaultAPITokenMountPath).
+      assert.ok(mounts.some((m) => m.mountPath === '/var/run/secrets/kubernetes.io/serviceaccount' && m.name === 'dap-fetcher-identity' && m.readOnly), mode);
+    }
   });
 
   it('runs restricted: non-root fixed uid, no privilege escalation, no capabilities, read-only root, RuntimeDefault seccomp, requests and limits', () => {

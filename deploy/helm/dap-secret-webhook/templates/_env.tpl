@@ -65,6 +65,24 @@
   value: {{ .Values.ports.health | quote }}
 - name: WEBHOOK_MAX_BODY_BYTES
   value: {{ .Values.maxBodyBytes | int64 | quote }}
+- name: WEBHOOK_MAX_SECRETS_PER_POD
+  value: {{ .Values.admissionLimits.maxSecretsPerPod | int64 | quote }}
+- name: WEBHOOK_MAX_WIRED_CONTAINERS
+  value: {{ .Values.admissionLimits.maxWiredContainers | int64 | quote }}
+- name: WEBHOOK_MAX_ANNOTATION_BYTES
+  value: {{ .Values.admissionLimits.maxAnnotationBytes | int64 | quote }}
+- name: WEBHOOK_MAX_PATCH_BYTES
+  value: {{ .Values.admissionLimits.maxPatchBytes | int64 | quote }}
+- name: WEBHOOK_MAX_CONCURRENT_STREAMS
+  value: {{ .Values.serverLimits.maxConcurrentStreams | int64 | quote }}
+- name: WEBHOOK_MAX_CONNECTIONS
+  value: {{ .Values.serverLimits.maxConnections | int64 | quote }}
+- name: WEBHOOK_IDLE_TIMEOUT_SECONDS
+  value: {{ .Values.serverLimits.idleTimeoutSeconds | int64 | quote }}
+- name: WEBHOOK_HEADERS_TIMEOUT_SECONDS
+  value: {{ .Values.serverLimits.headersTimeoutSeconds | int64 | quote }}
+- name: WEBHOOK_REQUEST_TIMEOUT_SECONDS
+  value: {{ .Values.serverLimits.requestTimeoutSeconds | int64 | quote }}
 - name: WEBHOOK_REGISTER
   value: {{ .Values.webhook.register | quote }}
 - name: WEBHOOK_FAILURE_POLICY
