@@ -47,6 +47,7 @@ import (
 	executormocks "github.com/flyteorg/flyte/flytepropeller/pkg/controller/executors/mocks"
 	k8splugins "github.com/flyteorg/flyte/flytepropeller/pkg/controller/nodes/task/k8s"
 	"github.com/flyteorg/flyte/flytestdlib/contextutils"
+	"github.com/flyteorg/flyte/flytestdlib/logger"
 	"github.com/flyteorg/flyte/flytestdlib/promutils"
 	"github.com/flyteorg/flyte/flytestdlib/promutils/labeled"
 	"github.com/flyteorg/flyte/flytestdlib/storage"
@@ -292,6 +293,8 @@ func main() {
 		os.Exit(1)
 	}
 	sort.Strings(files)
+	// Propeller's own info logs (one block per container) would bury the one line per task below.
+	check(logger.SetConfig(&logger.Config{Level: logger.WarnLevel}))
 	ctx := context.Background()
 	recorder := &recordingClient{Client: fake.NewClientBuilder().Build()}
 	manager, err := newManager(ctx, recorder)
