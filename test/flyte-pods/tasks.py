@@ -2,7 +2,8 @@
 (`pyflyte package`), then turned into pods by FlytePropeller's own Go code (generator/).
 
 One task per shape the webhook must handle: each mount type, group_version, env_var, a pod
-template with a sidecar, resources, several secrets at once, and a task with no secrets.
+template with a sidecar (the task's own, and a cluster PodTemplate named by the task), resources,
+several secrets at once, and a task with no secrets.
 """
 from flytekit import PodTemplate, Resources, Secret, task
 from kubernetes.client import V1Container, V1PodSpec, V1ResourceRequirements
@@ -81,3 +82,12 @@ def several_secrets() -> None: ...
 
 @task
 def no_secrets() -> None: ...
+
+
+@task(
+    # cluster-pod-template.json, merged by MergeWithBasePodTemplate. (Flyte takes only the "default" and
+    # "primary" containers of such a template, as templates for the task's own; a sidecar there is dropped.)
+    pod_template_name="flyte-task-logs",
+    secret_requests=[Secret(group="db-creds", key="password", mount_requirement=FILE)],
+)
+def cluster_pod_template() -> None: ...

@@ -15,7 +15,7 @@ src="$(cd "$here/../../flyte-pods" && pwd)"
 log() { echo "[provision flyte-pods] $*" >&2; }
 
 inputs_hash() {
-  (cd "$src" && cat tasks.py generator/go.mod generator/go.sum generator/main.go generator/spark-operator-stub/go.mod
+  (cd "$src" && cat tasks.py cluster-pod-template.json generator/go.mod generator/go.sum generator/main.go generator/spark-operator-stub/go.mod
    cat "$here/flyte-pods.sh"; echo "$FLYTE_VERSION $FLYTEKIT_VERSION $KUBERNETES_PY_VERSION") | sha256sum | cut -c1-16
 }
 OUT="$CACHE_ROOT/flyte-pods-$FLYTE_VERSION-$(inputs_hash)"
@@ -63,7 +63,7 @@ log "compiling test/flyte-pods/tasks.py with flytekit $FLYTEKIT_VERSION (pyflyte
   --pkgs tasks package --image registry.example.com/flyte/task:1.0 --output "$work/package.tgz" --force) >&2
 mkdir -p "$work/specs" "$work/pods"
 tar -xzf "$work/package.tgz" -C "$work/specs"
-"$BIN/flytepods" -in "$work/specs" -out "$work/pods"
+"$BIN/flytepods" -in "$work/specs" -out "$work/pods" -pod-template "$src/cluster-pod-template.json"
 rm -rf "$OUT/pods"; mkdir -p "$OUT"; mv "$work/pods" "$OUT/pods"
 touch "$OUT/done"
 echo "$OUT/pods"

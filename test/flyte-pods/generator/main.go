@@ -11,7 +11,7 @@
 // FlyteAdmin puts on the FlyteWorkflow, the input/output locations, and Flyte's default plugin
 // configuration. See ../README.md.
 //
-//	flytepods -in DIR -out DIR
+//	flytepods -in DIR -out DIR [-pod-template FILE]
 //
 // DIR holds the *_1.pb files (admin.TaskSpec) of an extracted `pyflyte package` archive; one
 // <task-name>.json Pod per task is written to -out.
@@ -41,6 +41,7 @@ import (
 	"github.com/flyteorg/flyte/flyteidl/gen/pb-go/flyteidl/core"
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/catalog"
 	pluginsCore "github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/core"
+	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/flytek8s"
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/io"
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/pluginmachinery/k8s"
 	"github.com/flyteorg/flyte/flyteplugins/go/tasks/plugins/k8s/pod"
@@ -282,6 +283,7 @@ func podFor(ctx context.Context, manager *k8splugins.PluginManager, recorder *re
 func main() {
 	in := flag.String("in", "", "directory with the *_1.pb task specs of an extracted pyflyte package")
 	out := flag.String("out", "", "directory to write one <task>.json Pod per task")
+	podTemplate := flag.String("pod-template", "", "a PodTemplate (JSON) the cluster holds, as propeller's PodTemplate informer would see it")
 	flag.Parse()
 	if *in == "" || *out == "" {
 		fmt.Fprintln(os.Stderr, "usage: flytepods -in DIR -out DIR")
@@ -293,6 +295,13 @@ func main() {
 		os.Exit(1)
 	}
 	sort.Strings(files)
+	if *podTemplate != "" {
+		raw, err := os.ReadFile(*podTemplate)
+		check(err)
+		template := &v1.PodTemplate{}
+		check(json.Unmarshal(raw, template))
+		flytek8s.DefaultPodTemplateStore.Store(template)
+	}
 	// Propeller's own info logs (one block per container) would bury the one line per task below.
 	check(logger.SetConfig(&logger.Config{Level: logger.WarnLevel}))
 	ctx := context.Background()
