@@ -15,7 +15,8 @@ Usage:
   dap-secret-webhook render [FILE|-] [--uid U] [--namespace NS] [-o json|yaml]
                                                  a Pod or AdmissionReview (JSON/YAML) through the admission code;
                                                  prints the mutated Pod (or the AdmissionReview response);
-                                                 exit 1 with the denial message when the pod would be denied
+                                                 (admission warnings on stderr); exit 1 with the
+                                                 denial message when the pod would be denied
   dap-secret-webhook decode VALUE                decode one flyte.secrets/s<i> annotation value
   dap-secret-webhook certs ensure ...            create or renew the webhook's TLS Secret (see 'certs --help')
   dap-secret-webhook unregister                  delete the MutatingWebhookConfiguration WEBHOOK_NAME (uninstall hook)
@@ -53,6 +54,7 @@ async function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
       io.err(`denied: ${rendered.denied}\n`);
       return 1;
     }
+    for (const warning of rendered.result.warnings) io.err(`warning: ${warning}\n`);
     io.out(rendered.text);
     return 0;
   } catch (err) {

@@ -67,7 +67,8 @@ export function render(text: string, config: InjectionConfig, opts: RenderOption
   const format = (value: unknown) => (output === 'json' ? `${JSON.stringify(value, null, 2)}\n` : stringifyYaml(value));
 
   const isReview = doc.kind === 'AdmissionReview';
-  if (!isReview && doc.kind !== 'Pod') throw new RenderInputError(`expected kind Pod or AdmissionReview, got ${JSON.stringify(doc.kind)}`);
+  // `pod`: what Flyte's Go code writes (flytek8s.BuildIdentityPod), e.g. a pod dumped from propeller.
+  if (!isReview && doc.kind !== 'Pod' && doc.kind !== 'pod') throw new RenderInputError(`expected kind Pod or AdmissionReview, got ${JSON.stringify(doc.kind)}`);
   let result: AdmissionResult;
   try {
     result = admit(isReview ? doc : podReview(doc, opts), config);

@@ -11,14 +11,19 @@
  * - non-zero bits left over in the last character are ignored (Go has no strict mode for base32);
  * - EXCEPTION: a length of 1, 3 or 6 past a multiple of 8 is rejected. Go silently drops such a
  *   trailing group, i.e. decodes a damaged value into a shorter text; Flyte never writes one.
+ *
+ * The bit packing is the `rfc4648` package's (a custom alphabet). This module keeps what it does not
+ * do as Go does: it stops at `\r`/`\n` (Go skips them), rejects a final character with non-zero
+ * leftover bits (Go ignores those bits: we clear them first), and names no position in its errors.
  */
+import { codec } from 'rfc4648';
 
 export const FLYTE_BASE32_ALPHABET = 'abcdefghijklmnopqrstuvwxyz123456';
 
 const DECODE_MAP: ReadonlyMap<string, number> = new Map([...FLYTE_BASE32_ALPHABET].map((c, i) => [c, i]));
 
-/** Characters in the final group (after the last full 8) → bytes it carries; absent = impossible. */
-const TAIL_BYTES: Readonly<Record<number, number>> = { 0: 0, 2: 1, 4: 2, 5: 3, 7: 4 };
+/** Lengths of the final group (after the last full 8) that carry whole bytes: 0-4 bytes. */
+const VALID_TAILS: ReadonlySet<number> = new Set([0, 2, 4, 5, 7]);
 
 export class Base32Error extends Error {
   override name = 'Base32Error';
@@ -32,21 +37,11 @@ export class Base32Error extends Error {
   }
 }
 
+const ENCODING = { chars: FLYTE_BASE32_ALPHABET, bits: 5 };
+
 export function encodeBase32(bytes: Uint8Array): string {
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (const byte of bytes) {
-    buffer = ((buffer << 8) | byte) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out += FLYTE_BASE32_ALPHABET[(buffer >> bits) & 31];
-    }
-  }
   // The last partial character is padded with zero bits on the right, as Go does.
-  if (bits > 0) out += FLYTE_BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
-  return out;
+  return codec.stringify(bytes, ENCODING, { pad: false });
 }
 
 export function decodeBase32(text: string): Uint8Array {
@@ -62,28 +57,15 @@ export function decodeBase32(text: string): Uint8Array {
     values.push(value);
   }
 
-  const tail = values.length % 8;
-  const tailBytes = TAIL_BYTES[tail];
-  if (tailBytes === undefined) {
+  if (!VALID_TAILS.has(values.length % 8)) {
     throw new Base32Error(
       `not valid base32: ${values.length} characters is a length Flyte never writes (the value looks cut short or has a stray character)`,
     );
   }
-
-  const out = new Uint8Array(Math.floor(values.length / 8) * 5 + tailBytes);
-  let buffer = 0;
-  let bits = 0;
-  let n = 0;
-  for (const value of values) {
-    buffer = ((buffer << 5) | value) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out[n++] = (buffer >> bits) & 0xff;
-    }
-  }
-  // Leftover bits (< 8) belong to the final character's padding and are ignored, as in Go.
-  return out;
+  // Bits of the final character past the last whole byte are padding; Go ignores them.
+  const leftoverBits = (values.length * 5) % 8;
+  if (leftoverBits > 0) values[values.length - 1]! &= ~((1 << leftoverBits) - 1);
+  return codec.parse(values.map((v) => FLYTE_BASE32_ALPHABET[v]).join(''), ENCODING, { loose: true });
 }
 
 function hintFor(char: string): string {

@@ -13,6 +13,7 @@
  * - mount_requirement as a name (`ENV_VAR`) or a number in Go's `strconv.ParseInt(s, 0, 32)`
  *   syntax (`1`, `+1`, `0x1`, `0o1`, `01`, `0b1`, `0_1`);
  * - unknown fields, a field given twice, `[extension]` syntax: errors (as in Go).
+ * Why this is not `@bufbuild/protobuf/txtpb`: it parses differently from this Go parser (README.md).
  * Deviations, both stricter than Go and both values Flyte itself never writes:
  * - strings must be valid UTF-8 after unescaping (Go's v1 parser does not check; proto3 requires
  *   it, and Go's binary marshalling of the message would fail later);

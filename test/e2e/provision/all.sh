@@ -5,5 +5,6 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 "$here/k8s.sh" >/dev/null
 "$here/flytekit.sh" >/dev/null
+"$here/flyte-pods.sh" >/dev/null
 "$here/postgres.sh" >/dev/null && "$here/mlp.sh" >/dev/null
 "$here/helm.sh" >/dev/null && "$here/kustomize.sh" >/dev/null

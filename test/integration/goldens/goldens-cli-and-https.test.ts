@@ -2,6 +2,8 @@
  * The golden cases again, through the two other doors: the built `render` CLI
  * (dist/webhook/dap-secret-webhook.mjs, as an admin runs it) and the HTTPS admission endpoint of a
  * running server (HTTP/1.1 and HTTP/2), the patch applied to the input as the API server would.
+ * Each case runs with its own admin settings (config.yaml `env`): the CLI gets them as its
+ * environment; one server is started per distinct setting.
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
@@ -13,9 +15,11 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { parse } from 'yaml';
 import { podReview } from '../../../webhook/render.js';
 import { serve, type RunningServer } from '../../../webhook/server/serve.js';
-import { GOLDEN_CASES, GOLDEN_ENV, goldenUid, loadGolden } from '../../support/goldens.js';
+import { GOLDEN_ENV, goldenCaseNames, goldenUid, loadGolden } from '../../support/goldens.js';
 
 const BUNDLE = 'dist/webhook/dap-secret-webhook.mjs';
+/** The admission warnings `render` prints on stderr, one `warning: ` line each. */
+const warningLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('warning: ')).map((l) => l.slice('warning: '.length));
 
 describe('golden pods through the built render CLI', function () {
   this.timeout(60_000);
@@ -23,12 +27,12 @@ describe('golden pods through the built render CLI', function () {
     if (!existsSync(BUNDLE)) assert.fail(`${BUNDLE} is missing: run npm run build (npm test does)`);
   });
 
-  for (const name of GOLDEN_CASES) {
+  for (const name of goldenCaseNames()) {
     it(name, () => {
       const golden = loadGolden(name);
       const run = spawnSync(process.execPath, [BUNDLE, 'render', '-', '--uid', goldenUid(name), '-o', 'yaml'], {
         input: golden.inputText,
-        env: { PATH: process.env.PATH, ...GOLDEN_ENV },
+        env: { PATH: process.env.PATH, ...golden.env },
         encoding: 'utf8',
       });
       if (golden.expected.kind === 'denied') {
@@ -38,6 +42,7 @@ describe('golden pods through the built render CLI', function () {
       } else {
         assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(parse(run.stdout), golden.expected.pod);
+        assert.deepEqual(warningLines(run.stderr), golden.warnings);
       }
     });
   }
@@ -86,29 +91,39 @@ function http2Post(session: http2.ClientHttp2Session, path: string): Post {
 
 describe('golden pods through the HTTPS admission endpoint', function () {
   this.timeout(60_000);
-  let server: RunningServer;
-  let session: http2.ClientHttp2Session;
-  const doors: Record<string, Post> = {};
+  const cases = goldenCaseNames().map(loadGolden);
+  /** One server per distinct admin setting, keyed by its env as JSON. */
+  const servers = new Map<string, { server: RunningServer; session: http2.ClientHttp2Session; doors: Record<string, Post> }>();
+  const keyOf = (env: Record<string, string>) => JSON.stringify(Object.entries(env).sort());
 
   before(async () => {
     const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    server = await serve({ ...GOLDEN_ENV, WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', HEALTH_PORT: '0', WEBHOOK_REGISTER: 'false' }, { handleSignals: false, logDestination: quiet, drainDelayMs: 0 });
-    const ca = server.generatedCaPem!;
-    doors['HTTP/1.1'] = http1Post(server.port, ca, '/mutate');
-    session = http2.connect(`https://127.0.0.1:${server.port}`, { ca, servername: 'localhost' });
-    doors['HTTP/2'] = http2Post(session, '/mutate');
+    for (const golden of cases) {
+      const key = keyOf(golden.env);
+      if (servers.has(key)) continue;
+      const server = await serve({ ...golden.env, WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', HEALTH_PORT: '0', WEBHOOK_REGISTER: 'false' }, { handleSignals: false, logDestination: quiet, drainDelayMs: 0 });
+      const ca = server.generatedCaPem!;
+      const session = http2.connect(`https://127.0.0.1:${server.port}`, { ca, servername: 'localhost' });
+      servers.set(key, { server, session, doors: { 'HTTP/1.1': http1Post(server.port, ca, '/mutate'), 'HTTP/2': http2Post(session, '/mutate') } });
+    }
   });
   after(async () => {
-    session?.close();
-    await server?.stop();
+    for (const { server, session } of servers.values()) {
+      session.close();
+      await server.stop();
+    }
+  });
+
+  it('runs the cases with their own settings (more than one server)', () => {
+    assert.ok(servers.size > 1, `${servers.size} distinct settings`);
   });
 
   for (const protocol of ['HTTP/1.1', 'HTTP/2']) {
-    for (const name of GOLDEN_CASES) {
+    for (const golden of cases) {
+      const name = golden.name;
       it(`${protocol} ${name}`, async () => {
-        const golden = loadGolden(name);
         const review = podReview(golden.input, { uid: goldenUid(name) });
-        const res = await doors[protocol]!(JSON.stringify(review));
+        const res = await servers.get(keyOf(golden.env))!.doors[protocol]!(JSON.stringify(review));
         assert.equal(res.status, 200);
         const response = JSON.parse(res.body).response as { uid: string; allowed: boolean; patch?: string; status?: { message: string }; warnings?: string[] };
         assert.equal(response.uid, goldenUid(name));
