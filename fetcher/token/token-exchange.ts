@@ -8,6 +8,7 @@ import * as oidc from 'openid-client';
 import type { AuthSettings, PodIdentity } from '../config.js';
 import { FETCHER_ENV } from '../../contract/fetcher-env.js';
 import { FetcherError } from '../errors.js';
+import { capped } from '../bounded-body.js';
 import { boundedAttempt } from '../http.js';
 import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './source.js';
 
@@ -18,6 +19,35 @@ export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 const PEER = 'the OIDC issuer';
+/** Discovery documents and token responses are a few KB. */
+export const MAX_OIDC_RESPONSE_BYTES = 256 * 1024;
+
+/**
+ * fetch's Response with its body counted against MAX_OIDC_RESPONSE_BYTES: openid-client reads it
+ * whole (response.json()), so the cap has to sit inside the stream it reads.
+ */
+function cappedResponse(response: Response, operation: string): Response {
+  if (response.body === null) return response;
+  const body = capped(response.body as AsyncIterable<Uint8Array>, { peer: PEER, operation, maxBytes: MAX_OIDC_RESPONSE_BYTES });
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await body.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      } catch (err) {
+        controller.error(err);
+      }
+    },
+    async cancel() {
+      await body.return(undefined);
+    },
+  });
+  const wrapped = new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers });
+  // oauth4webapi compares the URL a response came from with the one it asked for.
+  Object.defineProperty(wrapped, 'url', { value: response.url });
+  return wrapped;
+}
 
 interface ClientCredentials {
   clientId: string;
@@ -107,7 +137,14 @@ export function tokenExchangeTokenSource(settings: ExchangeSettings, pod: PodIde
   const fetchForOidc: oidc.CustomFetch = (url, options) => {
     const info = { peer: PEER, operation: new URL(url).pathname.includes('.well-known') ? 'discover its configuration' : 'exchange the token', attempt };
     const { signal: ownSignal, ...init } = options as RequestInit;
-    return boundedAttempt(deps.http, info, url, init.method ?? 'GET', (signal) => fetchImpl(url, { ...init, signal, redirect: 'manual' }), ownSignal ?? undefined);
+    return boundedAttempt(
+      deps.http,
+      info,
+      url,
+      init.method ?? 'GET',
+      async (signal) => cappedResponse(await fetchImpl(url, { ...init, signal, redirect: 'manual' }), info.operation),
+      ownSignal ?? undefined,
+    );
   };
 
   const discover = async (): Promise<oidc.Configuration> => {
