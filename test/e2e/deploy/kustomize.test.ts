@@ -76,14 +76,15 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
     assert.deepEqual(normalRules(role.rules), normalRules(FETCHER_RULES));
   });
 
-  it('the overlay\'s Secret policy is the chart\'s fetcher.secretPolicy for the same namespaces', async function () {
+  it('the overlay\'s Secret policy and its bindings are the chart\'s for the same namespaces', async function () {
     this.timeout(PROVISION_TIMEOUT_MS);
     const chart = await helmTemplate('dap-secret-webhook', NS, {
-      fetcher: { image: 'f:1', rbac: { namespaces: OVERLAY_FLYTE_NAMESPACES }, secretPolicy: { enabled: true } },
+      fetcher: { image: 'f:1', rbac: { namespaces: OVERLAY_FLYTE_NAMESPACES } },
       mlp: { apiHost: 'http://mlp:8080' },
     });
-    for (const kind of ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
-      assert.deepEqual(comparable(one(overlay.objects, kind)), comparable(one(chart.objects, kind)), kind);
+    assert.deepEqual(comparable(one(overlay.objects, 'ValidatingAdmissionPolicy')), comparable(one(chart.objects, 'ValidatingAdmissionPolicy')), 'the policy');
+    for (const name of ['dap-secret-webhook-fetcher-secrets', 'dap-secret-webhook-fetcher-secrets-labelled']) {
+      assert.deepEqual(comparable(one(overlay.objects, 'ValidatingAdmissionPolicyBinding', name)), comparable(one(chart.objects, 'ValidatingAdmissionPolicyBinding', name)), name);
     }
   });
 
@@ -122,10 +123,13 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
       const twin = chartObjects.find((o) => key(o) === key(obj))!;
       assert.deepEqual(comparable(obj), comparable(twin), `${key(obj)} differs between kustomize and the chart`);
     }
+    // The base's one Job does what the chart's two hook Jobs do; like the post-install one it needs the
+    // configuration to exist (it retries until kubectl has created it).
     const initJob = one<V1Job>(base.objects, 'Job', 'dap-secret-webhook-certs-init');
-    const hookJob = one<V1Job>(chart.objects, 'Job', 'dap-secret-webhook-certs-hook');
+    const hookJob = one<V1Job>(chart.objects, 'Job', 'dap-secret-webhook-certs-cabundle');
     const podSpec = (j: V1Job) => ({ ...j.spec!.template.spec!, serviceAccountName: undefined });
-    assert.deepEqual(podSpec(initJob), podSpec(hookJob), 'the install Job runs what the chart hook runs');
+    assert.deepEqual(podSpec(initJob), podSpec(hookJob), 'the install Job runs what the chart\'s post-install hook runs');
+    assert.equal(initJob.spec!.template.spec!.serviceAccountName, 'dap-secret-webhook-certs', 'as the renewal CronJob\'s ServiceAccount');
   });
 });
 

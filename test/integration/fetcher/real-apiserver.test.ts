@@ -27,7 +27,7 @@ const NOT_GRANTED = 'fetcher-it-no-grant';
 /** Granted, and guarded by deploy/'s fetcher Secret policy. */
 const GUARDED = 'fetcher-it-policy';
 const MLP_AUDIENCE = 'api.caraml';
-const POLICY_FILE = join(ROOT, 'deploy/kustomize/overlays/example/fetcher-secret-policy.yaml');
+const POLICY_FILE = join(ROOT, 'deploy/kustomize/base/fetcher-secret-policy.yaml');
 /** Cluster-scoped: a name of its own, so other suites' copies of the policy are left alone. */
 const POLICY_NAME = 'fetcher-it-secret-policy';
 
