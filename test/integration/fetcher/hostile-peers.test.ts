@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DEFAULT_BYTE_CAPS } from '../../../contract/fetcher-env.js';
+import { skipFor } from '../../support/skips.js';
 import { EXECUTABLE, ensureExecutable, planJson } from './world.js';
 
 const GNU_TIME = '/usr/bin/time';
@@ -50,7 +51,7 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
   let dir: string;
 
   before(async function () {
-    if (!existsSync(GNU_TIME)) this.skip(); // Debian package `time` (.ci/run installs it)
+    if (!existsSync(GNU_TIME)) skipFor(this, `${GNU_TIME} (Debian package \`time\`, installed by .ci/run) is missing: it measures the peak RSS`);
     this.timeout(240_000);
     ensureExecutable();
     dir = await mkdtemp(join(tmpdir(), 'dap-fetcher-hostile-'));
