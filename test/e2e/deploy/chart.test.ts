@@ -362,6 +362,19 @@ describe('deploy: Helm chart on a real API server', function () {
         assert.match(await helmTemplateError(values), message);
       });
     }
+    // Against a cluster Helm lists group/version/Kind from discovery ("v1/Pod"); offline only group/versions.
+    it('a cluster that does not serve ValidatingAdmissionPolicy (the Secret policy is on by default)', async function () {
+      this.timeout(PROVISION_TIMEOUT_MS);
+      assert.match(await helmTemplateError(REQUIRED, ['--api-versions', 'v1/Pod']), /fetcher\.secretPolicy\.enabled=true \(the default\) needs the ValidatingAdmissionPolicy API .* set fetcher\.secretPolicy\.enabled=false knowing that/);
+      const served = await helmTemplate('dsw-vap', 'dsw-vap', REQUIRED, ['--api-versions', 'v1/Pod', '--api-versions', 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy']);
+      assert.equal(ofKind(served.objects, 'ValidatingAdmissionPolicy').length, 1);
+      const off = await helmTemplate('dsw-vap', 'dsw-vap', merge(REQUIRED, { fetcher: { secretPolicy: { enabled: false } } }), ['--api-versions', 'v1/Pod']);
+      assert.equal(ofKind(off.objects, 'ValidatingAdmissionPolicy').length, 0, 'the documented switch');
+    });
+    it('a Kubernetes version below the one minimum (Chart.yaml kubeVersion)', async function () {
+      this.timeout(PROVISION_TIMEOUT_MS);
+      assert.match(await helmTemplateError(REQUIRED, ['--kube-version', '1.29.9']), /chart requires kubeVersion: >=1\.30\.0-0 which is incompatible with Kubernetes v1\.29\.9/);
+    });
   });
 });
 
