@@ -461,13 +461,15 @@ describe('deploy: the fetcher Secret policy (ValidatingAdmissionPolicy, on by de
   it('threat model: nor a service-account-token Secret (for itself or another ServiceAccount), nor any other type', async () => {
     const a = await asPod('task-a');
     const own = fetcherSecret(pods['task-a']!);
-    for (const [type, extra] of [
-      ['kubernetes.io/service-account-token', { annotations: { 'kubernetes.io/service-account.name': 'default' } }],
-      ['kubernetes.io/dockerconfigjson', {}],
-      ['kubernetes.io/tls', {}],
-      ['bootstrap.kubernetes.io/token', {}],
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    // Each valid for its type, so only the policy can refuse it.
+    for (const [type, metadata, data] of [
+      ['kubernetes.io/service-account-token', { annotations: { 'kubernetes.io/service-account.name': 'default' } }, {}],
+      ['kubernetes.io/service-account-token', { annotations: { 'kubernetes.io/service-account.name': 'flyte-task' } }, {}],
+      ['kubernetes.io/dockerconfigjson', {}, { '.dockerconfigjson': b64('{"auths":{}}') }],
+      ['kubernetes.io/tls', {}, { 'tls.crt': b64('x'), 'tls.key': b64('x') }],
     ] as const) {
-      const body = { ...own, type, immutable: false, metadata: { ...own.metadata, ...extra } };
+      const body = { ...own, type, immutable: false, metadata: { ...own.metadata, ...metadata }, data: { ...own.data, ...data } };
       assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body, dryRun: 'All' })), /only Opaque Secrets/, type);
     }
   });
