@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KubernetesObject, V1CronJob, V1Job, V1Namespace, V1RoleBinding } from '@kubernetes/client-node';
+import type { KubernetesObject, V1CronJob, V1Job, V1Namespace, V1NetworkPolicy, V1RoleBinding } from '@kubernetes/client-node';
 import { parseManifests } from '../harness/manifests.js';
 import type { ControlPlane } from '../harness/controlPlane.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
@@ -99,6 +99,10 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
     }
     const bindings = ofKind<V1RoleBinding>(overlay.objects, 'RoleBinding').filter((b) => b.roleRef.name === 'dap-secret-webhook-fetcher');
     assert.deepEqual(bindings.map((b) => b.metadata!.namespace).sort(), [...OVERLAY_FLYTE_NAMESPACES].sort());
+    // The one value that lets only the API server reach the admission port, set by a patch of the base's policy.
+    const policy = one<V1NetworkPolicy>(overlay.objects, 'NetworkPolicy');
+    assert.deepEqual((policy.spec!.ingress![0] as { from?: unknown }).from, [{ ipBlock: { cidr: '10.0.0.0/8' } }]);
+    assert.deepEqual(one<V1NetworkPolicy>(base.objects, 'NetworkPolicy').spec!.ingress, [{ ports: [{ port: 'https', protocol: 'TCP' }] }], 'the base: admission port open, metrics port closed to pods');
     // Only the overlay's env changes: every other variable keeps the base's value.
     const baseEnv = webhookEnv(webhookDeployment(base.objects));
     const overlayEnv = webhookEnv(deployment);
