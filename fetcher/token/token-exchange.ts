@@ -9,7 +9,7 @@ import type { AuthSettings, PodIdentity } from '../config.js';
 import { FETCHER_ENV } from '../../contract/fetcher-env.js';
 import { FetcherError } from '../errors.js';
 import { capped } from '../bounded-body.js';
-import { boundedAttempt } from '../http.js';
+import { boundedAttempt, sanitisePeerText } from '../http.js';
 import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './source.js';
 
 type ExchangeSettings = Extract<AuthSettings, { mode: 'token-exchange' }>;
@@ -101,7 +101,8 @@ export function describeOidcError(err: unknown, operation: string, issuer: URL):
   const response = findCause(err, (e): e is Response => e instanceof Response);
   const status = body?.status ?? response?.status;
   const code = (err as { code?: unknown }).code;
-  const detail = body ? [body.error, body.error_description].filter(Boolean).join(': ') : (err as Error).message;
+  // The issuer's words (or openid-client's, which may quote them): bounded and sanitised like any peer text.
+  const detail = sanitisePeerText(body ? [body.error, body.error_description].filter(Boolean).join(': ') : String((err as Error).message));
   if (status !== undefined && (status >= 500 || status === 429)) {
     return new FetcherError({
       problem: `${PEER} ${issuer.href} failed to ${operation}${detail ? ` (${detail})` : ''}`,
