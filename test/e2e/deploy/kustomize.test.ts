@@ -15,6 +15,7 @@ import { hookOf, normalRules, ofKind, one, webhookDeployment, webhookEnv } from 
 import { helmTemplate, KUSTOMIZE_BASE, KUSTOMIZE_OVERLAY, kustomizeBuild, PROVISION_TIMEOUT_MS, type Rendered } from './tools.js';
 
 const NS = 'dap-secret-webhook';
+const KUSTOMIZE_SELF_REGISTRATION = join(KUSTOMIZE_OVERLAY, '../self-registration');
 const OVERLAY_FLYTE_NAMESPACES = ['my-project-development', 'my-project-staging', 'my-project-production'];
 
 /**
@@ -110,30 +111,45 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
     assert.deepEqual(changed, ['FETCHER_IMAGE', 'MLP_PROJECT_SOURCE']);
   });
 
-  it('the base is the same install as the chart defaults (release and namespace dap-secret-webhook)', async function () {
-    this.timeout(PROVISION_TIMEOUT_MS);
+  /** The kustomize objects are the chart's non-hook objects; the one-shot certs Job runs what the chart's hook `hookJobName` runs. */
+  async function assertSameInstall(kustomized: Rendered, chartValues: object, hookJobName: string): Promise<void> {
+    const env = webhookEnv(webhookDeployment(kustomized.objects));
     const chart = await helmTemplate('dap-secret-webhook', NS, {
-      fetcher: { image: webhookEnv(webhookDeployment(base.objects)).FETCHER_IMAGE },
-      mlp: { apiHost: webhookEnv(webhookDeployment(base.objects)).MLP_API_HOST },
+      fetcher: { image: env.FETCHER_IMAGE },
+      mlp: { apiHost: env.MLP_API_HOST },
       // kubectl has no uninstall hook; the README says how to remove the configuration.
       webhook: { unregisterOnUninstall: false },
+      ...chartValues,
     });
     const chartObjects = chart.objects.filter((o) => hookOf(o) === undefined);
     const key = (o: KubernetesObject) => `${o.kind}/${o.metadata!.namespace ?? ''}/${o.metadata!.name}`;
-    // The base's one-shot Job stands for the chart's pre-install hook Job.
-    const baseObjects = base.objects.filter((o) => o.kind !== 'Namespace' && !(o.kind === 'Job' && o.metadata!.name === 'dap-secret-webhook-certs-init'));
-    assert.deepEqual(baseObjects.map(key).sort(), chartObjects.map(key).sort(), 'the same objects');
-    for (const obj of baseObjects) {
+    const ours = kustomized.objects.filter((o) => o.kind !== 'Namespace' && !(o.kind === 'Job' && o.metadata!.name === 'dap-secret-webhook-certs-init'));
+    assert.deepEqual(ours.map(key).sort(), chartObjects.map(key).sort(), 'the same objects');
+    for (const obj of ours) {
       const twin = chartObjects.find((o) => key(o) === key(obj))!;
       assert.deepEqual(comparable(obj), comparable(twin), `${key(obj)} differs between kustomize and the chart`);
     }
-    // The base's one Job does what the chart's two hook Jobs do; like the post-install one it needs the
-    // configuration to exist (it retries until kubectl has created it).
-    const initJob = one<V1Job>(base.objects, 'Job', 'dap-secret-webhook-certs-init');
-    const hookJob = one<V1Job>(chart.objects, 'Job', 'dap-secret-webhook-certs-cabundle');
+    const initJob = one<V1Job>(kustomized.objects, 'Job', 'dap-secret-webhook-certs-init');
+    const hookJob = one<V1Job>(chart.objects, 'Job', hookJobName);
     const podSpec = (j: V1Job) => ({ ...j.spec!.template.spec!, serviceAccountName: undefined });
-    assert.deepEqual(podSpec(initJob), podSpec(hookJob), 'the install Job runs what the chart\'s post-install hook runs');
+    assert.deepEqual(podSpec(initJob), podSpec(hookJob), `the install Job runs what the chart's hook ${hookJobName} runs`);
     assert.equal(initJob.spec!.template.spec!.serviceAccountName, 'dap-secret-webhook-certs', 'as the renewal CronJob\'s ServiceAccount');
+  }
+
+  it('the base is the same install as the chart defaults (release and namespace dap-secret-webhook)', async function () {
+    this.timeout(PROVISION_TIMEOUT_MS);
+    // The base's one Job does what the chart's two hook Jobs do; like the post-install one it needs
+    // the configuration to exist (it retries until kubectl has created it).
+    await assertSameInstall(base, {}, 'dap-secret-webhook-certs-cabundle');
+  });
+
+  it('overlays/self-registration (the component) is the chart with webhook.register=true', async function () {
+    this.timeout(PROVISION_TIMEOUT_MS);
+    const selfRegistration = await kustomizeBuild(KUSTOMIZE_SELF_REGISTRATION);
+    for (const obj of selfRegistration.objects.filter((o) => o.kind !== 'Namespace')) await dryRunCreate(cp.kubeConfig, obj);
+    assertInstallInvariants(selfRegistration.objects, { namespace: NS, fetcherClusterRole: 'dap-secret-webhook-fetcher' });
+    assert.equal(webhookEnv(webhookDeployment(selfRegistration.objects)).WEBHOOK_REGISTER, 'true');
+    await assertSameInstall(selfRegistration, { webhook: { register: true, unregisterOnUninstall: false } }, 'dap-secret-webhook-certs-hook');
   });
 });
 
