@@ -36,7 +36,25 @@ export const FETCHER_ENV = {
   kubeApiUrl: 'DAP_KUBE_API_URL',
   deadlineSeconds: 'DAP_DEADLINE_SECONDS',
   terminationLog: 'DAP_TERMINATION_LOG',
+  /** Byte caps on what MLP sends (fetcher/bounded-body.ts); the webhook sets them only when changed from the defaults below. */
+  maxProjectsBytes: 'DAP_MAX_PROJECTS_BYTES',
+  maxSecretsBytes: 'DAP_MAX_SECRETS_BYTES',
+  maxSecretBytes: 'DAP_MAX_SECRET_BYTES',
 } as const;
+
+/**
+/**
+ * The fetcher's default byte caps. The project list is parsed whole (a prefix match can return
+ * many projects); the secrets list is streamed, so its cap bounds time more than memory; one
+ * secret of the list (its value) is held whole. All well inside the fetcher's 256Mi limit.
+ */
+export const DEFAULT_BYTE_CAPS = {
+  projectsBytes: 4 * 1024 * 1024,
+  secretsBytes: 64 * 1024 * 1024,
+  secretBytes: 1024 * 1024,
+} as const;
+/** The range an admin may set a cap to. */
+export const BYTE_CAP_RANGE = { min: 1024, max: 1024 * 1024 * 1024 } as const;
 
 /**
  * Where the webhook mounts the fetcher-only projected identity volume, and the files in it.

@@ -5,6 +5,8 @@
  */
 import {
   AUTH_MODES,
+  BYTE_CAP_RANGE,
+  DEFAULT_BYTE_CAPS,
   DEFAULT_DEADLINE_SECONDS,
   DEFAULT_TERMINATION_LOG,
   DEFAULT_TOKEN_AUDIENCE,
@@ -59,6 +61,14 @@ export interface Config {
   kube: KubeSettings | null;
   deadlineMs: number;
   terminationLog: string;
+  caps: ByteCaps;
+}
+
+/** Byte caps on MLP's answers (see bounded-body.ts). */
+export interface ByteCaps {
+  projectsBytes: number;
+  secretsBytes: number;
+  secretBytes: number;
 }
 
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[]; plan: Plan | null };
@@ -196,6 +206,24 @@ function loadDeadline(env: Env, problems: string[]): number {
   return Math.round(seconds * 1000);
 }
 
+function loadCaps(env: Env, problems: string[]): ByteCaps {
+  const cap = (variable: string, fallback: number): number => {
+    const text = nonEmpty(env[variable]);
+    if (text === undefined) return fallback;
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < BYTE_CAP_RANGE.min || n > BYTE_CAP_RANGE.max) {
+      problems.push(`${variable}=${JSON.stringify(text)} must be a whole number of bytes from ${BYTE_CAP_RANGE.min} to ${BYTE_CAP_RANGE.max}`);
+      return fallback;
+    }
+    return n;
+  };
+  return {
+    projectsBytes: cap(E.maxProjectsBytes, DEFAULT_BYTE_CAPS.projectsBytes),
+    secretsBytes: cap(E.maxSecretsBytes, DEFAULT_BYTE_CAPS.secretsBytes),
+    secretBytes: cap(E.maxSecretBytes, DEFAULT_BYTE_CAPS.secretBytes),
+  };
+}
+
 export function loadConfig(env: Env): ConfigResult {
   const problems: string[] = [];
   const planResult = parsePlan(env[E.plan]);
@@ -206,10 +234,11 @@ export function loadConfig(env: Env): ConfigResult {
   const auth = loadAuth(env, problems);
   const kube = plan?.secret ? loadKube(env, problems) : null;
   const deadlineMs = loadDeadline(env, problems);
+  const caps = loadCaps(env, problems);
   if (problems.length > 0 || plan === null || mlpBaseUrl === null) return { ok: false, problems, plan };
   return {
     ok: true,
-    config: { plan, pod, mlpBaseUrl, auth, kube, deadlineMs, terminationLog: terminationLogPath(env) },
+    config: { plan, pod, mlpBaseUrl, auth, kube, deadlineMs, terminationLog: terminationLogPath(env), caps },
   };
 }
 

@@ -23,7 +23,8 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
 
 /**
  * The body, gunzipped when the peer compressed it (we accept gzip, as fetch did: a large secrets
- * list travels smaller). A failure of either stream — the connection breaking off, a truncated
+ * list travels smaller). Readers count the inflated bytes against their cap (bounded-body.ts) and
+ * the gunzip stream only inflates as fast as they read, so a gzip bomb costs at most the cap. A failure of either stream — the connection breaking off, a truncated
  * gzip, the signal — fails the iteration with that error.
  */
 function bodyOf(res: IncomingMessage): AsyncIterable<Uint8Array> {
@@ -39,12 +40,6 @@ function answer(url: URL, res: IncomingMessage): HttpResponse {
     url: url.href,
     headers: { get: (name) => header(res.headers, name) },
     body,
-    async text() {
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of body) chunks.push(chunk);
-      // TextDecoder, like fetch's text(): replaces bad bytes and drops a byte-order mark.
-      return new TextDecoder().decode(Buffer.concat(chunks));
-    },
   };
 }
 

@@ -7,12 +7,17 @@
  * MLP and the metadata server are called through `HttpContext.request` (node:http, see
  * http-transport.ts); only openid-client, which needs fetch's own Response, uses fetch.
  */
+import { readTextPrefix } from './bounded-body.js';
 import { FetcherError } from './errors.js';
 import type { Logger } from './log.js';
 import { parseRetryAfter, type Clock, type Deadline } from './retry.js';
 
 /** One slow attempt must not eat the whole deadline: after this, give up and retry. */
 export const ATTEMPT_TIMEOUT_MS = 15_000;
+/** How much of an error body is read at all: its text is only quoted, shortened, in a message. */
+export const MAX_ERROR_BODY_BYTES = 16 * 1024;
+/** Longest peer text quoted in a message. */
+export const MAX_QUOTED_CHARS = 200;
 
 /** An answer as the fetcher reads it: what http-transport.ts makes (fetch's Response has the same shape). */
 export interface HttpResponse {
@@ -20,10 +25,11 @@ export interface HttpResponse {
   /** The URL asked for (redirects are never followed). */
   readonly url: string;
   readonly headers: { get(name: string): string | null };
-  /** The body as it arrives; leaving the loop early discards the rest. */
+  /**
+   * The body as it arrives; leaving the loop early discards the rest. There is deliberately no
+   * `text()`: every reader goes through bounded-body.ts, with a cap.
+   */
   readonly body: AsyncIterable<Uint8Array> | null;
-  /** The whole body, as UTF-8. */
-  text(): Promise<string>;
 }
 
 export interface HttpRequest {
@@ -55,10 +61,45 @@ export interface CallInfo {
   attempt?: number;
 }
 
-function describeNetworkError(err: unknown): string {
+function errorCode(err: unknown): string | undefined {
   // node:http puts the code on the error itself; fetch on its cause.
   const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
-  const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined;
+  return typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined;
+}
+
+/**
+ * OpenSSL's and Node's codes for a certificate the fetcher does not trust or that does not fit the
+ * host: the same certificate comes back on every attempt, so these are not retried.
+ */
+const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'ERR_TLS_CERT_ALTNAME_FORMAT',
+]);
+
+export function isCertificateError(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && CERTIFICATE_ERRORS.has(code);
+}
+
+function describeNetworkError(err: unknown): string {
+  const code = errorCode(err);
   if (code) return code;
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return 'timed out';
   return err instanceof Error ? err.message.slice(0, 120) : 'network error';
@@ -114,6 +155,12 @@ export async function boundedAttempt<R extends { status: number }>(
       durationMs: http.clock.now() - started,
       attempt: info.attempt,
     });
+    if (isCertificateError(err)) {
+      throw new FetcherError({
+        problem: `${info.peer} at ${new URL(where).origin} presented a TLS certificate the fetcher does not accept (${reason}), so it did not send the request to ${info.operation}`,
+        fix: `give the fetcher the CA that signed ${info.peer}'s certificate (NODE_EXTRA_CA_CERTS, see fetcher/README.md), or check that the URL names the host the certificate is for`,
+      });
+    }
     throw new FetcherError({
       problem: `could not reach ${info.peer} at ${new URL(where).origin} to ${info.operation} (${reason})`,
       fix: `check that ${info.peer} is running and reachable from the pod (network policies, DNS, the URL setting)`,
@@ -150,11 +197,26 @@ export function throwIfRetryableStatus(response: Pick<HttpResponse, 'status' | '
   });
 }
 
-/** The error text a peer put in its body — `{"error": "..."}` (MLP), `{"error": {"message"}}` (Oathkeeper), or plain text — shortened. */
-export async function peerErrorText(response: Pick<HttpResponse, 'text'>): Promise<string> {
+/**
+ * Peer text as it may appear in a message: control characters (terminal escapes, newlines that
+ * would forge log lines) and bidirectional overrides become spaces, runs of space one, and at
+ * most MAX_QUOTED_CHARS characters are kept.
+ */
+export function sanitisePeerText(text: string, max = MAX_QUOTED_CHARS): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, ' ').replace(/\s+/g, ' ').trim();
+  const chars = [...clean];
+  return chars.length > max ? `${chars.slice(0, max).join('')}...` : clean;
+}
+
+/**
+ * The error text a peer put in its body — `{"error": "..."}` (MLP), `{"error": {"message"}}`
+ * (Oathkeeper), or plain text — from at most MAX_ERROR_BODY_BYTES of it, sanitised and shortened.
+ */
+export async function peerErrorText(response: { readonly body: AsyncIterable<Uint8Array> | null }): Promise<string> {
   let text: string;
   try {
-    text = await response.text();
+    text = await readTextPrefix(response.body, MAX_ERROR_BODY_BYTES);
   } catch {
     return '';
   }
@@ -172,8 +234,7 @@ export async function peerErrorText(response: Pick<HttpResponse, 'text'>): Promi
       if (typeof b.error_description === 'string') message = `${message}: ${b.error_description}`;
     }
   } catch {
-    // not JSON: keep the text
+    // not JSON (or cut at the cap): keep the text
   }
-  const oneLine = message.replace(/\s+/g, ' ').trim();
-  return oneLine.length > 200 ? `${oneLine.slice(0, 200)}...` : oneLine;
+  return sanitisePeerText(message);
 }

@@ -160,7 +160,7 @@ function forbidden(status: number, message: string, secretRef: string, request: 
       problem: `the admission policy ${quote(refuser.name)} refused creating Secret ${secretRef}: ${shorten(refuser.why)}`,
       fix:
         `with the webhook's Secret policy (fetcher.secretPolicy.enabled) a pod may create only an Opaque Secret it owns, named like its own name: ` +
-        `${quote(`${request.podName}-flyte-secrets-<10 hex>`)} (or its generateName's, for a pod the API server named), with its pod-bound token; ` +
+        `${quote(`${request.podName}-flyte-secrets-<10 hex>`)} (or ${quote('<its generateName>-flyte-secrets-gen-<10 hex>')} for a pod the API server named), with its pod-bound token; ` +
         'check that the pod spec was not copied or edited after the webhook admitted it, that the webhook and the policy come from the same release, ' +
         `and that ${FETCHER_ENV.kubeTokenFile} is the pod's projected token (deploy/README.md, "What a task pod can and cannot do with the fetcher grant")`,
       status,

@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { loadConfig, secretNames, terminationLogPath, type Config, type Env } from './config.js';
-import { FETCHER_ENV } from '../contract/fetcher-env.js';
+import { DEFAULT_BYTE_CAPS, FETCHER_ENV } from '../contract/fetcher-env.js';
 import { asFetcherError, EXIT_CODES, FetcherError, renderReport, type ExitCode, type ReportContext } from './errors.js';
 import { writeSecretFiles } from './files.js';
 import type { HttpContext, HttpTransport } from './http.js';
@@ -16,6 +16,16 @@ import { gaveUp, startDeadline, systemClock, type Clock } from './retry.js';
 
 declare const __DAP_FETCHER_VERSION__: string | undefined;
 export const VERSION = typeof __DAP_FETCHER_VERSION__ === 'string' ? __DAP_FETCHER_VERSION__ : '0.0.0-dev';
+
+/**
+ * The fetcher may only create Secrets, not read them, so a 409 cannot be compared with what it
+ * would have written: say so, and what to look at when it was not a retry.
+ */
+export const ALREADY_THERE =
+  'found the pod secret already there and left it as it is (the fetcher can create Secrets but not read them). ' +
+  'This is expected when the kubelet runs this init container again (a retry after a crash, or a restarted pod sandbox). ' +
+  'Otherwise something else created it first: check its ownerReference names this pod and who created it ' +
+  '(kubectl get secret -o yaml: metadata.ownerReferences, metadata.managedFields), and turn on the fetcher Secret policy (deploy/README.md)';
 
 /** After the deadline, this long for in-flight work to notice before the run is cut off. */
 const DEADLINE_GRACE_MS = 1000;
@@ -38,6 +48,9 @@ const ENV_HELP: [names: string[], meaning: string][] = [
   [[E.gceMetadataHost], 'metadata server host[:port] (default metadata.google.internal)'],
   [[E.kubeApiUrl, E.kubeTokenFile, E.kubeCaFile], 'Kubernetes API access for the Secret'],
   [[E.deadlineSeconds], 'overall deadline (default 60)'],
+  [[E.maxProjectsBytes], `cap on MLP's project list (default ${DEFAULT_BYTE_CAPS.projectsBytes})`],
+  [[E.maxSecretsBytes], `cap on MLP's secrets list (default ${DEFAULT_BYTE_CAPS.secretsBytes})`],
+  [[E.maxSecretBytes], `cap on one secret in that list (default ${DEFAULT_BYTE_CAPS.secretBytes})`],
   [[E.terminationLog], 'termination message file (default /dev/termination-log)'],
 ];
 
@@ -91,7 +104,7 @@ async function run(config: Config, log: Logger, http: HttpContext, redactor: Red
   const { plan, pod } = config;
   const [{ createTokenSource }, { fetchMlpSecrets }] = await Promise.all([import('./token/index.js'), import('./mlp.js')]);
   const tokens = await createTokenSource(config, { http, redactor });
-  const values = await fetchMlpSecrets({ http, tokens, redactor }, { baseUrl: config.mlpBaseUrl, project: plan.project, secrets: secretNames(plan) });
+  const values = await fetchMlpSecrets({ http, tokens, redactor }, { baseUrl: config.mlpBaseUrl, project: plan.project, secrets: secretNames(plan), caps: config.caps });
   log.info('fetched secrets from MLP', { count: values.size });
 
   const secretRequest = plan.secret && {
@@ -111,11 +124,14 @@ async function run(config: Config, log: Logger, http: HttpContext, redactor: Red
 
   if (secretRequest && k8s && config.kube) {
     const outcome = await k8s.createPodSecret(secretRequest, config.kube, { clock: http.clock, deadline: http.deadline, log, redactor });
-    log.info(outcome === 'created' ? 'created the pod secret' : 'the pod secret already exists (an earlier run of this init container made it)', {
-      secret: `${pod.namespace}/${secretRequest.name}`,
-      keys: secretRequest.entries.length,
-    });
+    const secret = `${pod.namespace}/${secretRequest.name}`;
+    if (outcome === 'created') log.info('created the pod secret', { secret, keys: secretRequest.entries.length });
+    else log.warn(ALREADY_THERE, { secret, keys: secretRequest.entries.length });
   }
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 /** Resolves with a deadline error shortly after the deadline, in case some work ignores the signal. */
@@ -187,6 +203,11 @@ export async function main(argv: string[], io: MainIo): Promise<ExitCode> {
     envSecrets: config.plan.secret?.keys.length ?? 0,
     deadlineSeconds: config.deadlineMs / 1000,
   });
+  if (config.mlpBaseUrl.protocol === 'http:' && !isLoopback(config.mlpBaseUrl.hostname)) {
+    log.warn(`${E.mlpApiHost} is plain http: the pod's bearer token and the secret values cross the network unencrypted; use an https:// URL (or a mesh that encrypts pod traffic)`, {
+      host: config.mlpBaseUrl.host,
+    });
+  }
   const deadline = startDeadline(config.deadlineMs, clock);
   const stop = cutOff(deadline.signal, config.deadlineMs);
   const http: HttpContext = { request: io.request ?? nodeHttpTransport, ...(io.fetch ? { fetch: io.fetch } : {}), clock, deadline, log };

@@ -5,6 +5,9 @@
  */
 import { FetcherError, listNames, quote } from './errors.js';
 import { JSONParser } from '@streamparser/json';
+import { DEFAULT_BYTE_CAPS, FETCHER_ENV } from '../contract/fetcher-env.js';
+import { bodyTooLarge, capped, readCappedText, slices, type CapInfo } from './bounded-body.js';
+import type { ByteCaps } from './config.js';
 import { attemptRequest, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo, type HttpContext, type HttpResponse } from './http.js';
 import type { Redactor } from './redact.js';
 import { withRetry } from './retry.js';
@@ -28,7 +31,12 @@ export interface MlpRequest {
   project: string;
   /** Distinct MLP secret names. */
   secrets: string[];
+  /** Byte caps on MLP's answers; DEFAULT_BYTE_CAPS when not given. */
+  caps?: ByteCaps;
 }
+
+/** Per-secret counting is exact to within this many bytes (the slices fed to the parser). */
+const SLICE_BYTES = 16 * 1024;
 
 /** A 2xx body that is not what the API promises: not worth a retry, and never quoted (it may hold values). */
 function unexpectedBody(operation: string, status: number): FetcherError {
@@ -39,11 +47,12 @@ function unexpectedBody(operation: string, status: number): FetcherError {
   });
 }
 
-async function readJson(response: HttpResponse, info: CallInfo, url: URL): Promise<unknown> {
+async function readJson(response: HttpResponse, info: CallInfo, url: URL, maxBytes: number): Promise<unknown> {
   let text: string;
   try {
-    text = await response.text();
+    text = await readCappedText(response.body, { peer: PEER, operation: info.operation, maxBytes, setting: FETCHER_ENV.maxProjectsBytes });
   } catch (err) {
+    if (err instanceof FetcherError) throw err; // past the cap: not retried
     throw bodyReadFailure(info, url, err);
   }
   try {
@@ -63,12 +72,17 @@ const OPENING_BRACKET = 0x5b;
  * Streamed, one item is held at a time and the others' values are dropped at once — never kept,
  * never registered with the redactor.
  */
-async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: CallInfo, url: URL, wanted: ReadonlySet<string>): Promise<Map<string, string>> {
+async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: CallInfo, url: URL, wanted: ReadonlySet<string>, caps: ByteCaps): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   let valid = true;
+  const listCap: CapInfo = { peer: PEER, operation: info.operation, maxBytes: caps.secretsBytes, setting: FETCHER_ENV.maxSecretsBytes };
+  const itemCap: CapInfo = { peer: PEER, operation: info.operation, maxBytes: caps.secretBytes, setting: FETCHER_ENV.maxSecretBytes };
+  // Bytes since the last complete item: the parser holds one item (and its value) whole.
+  let itemBytes = 0;
   // `$.*` with keepStack false: each array item on its own, and not kept in the array once seen.
   const parser = new JSONParser({ paths: ['$.*'], keepStack: false });
   parser.onValue = ({ value, key }) => {
+    itemBytes = 0;
     if (typeof key !== 'number' || !isRecord(value) || typeof value.name !== 'string') valid = false;
     else if (wanted.has(value.name) && typeof value.data === 'string') {
       deps.redactor.add(value.data);
@@ -80,7 +94,7 @@ async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: Ca
   };
   let started = false;
   try {
-    for await (const chunk of response.body ?? []) {
+    for await (const chunk of capped(response.body ?? [], listCap)) {
       if (!started) {
         // `$.*` says nothing about a top-level string, number or null: the list must open with `[`.
         const first = chunk.findIndex((byte) => !WHITESPACE.has(byte));
@@ -89,14 +103,20 @@ async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: Ca
           valid = chunk[first] === OPENING_BRACKET;
         }
       }
-      try {
-        if (valid) parser.write(chunk);
-      } catch {
-        valid = false; // not JSON: a wrong answer, not a network problem to retry
+      for (const slice of slices(chunk, SLICE_BYTES)) {
+        if (!valid) break;
+        itemBytes += slice.byteLength;
+        if (itemBytes > itemCap.maxBytes + SLICE_BYTES) throw bodyTooLarge(itemCap, 'one secret of the list');
+        try {
+          parser.write(slice);
+        } catch {
+          valid = false; // not JSON: a wrong answer, not a network problem to retry
+        }
       }
       if (!valid) break; // cancels the rest of the body
     }
   } catch (err) {
+    if (err instanceof FetcherError) throw err; // past a cap: not retried
     throw bodyReadFailure(info, url, err);
   }
   // The parser ends itself after the one top-level value; not ended means empty or cut short.
@@ -151,14 +171,14 @@ async function getOk(deps: MlpDeps, url: URL, info: CallInfo, project: string, a
   return response;
 }
 
-export async function findProject(deps: MlpDeps, baseUrl: URL, name: string): Promise<MlpProject> {
+export async function findProject(deps: MlpDeps, baseUrl: URL, name: string, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<MlpProject> {
   const url = new URL('v1/projects', baseUrl);
   url.searchParams.set('name', name);
   const info: CallInfo = { peer: PEER, operation: 'list projects' };
   const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };
   const { status, body } = await withRetry(async (attempt) => {
     const response = await getOk(deps, url, info, name, attempt);
-    return { status: response.status, body: await readJson(response, info, url) };
+    return { status: response.status, body: await readJson(response, info, url, caps.projectsBytes) };
   }, retry);
   if (!Array.isArray(body)) throw unexpectedBody(info.operation, status);
   // MLP matches `name` as a prefix (LIKE 'name%'): only the exact name is ours.
@@ -174,18 +194,19 @@ export async function findProject(deps: MlpDeps, baseUrl: URL, name: string): Pr
 }
 
 /** The values of the `wanted` secrets among the project's, by name (see readWantedSecrets). */
-export async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject, wanted: ReadonlySet<string>): Promise<Map<string, string>> {
+export async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject, wanted: ReadonlySet<string>, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<Map<string, string>> {
   const url = new URL(`v1/projects/${project.id}/secrets`, baseUrl);
   const info: CallInfo = { peer: PEER, operation: 'list secrets' };
   const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };
   // Read within the attempt: a body that breaks off is retried like a failed request.
-  return withRetry(async (attempt) => readWantedSecrets(deps, await getOk(deps, url, info, project.name, attempt), info, url, wanted), retry);
+  return withRetry(async (attempt) => readWantedSecrets(deps, await getOk(deps, url, info, project.name, attempt), info, url, wanted, caps), retry);
 }
 
 /** The values of the requested secrets, by name. Fails naming every secret that is missing. */
 export async function fetchMlpSecrets(deps: MlpDeps, request: MlpRequest): Promise<Map<string, string>> {
-  const project = await findProject(deps, request.baseUrl, request.project);
-  const found = await listSecrets(deps, request.baseUrl, project, new Set(request.secrets));
+  const caps = request.caps ?? DEFAULT_BYTE_CAPS;
+  const project = await findProject(deps, request.baseUrl, request.project, caps);
+  const found = await listSecrets(deps, request.baseUrl, project, new Set(request.secrets), caps);
   const missing = request.secrets.filter((name) => !found.has(name));
   if (missing.length > 0) {
     throw new FetcherError({

@@ -3,14 +3,15 @@
  * apart from certs.ts so the server, which only generates throw-away certificates, does not load
  * the Kubernetes client at start-up.
  */
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { httpStatus, type CertsDeps, type TlsSecretStore } from './certs.js';
+import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { httpStatus, type CertsDeps, type TlsSecretStore, type WebhookConfigurationStore } from './certs.js';
 
 /** Production dependencies: the in-cluster (or kubeconfig) identity, stdout and stderr. */
 export function defaultCertsDeps(kubeConfig?: KubeConfig): CertsDeps {
   const kc = kubeConfig ?? loadDefaultKubeConfig();
   return {
     secrets: kubeTlsSecretStore(kc),
+    configurations: kubeWebhookConfigurationStore(kc),
     out: (line) => process.stdout.write(`${line}\n`),
     err: (line) => process.stderr.write(`${line}\n`),
   };
@@ -32,6 +33,23 @@ export function kubeTlsSecretStore(kc: KubeConfig): TlsSecretStore {
     },
     async replace(namespace, name, body) {
       await core.replaceNamespacedSecret({ name, namespace, body });
+    },
+  };
+}
+
+export function kubeWebhookConfigurationStore(kc: KubeConfig): WebhookConfigurationStore {
+  const api = kc.makeApiClient(AdmissionregistrationV1Api);
+  return {
+    async read(name) {
+      try {
+        return await api.readMutatingWebhookConfiguration({ name });
+      } catch (e) {
+        if (httpStatus(e) === 404) return undefined;
+        throw e;
+      }
+    },
+    async replace(name, body) {
+      await api.replaceMutatingWebhookConfiguration({ name, body });
     },
   };
 }

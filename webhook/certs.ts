@@ -17,7 +17,7 @@ import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import * as x509 from '@peculiar/x509';
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1MutatingWebhookConfiguration, V1Secret } from '@kubernetes/client-node';
 import { serviceDnsNames } from './service-names.js';
 
 export { serviceDnsNames };
@@ -225,8 +225,21 @@ export interface TlsSecretStore {
   replace(namespace: string, name: string, secret: V1Secret): Promise<void>;
 }
 
+/**
+ * The two calls that keep a MutatingWebhookConfiguration's caBundle current; an adapter over
+ * AdmissionregistrationV1Api in production. RBAC can limit both to the one name (get, update).
+ */
+export interface WebhookConfigurationStore {
+  /** undefined when it does not exist. */
+  read(name: string): Promise<V1MutatingWebhookConfiguration | undefined>;
+  /** Carries metadata.resourceVersion: a concurrent writer yields a 409, not a lost update. */
+  replace(name: string, body: V1MutatingWebhookConfiguration): Promise<void>;
+}
+
 export interface CertsDeps {
   secrets: TlsSecretStore;
+  /** Needed only with --webhook-configuration. */
+  configurations?: WebhookConfigurationStore;
   out: (line: string) => void;
   err: (line: string) => void;
   now?: () => Date;
@@ -235,9 +248,13 @@ export interface CertsDeps {
 export const CERTS_USAGE = [
   'usage: dap-secret-webhook certs ensure --secret NAME --namespace NS --service SVC',
   '         [--renew-before-days 30] [--validity-days 365] [--dns-name EXTRA]...',
+  '         [--webhook-configuration MWC [--configuration-may-be-missing]]',
   'Keeps the kubernetes.io/tls Secret NS/NAME when its certificate is valid for the Service\'s DNS',
   'names and not within the renewal window; otherwise writes a new self-signed CA (ca.crt) and',
   'serving certificate (tls.crt, tls.key) into it.',
+  'With --webhook-configuration it also keeps that MutatingWebhookConfiguration\'s caBundle equal to',
+  'ca.crt, writing the new CA there before a renewed certificate, so the API server trusts it first;',
+  'a configuration that does not exist yet is an error unless --configuration-may-be-missing.',
 ].join('\n');
 
 const MAX_WRITE_ATTEMPTS = 3;
@@ -263,7 +280,7 @@ export async function runCertsCommand(argv: string[], deps: CertsDeps): Promise<
       const verdict = await assessTlsSecret(current, { dnsNames, renewBeforeDays: parsed.renewBeforeDays, now: now() });
       if (verdict.action === 'keep') {
         deps.out(`certs: ${ref} is valid for ${parsed.service}.${namespace}.svc until ${verdict.notAfter.toISOString()}; kept`);
-        return 0;
+        return await ensureCaBundle(parsed, decodeSecretData(current!)[TLS_KEYS.ca]!, deps);
       }
       if (verdict.action === 'refuse') {
         deps.err(`certs: cannot use ${ref}: ${verdict.reason}`);
@@ -271,6 +288,9 @@ export async function runCertsCommand(argv: string[], deps: CertsDeps): Promise<
       }
       const bundle = await generateCertBundle({ dnsNames, commonName: `${parsed.service}.${namespace}.svc`, validityDays: parsed.validityDays, now: now() });
       const body = tlsSecretFor(bundle, { name, namespace, previous: current }, now());
+      // The API server must trust the new CA before any replica can serve a certificate it signed.
+      const caCode = await ensureCaBundle(parsed, decodeSecretData(body)[TLS_KEYS.ca]!, deps);
+      if (caCode !== 0) return caCode;
       try {
         if (verdict.action === 'create') await deps.secrets.create(namespace, body);
         else await deps.secrets.replace(namespace, name, body);
@@ -297,7 +317,65 @@ type EnsureArgs = {
   renewBeforeDays: number;
   validityDays: number;
   extraDnsNames: string[];
+  /** The MutatingWebhookConfiguration whose caBundle follows ca.crt; '' for none. */
+  webhookConfiguration: string;
+  configurationMayBeMissing: boolean;
 };
+
+const MAX_CONFIGURATION_ATTEMPTS = 3;
+
+/**
+ * Sets every webhook's clientConfig.caBundle in the configuration to `caPem` (ca.crt as it is:
+ * during a renewal the new and the previous CA). Returns an exit code; 0 when nothing was asked.
+ */
+async function ensureCaBundle(args: EnsureArgs, caPem: string, deps: CertsDeps): Promise<number> {
+  const name = args.webhookConfiguration;
+  if (name === '') return 0;
+  const ref = `MutatingWebhookConfiguration ${name}`;
+  if (deps.configurations === undefined) throw new Error('certs: --webhook-configuration needs a configuration store');
+  const caBundle = b64(caPem);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const current = await deps.configurations.read(name);
+      if (current === undefined) {
+        if (args.configurationMayBeMissing) {
+          deps.out(`certs: ${ref} does not exist yet; its caBundle is set by the next run (the chart's post-install hook)`);
+          return 0;
+        }
+        deps.err(`certs: ${ref} does not exist (yet), so its caBundle cannot be set: apply it, then run this again (a Job retries by itself)`);
+        return 1;
+      }
+      const webhooks = current.webhooks ?? [];
+      const stale = webhooks.filter((w) => w.clientConfig.caBundle !== caBundle);
+      if (stale.length === 0) {
+        deps.out(`certs: ${ref} already trusts ca.crt of Secret ${args.namespace}/${args.secret}`);
+        return 0;
+      }
+      for (const w of stale) w.clientConfig.caBundle = caBundle;
+      try {
+        await deps.configurations.replace(name, current);
+      } catch (e) {
+        if (httpStatus(e) === 409 && attempt < MAX_CONFIGURATION_ATTEMPTS) continue;
+        throw e;
+      }
+      deps.out(`certs: ${ref}: caBundle of ${stale.map((w) => w.name).join(', ')} set to ca.crt of Secret ${args.namespace}/${args.secret}`);
+      return 0;
+    }
+  } catch (e) {
+    deps.err(`certs: ${describeConfigurationError(e, ref)}`);
+    return 1;
+  }
+}
+
+function describeConfigurationError(e: unknown, ref: string): string {
+  const status = httpStatus(e);
+  if (status === 403) {
+    return `not allowed to read or update ${ref}: the ServiceAccount running "certs ensure" needs get and update on it, by name (the chart's cabundle ClusterRole grants exactly this)`;
+  }
+  if (status === 409) return `${ref} kept changing while its caBundle was written (HTTP 409 ${MAX_CONFIGURATION_ATTEMPTS} times); run the command again`;
+  if (status !== undefined) return `the API server answered HTTP ${status} for ${ref}: ${apiMessage(e) ?? 'no message'}`;
+  return `could not reach the API server for ${ref}: ${e instanceof Error ? e.message : String(e)}`;
+}
 
 function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; help?: boolean } {
   const [sub, ...rest] = argv;
@@ -316,6 +394,8 @@ function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; hel
         'renew-before-days': { type: 'string', default: String(DEFAULT_RENEW_BEFORE_DAYS) },
         'validity-days': { type: 'string', default: String(DEFAULT_VALIDITY_DAYS) },
         'dns-name': { type: 'string', multiple: true, default: [] },
+        'webhook-configuration': { type: 'string', default: '' },
+        'configuration-may-be-missing': { type: 'boolean', default: false },
       },
     }));
   } catch (e) {
@@ -341,7 +421,13 @@ function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; hel
     renewBeforeDays: days('renew-before-days', 0),
     validityDays: days('validity-days', 1),
     extraDnsNames: values['dns-name'] ?? [],
+    webhookConfiguration: values['webhook-configuration'] ?? '',
+    configurationMayBeMissing: values['configuration-may-be-missing'] ?? false,
   };
+  if (out.webhookConfiguration !== '' && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(out.webhookConfiguration)) {
+    problems.push(`--webhook-configuration "${out.webhookConfiguration}" is not a valid Kubernetes name`);
+  }
+  if (out.configurationMayBeMissing && out.webhookConfiguration === '') problems.push('--configuration-may-be-missing needs --webhook-configuration');
   if (problems.length === 0 && out.renewBeforeDays >= out.validityDays) {
     problems.push(`--renew-before-days (${out.renewBeforeDays}) must be less than --validity-days (${out.validityDays}), or every run would renew`);
   }

@@ -3,7 +3,7 @@
  * is generated from the same list, so docs and code cannot drift). Invalid config yields one
  * line per problem; the server exits before listening.
  */
-import { AUTH_MODES, DEFAULT_DEADLINE_SECONDS, DEFAULT_TOKEN_AUDIENCE, type AuthMode } from '../contract/fetcher-env.js';
+import { AUTH_MODES, BYTE_CAP_RANGE, DEFAULT_BYTE_CAPS, DEFAULT_DEADLINE_SECONDS, DEFAULT_TOKEN_AUDIENCE, type AuthMode } from '../contract/fetcher-env.js';
 import { isDnsSubdomain } from '../contract/plan.js';
 
 export type FileMountType = 'FILE' | 'ENV_VAR';
@@ -20,6 +20,8 @@ export interface FetcherSettings {
   runAsUser: number;
   deadlineSeconds: number;
   volumeSizeLimit: string;
+  /** Byte caps on MLP's answers, passed to the fetcher when they differ from its defaults. */
+  caps: { projectsBytes: number; secretsBytes: number; secretBytes: number };
 }
 
 export interface MlpSettings {
@@ -115,6 +117,9 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'FETCHER_MEMORY_LIMIT', default: '256Mi', description: 'Fetcher memory limit (a run peaks near 100 MiB; MLP returns the whole project\'s secrets).' },
   { name: 'FETCHER_RUN_AS_USER', default: '65532', description: 'Non-root uid (and gid) the fetcher runs as.' },
   { name: 'FETCHER_DEADLINE_SECONDS', default: String(DEFAULT_DEADLINE_SECONDS), description: 'Overall deadline of one fetcher run, retries included.' },
+  { name: 'FETCHER_MAX_PROJECTS_BYTES', default: String(DEFAULT_BYTE_CAPS.projectsBytes), description: 'Cap on MLP\'s project list the fetcher reads (it ends with a clear error past it).' },
+  { name: 'FETCHER_MAX_SECRETS_BYTES', default: String(DEFAULT_BYTE_CAPS.secretsBytes), description: 'Cap on MLP\'s secrets list (the whole project\'s secrets, streamed).' },
+  { name: 'FETCHER_MAX_SECRET_BYTES', default: String(DEFAULT_BYTE_CAPS.secretBytes), description: 'Cap on one secret in that list, value included.' },
   { name: 'SECRETS_VOLUME_SIZE_LIMIT', default: '1Mi', description: 'sizeLimit of the in-memory emptyDir holding FILE secrets.' },
   { name: 'FLYTE_SECRETS_DEFAULT_DIR', default: '/etc/flyte/secrets', description: 'Where task containers see FILE secrets (flytekit\'s FLYTE_SECRETS_DEFAULT_DIR); not a system directory such as /etc.' },
   { name: 'DEFAULT_MOUNT_TYPE', default: 'FILE', description: 'How ANY secrets are delivered: FILE or ENV_VAR.' },
@@ -290,6 +295,11 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     runAsUser: r.integer('FETCHER_RUN_AS_USER', 1, 2147483647),
     deadlineSeconds: r.integer('FETCHER_DEADLINE_SECONDS', 1, 3600),
     volumeSizeLimit: r.quantity('SECRETS_VOLUME_SIZE_LIMIT'),
+    caps: {
+      projectsBytes: r.integer('FETCHER_MAX_PROJECTS_BYTES', BYTE_CAP_RANGE.min, BYTE_CAP_RANGE.max),
+      secretsBytes: r.integer('FETCHER_MAX_SECRETS_BYTES', BYTE_CAP_RANGE.min, BYTE_CAP_RANGE.max),
+      secretBytes: r.integer('FETCHER_MAX_SECRET_BYTES', BYTE_CAP_RANGE.min, BYTE_CAP_RANGE.max),
+    },
   };
   r.requestWithinLimit('FETCHER_CPU_REQUEST', fetcher.cpuRequest, 'FETCHER_CPU_LIMIT', fetcher.cpuLimit);
   r.requestWithinLimit('FETCHER_MEMORY_REQUEST', fetcher.memoryRequest, 'FETCHER_MEMORY_LIMIT', fetcher.memoryLimit);

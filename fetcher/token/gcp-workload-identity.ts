@@ -3,11 +3,14 @@
  * audience, from the GKE metadata server — what CaraML's own clients send. On GKE the metadata
  * server answers for the Google service account bound to the pod's Kubernetes service account.
  */
+import { readCappedText } from '../bounded-body.js';
 import { FetcherError } from '../errors.js';
 import { attemptRequest, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo } from '../http.js';
 import { jwtIdentity, type TokenDeps, type TokenSource } from './source.js';
 
 const PEER = 'the GKE metadata server';
+/** A Google ID token is about 1 KB. */
+export const MAX_ID_TOKEN_BYTES = 64 * 1024;
 
 export function identityTokenUrl(metadataHost: string, audience: string): URL {
   const url = new URL(`http://${metadataHost}/computeMetadata/v1/instance/service-accounts/default/identity`);
@@ -33,8 +36,9 @@ export function gcpWorkloadIdentityTokenSource(metadataHost: string, audience: s
       }
       let token: string;
       try {
-        token = (await response.text()).trim();
+        token = (await readCappedText(response.body, { peer: PEER, operation: info.operation, maxBytes: MAX_ID_TOKEN_BYTES })).trim();
       } catch (err) {
+        if (err instanceof FetcherError) throw err; // past the cap: not retried
         throw bodyReadFailure(info, url, err);
       }
       deps.redactor.add(token);

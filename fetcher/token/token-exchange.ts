@@ -8,7 +8,8 @@ import * as oidc from 'openid-client';
 import type { AuthSettings, PodIdentity } from '../config.js';
 import { FETCHER_ENV } from '../../contract/fetcher-env.js';
 import { FetcherError } from '../errors.js';
-import { boundedAttempt } from '../http.js';
+import { capped } from '../bounded-body.js';
+import { boundedAttempt, sanitisePeerText } from '../http.js';
 import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './source.js';
 
 type ExchangeSettings = Extract<AuthSettings, { mode: 'token-exchange' }>;
@@ -18,6 +19,35 @@ export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 const PEER = 'the OIDC issuer';
+/** Discovery documents and token responses are a few KB. */
+export const MAX_OIDC_RESPONSE_BYTES = 256 * 1024;
+
+/**
+ * fetch's Response with its body counted against MAX_OIDC_RESPONSE_BYTES: openid-client reads it
+ * whole (response.json()), so the cap has to sit inside the stream it reads.
+ */
+function cappedResponse(response: Response, operation: string): Response {
+  if (response.body === null) return response;
+  const body = capped(response.body as AsyncIterable<Uint8Array>, { peer: PEER, operation, maxBytes: MAX_OIDC_RESPONSE_BYTES });
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const next = await body.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      } catch (err) {
+        controller.error(err);
+      }
+    },
+    async cancel() {
+      await body.return(undefined);
+    },
+  });
+  const wrapped = new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers });
+  // oauth4webapi compares the URL a response came from with the one it asked for.
+  Object.defineProperty(wrapped, 'url', { value: response.url });
+  return wrapped;
+}
 
 interface ClientCredentials {
   clientId: string;
@@ -71,7 +101,8 @@ export function describeOidcError(err: unknown, operation: string, issuer: URL):
   const response = findCause(err, (e): e is Response => e instanceof Response);
   const status = body?.status ?? response?.status;
   const code = (err as { code?: unknown }).code;
-  const detail = body ? [body.error, body.error_description].filter(Boolean).join(': ') : (err as Error).message;
+  // The issuer's words (or openid-client's, which may quote them): bounded and sanitised like any peer text.
+  const detail = sanitisePeerText(body ? [body.error, body.error_description].filter(Boolean).join(': ') : String((err as Error).message));
   if (status !== undefined && (status >= 500 || status === 429)) {
     return new FetcherError({
       problem: `${PEER} ${issuer.href} failed to ${operation}${detail ? ` (${detail})` : ''}`,
@@ -107,7 +138,14 @@ export function tokenExchangeTokenSource(settings: ExchangeSettings, pod: PodIde
   const fetchForOidc: oidc.CustomFetch = (url, options) => {
     const info = { peer: PEER, operation: new URL(url).pathname.includes('.well-known') ? 'discover its configuration' : 'exchange the token', attempt };
     const { signal: ownSignal, ...init } = options as RequestInit;
-    return boundedAttempt(deps.http, info, url, init.method ?? 'GET', (signal) => fetchImpl(url, { ...init, signal, redirect: 'manual' }), ownSignal ?? undefined);
+    return boundedAttempt(
+      deps.http,
+      info,
+      url,
+      init.method ?? 'GET',
+      async (signal) => cappedResponse(await fetchImpl(url, { ...init, signal, redirect: 'manual' }), info.operation),
+      ownSignal ?? undefined,
+    );
   };
 
   const discover = async (): Promise<oidc.Configuration> => {

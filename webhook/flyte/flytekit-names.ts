@@ -28,7 +28,8 @@ export function flytekitRelativePath(secret: FlyteSecret): string[] {
 
 /**
  * Kubernetes accepts an env var name made of printable ASCII without '=' (relaxed validation,
- * the default since 1.32). Returns why a name is not deliverable, or null.
+ * the default since 1.32; names matching [-._a-zA-Z][-._a-zA-Z0-9]* pass the strict rule of
+ * older clusters too). Returns why a name is not deliverable, or null.
  */
 export function envNameProblem(name: string): string | null {
   if (name.length === 0) return 'is empty';

@@ -3,7 +3,7 @@
  * (the in-memory secrets volume and the fetcher-only identity volume). Pure builders.
  */
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
-import { FETCHER_ENV, FETCHER_VOLUME_PATH, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../contract/fetcher-env.js';
+import { DEFAULT_BYTE_CAPS, FETCHER_ENV, FETCHER_VOLUME_PATH, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../contract/fetcher-env.js';
 import type { Plan } from '../../contract/plan.js';
 import type { InjectionConfig } from '../config.js';
 
@@ -62,6 +62,13 @@ function fetcherEnv(plan: Plan, config: InjectionConfig): V1EnvVar[] {
     { name: FETCHER_ENV.tokenAudience, value: mlp.tokenAudience },
     { name: FETCHER_ENV.deadlineSeconds, value: String(fetcher.deadlineSeconds) },
   ];
+  // Only what an admin changed: the fetcher's defaults are the contract's, and pods stay as they were.
+  const caps = [
+    [FETCHER_ENV.maxProjectsBytes, fetcher.caps.projectsBytes, DEFAULT_BYTE_CAPS.projectsBytes],
+    [FETCHER_ENV.maxSecretsBytes, fetcher.caps.secretsBytes, DEFAULT_BYTE_CAPS.secretsBytes],
+    [FETCHER_ENV.maxSecretBytes, fetcher.caps.secretBytes, DEFAULT_BYTE_CAPS.secretBytes],
+  ] as const;
+  for (const [name, value, fallback] of caps) if (value !== fallback) env.push({ name, value: String(value) });
   if (needsMlpServiceAccountToken(config)) env.push({ name: FETCHER_ENV.mlpTokenFile, value: identityPath(IDENTITY_FILES.mlpToken) });
   if (mlp.authMode === 'token-exchange') {
     env.push({ name: FETCHER_ENV.exchangeIssuer, value: mlp.exchangeIssuer });

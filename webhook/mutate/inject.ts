@@ -46,28 +46,40 @@ export type InjectionOutcome =
 
 const hash = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
 
-const SECRET_NAME_INFIX = '-flyte-secrets-';
+const NAMED_INFIX = '-flyte-secrets-';
+const GENERATED_INFIX = '-flyte-secrets-gen-';
+const HASH_LENGTH = 10;
+/** Where the API server cuts generateName before adding 5 random characters (k8s.io/apiserver). */
+const MAX_GENERATE_NAME_BASE = 58;
 const MAX_ANNOTATION_KEY_LENGTH = 253 + 1 + 63;
 
-/** The part of the per-pod Secret name that comes from the pod (its name or generateName). */
-function secretNameBase(pod: V1Pod, suffixLength: number): string {
-  const base = (pod.metadata?.name || pod.metadata?.generateName || 'pod')
-    .slice(0, 253 - suffixLength)
-    .replace(/[-.]+$/, '');
-  return base || 'pod';
+/**
+ * The per-pod Secret name's two forms, from what the pod is named at admission:
+ * `<name cut to 228>-flyte-secrets-<10 hex>`, or for a pod the API server will name from
+ * `generateName`, `<generateName cut to 58>-flyte-secrets-gen-<10 hex>` — 58 is where the API
+ * server cuts generateName, so the fetcher Secret policy (deploy/) can derive that base exactly
+ * from the pod's final name. The `-gen-` form ends differently, so no named pod's Secret name can
+ * be read as a generated pod's or the other way round.
+ */
+function secretNameParts(pod: V1Pod): { base: string; infix: string } {
+  const cut = (text: string, max: number): string => text.slice(0, max).replace(/[-.]+$/, '');
+  const name = pod.metadata?.name;
+  if (name) return { base: cut(name, 253 - NAMED_INFIX.length - HASH_LENGTH) || 'pod', infix: NAMED_INFIX };
+  const generateName = pod.metadata?.generateName;
+  if (generateName) return { base: cut(generateName, MAX_GENERATE_NAME_BASE) || 'pod', infix: GENERATED_INFIX };
+  return { base: 'pod', infix: NAMED_INFIX };
 }
 
-/** A DNS subdomain ≤ 253 characters: the pod's name (or generateName) plus a per-request suffix. */
+/** A DNS subdomain ≤ 253 characters: see secretNameParts, plus a per-request hash. */
 export function perPodSecretName(pod: V1Pod, nonce: string): string {
-  const suffix = `${SECRET_NAME_INFIX}${hash(nonce, 10)}`;
-  return secretNameBase(pod, suffix.length) + suffix;
+  const { base, infix } = secretNameParts(pod);
+  return base + infix + hash(nonce, HASH_LENGTH);
 }
 
 /** Whether `name` is what perPodSecretName gives for this pod (with some request's nonce). */
 export function isPerPodSecretName(pod: V1Pod, name: string): boolean {
-  const suffixLength = SECRET_NAME_INFIX.length + 10;
-  const base = secretNameBase(pod, suffixLength);
-  return name.length === base.length + suffixLength && name.startsWith(base + SECRET_NAME_INFIX) && /^[0-9a-f]{10}$/.test(name.slice(-10));
+  const { base, infix } = secretNameParts(pod);
+  return name.length === base.length + infix.length + HASH_LENGTH && name.startsWith(base + infix) && /^[0-9a-f]{10}$/.test(name.slice(-HASH_LENGTH));
 }
 
 /** Secret data keys: the MLP name when it is a valid key, else a sanitised name plus a hash; always unique. */

@@ -10,6 +10,9 @@
 import assert from 'node:assert/strict';
 import type {
   KubernetesObject,
+  V1ClusterRole,
+  V1ClusterRoleBinding,
+  V1CronJob,
   V1Job,
   V1LabelSelector,
   V1MutatingWebhookConfiguration,
@@ -58,17 +61,23 @@ function merge<T extends object>(...parts: object[]): T {
 
 const VALUE_SETS: ValueSet[] = [
   {
-    title: 'defaults (self-registration, certs Job, Flyte <project>-<domain> RoleBindings)',
+    title: 'defaults (chart-rendered configuration, certs Jobs keeping its caBundle, Secret policy, NetworkPolicy, Flyte <project>-<domain> RoleBindings)',
     release: 'dsw',
     namespace: 'dsw-system',
     values: async () => merge(REQUIRED, { fetcher: { rbac: { flyteProjects: ['dsw-flyte'], namespaces: ['dsw-ml-team'] } } }),
     check(objects, set) {
-      const env = webhookEnv(webhookDeployment(objects));
-      assert.equal(env.WEBHOOK_REGISTER, 'true');
+      const config = configOf(objects);
+      const deployment = webhookDeployment(objects);
+      const env = webhookEnv(deployment);
+      assert.equal(env.WEBHOOK_REGISTER, 'false');
+      assert.equal(deployment.spec!.template.spec!.automountServiceAccountToken, false, 'the webhook pod has no API token');
       assert.equal(env.FETCHER_IMAGE, FETCHER_IMAGE, 'the fetcher image is one value');
       assert.deepEqual(JSON.parse(env.WEBHOOK_NAMESPACE_SELECTOR!), {
         matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-node-lease', set.namespace] }],
       });
+      // The chart renders exactly what the webhook would register, without a caBundle: the certs Jobs set it.
+      const mwc = one<V1MutatingWebhookConfiguration>(objects, 'MutatingWebhookConfiguration', fullname(set));
+      assert.deepEqual(mwc.webhooks, [desiredWebhook(config.registration, undefined)]);
       // One RoleBinding per Flyte namespace, to every ServiceAccount there.
       const bindings = ofKind<V1RoleBinding>(objects, 'RoleBinding').filter((b) => b.roleRef.name === `${fullname(set)}-fetcher`);
       assert.deepEqual(bindings.map((b) => b.metadata!.namespace).sort(), [...FLYTE_NAMESPACES].sort());
@@ -76,16 +85,71 @@ const VALUE_SETS: ValueSet[] = [
         assert.equal(b.roleRef.kind, 'ClusterRole');
         assert.deepEqual(b.subjects, [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: `system:serviceaccounts:${b.metadata!.namespace}` }]);
       }
-      // TLS by our certs command: hook Job before install/upgrade, its RBAC hooks too, plus renewal.
+      // TLS by our certs command: a hook Job before install/upgrade (the configuration may not exist yet),
+      // one after (it must), both under hook RBAC; and the renewal CronJob.
       const hookJob = one<V1Job>(objects, 'Job', `${fullname(set)}-certs-hook`);
       assert.equal(hookOf(hookJob), 'pre-install,pre-upgrade');
-      for (const kind of ['ServiceAccount', 'Role', 'RoleBinding']) assert.equal(hookOf(one(objects, kind, `${fullname(set)}-certs-hook`)), 'pre-install,pre-upgrade', `${kind} of the hook`);
+      const postJob = one<V1Job>(objects, 'Job', `${fullname(set)}-certs-cabundle`);
+      assert.equal(hookOf(postJob), 'post-install,post-upgrade');
+      for (const kind of ['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']) {
+        assert.equal(hookOf(one(objects, kind, `${fullname(set)}-certs-hook`)), 'pre-install,pre-upgrade,post-install,post-upgrade', `${kind} of the hooks`);
+      }
       const args = hookJob.spec!.template.spec!.containers[0]!.args!;
       assert.deepEqual(args.slice(0, 2), ['certs', 'ensure']);
       assert.ok(args.includes(`--secret=${fullname(set)}-tls`) && args.includes(`--namespace=${set.namespace}`) && args.includes(`--service=${fullname(set)}`));
-      assert.ok(maybe(objects, 'CronJob', `${fullname(set)}-certs`), 'a renewal CronJob');
-      const tlsVolume = webhookDeployment(objects).spec!.template.spec!.volumes!.find((v) => v.secret)!;
+      assert.ok(args.includes(`--webhook-configuration=${fullname(set)}`) && args.includes('--configuration-may-be-missing'));
+      const postArgs = postJob.spec!.template.spec!.containers[0]!.args!;
+      assert.deepEqual(postArgs, args.filter((a) => a !== '--configuration-may-be-missing'), 'after install the configuration must exist');
+      const cron = one<V1CronJob>(objects, 'CronJob', `${fullname(set)}-certs`);
+      assert.deepEqual(cron.spec!.jobTemplate.spec!.template.spec!.containers[0]!.args, postArgs, 'the renewal keeps the caBundle too');
+      const caBundleRules = [{ apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [fullname(set)], verbs: ['get', 'update'] }];
+      for (const name of [`${fullname(set)}-certs-hook`, `${fullname(set)}-certs`]) {
+        assert.deepEqual(normalRules(one<V1ClusterRole>(objects, 'ClusterRole', name).rules), normalRules(caBundleRules), `${name}: the one configuration, by name, no create`);
+        assert.deepEqual(one<V1ClusterRoleBinding>(objects, 'ClusterRoleBinding', name).subjects, [{ kind: 'ServiceAccount', name, namespace: set.namespace }]);
+      }
+      const tlsVolume = deployment.spec!.template.spec!.volumes!.find((v) => v.secret)!;
       assert.equal(tlsVolume.secret!.secretName, `${fullname(set)}-tls`, 'the Deployment mounts the Secret the Job writes');
+      assert.equal(maybe(objects, 'Job', `${fullname(set)}-unregister`), undefined, 'Helm deletes a configuration it owns');
+      // The Secret policy, bound by name in the fetcher namespaces and by label everywhere else.
+      const policyBindings = ofKind<KubernetesObject & { spec: { policyName: string; matchResources: { namespaceSelector: V1LabelSelector } } }>(objects, 'ValidatingAdmissionPolicyBinding');
+      assert.deepEqual(policyBindings.map((b) => b.metadata!.name).sort(), [`${fullname(set)}-fetcher-secrets`, `${fullname(set)}-fetcher-secrets-labelled`]);
+      assert.deepEqual(policyBindings.find((b) => b.metadata!.name!.endsWith('-labelled'))!.spec.matchResources.namespaceSelector, { matchLabels: { 'dap-secret-webhook.caraml.dev/fetcher-secret-policy': 'true' } });
+      // NetworkPolicy: the admission port open (no API server CIDR given), the metrics port closed to pods.
+      const policy = one<V1NetworkPolicy>(objects, 'NetworkPolicy');
+      assert.deepEqual(policy.spec!.ingress, [{ ports: [{ port: 'https', protocol: 'TCP' }] }]);
+    },
+  },
+  {
+    title: 'only the two required values: the Secret policy, the rendered configuration and the NetworkPolicy are there',
+    release: 'dsw-min',
+    namespace: 'dsw-min',
+    values: async () => REQUIRED,
+    check(objects, set) {
+      const vap = one<KubernetesObject & { spec: { validations: { expression: string }[] } }>(objects, 'ValidatingAdmissionPolicy', `${fullname(set)}-fetcher-secrets`);
+      assert.ok(vap.spec.validations.some((v) => v.expression === "object.type == 'Opaque'"));
+      const binding = one<KubernetesObject & { spec: { policyName: string } }>(objects, 'ValidatingAdmissionPolicyBinding');
+      assert.equal(binding.spec.policyName, vap.metadata!.name);
+      assert.equal(binding.metadata!.name, `${fullname(set)}-fetcher-secrets-labelled`, 'no namespaces named: the labelled binding only');
+      one(objects, 'MutatingWebhookConfiguration', fullname(set));
+      one(objects, 'NetworkPolicy', fullname(set));
+    },
+  },
+  {
+    title: 'self-registration (webhook.register=true): the documented switch',
+    release: 'dsw-selfreg',
+    namespace: 'dsw-selfreg',
+    values: async () => merge(REQUIRED, { webhook: { register: true } }),
+    check(objects, set) {
+      const deployment = webhookDeployment(objects);
+      const env = webhookEnv(deployment);
+      assert.equal(env.WEBHOOK_REGISTER, 'true');
+      assert.equal(deployment.spec!.template.spec!.automountServiceAccountToken, true);
+      assert.equal(ofKind(objects, 'MutatingWebhookConfiguration').length, 0);
+      const hookJob = one<V1Job>(objects, 'Job', `${fullname(set)}-certs-hook`);
+      assert.ok(!hookJob.spec!.template.spec!.containers[0]!.args!.some((a) => a.startsWith('--webhook-configuration')), 'the webhook applies its own caBundle');
+      assert.equal(maybe(objects, 'Job', `${fullname(set)}-certs-cabundle`), undefined);
+      for (const kind of ['ServiceAccount', 'Role', 'RoleBinding']) assert.equal(hookOf(one(objects, kind, `${fullname(set)}-certs-hook`)), 'pre-install,pre-upgrade', `${kind} of the hook`);
+      assert.equal(maybe(objects, 'ClusterRole', `${fullname(set)}-certs-hook`), undefined);
       // Uninstall removes the configuration the webhook wrote.
       const unregister = one<V1Job>(objects, 'Job', `${fullname(set)}-unregister`);
       assert.equal(hookOf(unregister), 'pre-delete');
@@ -98,7 +162,7 @@ const VALUE_SETS: ValueSet[] = [
     namespace: 'dsw-gitops',
     values: async () => {
       const ca = await generateCertBundle({ dnsNames: serviceDnsNames('dsw-gitops-dap-secret-webhook', 'dsw-gitops') });
-      return merge(REQUIRED, { webhook: { register: false, failurePolicy: 'Ignore', timeoutSeconds: 10 }, tls: { mode: 'secret', secretName: 'my-webhook-tls', caBundle: Buffer.from(ca.caCertPem).toString('base64') } });
+      return merge(REQUIRED, { webhook: { failurePolicy: 'Ignore', timeoutSeconds: 10 }, tls: { mode: 'secret', secretName: 'my-webhook-tls', caBundle: Buffer.from(ca.caCertPem).toString('base64') } });
     },
     check(objects) {
       const config = configOf(objects);
@@ -116,7 +180,7 @@ const VALUE_SETS: ValueSet[] = [
     title: 'cert-manager (own CA chain) with a chart-rendered configuration and CA injection',
     release: 'dsw-cm',
     namespace: 'dsw-cm',
-    values: async () => merge(REQUIRED, { webhook: { register: false }, tls: { mode: 'cert-manager' } }),
+    values: async () => merge(REQUIRED, { tls: { mode: 'cert-manager' } }),
     check(objects, set) {
       const config = configOf(objects);
       const cert = one<KubernetesObject & { spec: Record<string, unknown> }>(objects, 'Certificate', `${fullname(set)}-serving`);
@@ -134,13 +198,13 @@ const VALUE_SETS: ValueSet[] = [
     },
   },
   {
-    title: 'token exchange, named ServiceAccounts, Events, Secret policy, external cert-manager issuer',
+    title: 'token exchange, named ServiceAccounts, Events, Secret policy bound by name, external cert-manager issuer',
     release: 'dsw-tx',
     namespace: 'dsw-tx',
     values: async () =>
       merge(REQUIRED, {
         mlp: { projectSource: 'project-label', auth: { mode: 'token-exchange', tokenAudience: 'sts.example.com', tokenExchange: { issuer: 'https://issuer.example.com', audience: 'api.caraml', scope: 'openid email', clientSecretName: 'mlp-exchange-client' } } },
-        fetcher: { rbac: { namespaces: ['dsw-ml-team'], serviceAccounts: ['default', 'flyte-task'], events: true, keepOnUninstall: true }, secretPolicy: { enabled: true } },
+        fetcher: { rbac: { namespaces: ['dsw-ml-team'], serviceAccounts: ['default', 'flyte-task'], events: true, keepOnUninstall: true } },
         tls: { mode: 'cert-manager', certManager: { issuerRef: { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'corp-ca' } } },
       }),
     check(objects, set) {
@@ -162,7 +226,7 @@ const VALUE_SETS: ValueSet[] = [
       ]);
       const cert = one<KubernetesObject & { spec: Record<string, unknown> }>(objects, 'Certificate');
       assert.deepEqual(cert.spec.issuerRef, { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'corp-ca' });
-      const policyBinding = one<KubernetesObject & { spec: { policyName: string; validationActions: string[]; matchResources: { namespaceSelector: V1LabelSelector } } }>(objects, 'ValidatingAdmissionPolicyBinding');
+      const policyBinding = one<KubernetesObject & { spec: { policyName: string; validationActions: string[]; matchResources: { namespaceSelector: V1LabelSelector } } }>(objects, 'ValidatingAdmissionPolicyBinding', `${fullname(set)}-fetcher-secrets`);
       assert.equal(policyBinding.spec.policyName, one(objects, 'ValidatingAdmissionPolicy').metadata!.name);
       assert.deepEqual(policyBinding.spec.validationActions, ['Deny']);
       assert.deepEqual(policyBinding.spec.matchResources.namespaceSelector.matchExpressions, [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['dsw-ml-team'] }]);
@@ -178,7 +242,11 @@ const VALUE_SETS: ValueSet[] = [
         priorityClassName: 'system-cluster-critical',
         webhook: { namespaceSelector: { matchLabels: { 'flyte.org/tasks': 'true' } } },
         metrics: { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } } },
-        networkPolicy: { enabled: true, apiServerCIDRs: ['10.0.0.0/8'], metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
+        networkPolicy: {
+          apiServerCIDRs: ['10.0.0.0/8'],
+          apiServerFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'konnectivity-agent' } } }],
+          metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+        },
       }),
     check(objects, set) {
       const deployment = webhookDeployment(objects);
@@ -196,7 +264,10 @@ const VALUE_SETS: ValueSet[] = [
       assert.equal(monitor.spec.endpoints[0]!.path, '/metrics');
       const policy = one<V1NetworkPolicy>(objects, 'NetworkPolicy');
       assert.deepEqual(policy.spec!.podSelector?.matchLabels, deployment.spec!.selector.matchLabels);
-      assert.deepEqual(policy.spec!.ingress![0], { ports: [{ port: 'https', protocol: 'TCP' }], from: [{ ipBlock: { cidr: '10.0.0.0/8' } }] });
+      assert.deepEqual(policy.spec!.ingress![0], {
+        ports: [{ port: 'https', protocol: 'TCP' }],
+        from: [{ ipBlock: { cidr: '10.0.0.0/8' } }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'konnectivity-agent' } } }],
+      });
       assert.deepEqual(policy.spec!.ingress![1]?.ports, [{ port: 'http-metrics', protocol: 'TCP' }]);
     },
   },
@@ -278,7 +349,7 @@ describe('deploy: Helm chart on a real API server', function () {
     const cases: [string, object, RegExp][] = [
       ['no fetcher image', { mlp: { apiHost: MLP } }, /fetcher\.image is required/],
       ['no MLP host', { fetcher: { image: FETCHER_IMAGE } }, /mlp\.apiHost is required/],
-      ['chart-rendered configuration with the certs Job', merge(REQUIRED, { webhook: { register: false } }), /webhook\.register=false .* use tls\.mode=cert-manager .* or tls\.mode=secret with tls\.caBundle/],
+      ['chart-rendered configuration with an own Secret but no caBundle', merge(REQUIRED, { tls: { mode: 'secret', secretName: 'mine' } }), /webhook\.register=false with tls\.mode=secret needs tls\.caBundle/],
       ['own Secret without its name', merge(REQUIRED, { tls: { mode: 'secret' } }), /tls\.mode=secret needs tls\.secretName/],
       ['token exchange without issuer', merge(REQUIRED, { mlp: { auth: { mode: 'token-exchange' } } }), /needs mlp\.auth\.tokenExchange\.issuer/],
       ['unknown TLS mode (values.schema.json)', merge(REQUIRED, { tls: { mode: 'acme' } }), /\/tls\/mode.*must be one of 'job', 'cert-manager', 'secret'/],
@@ -291,6 +362,19 @@ describe('deploy: Helm chart on a real API server', function () {
         assert.match(await helmTemplateError(values), message);
       });
     }
+    // Against a cluster Helm lists group/version/Kind from discovery ("v1/Pod"); offline only group/versions.
+    it('a cluster that does not serve ValidatingAdmissionPolicy (the Secret policy is on by default)', async function () {
+      this.timeout(PROVISION_TIMEOUT_MS);
+      assert.match(await helmTemplateError(REQUIRED, ['--api-versions', 'v1/Pod']), /fetcher\.secretPolicy\.enabled=true \(the default\) needs the ValidatingAdmissionPolicy API .* set fetcher\.secretPolicy\.enabled=false knowing that/);
+      const served = await helmTemplate('dsw-vap', 'dsw-vap', REQUIRED, ['--api-versions', 'v1/Pod', '--api-versions', 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy']);
+      assert.equal(ofKind(served.objects, 'ValidatingAdmissionPolicy').length, 1);
+      const off = await helmTemplate('dsw-vap', 'dsw-vap', merge(REQUIRED, { fetcher: { secretPolicy: { enabled: false } } }), ['--api-versions', 'v1/Pod']);
+      assert.equal(ofKind(off.objects, 'ValidatingAdmissionPolicy').length, 0, 'the documented switch');
+    });
+    it('a Kubernetes version below the one minimum (Chart.yaml kubeVersion)', async function () {
+      this.timeout(PROVISION_TIMEOUT_MS);
+      assert.match(await helmTemplateError(REQUIRED, ['--kube-version', '1.29.9']), /chart requires kubeVersion: >=1\.30\.0-0 which is incompatible with Kubernetes v1\.29\.9/);
+    });
   });
 });
 

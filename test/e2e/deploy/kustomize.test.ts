@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KubernetesObject, V1CronJob, V1Job, V1Namespace, V1RoleBinding } from '@kubernetes/client-node';
+import type { KubernetesObject, V1CronJob, V1Job, V1Namespace, V1NetworkPolicy, V1RoleBinding } from '@kubernetes/client-node';
 import { parseManifests } from '../harness/manifests.js';
 import type { ControlPlane } from '../harness/controlPlane.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
@@ -15,6 +15,7 @@ import { hookOf, normalRules, ofKind, one, webhookDeployment, webhookEnv } from 
 import { helmTemplate, KUSTOMIZE_BASE, KUSTOMIZE_OVERLAY, kustomizeBuild, PROVISION_TIMEOUT_MS, type Rendered } from './tools.js';
 
 const NS = 'dap-secret-webhook';
+const KUSTOMIZE_SELF_REGISTRATION = join(KUSTOMIZE_OVERLAY, '../self-registration');
 const OVERLAY_FLYTE_NAMESPACES = ['my-project-development', 'my-project-staging', 'my-project-production'];
 
 /**
@@ -76,14 +77,15 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
     assert.deepEqual(normalRules(role.rules), normalRules(FETCHER_RULES));
   });
 
-  it('the overlay\'s Secret policy is the chart\'s fetcher.secretPolicy for the same namespaces', async function () {
+  it('the overlay\'s Secret policy and its bindings are the chart\'s for the same namespaces', async function () {
     this.timeout(PROVISION_TIMEOUT_MS);
     const chart = await helmTemplate('dap-secret-webhook', NS, {
-      fetcher: { image: 'f:1', rbac: { namespaces: OVERLAY_FLYTE_NAMESPACES }, secretPolicy: { enabled: true } },
+      fetcher: { image: 'f:1', rbac: { namespaces: OVERLAY_FLYTE_NAMESPACES } },
       mlp: { apiHost: 'http://mlp:8080' },
     });
-    for (const kind of ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) {
-      assert.deepEqual(comparable(one(overlay.objects, kind)), comparable(one(chart.objects, kind)), kind);
+    assert.deepEqual(comparable(one(overlay.objects, 'ValidatingAdmissionPolicy')), comparable(one(chart.objects, 'ValidatingAdmissionPolicy')), 'the policy');
+    for (const name of ['dap-secret-webhook-fetcher-secrets', 'dap-secret-webhook-fetcher-secrets-labelled']) {
+      assert.deepEqual(comparable(one(overlay.objects, 'ValidatingAdmissionPolicyBinding', name)), comparable(one(chart.objects, 'ValidatingAdmissionPolicyBinding', name)), name);
     }
   });
 
@@ -98,6 +100,10 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
     }
     const bindings = ofKind<V1RoleBinding>(overlay.objects, 'RoleBinding').filter((b) => b.roleRef.name === 'dap-secret-webhook-fetcher');
     assert.deepEqual(bindings.map((b) => b.metadata!.namespace).sort(), [...OVERLAY_FLYTE_NAMESPACES].sort());
+    // The one value that lets only the API server reach the admission port, set by a patch of the base's policy.
+    const policy = one<V1NetworkPolicy>(overlay.objects, 'NetworkPolicy');
+    assert.deepEqual((policy.spec!.ingress![0] as { from?: unknown }).from, [{ ipBlock: { cidr: '10.0.0.0/8' } }]);
+    assert.deepEqual(one<V1NetworkPolicy>(base.objects, 'NetworkPolicy').spec!.ingress, [{ ports: [{ port: 'https', protocol: 'TCP' }] }], 'the base: admission port open, metrics port closed to pods');
     // Only the overlay's env changes: every other variable keeps the base's value.
     const baseEnv = webhookEnv(webhookDeployment(base.objects));
     const overlayEnv = webhookEnv(deployment);
@@ -105,27 +111,55 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
     assert.deepEqual(changed, ['FETCHER_IMAGE', 'MLP_PROJECT_SOURCE']);
   });
 
-  it('the base is the same install as the chart defaults (release and namespace dap-secret-webhook)', async function () {
-    this.timeout(PROVISION_TIMEOUT_MS);
+  /**
+   * The kustomize objects are the chart's non-hook objects; the one-shot certs Job runs what the
+   * chart's hook `hookJobName` runs. `envInAnyOrder`: a strategic-merge patch of one env var moves
+   * it (no variable refers to another, so the order does not matter).
+   */
+  async function assertSameInstall(kustomized: Rendered, chartValues: object, hookJobName: string, envInAnyOrder = false): Promise<void> {
+    const sortEnv = (o: unknown): unknown => {
+      if (!envInAnyOrder) return o;
+      const copy = structuredClone(o) as KubernetesObject & { spec?: { template?: { spec?: { containers?: { env?: { name: string }[] }[] } } } };
+      for (const c of copy.spec?.template?.spec?.containers ?? []) c.env?.sort((a, b) => a.name.localeCompare(b.name));
+      return copy;
+    };
+    const env = webhookEnv(webhookDeployment(kustomized.objects));
     const chart = await helmTemplate('dap-secret-webhook', NS, {
-      fetcher: { image: webhookEnv(webhookDeployment(base.objects)).FETCHER_IMAGE },
-      mlp: { apiHost: webhookEnv(webhookDeployment(base.objects)).MLP_API_HOST },
+      fetcher: { image: env.FETCHER_IMAGE },
+      mlp: { apiHost: env.MLP_API_HOST },
       // kubectl has no uninstall hook; the README says how to remove the configuration.
       webhook: { unregisterOnUninstall: false },
+      ...chartValues,
     });
     const chartObjects = chart.objects.filter((o) => hookOf(o) === undefined);
     const key = (o: KubernetesObject) => `${o.kind}/${o.metadata!.namespace ?? ''}/${o.metadata!.name}`;
-    // The base's one-shot Job stands for the chart's pre-install hook Job.
-    const baseObjects = base.objects.filter((o) => o.kind !== 'Namespace' && !(o.kind === 'Job' && o.metadata!.name === 'dap-secret-webhook-certs-init'));
-    assert.deepEqual(baseObjects.map(key).sort(), chartObjects.map(key).sort(), 'the same objects');
-    for (const obj of baseObjects) {
+    const ours = kustomized.objects.filter((o) => o.kind !== 'Namespace' && !(o.kind === 'Job' && o.metadata!.name === 'dap-secret-webhook-certs-init'));
+    assert.deepEqual(ours.map(key).sort(), chartObjects.map(key).sort(), 'the same objects');
+    for (const obj of ours) {
       const twin = chartObjects.find((o) => key(o) === key(obj))!;
-      assert.deepEqual(comparable(obj), comparable(twin), `${key(obj)} differs between kustomize and the chart`);
+      assert.deepEqual(sortEnv(comparable(obj)), sortEnv(comparable(twin)), `${key(obj)} differs between kustomize and the chart`);
     }
-    const initJob = one<V1Job>(base.objects, 'Job', 'dap-secret-webhook-certs-init');
-    const hookJob = one<V1Job>(chart.objects, 'Job', 'dap-secret-webhook-certs-hook');
+    const initJob = one<V1Job>(kustomized.objects, 'Job', 'dap-secret-webhook-certs-init');
+    const hookJob = one<V1Job>(chart.objects, 'Job', hookJobName);
     const podSpec = (j: V1Job) => ({ ...j.spec!.template.spec!, serviceAccountName: undefined });
-    assert.deepEqual(podSpec(initJob), podSpec(hookJob), 'the install Job runs what the chart hook runs');
+    assert.deepEqual(podSpec(initJob), podSpec(hookJob), `the install Job runs what the chart's hook ${hookJobName} runs`);
+    assert.equal(initJob.spec!.template.spec!.serviceAccountName, 'dap-secret-webhook-certs', 'as the renewal CronJob\'s ServiceAccount');
+  }
+
+  it('the base is the same install as the chart defaults (release and namespace dap-secret-webhook)', async function () {
+    this.timeout(PROVISION_TIMEOUT_MS);
+    // The base's one Job does what the chart's two hook Jobs do; like the post-install one it needs
+    // the configuration to exist (it retries until kubectl has created it).
+    await assertSameInstall(base, {}, 'dap-secret-webhook-certs-cabundle');
+  });
+
+  it('overlays/self-registration (the component) is the chart with webhook.register=true', async function () {
+    this.timeout(PROVISION_TIMEOUT_MS);
+    const selfRegistration = await kustomizeBuild(KUSTOMIZE_SELF_REGISTRATION);
+    for (const obj of selfRegistration.objects.filter((o) => o.kind !== 'Namespace')) await dryRunCreate(cp.kubeConfig, obj);
+    assertInstallInvariants(selfRegistration.objects, { namespace: NS, fetcherClusterRole: 'dap-secret-webhook-fetcher' });
+    assert.equal(webhookEnv(webhookDeployment(selfRegistration.objects)).WEBHOOK_REGISTER, 'true');
+    await assertSameInstall(selfRegistration, { webhook: { register: true, unregisterOnUninstall: false } }, 'dap-secret-webhook-certs-hook', true);
   });
 });
 

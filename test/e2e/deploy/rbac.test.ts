@@ -1,6 +1,7 @@
 /**
  * The chart's RBAC, applied for real and exercised with real ServiceAccount tokens: every
- * identity of the install can do its job and nothing next to it.
+ * identity of the install can do its job and nothing next to it. The tests named "threat model:"
+ * are the rows of deploy/README.md's threat-model table.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,10 +17,12 @@ import {
   CoreV1Api,
   KubeConfig,
   type KubernetesObject,
+  type V1ClusterRoleBinding,
   type V1CronJob,
   type V1Job,
   type V1MutatingWebhookConfiguration,
   type V1Pod,
+  type V1RoleBinding,
   type V1Secret,
 } from '@kubernetes/client-node';
 import { buildPodSecret } from '../../../fetcher/k8s-secret.js';
@@ -29,15 +32,22 @@ import { applyConfiguration, desiredConfiguration } from '../../../webhook/serve
 import type { ControlPlane } from '../harness/controlPlane.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
 import { mintPodToken } from '../harness/tokens.js';
+import { grantFetcherRbac } from '../harness/rbac.js';
 import { waitFor } from '../harness/wait.js';
 import { clientAs, createIfAbsent, ensureNamespace, statusOf } from './cluster.js';
 import { configOf } from './invariants.js';
-import { one } from './objects.js';
+import { ofKind, one, webhookDeployment, webhookEnv } from './objects.js';
 import { helmTemplate, PROVISION_TIMEOUT_MS, REPO_ROOT } from './tools.js';
 
 const RELEASE = 'dsw-rbac';
 const NS = 'dsw-rbac';
 const FULLNAME = `${RELEASE}-dap-secret-webhook`;
+/** A second install in register mode (webhook.register=true), apart so its grants never mix with the default's. */
+const REG_RELEASE = 'dsw-reg';
+const REG_NS = 'dsw-reg';
+const REG_FULLNAME = `${REG_RELEASE}-dap-secret-webhook`;
+// Configurations created for real here match no namespace, so no other test's pods are ever sent to their (absent) Service.
+const NEVER = { matchLabels: { 'dap-deploy-test/never': 'true' } };
 const FLYTE_NS = 'dsw-rbac-flyte';
 const OTHER_NS = 'dsw-rbac-unbound';
 const BUNDLE = join(REPO_ROOT, 'dist/webhook/dap-secret-webhook.mjs');
@@ -45,19 +55,31 @@ const RBAC_KINDS = new Set(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRol
 
 describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
   let cp: ControlPlane;
+  /** The chart's defaults (chart-rendered configuration), with one Flyte namespace. */
   let objects: KubernetesObject[];
+  /** The same in register mode. */
+  let registerObjects: KubernetesObject[];
   let admin: KubeConfig;
 
   before(async function () {
     this.timeout(START_TIMEOUT_MS + PROVISION_TIMEOUT_MS);
     cp = await sharedControlPlane();
     admin = cp.kubeConfig;
-    for (const ns of [NS, FLYTE_NS, OTHER_NS]) await ensureNamespace(admin, ns);
+    for (const ns of [NS, REG_NS, FLYTE_NS, OTHER_NS]) await ensureNamespace(admin, ns);
     objects = (await helmTemplate(RELEASE, NS, { fetcher: { image: 'f:1', rbac: { namespaces: [FLYTE_NS] } }, mlp: { apiHost: 'http://mlp:8080' } })).objects;
-    // Hooks included: they are the identities of the certs Job and the unregister Job.
-    for (const obj of objects.filter((o) => RBAC_KINDS.has(o.kind!))) await createIfAbsent(admin, obj);
+    registerObjects = (await helmTemplate(REG_RELEASE, REG_NS, { fetcher: { image: 'f:1', rbac: { create: false } }, mlp: { apiHost: 'http://mlp:8080' }, webhook: { register: true } })).objects;
+    // Hooks included: they are the identities of the certs Jobs and the unregister Job.
+    for (const obj of [...objects, ...registerObjects].filter((o) => RBAC_KINDS.has(o.kind!))) await createIfAbsent(admin, obj);
     // A second ServiceAccount a Flyte execution might choose.
     await createIfAbsent(admin, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'flyte-task', namespace: FLYTE_NS } });
+    // The chart's configuration, for real but matching no namespace.
+    const mwc = structuredClone(one<V1MutatingWebhookConfiguration>(objects, 'MutatingWebhookConfiguration', FULLNAME));
+    for (const w of mwc.webhooks ?? []) w.namespaceSelector = NEVER;
+    await createIfAbsent(admin, mwc as KubernetesObject);
+  });
+
+  after(async () => {
+    await statusOf(() => admin.makeApiClient(AdmissionregistrationV1Api).deleteMutatingWebhookConfiguration({ name: FULLNAME }));
   });
 
   describe('a task pod (the fetcher runs as its ServiceAccount)', () => {
@@ -81,6 +103,16 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
       assert.equal(await statusOf(() => core.deleteNamespacedSecret({ name, namespace: FLYTE_NS })), 403, 'delete');
     });
 
+    it('threat model, without the Secret policy (fetcher.secretPolicy.enabled=false): creates a service-account-token Secret and the control plane fills in a token', async function () {
+      this.timeout(60_000);
+      const core = (await clientAs(cp, FLYTE_NS, 'default')).makeApiClient(CoreV1Api);
+      const body = { metadata: { name: 'planted-token', annotations: { 'kubernetes.io/service-account.name': 'flyte-task' } }, type: 'kubernetes.io/service-account-token' };
+      assert.equal(await statusOf(() => core.createNamespacedSecret({ namespace: FLYTE_NS, body })), 200);
+      const adminCore = admin.makeApiClient(CoreV1Api);
+      const filled = await waitFor(async () => (await adminCore.readNamespacedSecret({ name: 'planted-token', namespace: FLYTE_NS })).data?.token, { what: 'the token controller to fill in the planted Secret', timeoutMs: 30_000 });
+      assert.ok(filled.length > 100, 'a token for flyte-task, readable by anyone who can read or mount Secrets here');
+    });
+
     it('cannot create Secrets in a namespace without the RoleBinding, nor anything else', async () => {
       const core = (await clientAs(cp, FLYTE_NS, 'default')).makeApiClient(CoreV1Api);
       assert.equal(await statusOf(() => core.createNamespacedSecret({ namespace: OTHER_NS, body: secret('elsewhere') })), 403, 'another namespace');
@@ -91,65 +123,91 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
     });
   });
 
-  describe('the webhook\'s ServiceAccount', () => {
-    // Registered for real by the webhook's own code, with a namespaceSelector no namespace matches,
-    // so no other test's pods are ever sent to this (absent) Service.
-    const NEVER = { matchLabels: { 'dap-deploy-test/never': 'true' } };
+  describe('the webhook\'s ServiceAccount, default mode (chart-rendered configuration)', () => {
+    it('the webhook pod mounts no token and the chart gives its ServiceAccount no RBAC', () => {
+      const deployment = webhookDeployment(objects);
+      assert.equal(deployment.spec!.template.spec!.automountServiceAccountToken, false);
+      assert.equal(webhookEnv(deployment).WEBHOOK_REGISTER, 'false');
+      const subjects = [...ofKind<V1RoleBinding>(objects, 'RoleBinding'), ...ofKind<V1ClusterRoleBinding>(objects, 'ClusterRoleBinding')].flatMap((b) => b.subjects ?? []);
+      assert.ok(!subjects.some((x) => x.kind === 'ServiceAccount' && x.name === FULLNAME), 'no binding names the webhook ServiceAccount');
+    });
+
+    it('threat model: the webhook\'s ServiceAccount cannot write admissionregistration objects (even with a token minted for it)', async () => {
+      const api = (await clientAs(cp, NS, FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
+      const other = { ...desiredConfiguration({ ...configOf(objects).registration, configurationName: 'dsw-rbac-attacker', namespaceSelector: NEVER }, undefined) };
+      assert.equal(await statusOf(() => api.createMutatingWebhookConfiguration({ body: other, dryRun: 'All' })), 403, 'create a MutatingWebhookConfiguration');
+      const own = await admin.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name: FULLNAME });
+      assert.equal(await statusOf(() => api.replaceMutatingWebhookConfiguration({ name: FULLNAME, body: own, dryRun: 'All' })), 403, 'update its own');
+      assert.equal(await statusOf(() => api.readMutatingWebhookConfiguration({ name: FULLNAME })), 403, 'read its own');
+      assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: FULLNAME, dryRun: 'All' })), 403, 'delete its own');
+      const validating = { metadata: { name: 'dsw-rbac-attacker' }, webhooks: other.webhooks!.map(({ reinvocationPolicy: _r, ...w }) => w) };
+      assert.equal(await statusOf(() => api.createValidatingWebhookConfiguration({ body: validating, dryRun: 'All' })), 403, 'create a ValidatingWebhookConfiguration');
+      const policy = { metadata: { name: 'dsw-rbac-attacker' }, spec: { matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] }, validations: [{ expression: 'true' }] } };
+      assert.equal(await statusOf(() => api.createValidatingAdmissionPolicy({ body: policy, dryRun: 'All' })), 403, 'create a ValidatingAdmissionPolicy');
+      const binding = { metadata: { name: 'dsw-rbac-attacker' }, spec: { policyName: 'dsw-rbac-attacker', validationActions: ['Deny'] } };
+      assert.equal(await statusOf(() => api.createValidatingAdmissionPolicyBinding({ body: binding, dryRun: 'All' })), 403, 'bind a policy');
+      const core = (await clientAs(cp, NS, FULLNAME)).makeApiClient(CoreV1Api);
+      assert.equal(await statusOf(() => core.listNamespacedSecret({ namespace: NS })), 403, 'secrets');
+    });
+  });
+
+  describe('the webhook\'s ServiceAccount, register mode (webhook.register=true)', () => {
     after(async () => {
-      await statusOf(() => admin.makeApiClient(AdmissionregistrationV1Api).deleteMutatingWebhookConfiguration({ name: FULLNAME }));
+      await statusOf(() => admin.makeApiClient(AdmissionregistrationV1Api).deleteMutatingWebhookConfiguration({ name: REG_FULLNAME }));
     });
 
     it('creates and then updates its MutatingWebhookConfiguration with the registration code', async () => {
-      const settings = { ...configOf(objects).registration, namespaceSelector: NEVER };
-      assert.equal(settings.configurationName, FULLNAME);
-      const api = (await clientAs(cp, NS, FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
+      const settings = { ...configOf(registerObjects).registration, namespaceSelector: NEVER };
+      assert.equal(settings.configurationName, REG_FULLNAME);
+      assert.equal(webhookDeployment(registerObjects).spec!.template.spec!.automountServiceAccountToken, true);
+      const api = (await clientAs(cp, REG_NS, REG_FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
       const ca = Buffer.from('-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n').toString('base64');
       assert.equal(await applyConfiguration(api, settings, ca), 'created');
       assert.equal(await applyConfiguration(api, settings, ca), 'updated');
     });
 
     it('cannot read, change or delete any other configuration, nor delete or list its own', async () => {
-      const api = (await clientAs(cp, NS, FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
+      const api = (await clientAs(cp, REG_NS, REG_FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
       assert.equal(await statusOf(() => api.readMutatingWebhookConfiguration({ name: 'someone-elses' })), 403, 'get another');
       assert.equal(await statusOf(() => api.listMutatingWebhookConfiguration()), 403, 'list');
-      assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: FULLNAME })), 403, 'delete its own');
-      assert.equal(await statusOf(() => api.patchMutatingWebhookConfiguration({ name: FULLNAME, body: [] })), 403, 'patch');
-      const core = (await clientAs(cp, NS, FULLNAME)).makeApiClient(CoreV1Api);
-      assert.equal(await statusOf(() => core.listNamespacedSecret({ namespace: NS })), 403, 'secrets');
+      assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: REG_FULLNAME })), 403, 'delete its own');
+      assert.equal(await statusOf(() => api.patchMutatingWebhookConfiguration({ name: REG_FULLNAME, body: [] })), 403, 'patch');
+      const core = (await clientAs(cp, REG_NS, REG_FULLNAME)).makeApiClient(CoreV1Api);
+      assert.equal(await statusOf(() => core.listNamespacedSecret({ namespace: REG_NS })), 403, 'secrets');
     });
 
-    it('can create a configuration of another name: `create` cannot be limited by resourceNames (documented)', async () => {
-      const api = (await clientAs(cp, NS, FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
-      const other: V1MutatingWebhookConfiguration = { ...desiredConfiguration({ ...configOf(objects).registration, configurationName: 'another-name', namespaceSelector: NEVER }, undefined) };
+    it('threat model, register mode: can create a configuration of another name — `create` cannot be limited by resourceNames (documented)', async () => {
+      const api = (await clientAs(cp, REG_NS, REG_FULLNAME)).makeApiClient(AdmissionregistrationV1Api);
+      const other: V1MutatingWebhookConfiguration = { ...desiredConfiguration({ ...configOf(registerObjects).registration, configurationName: 'another-name', namespaceSelector: NEVER }, undefined) };
       assert.equal(await statusOf(() => api.createMutatingWebhookConfiguration({ body: other, dryRun: 'All' })), 200);
     });
 
     it('the unregister hook\'s ServiceAccount deletes exactly that configuration', async () => {
-      const api = (await clientAs(cp, NS, `${FULLNAME}-unregister`)).makeApiClient(AdmissionregistrationV1Api);
+      const api = (await clientAs(cp, REG_NS, `${REG_FULLNAME}-unregister`)).makeApiClient(AdmissionregistrationV1Api);
       assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: 'someone-elses' })), 403, 'another name');
-      assert.equal(await statusOf(() => api.readMutatingWebhookConfiguration({ name: FULLNAME })), 403, 'no get');
-      assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: FULLNAME })), 200, 'its own');
+      assert.equal(await statusOf(() => api.readMutatingWebhookConfiguration({ name: REG_FULLNAME })), 403, 'no get');
+      assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: REG_FULLNAME })), 200, 'its own');
     });
 
     it('the hook\'s command (`dap-secret-webhook unregister`) run as that ServiceAccount deletes it, then finds it gone; another name is refused with the reason', async function () {
       this.timeout(60_000);
       assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build:webhook`);
-      const admin = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-      await applyConfiguration(admin, { ...configOf(objects).registration, namespaceSelector: NEVER }, undefined);
+      const adminApi = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+      await applyConfiguration(adminApi, { ...configOf(registerObjects).registration, namespaceSelector: NEVER }, undefined);
       const dir = await mkdtemp(join(tmpdir(), 'dap-unregister-'));
       try {
         const kubeconfig = join(dir, 'unregister.kubeconfig');
-        await writeFile(kubeconfig, (await clientAs(cp, NS, `${FULLNAME}-unregister`)).exportConfig(), { mode: 0o600 });
-        const hook = one<V1Job>(objects, 'Job', `${FULLNAME}-unregister`).spec!.template.spec!.containers[0]!;
+        await writeFile(kubeconfig, (await clientAs(cp, REG_NS, `${REG_FULLNAME}-unregister`)).exportConfig(), { mode: 0o600 });
+        const hook = one<V1Job>(registerObjects, 'Job', `${REG_FULLNAME}-unregister`).spec!.template.spec!.containers[0]!;
         const [, , ...args] = hook.command!; // [node, /app/dap-secret-webhook.mjs, unregister]
         const run = (name: string) =>
           promisify(execFile)(process.execPath, [BUNDLE, ...args], { env: { PATH: process.env.PATH, KUBECONFIG: kubeconfig, WEBHOOK_NAME: name }, timeout: 30_000 }).then(
             (r) => ({ code: 0, ...r }),
             (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
           );
-        assert.deepEqual(await run(FULLNAME), { code: 0, stdout: `MutatingWebhookConfiguration ${FULLNAME} deleted\n`, stderr: '' });
-        assert.equal(await statusOf(() => admin.readMutatingWebhookConfiguration({ name: FULLNAME })), 404);
-        assert.deepEqual(await run(FULLNAME), { code: 0, stdout: `MutatingWebhookConfiguration ${FULLNAME} was already gone\n`, stderr: '' });
+        assert.deepEqual(await run(REG_FULLNAME), { code: 0, stdout: `MutatingWebhookConfiguration ${REG_FULLNAME} deleted\n`, stderr: '' });
+        assert.equal(await statusOf(() => adminApi.readMutatingWebhookConfiguration({ name: REG_FULLNAME })), 404);
+        assert.deepEqual(await run(REG_FULLNAME), { code: 0, stdout: `MutatingWebhookConfiguration ${REG_FULLNAME} was already gone\n`, stderr: '' });
         const refused = await run('someone-elses');
         assert.equal(refused.code, 1);
         assert.match(refused.stderr, /^unregister: deleting MutatingWebhookConfiguration someone-elses failed: .*forbidden/i);
@@ -168,10 +226,14 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
       await rm(dir, { recursive: true, force: true });
     });
 
-    async function runCerts(kubeconfig: string): Promise<{ code: number; stdout: string; stderr: string }> {
+    /** The command of the renewal CronJob (default), the pre-install hook Job or the post-install Job, as that identity. */
+    async function runCerts(kubeconfig: string, from: 'cron' | 'pre' | 'post' = 'cron'): Promise<{ code: number; stdout: string; stderr: string }> {
       assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run npm run build:webhook`);
-      const cron = one<V1CronJob>(objects, 'CronJob', `${FULLNAME}-certs`);
-      const args = cron.spec!.jobTemplate.spec!.template.spec!.containers[0]!.args!;
+      const spec =
+        from === 'cron'
+          ? one<V1CronJob>(objects, 'CronJob', `${FULLNAME}-certs`).spec!.jobTemplate.spec!.template.spec!
+          : one<V1Job>(objects, 'Job', from === 'pre' ? `${FULLNAME}-certs-hook` : `${FULLNAME}-certs-cabundle`).spec!.template.spec!;
+      const args = spec.containers[0]!.args!;
       try {
         const { stdout, stderr } = await promisify(execFile)(process.execPath, [BUNDLE, ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, timeout: 30_000 });
         return { code: 0, stdout, stderr };
@@ -181,21 +243,28 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
       }
     }
 
-    it('creates the TLS Secret, keeps it on the next run, and touches no other Secret', async function () {
+    const caBundleOf = async (name: string) =>
+      Buffer.from((await admin.makeApiClient(AdmissionregistrationV1Api).readMutatingWebhookConfiguration({ name })).webhooks![0]!.clientConfig.caBundle ?? '', 'base64').toString('utf8');
+
+    it('creates the TLS Secret and sets the configuration\'s caBundle, keeps both on the next run, and touches no other Secret', async function () {
       this.timeout(60_000);
       const kc = await clientAs(cp, NS, `${FULLNAME}-certs`);
       const kubeconfig = join(dir, 'certs.kubeconfig');
       await writeFile(kubeconfig, kc.exportConfig(), { mode: 0o600 });
+      assert.equal(await caBundleOf(FULLNAME), '', 'the chart renders no caBundle with tls.mode=job');
 
       const first = await runCerts(kubeconfig);
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stdout, new RegExp(`Secret ${NS}/${FULLNAME}-tls created`));
+      assert.match(first.stdout, new RegExp(`MutatingWebhookConfiguration ${FULLNAME}: caBundle of .* set to ca.crt`));
       const second = await runCerts(kubeconfig);
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /kept/);
+      assert.match(second.stdout, /already trusts ca.crt/);
 
       const stored = await admin.makeApiClient(CoreV1Api).readNamespacedSecret({ name: `${FULLNAME}-tls`, namespace: NS });
       assert.equal(stored.type, 'kubernetes.io/tls');
+      assert.equal(await caBundleOf(FULLNAME), Buffer.from(stored.data!['ca.crt']!, 'base64').toString('utf8'), 'the API server trusts the CA in the Secret');
       const cert = new X509Certificate(Buffer.from(stored.data!['tls.crt']!, 'base64'));
       assert.equal(cert.subjectAltName, serviceDnsNames(FULLNAME, NS).map((n) => `DNS:${n}`).join(', '));
       for (const line of [first, second].flatMap((r) => [r.stdout, r.stderr])) assert.doesNotMatch(line, /BEGIN|PRIVATE/, 'no key material in output');
@@ -205,6 +274,42 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
       assert.equal(await statusOf(() => core.readNamespacedSecret({ name: 'unrelated', namespace: NS })), 403, 'get another Secret');
       assert.equal(await statusOf(() => core.listNamespacedSecret({ namespace: NS })), 403, 'list');
       assert.equal(await statusOf(() => core.deleteNamespacedSecret({ name: `${FULLNAME}-tls`, namespace: NS })), 403, 'delete');
+    });
+
+    it('threat model: the certs Job sets the caBundle of its configuration, and can touch no other (nor create one)', async function () {
+      this.timeout(60_000);
+      for (const sa of [`${FULLNAME}-certs`, `${FULLNAME}-certs-hook`]) {
+        const api = (await clientAs(cp, NS, sa)).makeApiClient(AdmissionregistrationV1Api);
+        const own = await api.readMutatingWebhookConfiguration({ name: FULLNAME });
+        assert.equal(await statusOf(() => api.replaceMutatingWebhookConfiguration({ name: FULLNAME, body: own, dryRun: 'All' })), 200, `${sa}: update its own`);
+        assert.equal(await statusOf(() => api.readMutatingWebhookConfiguration({ name: 'someone-elses' })), 403, `${sa}: get another`);
+        assert.equal(await statusOf(() => api.listMutatingWebhookConfiguration()), 403, `${sa}: list`);
+        assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: FULLNAME, dryRun: 'All' })), 403, `${sa}: delete its own`);
+        const other = { ...desiredConfiguration({ ...configOf(objects).registration, configurationName: 'dsw-rbac-certs-attacker', namespaceSelector: NEVER }, undefined) };
+        assert.equal(await statusOf(() => api.createMutatingWebhookConfiguration({ body: other, dryRun: 'All' })), 403, `${sa}: create one`);
+      }
+    });
+
+    it('the hook Jobs: before install the configuration may be missing (noted), after install it must exist', async function () {
+      this.timeout(60_000);
+      const kubeconfig = join(dir, 'certs-hook.kubeconfig');
+      await writeFile(kubeconfig, (await clientAs(cp, NS, `${FULLNAME}-certs-hook`)).exportConfig(), { mode: 0o600 });
+      const adminApi = admin.makeApiClient(AdmissionregistrationV1Api);
+      const saved = await adminApi.readMutatingWebhookConfiguration({ name: FULLNAME });
+      await adminApi.deleteMutatingWebhookConfiguration({ name: FULLNAME });
+      try {
+        const pre = await runCerts(kubeconfig, 'pre');
+        assert.equal(pre.code, 0, pre.stderr);
+        assert.match(pre.stdout, new RegExp(`MutatingWebhookConfiguration ${FULLNAME} does not exist yet`));
+        const post = await runCerts(kubeconfig, 'post');
+        assert.equal(post.code, 1);
+        assert.match(post.stderr, new RegExp(`MutatingWebhookConfiguration ${FULLNAME} does not exist \\(yet\\), so its caBundle cannot be set`));
+      } finally {
+        const { resourceVersion: _rv, uid: _uid, creationTimestamp: _ct, managedFields: _mf, generation: _g, ...metadata } = saved.metadata!;
+        await adminApi.createMutatingWebhookConfiguration({ body: { ...saved, metadata } });
+      }
+      const post = await runCerts(kubeconfig, 'post');
+      assert.equal(post.code, 0, post.stderr);
     });
 
     it('says which permission is missing when run without the Role', async function () {
@@ -219,8 +324,13 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
   });
 });
 
-describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)', function () {
+describe('deploy: the fetcher Secret policy (ValidatingAdmissionPolicy, on by default)', function () {
   const GUARDED_NS = 'dsw-rbac-flyte-guarded';
+  /** Not named in the chart's values: guarded by the label only (the labelled binding). */
+  const LABELLED_NS = 'dsw-rbac-flyte-labelled';
+  // 58 characters: what the API server keeps of a generateName before its 5 random characters.
+  const PREFIX_58 = `${'v'.repeat(50)}-victim0`;
+  const SHORT_58 = 'w'.repeat(58);
   const GUARD_RELEASE = 'dsw-guard';
   let cp: ControlPlane;
   let admin: KubeConfig;
@@ -238,6 +348,12 @@ describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)
     'generated-sibling': { generateName: 'hand-made-' },
     'long-name': { name: LONG_NAME },
     'long-generate-name': { generateName: LONG_GENERATE_NAME },
+    // A named pod whose longer name shares its first 58 characters with a generated pod's name.
+    'long-victim': { name: `${PREFIX_58}-of-the-attack` },
+    'prefix-attacker': { generateName: PREFIX_58 },
+    // A named pod of exactly 58 characters, and a generated pod named it + 5 random characters.
+    'short-victim': { name: SHORT_58 },
+    'short-attacker': { generateName: SHORT_58 },
   };
 
   /** The Secret name the webhook gives this pod: from what it saw at admission. */
@@ -283,10 +399,13 @@ describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)
     admin = cp.kubeConfig;
     await ensureNamespace(admin, GUARDED_NS);
     await waitFor(async () => (await statusOf(() => admin.makeApiClient(CoreV1Api).readNamespacedServiceAccount({ name: 'default', namespace: GUARDED_NS }))) === 200 || undefined, { what: `ServiceAccount default in ${GUARDED_NS}` });
+    // Only the two required values and the namespaces: the policy is on by default.
     const objects = (await helmTemplate(GUARD_RELEASE, GUARD_RELEASE, {
-      fetcher: { image: 'f:1', rbac: { namespaces: [GUARDED_NS] }, secretPolicy: { enabled: true } },
+      fetcher: { image: 'f:1', rbac: { namespaces: [GUARDED_NS] } },
       mlp: { apiHost: 'http://mlp:8080' },
     })).objects;
+    await ensureNamespace(admin, LABELLED_NS, { 'dap-secret-webhook.caraml.dev/fetcher-secret-policy': 'true' });
+    await grantFetcherRbac(admin, LABELLED_NS);
     const wanted = new Set(['ClusterRole', 'RoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     const fetcherOnly = (o: KubernetesObject) => wanted.has(o.kind!) && (!['ClusterRole', 'RoleBinding'].includes(o.kind!) || o.metadata!.name!.endsWith('-fetcher'));
     for (const obj of objects.filter(fetcherOnly)) await createIfAbsent(admin, obj);
@@ -317,7 +436,7 @@ describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)
     }
   });
 
-  it('refuses a Secret named after another pod (name squatting)', async () => {
+  it('threat model: a task pod cannot create another pod\'s Secret (name squatting)', async () => {
     const a = await asPod('task-a');
     const body = fetcherSecret(pods['task-a']!, { name: perPodSecretName(pods['task-b']!, randomUUID()) });
     assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body })), /may create only its own per-pod Secret/);
@@ -326,6 +445,51 @@ describe('deploy: the optional fetcher Secret policy (ValidatingAdmissionPolicy)
       const squat = fetcherSecret(pods['generated']!, { name: webhookSecretName(victim) });
       assert.match(await deniedWith(() => generated.createNamespacedSecret({ namespace: GUARDED_NS, body: squat, dryRun: 'All' })), /may create only its own per-pod Secret/, victim);
     }
+  });
+
+  it('requires the exact generated form: a pod named 58 characters + 5 generator characters cannot create the Secret of a named pod sharing those 58', async () => {
+    for (const [attacker, victim] of [['prefix-attacker', 'long-victim'], ['short-attacker', 'short-victim']] as const) {
+      assert.equal(pods[attacker]!.metadata!.name!.slice(0, 58), pods[victim]!.metadata!.name!.slice(0, 58));
+      const api = await asPod(attacker);
+      const squat = fetcherSecret(pods[attacker]!, { name: webhookSecretName(victim) });
+      assert.match(await deniedWith(() => api.createNamespacedSecret({ namespace: GUARDED_NS, body: squat, dryRun: 'All' })), /may create only its own per-pod Secret/, `${attacker} → ${victim}`);
+      const own = fetcherSecret(pods[attacker]!, { name: webhookSecretName(attacker) });
+      assert.equal(await statusOf(() => api.createNamespacedSecret({ namespace: GUARDED_NS, body: own, dryRun: 'All' })), 200, `${attacker}'s own: ${own.metadata!.name}`);
+    }
+  });
+
+  it('threat model: nor a service-account-token Secret (for itself or another ServiceAccount), nor any other type', async () => {
+    const a = await asPod('task-a');
+    const own = fetcherSecret(pods['task-a']!);
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    // Each valid for its type, so only the policy can refuse it.
+    for (const [type, metadata, data] of [
+      ['kubernetes.io/service-account-token', { annotations: { 'kubernetes.io/service-account.name': 'default' } }, {}],
+      ['kubernetes.io/service-account-token', { annotations: { 'kubernetes.io/service-account.name': 'flyte-task' } }, {}],
+      ['kubernetes.io/dockerconfigjson', {}, { '.dockerconfigjson': b64('{"auths":{}}') }],
+      ['kubernetes.io/tls', {}, { 'tls.crt': b64('x'), 'tls.key': b64('x') }],
+    ] as const) {
+      const body = { ...own, type, immutable: false, metadata: { ...own.metadata, ...metadata }, data: { ...own.data, ...data } };
+      assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body, dryRun: 'All' })), /only Opaque Secrets/, type);
+    }
+  });
+
+  it('applies in a namespace that is only labelled (the labelled binding), and not elsewhere', async function () {
+    this.timeout(60_000);
+    const core = admin.makeApiClient(CoreV1Api);
+    await waitFor(async () => (await statusOf(() => core.readNamespacedServiceAccount({ name: 'default', namespace: LABELLED_NS }))) === 200 || undefined, { what: `ServiceAccount default in ${LABELLED_NS}` });
+    const created = await core.createNamespacedPod({ namespace: LABELLED_NS, body: { metadata: { name: 'labelled-task' }, spec: { containers: [{ name: 'main', image: 'task:1' }] } } });
+    const { token } = await mintPodToken(admin, created, { audiences: cp.apiAudiences, expirationSeconds: 600 });
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'e2e', server: cp.apiUrl, caData: Buffer.from(cp.caPem).toString('base64') }],
+      users: [{ name: 'labelled', token }],
+      contexts: [{ name: 'e2e', cluster: 'e2e', user: 'labelled' }],
+      currentContext: 'e2e',
+    });
+    const api = kc.makeApiClient(CoreV1Api);
+    const body = { metadata: { name: 'planted-token', annotations: { 'kubernetes.io/service-account.name': 'default' } }, type: 'kubernetes.io/service-account-token' };
+    assert.match(await deniedWith(() => api.createNamespacedSecret({ namespace: LABELLED_NS, body, dryRun: 'All' })), /only Opaque Secrets/);
   });
 
   it('refuses names that only start like the pod\'s, or do not end like the webhook\'s', async () => {

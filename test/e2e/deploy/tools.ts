@@ -45,13 +45,13 @@ export interface Rendered {
 }
 
 /** `helm template RELEASE CHART -n NAMESPACE -f values.yaml`; values are written to a temp file. */
-export async function helmTemplate(release: string, namespace: string, values: object): Promise<Rendered> {
+export async function helmTemplate(release: string, namespace: string, values: object, extraArgs: string[] = []): Promise<Rendered> {
   const helm = await helmBinary();
   const dir = await mkdtemp(join(tmpdir(), 'dap-helm-values-'));
   try {
     const file = join(dir, 'values.yaml');
     await writeFile(file, stringify(values));
-    const { stdout } = await run(helm, ['template', release, CHART_DIR, '--namespace', namespace, '--values', file], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(helm, ['template', release, CHART_DIR, '--namespace', namespace, '--values', file, ...extraArgs], { maxBuffer: 16 * 1024 * 1024 });
     return { text: stdout, objects: parseManifests(stdout, `helm template ${release}`) };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -73,9 +73,9 @@ export async function helmLint(values: object): Promise<string> {
 }
 
 /** The message of a failed `helm template` (the chart's own `fail` sentence). */
-export async function helmTemplateError(values: object): Promise<string> {
+export async function helmTemplateError(values: object, extraArgs: string[] = []): Promise<string> {
   try {
-    await helmTemplate('dsw-fail', 'dsw-fail', values);
+    await helmTemplate('dsw-fail', 'dsw-fail', values, extraArgs);
   } catch (err) {
     return (err as Error & { stderr?: string }).stderr ?? (err as Error).message;
   }

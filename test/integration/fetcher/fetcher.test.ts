@@ -147,7 +147,7 @@ describe('dap-secret-fetcher (built executable)', function () {
       assert.equal(second.code, EXIT.ok, describeRun(second));
       const creates = world.kube.requests.filter((r) => r.path === `/api/v1/namespaces/${pod.namespace}/secrets`);
       assert.deepEqual(creates.map((r) => r.status), [201, 409]);
-      assert.ok(second.logs.some((l) => String(l.msg).includes('already exists')));
+      assert.ok(second.logs.some((l) => l.level === 'warn' && String(l.msg).includes('found the pod secret already there') && String(l.msg).includes('expected when the kubelet runs this init container again')));
       assert.equal(await readFile(join(pod.volume, 'k'), 'utf8'), 'restart-value-1', 'files are rewritten in place');
     });
 
@@ -422,12 +422,14 @@ describe('dap-secret-fetcher (built executable)', function () {
       assert.equal(await readFile(join(pod.volume, 's'), 'utf8'), 'after-cut-value');
     });
 
-    it('refuses a certificate from a CA it was not given, sending nothing', async function () {
+    it('refuses a certificate from a CA it was not given, sending nothing and not retrying', async function () {
       const pod = await readablePod({ s: 'never-delivered-https' });
       const from = seen.length;
-      const { NODE_EXTRA_CA_CERTS: _ca, ...env } = httpsEnv(pod, { DAP_DEADLINE_SECONDS: '1' });
+      // A whole deadline to retry in: exit 1 (not 3, the deadline's) shows it did not.
+      const { NODE_EXTRA_CA_CERTS: _ca, ...env } = httpsEnv(pod, { DAP_DEADLINE_SECONDS: '60' });
       const run = await runFetcher(env);
-      assertFailed(run, EXIT.deadline, /could not reach MLP at https:\/\/127\.0\.0\.1:\d+ to list projects \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\)/);
+      assertFailed(run, EXIT.failed, /MLP at https:\/\/127\.0\.0\.1:\d+ presented a TLS certificate the fetcher does not accept \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\), so it did not send the request to list projects/);
+      assert.equal(run.logs.filter((l) => l.msg === 'http call failed').length, 1, 'one attempt');
       assert.equal(seen.length, from, 'no request reached the proxy');
     });
   });

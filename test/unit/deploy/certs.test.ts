@@ -14,7 +14,9 @@ import {
   tlsSecretFor,
   type CertBundle,
   type TlsSecretStore,
+  type WebhookConfigurationStore,
 } from '../../../webhook/certs.js';
+import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NAMES = serviceDnsNames('dap-secret-webhook', 'flyte-system');
@@ -48,6 +50,27 @@ class MemoryStore implements TlsSecretStore {
   }
   private put(key: string, secret: V1Secret) {
     this.secrets.set(key, { ...structuredClone(secret), metadata: { ...secret.metadata, resourceVersion: String(++this.version) } });
+  }
+}
+
+/** One MutatingWebhookConfiguration, with resourceVersion conflicts like the API server's; writes go to `log`. */
+class MemoryConfigurations implements WebhookConfigurationStore {
+  stored: V1MutatingWebhookConfiguration | undefined;
+  constructor(readonly log: string[], readonly name = 'dap-mwc') {}
+  seed(): this {
+    this.stored = { metadata: { name: this.name, resourceVersion: '1' }, webhooks: [{ name: 'a.example.com', admissionReviewVersions: ['v1'], sideEffects: 'None', clientConfig: { service: { name: 's', namespace: 'n' } } }] };
+    return this;
+  }
+  async read(name: string) {
+    return name === this.name && this.stored ? structuredClone(this.stored) : undefined;
+  }
+  async replace(name: string, body: V1MutatingWebhookConfiguration) {
+    if (body.metadata?.resourceVersion !== this.stored?.metadata?.resourceVersion) throw Object.assign(new Error('conflict'), { code: 409 });
+    this.stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(Number(body.metadata!.resourceVersion) + 1) } };
+    this.log.push(`replace mwc ${name}`);
+  }
+  caBundle(): string {
+    return Buffer.from(this.stored!.webhooks![0]!.clientConfig.caBundle ?? '', 'base64').toString('utf8');
   }
 }
 
@@ -237,6 +260,62 @@ describe('webhook/certs', () => {
       assert.equal(await runCertsCommand(ENSURE, { secrets: store, ...run.deps }), 0);
       assert.equal(data(store.secrets.get('flyte-system/dap-tls')!, 'tls.crt'), racer.certPem);
       assert.match(run.out.join('\n'), /kept/);
+    });
+
+    describe('--webhook-configuration: the caBundle follows ca.crt', () => {
+      const WITH_MWC = [...ENSURE, '--webhook-configuration', 'dap-mwc'];
+
+      it('sets it when the Secret is created or kept, then leaves it alone', async () => {
+        const store = new MemoryStore();
+        const configurations = new MemoryConfigurations(store.writes).seed();
+        const first = capture();
+        assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...first.deps }), 0, first.err.join('\n'));
+        assert.equal(configurations.caBundle(), data(store.secrets.get('flyte-system/dap-tls')!, 'ca.crt'));
+        assert.match(first.out.join('\n'), /MutatingWebhookConfiguration dap-mwc: caBundle of a\.example\.com set to ca\.crt of Secret flyte-system\/dap-tls/);
+        const second = capture();
+        assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...second.deps }), 0);
+        assert.match(second.out.join('\n'), /already trusts ca\.crt/);
+        assert.deepEqual(store.writes, ['replace mwc dap-mwc', 'create flyte-system/dap-tls'], 'the configuration first, then the Secret; nothing on the second run');
+      });
+
+      it('on renewal writes the new and the previous CA to the configuration before the new certificate', async () => {
+        const store = new MemoryStore();
+        const configurations = new MemoryConfigurations(store.writes).seed();
+        await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...capture().deps });
+        const oldCa = data(store.secrets.get('flyte-system/dap-tls')!, 'ca.crt');
+        const later = new Date(new x509.X509Certificate(data(store.secrets.get('flyte-system/dap-tls')!, 'tls.crt')).notAfter.getTime() - 5 * DAY);
+        store.writes.length = 0;
+        assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, now: () => later, ...capture().deps }), 0);
+        assert.deepEqual(store.writes, ['replace mwc dap-mwc', 'replace flyte-system/dap-tls']);
+        const trusted = x509.PemConverter.decode(configurations.caBundle()).map((d) => new x509.X509Certificate(d).toString('pem'));
+        assert.equal(trusted.length, 2);
+        assert.equal(trusted[1], new x509.X509Certificate(oldCa).toString('pem'));
+        assert.equal(configurations.caBundle(), data(store.secrets.get('flyte-system/dap-tls')!, 'ca.crt'));
+      });
+
+      it('a configuration not there yet: an error (a Job retries), or a note with --configuration-may-be-missing', async () => {
+        const store = new MemoryStore();
+        const configurations = new MemoryConfigurations(store.writes);
+        const strict = capture();
+        assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...strict.deps }), 1);
+        assert.match(strict.err.join('\n'), /MutatingWebhookConfiguration dap-mwc does not exist \(yet\), so its caBundle cannot be set/);
+        assert.deepEqual(store.writes, [], 'no Secret either: the next attempt does both');
+        const lenient = capture();
+        assert.equal(await runCertsCommand([...WITH_MWC, '--configuration-may-be-missing'], { secrets: store, configurations, ...lenient.deps }), 0);
+        assert.match(lenient.out.join('\n'), /does not exist yet; its caBundle is set by the next run/);
+        assert.deepEqual(store.writes, ['create flyte-system/dap-tls']);
+      });
+
+      it('names the missing permission on 403', async () => {
+        const store = new MemoryStore();
+        const configurations = new MemoryConfigurations(store.writes).seed();
+        configurations.replace = async () => {
+          throw Object.assign(new Error('forbidden'), { code: 403 });
+        };
+        const run = capture();
+        assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...run.deps }), 1);
+        assert.match(run.err.join('\n'), /not allowed to read or update MutatingWebhookConfiguration dap-mwc: .* needs get and update on it, by name/);
+      });
     });
 
     it('names the Secret and the missing permission on 403, without key material', async () => {

@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { readCappedText } from '../../../fetcher/bounded-body.js';
 import type { FetcherError } from '../../../fetcher/errors.js';
 import { attemptRequest, type HttpContext } from '../../../fetcher/http.js';
 import { nodeHttpTransport } from '../../../fetcher/http-transport.js';
@@ -56,7 +57,7 @@ describe('fetcher/http-transport', function () {
     assert.equal(response.url, url.href);
     assert.equal(response.headers.get('Retry-After'), '7');
     assert.equal(response.headers.get('x-absent'), null);
-    assert.equal(await response.text(), '{"error":"slow down"}');
+    assert.equal(await readCappedText(response.body, { peer: 'MLP', operation: 'test', maxBytes: 1024 }), '{"error":"slow down"}');
     assert.equal(seen?.method, 'GET');
     assert.equal(seen?.url, '/v1/projects?name=ads');
     assert.equal(seen?.headers.authorization, 'Bearer t0ken');

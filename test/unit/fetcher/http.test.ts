@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
 import { FetcherError } from '../../../fetcher/errors.js';
-import { attemptRequest, peerErrorText, throwIfRetryableStatus, type HttpContext, type HttpTransport } from '../../../fetcher/http.js';
+import { attemptRequest, MAX_ERROR_BODY_BYTES, peerErrorText, sanitisePeerText, throwIfRetryableStatus, type HttpContext, type HttpTransport } from '../../../fetcher/http.js';
 import { FakeClock, fakeDeadline, jsonResponse, RecordingLogger } from './helpers.js';
 
 describe('fetcher/http', function () {
@@ -40,6 +40,18 @@ describe('fetcher/http', function () {
     }
   });
 
+  it('does not retry a TLS certificate the fetcher does not trust, and says what to do', async function () {
+    for (const code of ['SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
+      const { http } = context(sinon.stub().rejects(Object.assign(new Error('certificate problem'), { code })));
+      await assert.rejects(attemptRequest(http, info, new URL('https://mlp:8443/v1/projects')), (err: FetcherError) => {
+        assert.equal(err.retryable, false, code);
+        assert.match(err.problem, new RegExp(`^MLP at https://mlp:8443 presented a TLS certificate the fetcher does not accept \\(${code}\\)`));
+        assert.match(err.fix, /CA that signed MLP's certificate/);
+        return true;
+      });
+    }
+  });
+
   it('calls a timeout a timeout', async function () {
     const { http } = context(sinon.stub().rejects(new DOMException('aborted', 'TimeoutError')));
     await assert.rejects(attemptRequest(http, info, new URL('http://mlp:8080/')), /\(timed out\)/);
@@ -68,6 +80,22 @@ describe('fetcher/http', function () {
       );
       assert.equal(await peerErrorText(jsonResponse(400, { error: 'invalid_grant', error_description: 'bad subject' })), 'invalid_grant: bad subject');
       assert.equal(await peerErrorText(new Response('404 page not found\n', { status: 404 })), '404 page not found');
+    });
+    it('reads at most MAX_ERROR_BODY_BYTES of an endless body', async function () {
+      let sent = 0;
+      async function* endless(): AsyncGenerator<Uint8Array> {
+        for (;;) {
+          sent += 4096;
+          yield Buffer.alloc(4096, 0x61);
+        }
+      }
+      const text = await peerErrorText({ body: endless() });
+      assert.equal(text, `${'a'.repeat(200)}...`);
+      assert.ok(sent <= MAX_ERROR_BODY_BYTES + 4096, `read ${sent} bytes`);
+    });
+    it('quotes peer text without control characters, escapes or bidi overrides', function () {
+      assert.equal(sanitisePeerText('denied\u001b[31m\r\n{"level":"info"}\u202etxt.exe\u0000'), 'denied [31m {"level":"info"} txt.exe');
+      assert.equal(sanitisePeerText('é'.repeat(300)).length, 203);
     });
     it('shortens long bodies to one line', async function () {
       const text = await peerErrorText(new Response(`a\n${'b'.repeat(500)}`, { status: 500 }));

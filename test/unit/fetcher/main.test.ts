@@ -34,7 +34,7 @@ describe('fetcher/main', function () {
       POD_NAMESPACE: 'ads',
       POD_UID: '6f1b2a44-58f1-4a43-9d7a-0c6e2b9c1f10',
       POD_SERVICE_ACCOUNT: 'runner',
-      MLP_API_HOST: 'http://mlp:8080',
+      MLP_API_HOST: 'https://mlp:8080',
       MLP_TOKEN_FILE: join(dir, 'token'),
       DAP_TERMINATION_LOG: join(dir, 'termination-log'),
       ...over,
@@ -105,6 +105,19 @@ describe('fetcher/main', function () {
     const msgs = out.map((l) => JSON.parse(l).msg);
     assert.deepEqual(msgs, ['start', 'http call', 'http call', 'fetched secrets from MLP', 'wrote secret files', 'done']);
     assert.equal(err.length, 0);
+  });
+
+  it('warns once when MLP_API_HOST is plain http (the token crosses the network in clear), not for https or loopback', async function () {
+    const answer = () => jsonResponse(200, [{ id: 1, name: 'pw', data: 'pw-value-123' }]);
+    const warnings = () => out.map((l) => JSON.parse(l)).filter((l) => l.level === 'warn').map((l) => l.msg as string);
+    assert.equal(await run([], env({ MLP_API_HOST: 'http://mlp.caraml.svc:8080' }), mlp(answer)), 0, err.join(''));
+    assert.equal(warnings().length, 1);
+    assert.match(warnings()[0]!, /^MLP_API_HOST is plain http: the pod's bearer token and the secret values cross the network unencrypted; use an https:\/\/ URL/);
+    for (const host of ['https://mlp.caraml.svc:8080', 'http://127.0.0.1:8080', 'http://localhost:8080']) {
+      out = [];
+      assert.equal(await run([], env({ MLP_API_HOST: host }), mlp(answer)), 0, err.join(''));
+      assert.deepEqual(warnings(), [], host);
+    }
   });
 
   it('keeps every log line\'s level and message when secret values look like them (`info`, an event name)', async function () {

@@ -175,6 +175,12 @@ describe('fetcher/token', function () {
       assert.ok(busy.retryable && busy.status === 502);
       const foreign = describeOidcError(Object.assign(new Error('issuer mismatch'), { code: 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' }), 'discover its configuration', issuer);
       assert.match(foreign.fix, /set MLP_TOKEN_EXCHANGE_ISSUER to exactly the issuer URL/);
+      const hostile = new oidc.ResponseBodyError('server responded with an error in the response body', {
+        cause: { error: 'invalid_grant', error_description: `no\u001b[2J\n{"level":"info"}${'x'.repeat(5000)}` },
+        response: new Response(null, { status: 400 }),
+      });
+      const quoted = /\((.*)\)$/.exec(describeOidcError(hostile, 'exchange the service-account token', issuer).problem)![1]!;
+      assert.ok(quoted.startsWith('invalid_grant: no [2J {"level":"info"}xxx') && quoted.length === 203, quoted.slice(0, 80));
       const ours = new FetcherError({ problem: 'could not reach', fix: 'x', retryable: true });
       assert.equal(describeOidcError(Object.assign(new Error('wrapped'), { cause: ours }), 'x', issuer), ours);
     });

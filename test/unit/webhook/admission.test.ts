@@ -132,6 +132,22 @@ describe('the per-pod Secret name', () => {
     );
   });
 
+  it('names a pod\'s Secret after its name, or after its generateName cut where the API server cuts it (58), in a form of its own', () => {
+    const long = `${'g'.repeat(57)}-${'h'.repeat(20)}-`;
+    assert.match(perPodSecretName({ metadata: { name: 'wf-n0-0' } }, 'u'), /^wf-n0-0-flyte-secrets-[0-9a-f]{10}$/);
+    assert.match(perPodSecretName({ metadata: { generateName: 'task-' } }, 'u'), /^task-flyte-secrets-gen-[0-9a-f]{10}$/);
+    // The API server names it g×57 + '-' + 5 random characters: the base is that name minus 5, minus the trailing '-'.
+    assert.match(perPodSecretName({ metadata: { generateName: long } }, 'u'), new RegExp(`^${'g'.repeat(57)}-flyte-secrets-gen-[0-9a-f]{10}$`));
+    fc.assert(
+      fc.property(dnsSubdomain, dnsSubdomain, fc.uuid(), fc.uuid(), (named, generated, a, b) => {
+        const n = perPodSecretName({ metadata: { name: named } }, a);
+        const g = perPodSecretName({ metadata: { generateName: generated } }, b);
+        assert.ok(!/-flyte-secrets-gen-[0-9a-f]{10}$/.test(n), `named form read as generated: ${n}`);
+        assert.ok(!/-flyte-secrets-[0-9a-f]{10}$/.test(g), `generated form read as named: ${g}`);
+      }),
+    );
+  });
+
   it('differs per admission request, so pods created by generateName never share one', () => {
     const p: V1Pod = { metadata: { generateName: 'task-' } };
     assert.notEqual(perPodSecretName(p, 'uid-a'), perPodSecretName(p, 'uid-b'));

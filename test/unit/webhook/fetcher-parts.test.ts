@@ -57,3 +57,17 @@ describe('fetcher init container per auth mode', () => {
     assert.equal(c.terminationMessagePolicy, 'FallbackToLogsOnError');
   });
 });
+
+describe('fetcher byte caps', () => {
+  it('are passed to the fetcher only when an admin changed them (pods stay as they were otherwise)', () => {
+    assert.ok(!envNames(filesOnly, configWith({})).some((n) => n.startsWith('DAP_MAX_')));
+    const env = Object.fromEntries(fetcherContainer(filesOnly, configWith({ FETCHER_MAX_SECRET_BYTES: '2097152', FETCHER_MAX_PROJECTS_BYTES: '4194304' })).env!.map((e) => [e.name, e.value]));
+    assert.equal(env.DAP_MAX_SECRET_BYTES, '2097152');
+    assert.equal(env.DAP_MAX_PROJECTS_BYTES, undefined, 'the default is not repeated');
+  });
+
+  it('refuses a cap outside 1 KiB – 1 GiB', () => {
+    const r = loadConfig({ ...base, FETCHER_MAX_SECRETS_BYTES: '12' });
+    assert.ok(!r.ok && r.problems.some((p) => p.startsWith('FETCHER_MAX_SECRETS_BYTES')), JSON.stringify(r));
+  });
+});

@@ -17,6 +17,12 @@
   value: {{ .Values.fetcher.runAsUser | quote }}
 - name: FETCHER_DEADLINE_SECONDS
   value: {{ .Values.fetcher.deadlineSeconds | quote }}
+- name: FETCHER_MAX_PROJECTS_BYTES
+  value: {{ .Values.fetcher.maxBytes.projects | int64 | quote }}
+- name: FETCHER_MAX_SECRETS_BYTES
+  value: {{ .Values.fetcher.maxBytes.secrets | int64 | quote }}
+- name: FETCHER_MAX_SECRET_BYTES
+  value: {{ .Values.fetcher.maxBytes.secret | int64 | quote }}
 - name: SECRETS_VOLUME_SIZE_LIMIT
   value: {{ .Values.fetcher.secretsVolumeSizeLimit | quote }}
 - name: FLYTE_SECRETS_DEFAULT_DIR

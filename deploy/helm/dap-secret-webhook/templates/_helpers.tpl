@@ -105,9 +105,6 @@ app.kubernetes.io/part-of: dap-secret-webhook
 {{- if and (eq .Values.tls.mode "secret") (not .Values.tls.secretName) -}}
 {{- fail "tls.mode=secret needs tls.secretName: the kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) you created" -}}
 {{- end -}}
-{{- if and (not .Values.webhook.register) (eq .Values.tls.mode "job") -}}
-{{- fail "webhook.register=false renders the configuration in the chart, whose caBundle must be known when the chart is rendered: use tls.mode=cert-manager (CA injection) or tls.mode=secret with tls.caBundle; the certs Job's CA only exists after install" -}}
-{{- end -}}
 {{- if and (not .Values.webhook.register) (eq .Values.tls.mode "secret") (not .Values.tls.caBundle) -}}
 {{- fail "webhook.register=false with tls.mode=secret needs tls.caBundle (base64 PEM of the CA that signed tls.crt)" -}}
 {{- end -}}
@@ -137,15 +134,23 @@ app.kubernetes.io/part-of: dap-secret-webhook
 {{- end -}}
 
 {{/* `certs ensure` arguments (the image's entrypoint is the webhook program), shared by the hook
-     Job and the renewal CronJob. */}}
+     Jobs and the renewal CronJob. With a chart-rendered configuration they also keep its caBundle
+     current; `mayBeMissing` for the pre-install run, before the configuration exists. */}}
 {{- define "dsw.certsArgs" -}}
+{{- $root := .root | default . -}}
 - certs
 - ensure
-- --secret={{ include "dsw.tlsSecretName" . }}
-- --namespace={{ .Release.Namespace }}
-- --service={{ include "dsw.fullname" . }}
-- --renew-before-days={{ .Values.tls.renewBeforeDays }}
-- --validity-days={{ .Values.tls.validityDays }}
+- --secret={{ include "dsw.tlsSecretName" $root }}
+- --namespace={{ $root.Release.Namespace }}
+- --service={{ include "dsw.fullname" $root }}
+- --renew-before-days={{ $root.Values.tls.renewBeforeDays }}
+- --validity-days={{ $root.Values.tls.validityDays }}
+{{- if not $root.Values.webhook.register }}
+- --webhook-configuration={{ include "dsw.configurationName" $root }}
+{{- if .mayBeMissing }}
+- --configuration-may-be-missing
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* The certs container, shared by the hook Job and the renewal CronJob. */}}
@@ -172,11 +177,20 @@ containers:
     image: {{ include "dsw.certsJobImage" .root }}
     imagePullPolicy: {{ .root.Values.image.pullPolicy }}
     args:
-      {{- include "dsw.certsArgs" .root | nindent 6 }}
+      {{- include "dsw.certsArgs" (dict "root" .root "mayBeMissing" .mayBeMissing) | nindent 6 }}
     securityContext:
       {{- toYaml .root.Values.securityContext | nindent 6 }}
     resources:
       {{- toYaml .root.Values.tls.job.resources | nindent 6 }}
+{{- end -}}
+
+{{/* What `certs ensure` may do with a chart-rendered configuration: read and rewrite that one
+     MutatingWebhookConfiguration (its caBundle), by name. */}}
+{{- define "dsw.caBundleRules" -}}
+- apiGroups: [admissionregistration.k8s.io]
+  resources: [mutatingwebhookconfigurations]
+  resourceNames: [{{ include "dsw.configurationName" . | quote }}]
+  verbs: [get, update]
 {{- end -}}
 
 {{/* What `certs ensure` may do: read and rewrite the one TLS Secret, and create it. */}}
