@@ -9,6 +9,7 @@ import type { FileMountType, InjectionConfig } from './config.js';
 import type { Denial, DenialReason } from './mutate/deliveries.js';
 import { injectSecrets, type InjectionOutcome } from './mutate/inject.js';
 import { podShapeProblems } from './mutate/pod-shape.js';
+import { clip, describeValue } from './quote.js';
 import { allowed, denied, patchedFromBytes, type AdmissionReviewResponse } from './responses.js';
 
 export type Outcome = 'injected' | 'unchanged' | 'denied' | 'ignored';
@@ -46,18 +47,26 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 export function parseReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new InvalidReviewError('the body must be a JSON object (an AdmissionReview)');
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
-    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${JSON.stringify(body.apiVersion)}, ${JSON.stringify(body.kind)}`);
+    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${describeValue(body.apiVersion)}, ${describeValue(body.kind)}`);
   }
   const request = body.request;
   if (!isRecord(request) || typeof request.uid !== 'string' || request.uid === '') {
     throw new InvalidReviewError('the AdmissionReview has no request.uid');
   }
+  // The namespace becomes the MLP project and part of every message: the API server sends a string.
+  if (request.namespace !== undefined && request.namespace !== null && typeof request.namespace !== 'string') {
+    throw new InvalidReviewError(`request.namespace must be a string, not ${describeValue(request.namespace)}`);
+  }
   return request as unknown as AdmissionRequest;
 }
 
+/** Longest valid object name; the API server validates names only after mutating admission. */
+const MAX_NAME_LENGTH = 253;
+const shownName = (name: string) => (name.length <= MAX_NAME_LENGTH ? name : clip(name));
+
 function podRef(namespace: string, pod: V1Pod): string {
   const name = pod.metadata?.name || (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : '<unnamed>');
-  return `${namespace || pod.metadata?.namespace || '<no namespace>'}/${name}`;
+  return `${shownName(namespace || pod.metadata?.namespace || '<no namespace>')}/${shownName(name)}`;
 }
 
 function isPodCreate(request: AdmissionRequest): boolean {
@@ -93,7 +102,7 @@ export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
   const request = parseReview(body);
   const base = { denialReasons: [] as DenialReason[], warnings: [] as string[], secretsByMount: { FILE: 0, ENV_VAR: 0 }, dryRun: request.dryRun === true };
   if (!isPodCreate(request)) {
-    return { ...base, review: allowed(request.uid), outcome: 'ignored', pod: `${request.namespace ?? ''}/${request.resource?.resource ?? '?'}` };
+    return { ...base, review: allowed(request.uid), outcome: 'ignored', pod: `${shownName(request.namespace ?? '')}/${shownName(String(request.resource?.resource ?? '?'))}` };
   }
   const shape = podShapeProblems(request.object);
   if (shape.length > 0) throw new InvalidReviewError(`request.object is not a valid Pod: ${shape.join('; ')}`);

@@ -291,6 +291,10 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   if (typeof project !== 'string') denials.push(project);
   if (denials.length > 0) return { kind: 'deny', denials };
   if (deliveries.length === 0) return { kind: 'skip', why: 'no-secret-annotations' };
+  if (pod.spec?.os?.name === 'windows') {
+    // The API server would refuse the fetcher's Linux-only securityContext with a message about our fields.
+    return { kind: 'deny', denials: [{ reason: 'unsupported-pod', message: 'spec.os.name is "windows", but the secret fetcher init container runs only on Linux; run this task on Linux nodes, or remove its secret requests' }] };
+  }
   const warnings = groupVersionAliases(deliveries);
 
   const reinvocation = annotations[INJECTED_ANNOTATION] === 'true';
