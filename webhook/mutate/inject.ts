@@ -12,7 +12,7 @@ import { ENV_PREFIX, FILE_PREFIX } from '../flyte/flytekit-names.js';
 import type { AdmissionLimits, FileMountType, InjectionConfig } from '../config.js';
 import { quote } from '../quote.js';
 import { findConflicts, groupVersionAliases, isDenial, resolveDelivery, type Delivery, type Denial } from './deliveries.js';
-import { FETCHER_CONTAINER_NAME, SECRETS_VOLUME_NAME, fetcherContainer, fetcherVolumes } from './fetcher-parts.js';
+import { FETCHER_CONTAINER_NAME, SECRETS_VOLUME_NAME, fetcherContainer, fetcherVolumes, isFetcherImage } from './fetcher-parts.js';
 import { DEFAULT_DIR_VAR, ENV_PREFIX_VAR, FILE_PREFIX_VAR, containerLookup } from './flytekit-settings.js';
 import { ensureWiring, type Wiring } from './wiring.js';
 
@@ -180,7 +180,7 @@ function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial
   const planValue = fetcher?.env?.find((e) => e.name === PLAN_ENV)?.value;
   const problems = [
     ...(fetcher ? [] : [`lacks the ${FETCHER_CONTAINER_NAME} init container`]),
-    ...(fetcher && fetcher.image !== config.fetcher.image ? [`its ${FETCHER_CONTAINER_NAME} init container runs ${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
+    ...(fetcher && !isFetcherImage(fetcher.image ?? '', config.fetcher.image) ? [`its ${FETCHER_CONTAINER_NAME} init container runs ${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
     ...(fetcher && !samePlan(planValue, plan) ? [`its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} is not the plan for this pod's secret annotations`] : []),
     ...fetcherVolumes(plan, config).filter((v) => !present.has(v.name)).map((v) => `lacks the volume ${v.name}`),
     ...(plan.secret && !secretName ? [`lacks the ${SECRET_NAME_ANNOTATION} annotation`] : []),

@@ -5,6 +5,7 @@
  * and pods the fetcher cannot run in. Pure, through admit().
  */
 import { strict as assert } from 'node:assert';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { admit, InvalidReviewError } from '../../../webhook/admission.js';
 import { loadConfig } from '../../../webhook/config.js';
@@ -132,6 +133,35 @@ describe('config: FLYTE_SECRETS_DEFAULT_DIR spelled unusually still cannot hide 
     it(dir, () => {
       const r = loadConfig({ FETCHER_IMAGE: 'f:1', MLP_API_HOST: 'http://mlp:8080', FLYTE_SECRETS_DEFAULT_DIR: dir });
       assert.match((r as { problems?: string[] }).problems?.[0] ?? 'accepted', /would hide the image's/);
+    });
+  }
+});
+
+describe('reinvocation after a later webhook pinned the fetcher image to a digest (Kyverno mutateDigest, k8s-digester)', () => {
+  const digest = `sha256:${'ab'.repeat(32)}`;
+  function injectedPod(): V1Pod {
+    const p = pod([secret('t', 'ENV_VAR'), secret('c', 'FILE')]);
+    const result = admit(review(p), config);
+    const ops = JSON.parse(Buffer.from((result.review.response as { patch: string }).patch, 'base64').toString()) as Operation[];
+    return fastJsonPatch.applyPatch(structuredClone(p), ops, true, false).newDocument;
+  }
+  const fetcherImage = config.fetcher.image; // registry.example.com/caraml/dap-secret-fetcher:0.1.0
+  const repository = fetcherImage.slice(0, fetcherImage.lastIndexOf(':'));
+
+  for (const pinned of [`${fetcherImage}@${digest}`, `${repository}@${digest}`]) {
+    it(`${pinned.replace(digest, 'sha256:…')} is still ours: no denial, no patch`, () => {
+      const p = injectedPod();
+      p.spec!.initContainers![0]!.image = pinned;
+      const result = admit(review(p, 'uid-2'), config);
+      assert.equal(result.outcome, 'unchanged', (result.review.response as Resp).status?.message);
+    });
+  }
+
+  for (const other of [`evil.example/fetcher@${digest}`, `${fetcherImage}@sha256:short`, `${repository}-evil@${digest}`, `${fetcherImage}x@${digest}`]) {
+    it(`${other.replace(digest, 'sha256:…')} is not`, () => {
+      const p = injectedPod();
+      p.spec!.initContainers![0]!.image = other;
+      assert.match(deniedMessage(p), /not this webhook's fetcher image/);
     });
   }
 });
