@@ -56,6 +56,7 @@ export function containerLookup(container: V1Container, configDir: string, needs
 
   let dir = configDir;
   check(DEFAULT_DIR_VAR, needs.files, (value) => {
+    if (value.includes('$(')) return `Kubernetes expands $(VAR) references in env values, so the webhook cannot tell where flytekit will look; set a literal absolute path or remove it`;
     const wanted = value === '' ? FLYTEKIT_DEFAULT_DIR : value;
     if (!wanted.startsWith('/') || wanted.split('/').includes('..')) return 'flytekit would look for FILE secrets under a relative path; set an absolute path without ".." or remove it';
     if (SYSTEM_DIRS.has(normalPath(wanted))) return `mounting the secrets there would hide the image's ${normalPath(wanted)}; use a directory of its own such as ${configDir}, or remove it`;

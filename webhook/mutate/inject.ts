@@ -271,6 +271,17 @@ function copyForMutation(pod: V1Pod): V1Pod {
   return out;
 }
 
+/**
+ * Where a pod asks for Windows nodes, or null. The fetcher is a Linux program: the API server
+ * would refuse its Linux-only securityContext on a `spec.os` Windows pod (with a message about
+ * our fields), and on a Windows node it would never run.
+ */
+function windowsSetting(pod: V1Pod): string | null {
+  if (pod.spec?.os?.name === 'windows') return 'spec.os.name';
+  if (pod.spec?.nodeSelector?.['kubernetes.io/os'] === 'windows') return 'the nodeSelector kubernetes.io/os';
+  return null;
+}
+
 export function injectSecrets(input: InjectionInput): InjectionOutcome {
   const { pod, config } = input;
   if (pod.metadata?.labels?.[INJECT_LABEL] !== 'true') return { kind: 'skip', why: 'not-labelled' };
@@ -291,10 +302,8 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   if (typeof project !== 'string') denials.push(project);
   if (denials.length > 0) return { kind: 'deny', denials };
   if (deliveries.length === 0) return { kind: 'skip', why: 'no-secret-annotations' };
-  if (pod.spec?.os?.name === 'windows') {
-    // The API server would refuse the fetcher's Linux-only securityContext with a message about our fields.
-    return { kind: 'deny', denials: [{ reason: 'unsupported-pod', message: 'spec.os.name is "windows", but the secret fetcher init container runs only on Linux; run this task on Linux nodes, or remove its secret requests' }] };
-  }
+  const windows = windowsSetting(pod);
+  if (windows) return { kind: 'deny', denials: [{ reason: 'unsupported-pod', message: `${windows} is "windows", but the secret fetcher init container runs only on Linux; run this task on Linux nodes, or remove its secret requests` }] };
   const warnings = groupVersionAliases(deliveries);
 
   const reinvocation = annotations[INJECTED_ANNOTATION] === 'true';

@@ -75,6 +75,7 @@ export function podShapeProblems(pod: Json): string[] {
     objects(s.containers, 'spec.containers', problems, (c, p) => container(c, p, problems));
     objects(s.initContainers, 'spec.initContainers', problems, (c, p) => container(c, p, problems));
     objects(s.volumes, 'spec.volumes', problems, (v, p) => stringField(v, 'name', p, problems, true));
+    stringMap(s.nodeSelector, 'spec.nodeSelector', problems);
     if (optional(s.os, 'spec.os', problems, isObject, 'an object')) stringField(s.os as Record<string, Json>, 'name', 'spec.os', problems, false);
     if (optional(s.securityContext, 'spec.securityContext', problems, isObject, 'an object')) {
       const fsGroup = (s.securityContext as Record<string, Json>).fsGroup;

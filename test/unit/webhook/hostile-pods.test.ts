@@ -119,6 +119,16 @@ describe('hostile pods: admitted only if every container can start', () => {
     const p = pod([fileSecret]);
     p.spec!.os = { name: 'windows' };
     assert.match(deniedMessage(p), /spec\.os\.name is "windows", but the secret fetcher init container runs only on Linux/);
+    const bySelector = pod([fileSecret]);
+    bySelector.spec!.nodeSelector = { 'kubernetes.io/os': 'windows' };
+    assert.match(deniedMessage(bySelector), /nodeSelector kubernetes\.io\/os is "windows", but the secret fetcher init container runs only on Linux/);
+  });
+
+  it('its own FLYTE_SECRETS_DEFAULT_DIR with a $(VAR) reference (the kubelet expands it) is denied as such', () => {
+    for (const value of ['/$(BASE)/secrets', '$(HOME)/secrets']) {
+      const containers = [{ name: 'main', env: [{ name: 'FLYTE_SECRETS_DEFAULT_DIR', value }] }];
+      assert.match(deniedMessage(pod([fileSecret], containers)), /Kubernetes expands \$\(VAR\) references in env values/, value);
+    }
   });
 });
 
