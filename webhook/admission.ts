@@ -79,9 +79,18 @@ function isPodCreate(request: AdmissionRequest): boolean {
   );
 }
 
-/** "admission webhook ... denied the request: <this>": one sentence per problem. */
+/**
+ * Problems listed in one denial. A pod at the caps can have a hundred (each container's own
+ * settings, each secret); the first ones tell what to fix, and the message stays readable
+ * wherever it is shown (kubectl, Flyte's execution error, events).
+ */
+export const MAX_DENIAL_PROBLEMS = 10;
+
+/** "admission webhook ... denied the request: <this>": one sentence per problem, at most MAX_DENIAL_PROBLEMS. */
 export function denialMessage(denials: Denial[]): string {
-  return denials.map((d) => d.message).join('; ');
+  const shown = denials.slice(0, MAX_DENIAL_PROBLEMS).map((d) => d.message);
+  if (denials.length > MAX_DENIAL_PROBLEMS) shown.push(`and ${denials.length - MAX_DENIAL_PROBLEMS} more problems like these`);
+  return shown.join('; ');
 }
 
 /**

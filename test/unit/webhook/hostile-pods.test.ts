@@ -87,6 +87,22 @@ describe('hostile pods: user input is echoed only up to a bound', () => {
   });
 });
 
+describe('hostile pods: a denial lists a bounded number of problems', () => {
+  it('32 containers with 3 problems each: the first 10 problems and how many more', () => {
+    const containers = Array.from({ length: 32 }, (_, i) => ({
+      name: `c${i}`,
+      env: [{ name: 'FLYTE_SECRETS_DEFAULT_DIR', value: '/data' }, { name: 'FLYTE_SECRETS_FILE_PREFIX', value: 'p' }],
+      volumeMounts: [{ name: 'own', mountPath: '/data' }, { name: 'below', mountPath: '/data/x' }],
+    }));
+    const result = admit(review(pod([secret('cert', 'FILE')], containers)), config);
+    assert.equal(result.denialReasons.length, 96, 'every problem is still counted (metrics)');
+    const message = (result.review.response as Resp).status!.message;
+    assert.match(message, /; and 86 more problems like these$/);
+    assert.match(message, /container "c0" sets FLYTE_SECRETS_FILE_PREFIX="p"/);
+    assert.ok(message.length < 4000, `${message.length} characters`);
+  });
+});
+
 describe('hostile pods: admitted only if every container can start', () => {
   const fileSecret = secret('cert', 'FILE');
   it('a container that mounts another volume inside the secrets directory is denied (the read-only secrets volume has no mount point for it)', () => {
