@@ -43,6 +43,8 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+const MAX_UID_LENGTH = 256;
+
 /** Throws InvalidReviewError (→ HTTP 400) when the body is not an admission.k8s.io/v1 AdmissionReview request. */
 export function parseReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new InvalidReviewError('the body must be a JSON object (an AdmissionReview)');
@@ -52,6 +54,10 @@ export function parseReview(body: unknown): AdmissionRequest {
   const request = body.request;
   if (!isRecord(request) || typeof request.uid !== 'string' || request.uid === '') {
     throw new InvalidReviewError('the AdmissionReview has no request.uid');
+  }
+  // Echoed in every answer: the API server sends a 36-character UID.
+  if (request.uid.length > MAX_UID_LENGTH) {
+    throw new InvalidReviewError(`request.uid is ${request.uid.length} characters long; a Kubernetes UID has at most ${MAX_UID_LENGTH}`);
   }
   // The namespace becomes the MLP project and part of every message: the API server sends a string.
   if (request.namespace !== undefined && request.namespace !== null && typeof request.namespace !== 'string') {

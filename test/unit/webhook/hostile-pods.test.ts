@@ -66,6 +66,12 @@ describe('hostile pods: user input is echoed only up to a bound', () => {
     assert.match(deniedMessage(pod([secret('k', 'FILE', { envVar: 'PATH' })], undefined, name)), new RegExp(`^pod proj-dev/${name}: `));
   });
 
+  it('a request uid far longer than a UID (the response must echo it) is a 400', () => {
+    const r = review(pod([secret('k', 'FILE')]), 'u'.repeat(100_000));
+    assert.throws(() => admit(r, config), (e: unknown) => e instanceof InvalidReviewError && /request\.uid is 100000 characters long/.test(e.message) && e.message.length < 400);
+    assert.equal(admit(review(pod([secret('k', 'FILE')]), 'u'.repeat(256)), config).outcome, 'injected');
+  });
+
   it('a huge apiVersion is quoted only up to a bound in the 400', () => {
     assert.throws(
       () => admit({ apiVersion: 'x'.repeat(100_000), kind: 'AdmissionReview' }, config),
