@@ -9,6 +9,7 @@ import type { FileMountType, InjectionConfig } from './config.js';
 import type { Denial, DenialReason } from './mutate/deliveries.js';
 import { injectSecrets, type InjectionOutcome } from './mutate/inject.js';
 import { podShapeProblems } from './mutate/pod-shape.js';
+import { clip, describeValue } from './quote.js';
 import { allowed, denied, patchedFromBytes, type AdmissionReviewResponse } from './responses.js';
 
 export type Outcome = 'injected' | 'unchanged' | 'denied' | 'ignored';
@@ -42,22 +43,36 @@ function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
+const MAX_UID_LENGTH = 256;
+
 /** Throws InvalidReviewError (→ HTTP 400) when the body is not an admission.k8s.io/v1 AdmissionReview request. */
 export function parseReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new InvalidReviewError('the body must be a JSON object (an AdmissionReview)');
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
-    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${JSON.stringify(body.apiVersion)}, ${JSON.stringify(body.kind)}`);
+    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${describeValue(body.apiVersion)}, ${describeValue(body.kind)}`);
   }
   const request = body.request;
   if (!isRecord(request) || typeof request.uid !== 'string' || request.uid === '') {
     throw new InvalidReviewError('the AdmissionReview has no request.uid');
   }
+  // Echoed in every answer: the API server sends a 36-character UID.
+  if (request.uid.length > MAX_UID_LENGTH) {
+    throw new InvalidReviewError(`request.uid is ${request.uid.length} characters long; a Kubernetes UID has at most ${MAX_UID_LENGTH}`);
+  }
+  // The namespace becomes the MLP project and part of every message: the API server sends a string.
+  if (request.namespace !== undefined && request.namespace !== null && typeof request.namespace !== 'string') {
+    throw new InvalidReviewError(`request.namespace must be a string, not ${describeValue(request.namespace)}`);
+  }
   return request as unknown as AdmissionRequest;
 }
 
+/** Longest valid object name; the API server validates names only after mutating admission. */
+const MAX_NAME_LENGTH = 253;
+const shownName = (name: string) => (name.length <= MAX_NAME_LENGTH ? name : clip(name));
+
 function podRef(namespace: string, pod: V1Pod): string {
   const name = pod.metadata?.name || (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : '<unnamed>');
-  return `${namespace || pod.metadata?.namespace || '<no namespace>'}/${name}`;
+  return `${shownName(namespace || pod.metadata?.namespace || '<no namespace>')}/${shownName(name)}`;
 }
 
 function isPodCreate(request: AdmissionRequest): boolean {
@@ -70,9 +85,18 @@ function isPodCreate(request: AdmissionRequest): boolean {
   );
 }
 
-/** "admission webhook ... denied the request: <this>": one sentence per problem. */
+/**
+ * Problems listed in one denial. A pod at the caps can have a hundred (each container's own
+ * settings, each secret); the first ones tell what to fix, and the message stays readable
+ * wherever it is shown (kubectl, Flyte's execution error, events).
+ */
+export const MAX_DENIAL_PROBLEMS = 10;
+
+/** "admission webhook ... denied the request: <this>": one sentence per problem, at most MAX_DENIAL_PROBLEMS. */
 export function denialMessage(denials: Denial[]): string {
-  return denials.map((d) => d.message).join('; ');
+  const shown = denials.slice(0, MAX_DENIAL_PROBLEMS).map((d) => d.message);
+  if (denials.length > MAX_DENIAL_PROBLEMS) shown.push(`and ${denials.length - MAX_DENIAL_PROBLEMS} more problems like these`);
+  return shown.join('; ');
 }
 
 /**
@@ -93,7 +117,7 @@ export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
   const request = parseReview(body);
   const base = { denialReasons: [] as DenialReason[], warnings: [] as string[], secretsByMount: { FILE: 0, ENV_VAR: 0 }, dryRun: request.dryRun === true };
   if (!isPodCreate(request)) {
-    return { ...base, review: allowed(request.uid), outcome: 'ignored', pod: `${request.namespace ?? ''}/${request.resource?.resource ?? '?'}` };
+    return { ...base, review: allowed(request.uid), outcome: 'ignored', pod: `${shownName(request.namespace ?? '')}/${shownName(String(request.resource?.resource ?? '?'))}` };
   }
   const shape = podShapeProblems(request.object);
   if (shape.length > 0) throw new InvalidReviewError(`request.object is not a valid Pod: ${shape.join('; ')}`);

@@ -4,6 +4,7 @@
  * line per problem; the server exits before listening.
  */
 import { AUTH_MODES, BYTE_CAP_RANGE, DEFAULT_BYTE_CAPS, DEFAULT_DEADLINE_SECONDS, DEFAULT_TOKEN_AUDIENCE, type AuthMode } from '../contract/fetcher-env.js';
+import { posix } from 'node:path';
 import { isDnsSubdomain } from '../contract/plan.js';
 
 export type FileMountType = 'FILE' | 'ENV_VAR';
@@ -179,7 +180,7 @@ export function parseQuantity(text: string): number | null {
 }
 
 /** Top-level directories of a container image that a read-only secrets mount would hide. */
-const SYSTEM_DIRS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var']);
+export const SYSTEM_DIRS: ReadonlySet<string> = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var']);
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -243,7 +244,8 @@ class Reader {
   /** An absolute directory for a read-only mount, which must not hide the image's own files. */
   mountDirectory(name: string): string {
     const value = this.raw(name);
-    const dir = value.replace(/\/+$/, '') || '/';
+    // Normalised as the container runtime sees it: "/etc/." and "//etc" are /etc.
+    const dir = posix.normalize(value).replace(/(.)\/+$/, '$1');
     if (!value.startsWith('/') || value.split('/').includes('..')) this.problems.push(`${name}=${JSON.stringify(value)} must be an absolute path without ".."`);
     else if (SYSTEM_DIRS.has(dir)) this.problems.push(`${name}=${JSON.stringify(value)} would hide the image's ${dir} behind the secrets volume; use a directory of its own such as /etc/flyte/secrets`);
     return dir;

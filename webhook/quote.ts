@@ -5,7 +5,19 @@
  */
 export const QUOTE_MAX_CHARS = 64;
 
+/** `text` itself when short, else its start and its length (unquoted). */
+export function clip(text: string, max = QUOTE_MAX_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
 export function quote(text: string, max = QUOTE_MAX_CHARS): string {
   if (text.length <= max) return JSON.stringify(text);
   return `${JSON.stringify(text.slice(0, max))}… (${text.length} characters)`;
+}
+
+/** Any JSON value in a message: a string quoted and bounded, anything else by its type only. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return quote(value);
+  if (value === null || value === undefined) return String(value);
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
 }

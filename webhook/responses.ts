@@ -23,8 +23,20 @@ export interface AdmissionReviewResponse {
 
 const review = (response: AdmissionResponse): AdmissionReviewResponse => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
 
+/**
+ * Warnings sent with one answer. The API server passes on only ~4 KiB of them (past that it cuts
+ * each to 256 characters), while a pod with many containers each setting many of our env names
+ * makes thousands: the first ones, then how many more.
+ */
+export const MAX_WARNINGS = 20;
+
+function boundedWarnings(warnings: readonly string[]): string[] {
+  if (warnings.length <= MAX_WARNINGS) return [...warnings];
+  return [...warnings.slice(0, MAX_WARNINGS), `and ${warnings.length - MAX_WARNINGS} more warnings like these`];
+}
+
 const withWarnings = (response: AdmissionResponse, warnings: readonly string[]): AdmissionResponse =>
-  warnings.length > 0 ? { ...response, warnings: [...warnings] } : response;
+  warnings.length > 0 ? { ...response, warnings: boundedWarnings(warnings) } : response;
 
 /** Admitted unchanged (a pod we leave alone, or one that already has everything). */
 export function allowed(uid: string, warnings: readonly string[] = []): AdmissionReviewResponse {

@@ -13,11 +13,13 @@ import type { ControlPlane } from './harness/controlPlane.js';
 import { flytePropellerPod, vector } from './harness/flytePod.js';
 import { FETCHER_CONTAINER } from './harness/kubelet.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from './harness/shared.js';
+import { DIGEST_PIN_LABEL, PINNED_DIGEST, startDigestPinningWebhook } from './harness/sidecarWebhook.js';
 import { waitFor } from './harness/wait.js';
 import { startWebhook, type RunningWebhook } from './harness/webhook.js';
 
 const NS = 'admission-chain';
 const SA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+const FETCHER_IMAGE = 'registry.example/dap-secret-fetcher:e2e';
 
 /** Admission requests the webhook has answered so far, all outcomes (its own Prometheus counter). */
 async function webhookCalls(webhook: RunningWebhook): Promise<number> {
@@ -41,6 +43,7 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
     await createNamespace(cp.kubeConfig, NS);
     webhook = await startWebhook(cp, {
       mlpApiHost: 'http://mlp.invalid:8080', // admission never calls MLP
+      fetcherImage: FETCHER_IMAGE,
       // Only this namespace: other files' pods are not ours to count.
       env: { WEBHOOK_NAMESPACE_SELECTOR: JSON.stringify({ matchLabels: { 'kubernetes.io/metadata.name': NS } }) },
     });
@@ -102,4 +105,29 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
       assert.equal(taskMounts.some((m) => m.mountPath === SA_PATH && m.name.startsWith('kube-api-access-')), automount, 'the task container keeps exactly what the plugin gives it');
     });
   }
+
+  it('a later webhook that pins the fetcher image to a digest (Kyverno mutateDigest): called again, trusts it, no warnings', async function () {
+    this.timeout(60_000);
+    const pinner = await startDigestPinningWebhook(cp);
+    try {
+      const body = flytePropellerPod({ name: 'pinned', project: 'p', domain: 'd', secrets: [vector('group+key FILE').annotation_value] });
+      body.metadata!.labels = { ...body.metadata!.labels, [DIGEST_PIN_LABEL]: 'true' };
+      // The API server learns of the new configuration through an informer: wait until it calls the pinner
+      // (a denial of the dry run is the real create's to report, below).
+      await waitFor(
+        async () => {
+          await core.createNamespacedPod({ namespace: NS, body, dryRun: 'All' }).catch(() => {});
+          return pinner.calls > 0 ? true : undefined;
+        },
+        { what: 'the API server to call the digest-pinning webhook', timeoutMs: 30_000 },
+      );
+      const { stored, warnings, calls } = await create(body);
+      const fetcher = stored.spec?.initContainers?.find((c) => c.name === FETCHER_CONTAINER);
+      assert.equal(fetcher?.image, `${FETCHER_IMAGE}@${PINNED_DIGEST}`, 'the stored fetcher runs the pinned image');
+      assert.equal(warnings, '');
+      assert.equal(calls, 2, 'our webhook was called again after the pin (reinvocationPolicy IfNeeded) and let the pod through');
+    } finally {
+      await pinner.close();
+    }
+  });
 });

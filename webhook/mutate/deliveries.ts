@@ -34,7 +34,8 @@ export type DenialReason =
   | 'name-collision'
   | 'stale-injection'
   | 'over-limit'
-  | 'flytekit-settings';
+  | 'flytekit-settings'
+  | 'unsupported-pod';
 
 export interface Denial {
   reason: DenialReason;
@@ -69,6 +70,18 @@ const HIJACK_NAMES = new Map<string, string>([
   ['NODE_OPTIONS', 'adds options to every Node.js process'],
   ['JAVA_TOOL_OPTIONS', 'adds options to every JVM'],
   ['_JAVA_OPTIONS', 'adds options to every JVM'],
+  ['JDK_JAVA_OPTIONS', 'adds options to every JVM'],
+  ['CLASSPATH', 'decides which code a JVM loads'],
+  ['NODE_PATH', 'decides which code Node.js loads'],
+  ['PERL5OPT', 'adds options to every Perl'],
+  ['PERL5LIB', 'decides which code Perl loads'],
+  ['PERLLIB', 'decides which code Perl loads'],
+  ['RUBYOPT', 'adds options to every Ruby'],
+  ['RUBYLIB', 'decides which code Ruby loads'],
+  ['OPENSSL_CONF', 'is a file OpenSSL reads at start, which can load modules'],
+  ['OPENSSL_MODULES', 'makes OpenSSL load code from a directory'],
+  ['OPENSSL_ENGINES', 'makes OpenSSL load code from a directory'],
+  ['GLIBC_TUNABLES', 'changes how glibc\'s loader and allocator behave'],
   ['GCONV_PATH', 'makes glibc load code from a directory'],
   ['HTTP_PROXY', 'sends the task\'s HTTP traffic through a proxy'],
   ['HTTPS_PROXY', 'sends the task\'s HTTPS traffic through a proxy'],
@@ -81,6 +94,7 @@ const HIJACK_NAMES = new Map<string, string>([
 ]);
 const HIJACK_PREFIXES: [prefix: string, why: string][] = [
   ['LD_', 'controls the dynamic loader (LD_PRELOAD runs code in every process)'],
+  ['BASH_FUNC_', 'defines bash functions, which replace commands in every bash script'],
   ['PYTHON', 'changes how Python starts (PYTHONPATH, PYTHONSTARTUP run code)'],
   ['KUBERNETES_', 'is how programs find the Kubernetes API'],
   ['DAP_', 'is the secret fetcher\'s namespace'],

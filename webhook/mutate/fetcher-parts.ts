@@ -84,6 +84,26 @@ function fetcherEnv(plan: Plan, config: InjectionConfig): V1EnvVar[] {
   return env;
 }
 
+const DIGEST_SUFFIX = /@sha256:[0-9a-f]{64}$/;
+
+/** "host:5000/repo:tag" → "host:5000/repo" (a colon after the last slash starts the tag). */
+function withoutTag(image: string): string {
+  const colon = image.lastIndexOf(':');
+  return colon > image.lastIndexOf('/') ? image.slice(0, colon) : image;
+}
+
+/**
+ * Whether an injected fetcher's image is FETCHER_IMAGE. Digest-pinning webhooks (Kyverno's
+ * verifyImages mutateDigest, k8s-digester) rewrite `repo:tag` to `repo:tag@sha256:…` or
+ * `repo@sha256:…` after us; that is still our image, and the webhook is called again for it.
+ */
+export function isFetcherImage(image: string, configured: string): boolean {
+  if (image === configured) return true;
+  if (configured.includes('@') || !DIGEST_SUFFIX.test(image)) return false;
+  const named = image.replace(DIGEST_SUFFIX, '');
+  return named === configured || named === withoutTag(configured);
+}
+
 export function fetcherContainer(plan: Plan, config: InjectionConfig): V1Container {
   const { fetcher } = config;
   const volumeMounts = [];

@@ -10,6 +10,7 @@
 import type { V1Container } from '@kubernetes/client-node';
 import { ENV_PREFIX, FILE_PREFIX } from '../flyte/flytekit-names.js';
 import { quote } from '../quote.js';
+import { SYSTEM_DIRS } from '../config.js';
 import type { Denial } from './deliveries.js';
 import { SECRETS_VOLUME_NAME } from './fetcher-parts.js';
 import { normalPath } from './wiring.js';
@@ -20,8 +21,6 @@ export const ENV_PREFIX_VAR = 'FLYTE_SECRETS_ENV_PREFIX';
 /** flytekit's default FLYTE_SECRETS_DEFAULT_DIR. */
 export const FLYTEKIT_DEFAULT_DIR = '/etc/secrets';
 
-/** Top-level directories of an image that a read-only secrets mount would hide. */
-const SYSTEM_DIRS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var']);
 
 export interface ContainerLookup {
   /** Where this container's flytekit looks for FILE secrets (our mount goes there). */
@@ -57,6 +56,7 @@ export function containerLookup(container: V1Container, configDir: string, needs
 
   let dir = configDir;
   check(DEFAULT_DIR_VAR, needs.files, (value) => {
+    if (value.includes('$(')) return `Kubernetes expands $(VAR) references in env values, so the webhook cannot tell where flytekit will look; set a literal absolute path or remove it`;
     const wanted = value === '' ? FLYTEKIT_DEFAULT_DIR : value;
     if (!wanted.startsWith('/') || wanted.split('/').includes('..')) return 'flytekit would look for FILE secrets under a relative path; set an absolute path without ".." or remove it';
     if (SYSTEM_DIRS.has(normalPath(wanted))) return `mounting the secrets there would hide the image's ${normalPath(wanted)}; use a directory of its own such as ${configDir}, or remove it`;
@@ -67,9 +67,17 @@ export function containerLookup(container: V1Container, configDir: string, needs
   check(ENV_PREFIX_VAR, needs.env, (value) => (value === '' || value === ENV_PREFIX ? null : `flytekit would look for ENV_VAR secrets as ${quote(`${value}<GROUP>_<KEY>`)}, but they are delivered as ${ENV_PREFIX}<GROUP>_<KEY>; remove it`));
 
   if (needs.files) {
-    const mounted = (container.volumeMounts ?? []).find((m) => normalPath(m.mountPath) === dir);
+    const mounts = container.volumeMounts ?? [];
+    const mounted = mounts.find((m) => normalPath(m.mountPath) === dir);
     if (mounted && mounted.name !== SECRETS_VOLUME_NAME) {
       deny(`${who} already mounts the volume ${quote(mounted.name)} at ${quote(dir)}, where flytekit looks for FILE secrets; mount it elsewhere, or set ${DEFAULT_DIR_VAR} to another directory`);
+    }
+    // The secrets volume is read-only in the container: the runtime cannot make a mount point
+    // in it (the container never starts, kubernetes/kubernetes#121294), and one that exists
+    // would hide the secrets below it.
+    const nested = mounts.find((m) => normalPath(m.mountPath).startsWith(`${dir}/`));
+    if (nested) {
+      deny(`${who} mounts the volume ${quote(nested.name)} at ${quote(nested.mountPath)}, inside ${quote(dir)} where the secrets volume is mounted read-only, so the container could not start (or would hide secrets); mount it outside ${quote(dir)}, or set ${DEFAULT_DIR_VAR} to another directory`);
     }
   }
   return denials.length > 0 ? denials : { dir, settled };

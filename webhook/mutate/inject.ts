@@ -12,7 +12,7 @@ import { ENV_PREFIX, FILE_PREFIX } from '../flyte/flytekit-names.js';
 import type { AdmissionLimits, FileMountType, InjectionConfig } from '../config.js';
 import { quote } from '../quote.js';
 import { findConflicts, groupVersionAliases, isDenial, resolveDelivery, type Delivery, type Denial } from './deliveries.js';
-import { FETCHER_CONTAINER_NAME, SECRETS_VOLUME_NAME, fetcherContainer, fetcherVolumes } from './fetcher-parts.js';
+import { FETCHER_CONTAINER_NAME, SECRETS_VOLUME_NAME, fetcherContainer, fetcherVolumes, isFetcherImage } from './fetcher-parts.js';
 import { DEFAULT_DIR_VAR, ENV_PREFIX_VAR, FILE_PREFIX_VAR, containerLookup } from './flytekit-settings.js';
 import { ensureWiring, type Wiring } from './wiring.js';
 
@@ -180,7 +180,7 @@ function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial
   const planValue = fetcher?.env?.find((e) => e.name === PLAN_ENV)?.value;
   const problems = [
     ...(fetcher ? [] : [`lacks the ${FETCHER_CONTAINER_NAME} init container`]),
-    ...(fetcher && fetcher.image !== config.fetcher.image ? [`its ${FETCHER_CONTAINER_NAME} init container runs ${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
+    ...(fetcher && !isFetcherImage(fetcher.image ?? '', config.fetcher.image) ? [`its ${FETCHER_CONTAINER_NAME} init container runs ${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
     ...(fetcher && !samePlan(planValue, plan) ? [`its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} is not the plan for this pod's secret annotations`] : []),
     ...fetcherVolumes(plan, config).filter((v) => !present.has(v.name)).map((v) => `lacks the volume ${v.name}`),
     ...(plan.secret && !secretName ? [`lacks the ${SECRET_NAME_ANNOTATION} annotation`] : []),
@@ -271,6 +271,17 @@ function copyForMutation(pod: V1Pod): V1Pod {
   return out;
 }
 
+/**
+ * Where a pod asks for Windows nodes, or null. The fetcher is a Linux program: the API server
+ * would refuse its Linux-only securityContext on a `spec.os` Windows pod (with a message about
+ * our fields), and on a Windows node it would never run.
+ */
+function windowsSetting(pod: V1Pod): string | null {
+  if (pod.spec?.os?.name === 'windows') return 'spec.os.name';
+  if (pod.spec?.nodeSelector?.['kubernetes.io/os'] === 'windows') return 'the nodeSelector kubernetes.io/os';
+  return null;
+}
+
 export function injectSecrets(input: InjectionInput): InjectionOutcome {
   const { pod, config } = input;
   if (pod.metadata?.labels?.[INJECT_LABEL] !== 'true') return { kind: 'skip', why: 'not-labelled' };
@@ -291,6 +302,8 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   if (typeof project !== 'string') denials.push(project);
   if (denials.length > 0) return { kind: 'deny', denials };
   if (deliveries.length === 0) return { kind: 'skip', why: 'no-secret-annotations' };
+  const windows = windowsSetting(pod);
+  if (windows) return { kind: 'deny', denials: [{ reason: 'unsupported-pod', message: `${windows} is "windows", but the secret fetcher init container runs only on Linux; run this task on Linux nodes, or remove its secret requests` }] };
   const warnings = groupVersionAliases(deliveries);
 
   const reinvocation = annotations[INJECTED_ANNOTATION] === 'true';

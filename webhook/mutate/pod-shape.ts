@@ -45,6 +45,7 @@ const stringField = (o: Record<string, Json>, field: string, at: string, problem
 
 function container(c: Record<string, Json>, at: string, problems: string[]): void {
   stringField(c, 'name', at, problems, true);
+  stringField(c, 'image', at, problems, false);
   stringField(c, 'restartPolicy', at, problems, false);
   objects(c.env, `${at}.env`, problems, (e, p) => {
     stringField(e, 'name', p, problems, true);
@@ -65,6 +66,7 @@ export function podShapeProblems(pod: Json): string[] {
     const m = pod.metadata as Record<string, Json>;
     stringField(m, 'name', 'metadata', problems, false);
     stringField(m, 'generateName', 'metadata', problems, false);
+    stringField(m, 'namespace', 'metadata', problems, false);
     stringMap(m.labels, 'metadata.labels', problems);
     stringMap(m.annotations, 'metadata.annotations', problems);
   }
@@ -73,6 +75,8 @@ export function podShapeProblems(pod: Json): string[] {
     objects(s.containers, 'spec.containers', problems, (c, p) => container(c, p, problems));
     objects(s.initContainers, 'spec.initContainers', problems, (c, p) => container(c, p, problems));
     objects(s.volumes, 'spec.volumes', problems, (v, p) => stringField(v, 'name', p, problems, true));
+    stringMap(s.nodeSelector, 'spec.nodeSelector', problems);
+    if (optional(s.os, 'spec.os', problems, isObject, 'an object')) stringField(s.os as Record<string, Json>, 'name', 'spec.os', problems, false);
     if (optional(s.securityContext, 'spec.securityContext', problems, isObject, 'an object')) {
       const fsGroup = (s.securityContext as Record<string, Json>).fsGroup;
       optional(fsGroup, 'spec.securityContext.fsGroup', problems, Number.isInteger, 'an integer');

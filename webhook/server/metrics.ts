@@ -24,6 +24,7 @@ const DENIAL_REASONS = Object.keys({
   'stale-injection': true,
   'over-limit': true,
   'flytekit-settings': true,
+  'unsupported-pod': true,
 } satisfies Record<DenialReason, true>);
 
 export type RegistrationResult = 'created' | 'updated' | 'failed' | 'skipped';
