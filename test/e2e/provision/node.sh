@@ -12,7 +12,7 @@ log() { echo "[provision node $K8S_VERSION] $*" >&2; }
 OUT="$CACHE_ROOT/node-$K8S_VERSION"
 PAUSE_REF="localhost/dap-node/pause:$K8S_VERSION"
 
-packages=(containerd runc containernetworking-plugins iptables buildah)
+packages=(containerd runc containernetworking-plugins iptables buildah iproute2 gcc libc6-dev)
 missing() {
   local p
   for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done
@@ -28,7 +28,6 @@ fi
 if built; then echo "$OUT"; exit 0; fi
 
 command -v go >/dev/null || { log "go is required to download the k8s.io/kubernetes module (pause.c)"; exit 1; }
-command -v gcc >/dev/null || apt_install "gcc builds the static pause binary" gcc libc6-dev
 work="$OUT/src"; rm -rf "$work"; mkdir -p "$work"
 log "compiling build/pause/linux/pause.c from k8s.io/kubernetes@$K8S_VERSION (static)"
 dir=$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
