@@ -19,7 +19,7 @@ import { caFetch } from '../e2e/harness/https.js';
 import { provision } from '../e2e/harness/provisioned.js';
 import { waitFor } from '../e2e/harness/wait.js';
 import { createPod } from './harness/api.js';
-import { nodeImages } from './harness/images.js';
+import { nodeImages, type NodeImages } from './harness/images.js';
 import { nodeEnvironment, startNodeCluster, type NodeCluster, type Timings } from './harness/node.js';
 
 const run = promisify(execFile);
@@ -32,9 +32,6 @@ const DOMAIN = 'development';
 /** Flyte's `{{ project }}-{{ domain }}` namespaces; MLP project = namespace (the chart's default source). */
 const NS = { main: `flytesnacks-${DOMAIN}`, restricted: `locked-${DOMAIN}`, denied: `nosy-${DOMAIN}`, loop: `churn-${DOMAIN}` };
 const identity = (ns: string) => `system:serviceaccount:${ns}:default`;
-/** The image names the tier gives the archives; the webhook's is the chart's default (image.repository:appVersion). */
-const FETCHER_IMAGE = 'localhost/dap-secret-fetcher:node-test';
-const TASK_IMAGE = 'localhost/dap-flytekit-task:node-test';
 const FETCHER = 'fetcher';
 
 /** ENV_VAR, FILE, ANY, group_version, env_var (ENV_VAR and FILE): the shapes issue 10 names. */
@@ -65,7 +62,7 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
   let cluster: NodeCluster;
   let core: CoreV1Api;
   let mlp: RealMlpPeer;
-  let webhookImage: string;
+  let images: NodeImages;
   let failed = false;
 
   /** Every pod this tier creates goes through here: a clean pod's creation must carry no warning. */
@@ -83,8 +80,9 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     const spec = pod.spec!;
     spec.securityContext = { ...spec.securityContext, ...(opts.fsGroup === undefined ? {} : { fsGroup: opts.fsGroup }) };
     const task = spec.containers[0]!;
-    task.image = TASK_IMAGE;
+    task.image = images.task.image;
     task.imagePullPolicy = 'Never';
+    task.command = ['python3'];
     const readerSpec = {
       requests: reads.map((v) => ({ group: v.secret.group, key: v.secret.key, group_version: v.secret.group_version })),
       env: reads.filter((v) => v.secret.env_var && v.secret.mount_requirement !== 'FILE').map((v) => v.secret.env_var!),
@@ -98,8 +96,9 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
       // Flyte v1.16.8's copilot uploader shape: a leading native sidecar (init container, restartPolicy Always).
       const sidecar: V1Container = {
         name: 'uploader',
-        image: TASK_IMAGE,
+        image: images.task.image,
         imagePullPolicy: 'Never',
+        command: ['python3'],
         args: ['-c', 'import signal, time\nsignal.signal(signal.SIGTERM, lambda *_: exit(0))\nwhile True: time.sleep(1)'],
         restartPolicy: 'Always',
         resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
@@ -163,20 +162,19 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     this.timeout(30 * 60_000);
     const env = nodeEnvironment();
     readerSource = await readFile(READER, 'utf8');
-    let since = Date.now();
-    const images = await nodeImages();
-    timings['images (cached archives)'] = Date.now() - since;
+    images = await nodeImages();
     cluster = await startNodeCluster(env, timings);
     core = cluster.kc.makeApiClient(CoreV1Api);
 
-    since = Date.now();
+    let since = Date.now();
+    // The webhook's image name is the chart's default (image.repository:appVersion): installed with defaults.
     const chart = (await readFile(`${CHART}/Chart.yaml`, 'utf8')).match(/^appVersion:\s*"?([^"\n]+)"?/m)?.[1];
     const repository = (await readFile(`${CHART}/values.yaml`, 'utf8')).match(/^image:\n(?:\s+#.*\n)*\s+repository:\s*(\S+)/m)?.[1];
-    assert.ok(chart && repository, 'the chart names its default webhook image');
-    webhookImage = `${repository}:${chart}`;
-    await cluster.importImage(images.webhook, [webhookImage]);
-    await cluster.importImage(images.fetcher, [FETCHER_IMAGE]);
-    await cluster.importImage(images.task, [TASK_IMAGE]);
+    assert.equal(images.webhook.image, `${repository}:${chart}`, 'the webhook image carries the chart\'s default name');
+    for (const { image, archive } of Object.values(images)) {
+      const names = await cluster.importImage(archive);
+      assert.ok(names.includes(image), `${archive} holds ${names.join(', ')}, not ${image}`);
+    }
     timings['ctr images import (webhook, fetcher, task)'] = Date.now() - since;
 
     since = Date.now();
@@ -202,7 +200,7 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
       '--namespace', RELEASE_NS, '--create-namespace',
       '--kubeconfig', cp.kubeconfigPath,
       // The two required values…
-      '--set', `fetcher.image=${FETCHER_IMAGE}`,
+      '--set', `fetcher.image=${images.fetcher.image}`,
       '--set', `mlp.apiHost=${mlp.url}`,
       // …and where the fetcher may create its Secret (the chart binds its RBAC per namespace).
       '--set-json', `fetcher.rbac.namespaces=${JSON.stringify(Object.values(NS))}`,

@@ -28,7 +28,10 @@ t0=$(date +%s%N)
 bash "$here/cleanup.sh"
 # Provisioning (cached): the lookups are instant when warm; a cold machine builds here.
 DAP_NODE_PROVISIONED="$(bash "$repo/test/e2e/provision/node.sh")"
-export DAP_NODE_PROVISIONED
+# The images from our Dockerfiles + the flytekit task image (ROLE IMAGE ARCHIVE per line).
+mkdir -p /run/dap-node
+bash "$repo/test/e2e/provision/images.sh" > /run/dap-node/images.tsv
+export DAP_NODE_PROVISIONED DAP_NODE_IMAGES=/run/dap-node/images.tsv
 
 # cgroups: the kubelet's cgroupRoot (/dap-node) must exist in every v1 hierarchy; the harness and
 # everything it starts live in pids:/dap-node/harness, so cleanup.sh finds every process by cgroup.

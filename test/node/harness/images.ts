@@ -1,34 +1,31 @@
 /**
- * The images the node runs, as OCI archives for `ctr images import`.
- * TEMPORARY: stand-in images (test/node/stand-in/build.sh) until the `images` branch's buildah
- * builds of Dockerfile.webhook / Dockerfile.fetcher and the flytekit task image land.
+ * The images the node runs: the webhook and fetcher built from our Dockerfiles with buildah on
+ * stand-in bases from Debian packages, and the flytekit task image (test/e2e/provision/images.sh,
+ * cached), as OCI archives for `ctr images import`. run.sh provisions them outside the network
+ * namespace (the task image's wheels come from PyPI) and passes the list in DAP_NODE_IMAGES.
  */
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
 
-const run = promisify(execFile);
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
+export interface NodeImage {
+  /** The name the archive stores the image under (the chart's defaults for webhook and fetcher). */
+  image: string;
+  archive: string;
+}
 
 export interface NodeImages {
-  webhook: string;
-  fetcher: string;
-  task: string;
+  webhook: NodeImage;
+  fetcher: NodeImage;
+  task: NodeImage;
 }
 
 export async function nodeImages(): Promise<NodeImages> {
-  const cacheRoot = process.env.DAP_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(process.env.HOME ?? '/root', '.cache'), 'dap-secret-webhook');
-  const inputs = [join(repo, 'dist/dap-secret-fetcher'), join(repo, 'dist/webhook/dap-secret-webhook.mjs')];
-  const key = createHash('sha256');
-  for (const f of inputs) key.update(`${f}:${statSync(f).mtimeMs}:${statSync(f).size}`);
-  key.update(readFileSync(join(repo, 'test/node/stand-in/build.sh')));
-  const out = join(cacheRoot, `node-stand-in-images-${key.digest('hex').slice(0, 12)}`);
-  const images = { webhook: join(out, 'webhook.oci.tar'), fetcher: join(out, 'fetcher.oci.tar'), task: join(out, 'task.oci.tar') };
-  if (!Object.values(images).every((f) => existsSync(f))) {
-    await run('bash', [join(repo, 'test/node/stand-in/build.sh'), out], { timeout: 15 * 60_000, maxBuffer: 16 * 1024 * 1024 });
-  }
-  return images;
+  const list = process.env.DAP_NODE_IMAGES;
+  if (!list) throw new Error('DAP_NODE_IMAGES is not set: run the real-node tier with `npm run test:node` (test/node/run.sh)');
+  const rows = (await readFile(list, 'utf8')).trim().split('\n').map((l) => l.split('\t'));
+  const pick = (role: string): NodeImage => {
+    const row = rows.find((r) => r[0] === role);
+    if (!row || !row[1] || !row[2]) throw new Error(`test/e2e/provision/images.sh listed no ${role} image (${list})`);
+    return { image: row[1], archive: row[2] };
+  };
+  return { webhook: pick('webhook'), fetcher: pick('fetcher'), task: pick('task') };
 }
