@@ -150,8 +150,12 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
   const webhookCalls = async (): Promise<number> => {
     const pods = await core.listNamespacedPod({ namespace: RELEASE_NS, labelSelector: `app.kubernetes.io/instance=${RELEASE}` });
     let total = 0;
-    for (const p of pods.items.filter((x) => x.status?.podIP && x.metadata?.deletionTimestamp === undefined && !x.metadata?.labels?.['job-name'])) {
-      const port = p.spec?.containers[0]?.ports?.find((x) => x.name === 'health' || x.containerPort === 8080)?.containerPort ?? 8080;
+    // The Deployment's replicas (owned by a ReplicaSet), not the certs Job's pods.
+    const replicas = pods.items.filter((x) => x.status?.phase === 'Running' && x.status.podIP && x.metadata?.ownerReferences?.some((o) => o.kind === 'ReplicaSet'));
+    assert.ok(replicas.length > 0, 'no running webhook replica to read /metrics from');
+    for (const p of replicas) {
+      const port = p.spec?.containers.flatMap((c) => c.ports ?? []).find((x) => x.name === 'http-metrics')?.containerPort;
+      assert.ok(port, `webhook pod ${p.metadata?.name} has no http-metrics port`);
       const text = await (await fetch(`http://${p.status!.podIP}:${port}/metrics`)).text();
       for (const m of text.matchAll(/^dap_secret_webhook_admission_requests_total\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
     }
