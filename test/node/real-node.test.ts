@@ -298,8 +298,8 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     const absent = vector('key with dots/dashes/uppercase (ENV_VAR)');
     assert.ok(!(absent.secret.key! in MLP_VALUES));
     const cases = [
-      { title: 'MLP answers 403 (the pod identity is not a reader)', ns: NS.denied, name: 'not-a-reader', read: vector('group+key FILE'), expect: [/403|forbidden|denied|not allowed|permission/i] },
-      { title: 'the secret does not exist in MLP', ns: NS.main, name: 'missing-secret', read: absent, expect: [/not found|does not exist|no secret|missing/i] },
+      { title: 'MLP answers 403 (the pod identity is not a reader)', ns: NS.denied, name: 'not-a-reader', read: vector('group+key FILE'), expect: [/denied/i, /add .* to the readers of MLP project/] },
+      { title: 'the secret does not exist in MLP', ns: NS.main, name: 'missing-secret', read: absent, expect: [/not found in MLP project/, /create it in MLP project/] },
     ];
     for (const c of cases) {
       it(c.title, async function () {

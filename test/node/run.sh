@@ -29,8 +29,10 @@ bash "$here/cleanup.sh"
 # Provisioning (cached): the lookups are instant when warm; a cold machine builds here.
 DAP_NODE_PROVISIONED="$(bash "$repo/test/e2e/provision/node.sh")"
 # The images from our Dockerfiles + the flytekit task image (ROLE IMAGE ARCHIVE per line).
+# DAP_NODE_IMAGES_TSV=FILE runs the tier on other archives in the same format (e.g. a broken fetcher).
 mkdir -p /run/dap-node
-bash "$repo/test/e2e/provision/images.sh" > /run/dap-node/images.tsv
+if [[ -n "${DAP_NODE_IMAGES_TSV:-}" ]]; then cp "$DAP_NODE_IMAGES_TSV" /run/dap-node/images.tsv
+else bash "$repo/test/e2e/provision/images.sh" > /run/dap-node/images.tsv; fi
 export DAP_NODE_PROVISIONED DAP_NODE_IMAGES=/run/dap-node/images.tsv
 
 # cgroups: the kubelet's cgroupRoot (/dap-node) must exist in every v1 hierarchy; the harness and
