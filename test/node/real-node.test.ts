@@ -162,8 +162,33 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     return total;
   };
 
+  /** What `kubectl describe pods` + `kubectl logs` would show for a namespace, for failure messages. */
+  const describePods = async (ns: string): Promise<string> => {
+    const out: string[] = [];
+    for (const p of (await core.listNamespacedPod({ namespace: ns }).catch(() => ({ items: [] as V1Pod[] }))).items) {
+      out.push(`--- pod ${ns}/${p.metadata?.name}: ${p.status?.phase} ${p.status?.reason ?? ''} ${p.status?.message ?? ''}`);
+      for (const c of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
+        out.push(`  ${c.name}: ${JSON.stringify(c.state)}`);
+        const logs = await cluster.containerLogs(ns, p.metadata!.name!, c.name);
+        if (logs) out.push(logs.trimEnd().split('\n').slice(-15).map((l) => `    | ${l}`).join('\n'));
+      }
+    }
+    const events = await core.listNamespacedEvent({ namespace: ns }).catch(() => ({ items: [] }));
+    for (const e of events.items.filter((x) => x.type === 'Warning').slice(-15)) out.push(`  event ${e.involvedObject.kind}/${e.involvedObject.name}: ${e.reason}: ${e.message}`);
+    return out.join('\n');
+  };
+
   before(async function () {
     this.timeout(30 * 60_000);
+    try {
+      await setUp();
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  });
+
+  const setUp = async () => {
     const env = nodeEnvironment();
     readerSource = await readFile(READER, 'utf8');
     images = await nodeImages();
@@ -209,8 +234,8 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
       // …and where the fetcher may create its Secret (the chart binds its RBAC per namespace).
       '--set-json', `fetcher.rbac.namespaces=${JSON.stringify(Object.values(NS))}`,
       '--wait', '--timeout', '8m',
-    ], { timeout: 9 * 60_000, maxBuffer: 16 * 1024 * 1024 }).catch((err: Error & { stderr?: string }) => {
-      throw new Error(`helm install failed: ${err.stderr ?? err.message}`);
+    ], { timeout: 9 * 60_000, maxBuffer: 16 * 1024 * 1024 }).catch(async (err: Error & { stderr?: string }) => {
+      throw new Error(`helm install failed: ${err.stderr ?? err.message}\n${await describePods(RELEASE_NS)}`);
     });
     timings['helm install --wait (certs Job, 2 webhook replicas Ready)'] = Date.now() - since;
 
@@ -225,7 +250,7 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
       { what: 'the API server to call the installed webhook (a dry-run pod gets its fetcher)', timeoutMs: 120_000, intervalMs: 500 },
     );
     timings['webhook registered and called'] = Date.now() - since;
-  });
+  };
 
   afterEach(function () {
     if (this.currentTest?.state === 'failed') {

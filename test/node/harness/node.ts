@@ -282,6 +282,8 @@ function cniConfig() {
         type: 'bridge',
         bridge: 'cni0',
         isGateway: true,
+        // The pods' default route: to the node (Services, the API server, the MLP gateway); the node has none beyond.
+        isDefaultGateway: true,
         ipMasq: false,
         hairpinMode: true,
         ipam: { type: 'host-local', ranges: [[{ subnet: POD_CIDR }]], dataDir: NODE_PATHS.cniIpamDir },
