@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { AppsV1Api, CoreV1Api, type V1Container, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1Container, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
 import { startRealMlpPeer, type RealMlpPeer } from '../support/real-mlp/peer.js';
 import { createNamespace, waitForGone } from '../e2e/harness/cluster.js';
 import { flytePropellerPod, vector, type SecretVector } from '../e2e/harness/flytePod.js';
@@ -242,13 +242,18 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     // Registration is the chart's business (self-registration or a rendered configuration): wait
     // until the API server actually calls the webhook, seen from a dry-run pod getting its fetcher.
     since = Date.now();
+    let last = '';
     await waitFor(
       async () => {
         const res = await createPod(cluster.kc, NS.main, taskPod('probe'), { dryRun: true });
+        last = `HTTP ${res.status} ${res.body.message ?? ''} init containers: ${JSON.stringify(res.body.spec?.initContainers?.map((c) => c.name))} warnings: ${JSON.stringify(res.warnings)}`;
         return res.status === 201 && res.body.spec?.initContainers?.some((c) => c.name === FETCHER) ? true : undefined;
       },
       { what: 'the API server to call the installed webhook (a dry-run pod gets its fetcher)', timeoutMs: 120_000, intervalMs: 500 },
-    );
+    ).catch(async (err: Error) => {
+      const configs = await cluster.kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration();
+      throw new Error(`${err.message}\nlast answer: ${last}\nMutatingWebhookConfigurations: ${JSON.stringify(configs.items.map((c) => ({ name: c.metadata?.name, webhooks: c.webhooks?.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: w.clientConfig.caBundle ? `${w.clientConfig.caBundle.length} chars` : undefined } })) })))}\n${await describePods(RELEASE_NS)}`);
+    });
     timings['webhook registered and called'] = Date.now() - since;
   };
 

@@ -54,6 +54,10 @@ ip -n "$NETNS" link add dapnode0 type veth peer name dapnode1
 ip -n "$NETNS" addr add "$NODE_IP/24" dev dapnode0
 ip -n "$NETNS" link set dapnode0 up
 ip -n "$NETNS" link set dapnode1 up
+# The Service range needs a route for traffic the node itself sends (the API server calling a
+# webhook's ClusterIP): the kernel routes before kube-proxy's OUTPUT DNAT rewrites the address to a
+# pod's. On the veth, so an address no Service holds still stays inside the namespace.
+ip -n "$NETNS" route add 10.96.0.0/24 dev dapnode0 src "$NODE_IP"
 ip netns exec "$NETNS" sysctl -qw net.ipv4.ip_forward=1
 log "netns $NETNS ready (node IP $NODE_IP) in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
