@@ -2,7 +2,9 @@
 task code in a Flyte pod does, and reports to the termination log (the container status the test
 reads) only SHA-256 digests of the values — never a value.
 
-argv[1]: JSON {"requests": [{"group", "key", "group_version"}], "env": [names], "files": [paths]}
+argv[1]: JSON {"requests": [{"group", "key", "group_version"}], "env": [names], "fileEnv": [names]}
+  env:     env vars that hold a value (a secret's env_var with ENV_VAR)
+  fileEnv: env vars that hold a file path (a secret's env_var with FILE)
 """
 import hashlib
 import json
@@ -48,7 +50,7 @@ report = {
     "groups": sorted(os.getgroups()),
     "secrets": results,
     "env": {n: digest(os.environ[n].strip()) if n in os.environ else None for n in spec.get("env", [])},
-    "files": {p: file_digest(p) for p in spec.get("files", [])},
+    "fileEnv": {n: file_digest(os.environ[n]) if n in os.environ else None for n in spec.get("fileEnv", [])},
 }
 with open("/dev/termination-log", "w") as out:
     json.dump(report, out)
