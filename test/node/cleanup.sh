@@ -20,6 +20,8 @@ paths=(
   /var/lib/cni             # libcni result cache (go-cni default), fixed path
 )
 log() { echo "[node cleanup] $*" >&2; }
+t=$(date +%s%N); steps=()
+step() { local now; now=$(date +%s%N); steps+=("$1 $(( (now - t) / 1000000 )) ms"); t=$now; }
 
 # 1. Processes: loop, as a dying shim may still fork or the kubelet restart a container.
 for _ in $(seq 1 50); do
@@ -30,6 +32,7 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 [[ -n "${pids:-}" ]] && log "processes still in /sys/fs/cgroup/pids/$CG: $pids"
+step processes
 
 # 2. Mounts under our dirs and the CNI netns mounts containerd made (/run/netns/cni-*), deepest first.
 for _ in 1 2 3; do
@@ -38,6 +41,7 @@ for _ in 1 2 3; do
   for m in $mounts; do umount -l "$m" 2>/dev/null; done
 done
 rm -f /run/netns/cni-* 2>/dev/null
+step mounts
 
 # 3. Dirs. containerd's overlay snapshots may hold read-only (immutable-free) trees: rm -rf suffices.
 for p in "${paths[@]}"; do rm -rf "$p" 2>/dev/null || log "could not remove $p"; done
@@ -46,6 +50,7 @@ if [[ -d /var/log/containers ]]; then
   find /var/log/containers -maxdepth 1 -type l -lname '/var/log/dap-node/*' -delete 2>/dev/null
   rmdir /var/log/containers 2>/dev/null
 fi
+step dirs
 
 # 4. cgroups in every v1 hierarchy (and the v2 mount, if any), children before parents.
 for h in /sys/fs/cgroup/*/; do
@@ -53,7 +58,10 @@ for h in /sys/fs/cgroup/*/; do
   find "$h$CG" -depth -type d -exec rmdir {} \; 2>/dev/null
   [[ -d "$h$CG" ]] && log "cgroup $h$CG still there"
 done
+step cgroups
 
 # 5. The network namespace.
 if ip netns list 2>/dev/null | grep -qw "$NETNS"; then ip netns delete "$NETNS" || log "could not delete netns $NETNS"; fi
+step netns
+log "${steps[*]}"
 exit 0
