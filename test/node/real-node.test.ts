@@ -20,6 +20,7 @@ import { provision } from '../e2e/harness/provisioned.js';
 import { waitFor } from '../e2e/harness/wait.js';
 import { createPod } from './harness/api.js';
 import { nodeImages, type NodeImages } from './harness/images.js';
+import { measurePodStart } from './harness/podStart.js';
 import { nodeEnvironment, startNodeCluster, type NodeCluster, type Timings } from './harness/node.js';
 
 const run = promisify(execFile);
@@ -414,4 +415,15 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     });
   });
 
+
+  describe('bench helper', () => {
+    it('measurePodStart starts the injected pod and its fetcher-free twin (for bench/, no timing asserted here)', async function () {
+      this.timeout(300_000);
+      const result = await measurePodStart(cluster.kc, { namespace: NS.main, pod: taskPod('bench'), values: MLP_VALUES, samples: 1 });
+      assert.equal(result.injected.length, 1);
+      assert.equal(result.baseline.length, 1);
+      assert.ok([...result.injected, ...result.baseline].every((ms) => ms > 0));
+      console.error(`[node] pod start (1 sample, ms): injected ${result.injected[0]!.toFixed(0)}, baseline ${result.baseline[0]!.toFixed(0)}`);
+    });
+  });
 });

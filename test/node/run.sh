@@ -47,6 +47,11 @@ for h in /sys/fs/cgroup/*/; do
 done
 mkdir -p "/sys/fs/cgroup/pids/$CG/harness"
 
+# containerd's root (content store + unpacked snapshots, ~1 GiB) on a tmpfs: importing is faster and
+# the teardown is one unmount instead of deleting tens of thousands of files (~25 s on 2 cores).
+mkdir -p /var/lib/dap-node/containerd
+mount -t tmpfs -o size=6g,mode=0700 dap-node-containerd /var/lib/dap-node/containerd
+
 ip netns add "$NETNS"
 ip -n "$NETNS" link set lo up
 # A veth pair with both ends inside: a non-loopback node IP with carrier, and nowhere to go.
