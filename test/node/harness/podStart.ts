@@ -107,30 +107,30 @@ async function withoutFetcher(kc: KubeConfig, namespace: string, pod: V1Pod, val
 
 /** Runs `create` and resolves with the ms until the pod's first container is running (or has already terminated). */
 async function timeToRunning(kc: KubeConfig, namespace: string, name: string, timeoutMs: number, create: () => Promise<void>): Promise<number> {
-  const watch = new Watch(kc);
   let started = 0;
+  let settle: { resolve(ms: number): void; reject(err: unknown): void } | undefined;
+  const seen = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+  seen.catch(() => {}); // awaited below; a rejection during create() is not unhandled
+  const timer = setTimeout(() => settle!.reject(new Error(`pod ${namespace}/${name}: task container not running after ${timeoutMs} ms`)), timeoutMs);
   let abort: AbortController | undefined;
-  const seen = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`pod ${namespace}/${name}: task container not running after ${timeoutMs} ms`)), timeoutMs);
-    void watch
-      .watch(`/api/v1/namespaces/${namespace}/pods`, { fieldSelector: `metadata.name=${name}` }, (_type: string, pod: V1Pod) => {
-        const task = pod.status?.containerStatuses?.find((c) => c.name === pod.spec?.containers[0]?.name);
-        if (started && (task?.state?.running || task?.state?.terminated)) {
-          clearTimeout(timer);
-          resolve(performance.now() - started);
-        }
-      }, (err) => {
-        if (err) reject(err);
-      })
-      .then((a) => (abort = a), reject);
-  });
-  // The watch is open before the create call: no event can be missed.
-  while (!abort) await new Promise((r) => setTimeout(r, 10));
-  started = performance.now();
   try {
+    // The watch is open before the create call: no event can be missed.
+    abort = await new Watch(kc).watch(
+      `/api/v1/namespaces/${namespace}/pods`,
+      { fieldSelector: `metadata.name=${name}` },
+      (_type: string, pod: V1Pod) => {
+        if (!started) return;
+        const task = pod.status?.containerStatuses?.find((c) => c.name === pod.spec?.containers[0]?.name);
+        if (task?.state?.running || task?.state?.terminated) settle!.resolve(performance.now() - started);
+        else if (pod.status?.phase === 'Failed') settle!.reject(new Error(`pod ${namespace}/${name} failed before its task container ran: ${JSON.stringify(pod.status.initContainerStatuses?.map((c) => c.state))}`));
+      },
+      (err) => settle!.reject(err ?? new Error(`the watch on pod ${namespace}/${name} ended before its task container ran`)),
+    );
+    started = performance.now();
     await create();
     return await seen;
   } finally {
-    abort.abort();
+    clearTimeout(timer);
+    abort?.abort();
   }
 }
