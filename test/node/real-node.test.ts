@@ -310,6 +310,7 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
       const inits = pod.spec!.initContainers!.map((c) => c.name);
       assert.equal(inits[0], 'uploader', `init containers: ${inits}`);
       assert.ok(inits.includes(FETCHER));
+      assert.equal(status(pod, FETCHER)?.state?.terminated?.exitCode, 0, `fetcher: ${JSON.stringify(status(pod, FETCHER)?.state)}`);
       assertEverySecretRead(readerReport(pod));
     });
 

@@ -86,13 +86,16 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     // --- PKI ---
     const ca = await createCertificateAuthority('dap-e2e cluster CA');
     const serving = await ca.issueServer('kube-apiserver', [
-      ...new Set([bindAddress, ...(opts.extraServingIps ?? [])]),
-      '127.0.0.1',
-      'localhost',
-      'kubernetes',
-      'kubernetes.default',
-      'kubernetes.default.svc',
-      'kubernetes.default.svc.cluster.local',
+      ...new Set([
+        bindAddress,
+        ...(opts.extraServingIps ?? []),
+        '127.0.0.1',
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ]),
     ]);
     const admin = await ca.issueClient('dap-e2e-admin', ['system:masters']);
     // The controller manager runs every loop with its own identity (--use-service-account-credentials=false),
