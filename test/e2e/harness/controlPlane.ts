@@ -49,6 +49,16 @@ export interface ControlPlane {
 export interface ControlPlaneOptions {
   /** Bound on each readiness wait. */
   readyTimeoutMs?: number;
+  /**
+   * The API server's address (default 127.0.0.1). A non-loopback one (the real-node tier's node
+   * IP, inside its network namespace) also turns the `kubernetes` Service's endpoint reconciler on,
+   * so pods reach the API server through that Service.
+   */
+  bindAddress?: string;
+  /** More IP addresses in the API server's serving certificate (e.g. the `kubernetes` Service's ClusterIP). */
+  extraServingIps?: string[];
+  /** kube-controller-manager's --controllers (default: the few the harness needs without a kubelet). */
+  controllers?: string;
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -68,19 +78,24 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
 
   try {
     const [etcdClientPort, etcdPeerPort, apiPort, kcmPort] = await uniquePorts(4);
-    const apiUrl = `https://127.0.0.1:${apiPort}`;
+    const bindAddress = opts.bindAddress ?? '127.0.0.1';
+    const apiUrl = `https://${bindAddress}:${apiPort}`;
     const issuer = apiUrl;
     const apiAudiences = [issuer];
 
     // --- PKI ---
     const ca = await createCertificateAuthority('dap-e2e cluster CA');
     const serving = await ca.issueServer('kube-apiserver', [
-      '127.0.0.1',
-      'localhost',
-      'kubernetes',
-      'kubernetes.default',
-      'kubernetes.default.svc',
-      'kubernetes.default.svc.cluster.local',
+      ...new Set([
+        bindAddress,
+        ...(opts.extraServingIps ?? []),
+        '127.0.0.1',
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ]),
     ]);
     const admin = await ca.issueClient('dap-e2e-admin', ['system:masters']);
     // The controller manager runs every loop with its own identity (--use-service-account-credentials=false),
@@ -123,8 +138,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     // --- kube-apiserver ---
     const apiserver = startProcess('kube-apiserver', bins.kubeApiserver, [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${bindAddress}`,
+      `--advertise-address=${bindAddress}`,
       `--secure-port=${apiPort}`,
       `--cert-dir=${file('apiserver-certs')}`,
       `--tls-cert-file=${file('apiserver.crt')}`,
@@ -140,8 +155,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       // test's premise is visible here.
       '--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook,PodSecurity,ServiceAccount,NamespaceLifecycle',
       '--anonymous-auth=true',
-      // The `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse; no pod runs to use it.
-      '--endpoint-reconciler-type=none',
+      // On loopback the `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse; no pod runs to use it.
+      ...(bindAddress === '127.0.0.1' ? ['--endpoint-reconciler-type=none'] : []),
       '--profiling=false',
     ], { logPath: file('kube-apiserver.log') });
     processes.push(apiserver);
@@ -166,7 +181,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       '--use-service-account-credentials=false',
       `--root-ca-file=${file('ca.crt')}`,
       `--service-account-private-key-file=${file('sa.key')}`,
-      '--controllers=garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,namespace-controller',
+      `--controllers=${opts.controllers ?? 'garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,namespace-controller'}`,
     ], { logPath: file('kube-controller-manager.log') });
     processes.push(kcm);
 
@@ -218,7 +233,8 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   }
 }
 
-function clientConfig(server: string, caPem: string, user: string, cred: { certPem: string; keyPem: string }): KubeConfig {
+/** A kubeconfig for `server` with a client certificate issued by the cluster CA. */
+export function clientConfig(server: string, caPem: string, user: string, cred: { certPem: string; keyPem: string }): KubeConfig {
   const kc = new KubeConfig();
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   kc.loadFromOptions({

@@ -8,3 +8,6 @@ here="$(cd "$(dirname "$0")" && pwd)"
 "$here/flyte-pods.sh" >/dev/null
 "$here/postgres.sh" >/dev/null && "$here/mlp.sh" >/dev/null
 "$here/helm.sh" >/dev/null && "$here/kustomize.sh" >/dev/null
+# The real-node tier (test/node): containerd, runc, CNI plugins, iptables, buildah; the pause image;
+# the webhook and fetcher images from our Dockerfiles and the flytekit task image.
+"$here/node.sh" >/dev/null && "$here/images.sh" >/dev/null

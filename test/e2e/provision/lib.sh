@@ -23,5 +23,6 @@ apt_install() {
   log "installing $* from Debian's packages ($why)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "$@" >&2
+  # Another provisioning run (or helper) may hold dpkg's lock: wait for it rather than fail.
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$@" >&2
 }

@@ -39,14 +39,15 @@ export interface MlpPeerOptions {
   audience: string | string[];
 }
 
-export async function listen(listener: RequestListener): Promise<{ server: Server; url: string }> {
+/** `host`: 127.0.0.1 unless pods must reach it (the real-node tier listens on its node IP). */
+export async function listen(listener: RequestListener, host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
   const server = createServer(listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, host, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  return { server, url: `http://127.0.0.1:${port}` };
+  return { server, url: `http://${host}:${port}` };
 }
 
 export async function closeServer(server: Server): Promise<void> {

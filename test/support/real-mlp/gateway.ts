@@ -37,7 +37,7 @@ export interface RealMlpGateway {
 
 export type RealMlpGatewayOptions = Pick<GatewayOptions, 'jwks' | 'jwksFetch' | 'issuer' | 'audience'>;
 
-export async function startRealMlpGateway(mlp: RealMlp, options: RealMlpGatewayOptions): Promise<RealMlpGateway> {
+export async function startRealMlpGateway(mlp: RealMlp, options: RealMlpGatewayOptions, host?: string): Promise<RealMlpGateway> {
   const decisions: GatewayDecision[] = [];
   const { server, url }: { server: Server; url: string } = await listen(
     createGateway({
@@ -46,6 +46,7 @@ export async function startRealMlpGateway(mlp: RealMlp, options: RealMlpGatewayO
       upstream: mlp.url,
       onDecision: (d) => decisions.push(d),
     }),
+    host,
   );
   return { url, decisions, close: () => closeServer(server) };
 }

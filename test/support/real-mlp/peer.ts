@@ -27,11 +27,16 @@ export interface RealMlpPeer {
   close(): Promise<void>;
 }
 
-export async function startRealMlpPeer(gatewayOptions: RealMlpGatewayOptions, options: RealMlpOptions = {}): Promise<RealMlpPeer> {
-  const mlp = await startRealMlp(options);
+/** `options.gatewayHost`: where the gateway listens (default 127.0.0.1; the real-node tier: its node IP). */
+export async function startRealMlpPeer(
+  gatewayOptions: RealMlpGatewayOptions,
+  options: RealMlpOptions & { gatewayHost?: string } = {},
+): Promise<RealMlpPeer> {
+  const { gatewayHost: _, ...mlpOptions } = options;
+  const mlp = await startRealMlp(mlpOptions);
   let gateway: RealMlpGateway;
   try {
-    gateway = await startRealMlpGateway(mlp, gatewayOptions);
+    gateway = await startRealMlpGateway(mlp, gatewayOptions, options.gatewayHost);
   } catch (err) {
     await mlp.stop();
     throw err;
