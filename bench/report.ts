@@ -6,7 +6,9 @@ import type { AdmissionFigures, AdmissionRun } from './admission/index.js';
 import { TARGET_RATE, TARGET_RATE_SECRETS } from './admission/index.js';
 import type { LoadResult } from './admission/load.js';
 import type { MicroResult } from './admission/micro.js';
+import type { ControlPlaneFigures } from './control-plane/index.js';
 import type { FetcherFigures, Timing } from './fetcher/index.js';
+import type { HerdFigures } from './herd/index.js';
 import { MiB, fmtInt, maxFinite, fmtMiB, fmtMs, fmtRatio, verdict, type Verdict } from './lib/stats.js';
 import type { Table } from './lib/table.js';
 
@@ -14,6 +16,8 @@ export interface BenchFigures {
   admission?: AdmissionFigures;
   micro?: MicroResult[];
   fetcher?: FetcherFigures;
+  controlPlane?: ControlPlaneFigures;
+  herd?: HerdFigures;
 }
 
 export interface Target {

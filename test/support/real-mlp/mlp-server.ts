@@ -62,6 +62,17 @@ export async function startMlpServer(pg: Postgres, opts: MlpServerOptions): Prom
   throw new Error(`MLP did not become ready (log: ${join(opts.dir, 'mlp-api.log')}):\n${failures.join('\n')}`);
 }
 
+/**
+ * MLP's database pool (api/config/config.go DatabaseConfig → database/sql's SetMaxIdleConns,
+ * SetMaxOpenConns, SetConnMaxIdleTime, SetConnMaxLifetime). Durations as Go parses them.
+ */
+export const MLP_DATABASE_POOL = {
+  maxIdleConns: 10,
+  maxOpenConns: 20,
+  connMaxIdleTime: '5m',
+  connMaxLifetime: '30m',
+} as const;
+
 /** MLP's config (api/config/config.go at the pinned release); omitted keys keep MLP's defaults. */
 function mlpConfig(pg: Postgres, port: number, migrationsDir: string) {
   return {
@@ -77,6 +88,11 @@ function mlpConfig(pg: Postgres, port: number, migrationsDir: string) {
       password: 'unused-trust-auth',
       database: pg.database,
       migrationPath: pathToFileURL(migrationsDir).href,
+      // MLP's defaults (all zero) keep no idle connection: every query opens a PostgreSQL
+      // connection (~10 ms of PostgreSQL CPU each), and past ~100 requests in flight MLP answers
+      // 500 "too many clients". Production runs MLP with a pool; so does this tier
+      // (deploy/README.md, "MLP at scale"). MAX_OPEN stays well under PostgreSQL's max_connections.
+      ...MLP_DATABASE_POOL,
     },
     mlflow: { trackingURL: 'http://mlflow.invalid' },
     authorization: { enabled: false },
