@@ -16,6 +16,7 @@ import { mlpServerFiles } from './provisioned.js';
 export interface MlpServer {
   /** http://127.0.0.1:<port>; the API is under /v1. */
   url: string;
+  port: number;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -24,6 +25,8 @@ export interface MlpServerOptions {
   /** Where the config file and the log go. */
   dir: string;
   readyTimeoutMs?: number;
+  /** Listen on this port (one attempt): a restart after an outage keeps the URL clients know. */
+  port?: number;
 }
 
 /** Another process may take the free port before MLP binds it; MLP then exits, and we pick again. */
@@ -32,8 +35,9 @@ const PORT_ATTEMPTS = 3;
 export async function startMlpServer(pg: Postgres, opts: MlpServerOptions): Promise<MlpServer> {
   const files = await mlpServerFiles();
   const failures: string[] = [];
-  for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
-    const port = await freePort();
+  const attempts = opts.port === undefined ? PORT_ATTEMPTS : 1;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const port = opts.port ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
     const configPath = join(opts.dir, `mlp-config-${attempt}.yaml`);
     await writeFile(configPath, stringify(mlpConfig(pg, port, files.migrationsDir)), { mode: 0o600 });
@@ -53,7 +57,7 @@ export async function startMlpServer(pg: Postgres, opts: MlpServerOptions): Prom
           abortIf: () => (mlp.hasExited ? `${mlp.describeExit()}\n${mlp.tail(20)}` : undefined),
         },
       );
-      return { url, process: mlp, stop: () => mlp.stop(5_000) };
+      return { url, port, process: mlp, stop: () => mlp.stop(5_000) };
     } catch (err) {
       await mlp.stop(5_000);
       failures.push(`attempt ${attempt} on port ${port}: ${(err as Error).message}`);
