@@ -107,6 +107,8 @@ mkdirSync(RESULTS, { recursive: true });
 const json = { schema: 2, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures, ...(caps ? { caps } : {}) };
 // NaN (a figure that could not be measured) becomes null in JSON.
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(json, null, 1)}\n`);
+// Kept per commit for comparing commits (a quick run's figures are too thin to keep).
+if (!values.quick && !profileDir) writeFileSync(`${RESULTS}${revision}.json`, `${JSON.stringify(json, null, 1)}\n`);
 
 // A full, unprofiled run of every part is what bench/README.md shows.
 if (!values.quick && !profileDir && only.length === PARTS.length) {
