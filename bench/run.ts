@@ -66,18 +66,20 @@ if (only.includes('micro')) {
   progress('admit() micro-benchmark');
   figures.micro = runMicro(settings.microBudgetMs);
 }
+if (profileDir) {
+  rmSync(profileDir, { recursive: true, force: true });
+  mkdirSync(profileDir, { recursive: true });
+}
 if (only.includes('admission')) {
-  if (profileDir) {
-    rmSync(profileDir, { recursive: true, force: true });
-    mkdirSync(profileDir, { recursive: true });
-  }
   figures.admission = await runAdmission({
     ...settings,
     progress,
     ...(profileDir ? { webhookNodeOptions: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
   });
 }
-if (only.includes('control-plane')) figures.controlPlane = await runControlPlane({ ...settings.controlPlane, concurrency: 8, progress });
+if (only.includes('control-plane')) {
+  figures.controlPlane = await runControlPlane({ ...settings.controlPlane, concurrency: 8, progress, ...(profileDir ? { webhookNodeOptions: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) });
+}
 if (only.includes('fetcher')) figures.fetcher = await runFetcherBench({ runs: settings.fetcherRuns, progress });
 if (only.includes('herd')) figures.herd = await runHerd({ pods: herdPods, concurrency: herdConcurrency, rounds: settings.herd.rounds, secretCounts: [10, 1_000], progress });
 // Its own table (bench/admission-caps.ts): the largest pod the default caps admit.
@@ -99,7 +101,7 @@ const footer = [
 console.log(`${table}\n\n${footer.join('\n')}`);
 console.log('figures: bench/results/latest.json (see bench/README.md for how to read them)');
 
-if (profileDir && figures.admission) {
+if (profileDir && (figures.admission || figures.controlPlane)) {
   for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) console.log(`\n${formatProfileSummary(`${profileDir}/${file}`, 20)}`);
 }
 

@@ -64,6 +64,8 @@ export interface ControlPlaneFigures {
 }
 
 export interface ControlPlaneOptions {
+  /** NODE_OPTIONS for the webhook, e.g. `--cpu-prof --cpu-prof-dir=…` (bench --cpu-prof). */
+  webhookNodeOptions?: string;
   podsPerRound: number;
   rounds: number;
   concurrency: number;
@@ -180,7 +182,10 @@ export async function runControlPlane(options: ControlPlaneOptions): Promise<Con
     const apiserverPid = cp.processes.find((p) => p.name === 'kube-apiserver')!.pid;
     const etcdPid = cp.processes.find((p) => p.name === 'etcd')!.pid;
     options.progress('control plane: starting the built webhook and agnhost');
-    webhook = await startWebhook(cp, { mlpApiHost: 'http://mlp.bench.invalid:8080', env: { LOG_LEVEL: 'warn' } });
+    webhook = await startWebhook(cp, {
+      mlpApiHost: 'http://mlp.bench.invalid:8080',
+      env: { LOG_LEVEL: 'warn', ...(options.webhookNodeOptions ? { NODE_OPTIONS: options.webhookNodeOptions } : {}) },
+    });
     agnhost = await startAgnhost(cp);
     await registerAgnhost(cp, agnhost);
     for (const id of CASES) await createNamespace(cp.kubeConfig, namespaceOf(id));
