@@ -5,10 +5,10 @@
  * CPU, bench/README.md). The snapshot is taken before any run: nothing from a pod is in it, and
  * Math.random and crypto are seeded per process as usual.
  *
- * Not in the snapshot: @kubernetes/client-node (k8s-secret.ts, loaded only for ENV_VAR secrets),
- * which V8 cannot serialize (it keeps native handles), and the token-exchange and GCP token
- * sources; they load on use as in development. Run as a plain script (the code-cache fallback
- * build), this file just starts.
+ * Not in the snapshot: the token-exchange and GCP token sources (openid-client, fetch); they load
+ * on use as in development. (@kubernetes/client-node could not be snapshotted — V8 aborts on its
+ * native handles — which is why k8s-secret.ts now POSTs with node:https.) Run as a plain script
+ * (the code-cache fallback build), this file just starts.
  */
 import { startupSnapshot } from 'node:v8';
 import { start } from './start.js';
@@ -17,6 +17,7 @@ import './token/index.js';
 import './token/serviceaccount.js';
 import './mlp.js';
 import './http-transport.js';
+import './k8s-secret.js';
 
 if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(start);
 else start();
