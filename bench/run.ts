@@ -15,6 +15,8 @@ import { parseArgs } from 'node:util';
 import { runAdmission } from './admission/index.js';
 import { capsTable, runCapsBench } from './admission-caps.js';
 import { runMicro } from './admission/micro.js';
+import { runControlPlane } from './control-plane/index.js';
+import { runHerd } from './herd/index.js';
 import { RUNS, runFetcherBench } from './fetcher/index.js';
 import { describeMachine, loadAverage1m, sourceRevision } from './lib/machine.js';
 import { renderTable } from './lib/table.js';
@@ -26,17 +28,34 @@ const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const README = fileURLToPath(new URL('./README.md', import.meta.url));
 const FIGURES_START = '<!-- bench:figures:start (written by npm run bench) -->';
 const FIGURES_END = '<!-- bench:figures:end -->';
-const PARTS = ['micro', 'admission', 'fetcher', 'caps'] as const;
+const PARTS = ['micro', 'admission', 'control-plane', 'fetcher', 'herd', 'caps'] as const;
 
 // A signal should still run the 'exit' handlers that stop the child processes (lib/processes.ts).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-prof': { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    // The herd's size: 2 cores cannot run 500 fetchers per case in a few minutes (see bench/README.md).
+    'herd-pods': { type: 'string' },
+    'herd-concurrency': { type: 'string' },
+  },
+});
 const only = values.only ? values.only.split(',') : [...PARTS];
 for (const part of only) if (!(PARTS as readonly string[]).includes(part)) throw new Error(`--only: unknown part ${JSON.stringify(part)}; use ${PARTS.join(',')}`);
 const settings = values.quick
-  ? { rateSeconds: 1, saturationSeconds: 1, warmupSeconds: 0.5, fetcherRuns: 5, microBudgetMs: 300 }
-  : { rateSeconds: 4, saturationSeconds: 3, warmupSeconds: 0.5, fetcherRuns: RUNS, microBudgetMs: 1_000 };
+  ? { rateSeconds: 1, saturationSeconds: 1, warmupSeconds: 0.5, fetcherRuns: 5, microBudgetMs: 300, controlPlane: { podsPerRound: 60, rounds: 2 }, herd: { pods: 40, rounds: 1 } }
+  : { rateSeconds: 4, saturationSeconds: 3, warmupSeconds: 0.5, fetcherRuns: RUNS, microBudgetMs: 1_000, controlPlane: { podsPerRound: 300, rounds: 3 }, herd: { pods: 200, rounds: 2 } };
+const positive = (name: string, text: string | undefined, fallback: number) => {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: a positive whole number, got ${JSON.stringify(text)}`);
+  return n;
+};
+const herdPods = positive('herd-pods', values['herd-pods'], settings.herd.pods);
+const herdConcurrency = positive('herd-concurrency', values['herd-concurrency'], 25);
 const profileDir = values['cpu-prof'] ? `${RESULTS}profiles` : undefined;
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -47,18 +66,22 @@ if (only.includes('micro')) {
   progress('admit() micro-benchmark');
   figures.micro = runMicro(settings.microBudgetMs);
 }
+if (profileDir) {
+  rmSync(profileDir, { recursive: true, force: true });
+  mkdirSync(profileDir, { recursive: true });
+}
 if (only.includes('admission')) {
-  if (profileDir) {
-    rmSync(profileDir, { recursive: true, force: true });
-    mkdirSync(profileDir, { recursive: true });
-  }
   figures.admission = await runAdmission({
     ...settings,
     progress,
     ...(profileDir ? { webhookNodeOptions: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
   });
 }
+if (only.includes('control-plane')) {
+  figures.controlPlane = await runControlPlane({ ...settings.controlPlane, concurrency: 8, progress, ...(profileDir ? { webhookNodeOptions: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) });
+}
 if (only.includes('fetcher')) figures.fetcher = await runFetcherBench({ runs: settings.fetcherRuns, progress });
+if (only.includes('herd')) figures.herd = await runHerd({ pods: herdPods, concurrency: herdConcurrency, rounds: settings.herd.rounds, secretCounts: [10, 1_000], progress });
 // Its own table (bench/admission-caps.ts): the largest pod the default caps admit.
 const caps = only.includes('caps') ? await runCapsBench(progress) : undefined;
 
@@ -78,14 +101,16 @@ const footer = [
 console.log(`${table}\n\n${footer.join('\n')}`);
 console.log('figures: bench/results/latest.json (see bench/README.md for how to read them)');
 
-if (profileDir && figures.admission) {
+if (profileDir && (figures.admission || figures.controlPlane)) {
   for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) console.log(`\n${formatProfileSummary(`${profileDir}/${file}`, 20)}`);
 }
 
 mkdirSync(RESULTS, { recursive: true });
-const json = { schema: 1, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures, ...(caps ? { caps } : {}) };
+const json = { schema: 2, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures, ...(caps ? { caps } : {}) };
 // NaN (a figure that could not be measured) becomes null in JSON.
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(json, null, 1)}\n`);
+// Kept per commit for comparing commits (a quick run's figures are too thin to keep).
+if (!values.quick && !profileDir) writeFileSync(`${RESULTS}${revision}.json`, `${JSON.stringify(json, null, 1)}\n`);
 
 // A full, unprofiled run of every part is what bench/README.md shows.
 if (!values.quick && !profileDir && only.length === PARTS.length) {

@@ -43,11 +43,15 @@ function answer(url: URL, res: IncomingMessage): HttpResponse {
   };
 }
 
-export const nodeHttpTransport: HttpTransport = (url, { method = 'GET', headers = {}, signal }) =>
+export const nodeHttpTransport: HttpTransport = (url, { method = 'GET', headers = {}, body, ca, signal }) =>
   new Promise<HttpResponse>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     let response: IncomingMessage | undefined;
-    const req = requestFunction(url)(url, { method, headers: { 'accept-encoding': 'gzip', ...headers } });
+    const req = requestFunction(url)(url, {
+      method,
+      headers: { 'accept-encoding': 'gzip', ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers },
+      ...(ca !== undefined && url.protocol === 'https:' ? { ca } : {}),
+    });
     // Until the body has been read (or dropped), the signal cuts off whatever is in flight.
     const onAbort = (): void => {
       response?.destroy(signal.reason);
@@ -65,5 +69,5 @@ export const nodeHttpTransport: HttpTransport = (url, { method = 'GET', headers 
       res.once('close', release);
       resolve(answer(url, res));
     });
-    req.end();
+    req.end(body);
   });

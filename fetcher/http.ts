@@ -35,6 +35,10 @@ export interface HttpResponse {
 export interface HttpRequest {
   method?: string;
   headers?: Record<string, string>;
+  /** Sent as the request body (the Kubernetes Secret's JSON). */
+  body?: string;
+  /** PEM CA bundle to trust instead of the defaults (https only): the cluster's CA. */
+  ca?: string;
 }
 
 /**

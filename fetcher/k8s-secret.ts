@@ -4,15 +4,17 @@
  * may only `create` Secrets, so an existing Secret of that name (the init container restarted)
  * counts as done — see README.md for why that is safe.
  *
- * main.ts imports this module (and so @kubernetes/client-node) only when a pod has env-var secrets.
- * Named imports here, not a dynamic namespace import, so esbuild can drop the unused API groups.
+ * One POST /api/v1/namespaces/{ns}/secrets with node:https (the fetcher's HTTP transport), the
+ * bearer token and the cluster CA. @kubernetes/client-node did the same call but cost ~80–100 ms
+ * of start-up per ENV_VAR run (loading it and its undici) and could not go into the startup
+ * snapshot (bench/README.md); only its types are used here.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { ApiException, CoreV1Api, KubeConfig, Observable, type RequestContext, type ResponseContext, type V1Secret } from '@kubernetes/client-node';
-
-/** The request options' middleware type (the Observable flavour; the package's `Middleware` export is another). */
-type ObservableMiddleware = NonNullable<NonNullable<Parameters<CoreV1Api['createNamespacedSecret']>[1]>['middleware']>[number];
+import type { V1Secret } from '@kubernetes/client-node';
+import { readTextPrefix } from './bounded-body.js';
+import type { HttpTransport } from './http.js';
+import { nodeHttpTransport } from './http-transport.js';
 import type { KubeSettings } from './config.js';
 import { FETCHER_ENV } from '../contract/fetcher-env.js';
 import { FetcherError, quote } from './errors.js';
@@ -103,12 +105,15 @@ export interface KubeDeps {
   redactor: Redactor;
   /** One attempt's bound (tests shorten it); ATTEMPT_TIMEOUT_MS by default, like every MLP call. */
   attemptTimeoutMs?: number;
+  /** The HTTP transport; node:http(s) by default. */
+  request?: HttpTransport;
 }
 
-interface KubeFailure {
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+/** What came back from one create: the API server's answer, or the error of a request that got none. */
+type Attempt = { status: number; body: string; headers: Record<string, string> } | { error: unknown };
+
+/** Status bodies are small; more is only quoted, shortened. */
+const ERROR_BODY_BYTES = 64 * 1024;
 
 /** The Status message of an API error body, whole (callers shorten it). */
 function statusMessage(body: unknown): string {
@@ -203,38 +208,29 @@ async function readKubeFile(path: string, variable: string, what: string): Promi
   }
 }
 
-/** The reason a request never got an HTTP answer (undici's fetch failures, aborts), or null. */
+/** The reason a request never got an HTTP answer (a socket error's code, an abort), or null. */
 function networkFailure(err: unknown): string | null {
   if (!(err instanceof Error)) return null;
   if (err.name === 'AbortError' || err.name === 'TimeoutError') return 'timed out';
-  const cause = (err as { cause?: { code?: unknown } }).cause;
-  if (typeof cause?.code === 'string') return cause.code;
-  if (err.name === 'TypeError' && err.message === 'fetch failed') return 'fetch failed';
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
   return null;
 }
 
-/**
- * The HTTP status of a failed call, or undefined when no answer came. Only client-node's
- * ApiException counts: an abort's DOMException has a numeric `code` too (23 for a timeout).
- */
-function httpStatus(err: unknown): number | undefined {
-  return err instanceof ApiException && typeof err.code === 'number' ? err.code : undefined;
-}
-
 /** What one failed create means: done (409), retry (network, 5xx, 429), or a clear refusal. */
-function classify(err: unknown, secretRef: string, request: PodSecretRequest, clock: Clock, deadlinePassed: boolean): FetcherError | 'exists' {
-  const failure = err as KubeFailure;
-  const status = httpStatus(err);
-  if (status === undefined) {
+function classify(attempt: Attempt, secretRef: string, request: PodSecretRequest, clock: Clock, deadlinePassed: boolean): FetcherError | 'exists' {
+  if ('error' in attempt) {
     // The deadline's abort rejects the call with the signal's reason, whatever that is.
-    const reason = networkFailure(err) ?? (deadlinePassed ? 'timed out' : null);
-    if (reason === null) throw err; // not a transport failure: a bug, reported as such by main
+    const reason = networkFailure(attempt.error) ?? (deadlinePassed ? 'timed out' : null);
+    if (reason === null) throw attempt.error; // not a transport failure: a bug, reported as such by main
     return new FetcherError({
       problem: `could not reach the Kubernetes API to create Secret ${secretRef} (${reason})`,
       fix: `check ${FETCHER_ENV.kubeApiUrl} / KUBERNETES_SERVICE_HOST and the network policies for the fetcher`,
       retryable: true,
     });
   }
+  const failure = attempt;
+  const { status } = attempt;
   const message = statusMessage(failure.body);
   const detail = message ? ` (Kubernetes said: ${shorten(message)})` : '';
   // 409 on create means AlreadyExists (conflicts are an update thing); accept an unreadable body too.
@@ -272,46 +268,44 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
   for (const encoded of Object.values(body.data ?? {})) deps.redactor.add(encoded);
   const secretRef = quote(`${request.namespace}/${request.name}`);
   const caFile = kube.apiUrl.protocol === 'https:' ? kube.caFile : undefined;
-  if (caFile) await readKubeFile(caFile, FETCHER_ENV.kubeCaFile, 'CA certificate');
+  const ca = caFile ? await readKubeFile(caFile, FETCHER_ENV.kubeCaFile, 'CA certificate') : undefined;
   const attemptTimeoutMs = deps.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
-  // Bound each request by the run's deadline and by the per-attempt timeout, so an API server that
-  // never answers one request costs one attempt, not the whole run (client-node hands the signal
-  // to undici's fetch).
-  const signalMiddleware = (): ObservableMiddleware => ({
-    pre: (context: RequestContext) => {
-      const remaining = Math.max(1, deps.deadline.atMs - deps.clock.now());
-      context.setSignal(AbortSignal.any([deps.deadline.signal, AbortSignal.timeout(Math.min(attemptTimeoutMs, remaining))]));
-      return new Observable(Promise.resolve(context));
-    },
-    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
-  });
+  const transport = deps.request ?? nodeHttpTransport;
+  const url = new URL(`api/v1/namespaces/${encodeURIComponent(request.namespace)}/secrets`, kube.apiUrl.href.endsWith('/') ? kube.apiUrl : new URL(`${kube.apiUrl.href}/`));
+  const json = JSON.stringify(body);
+  // One request, bounded by the run's deadline and by the per-attempt timeout, so an API server that
+  // never answers costs one attempt, not the whole run; the answer read whole (Status bodies are small).
+  const send = async (token: string): Promise<Attempt> => {
+    const remaining = Math.max(1, deps.deadline.atMs - deps.clock.now());
+    const signal = AbortSignal.any([deps.deadline.signal, AbortSignal.timeout(Math.min(attemptTimeoutMs, remaining))]);
+    try {
+      const response = await transport(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: json,
+        ...(ca ? { ca } : {}),
+        signal,
+      });
+      const text = await readTextPrefix(response.body, ERROR_BODY_BYTES);
+      const retryAfter = response.headers.get('retry-after');
+      return { status: response.status, body: text, headers: retryAfter === null ? {} : { 'retry-after': retryAfter } };
+    } catch (error) {
+      return { error };
+    }
+  };
   return withRetry(
     async (attempt) => {
       // A fresh read per attempt: the kubelet rotates projected tokens.
       const token = await readKubeFile(kube.tokenFile, FETCHER_ENV.kubeTokenFile, 'token');
       deps.redactor.add(token);
-      const config = new KubeConfig();
-      config.loadFromClusterAndUser(
-        // client-node refuses http:// unless skipTLSVerify is set; over plain http there is no TLS to verify.
-        { name: 'cluster', server: kube.apiUrl.href.replace(/\/$/, ''), ...(caFile ? { caFile } : {}), skipTLSVerify: !caFile },
-        { name: 'fetcher', token },
-      );
-      const api = config.makeApiClient(CoreV1Api);
       const started = deps.clock.now();
-      try {
-        await api.createNamespacedSecret(
-          { namespace: request.namespace, body },
-          { middleware: [signalMiddleware()], middlewareMergeStrategy: 'append' },
-        );
-        deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status: 201, durationMs: deps.clock.now() - started, attempt });
-        return 'created' as const;
-      } catch (err) {
-        const outcome = classify(err, secretRef, request, deps.clock, deps.deadline.signal.aborted);
-        const status = httpStatus(err) ?? null;
-        deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status, durationMs: deps.clock.now() - started, attempt });
-        if (outcome === 'exists') return 'exists' as const;
-        throw outcome;
-      }
+      const answer = await send(token);
+      const status = 'status' in answer ? answer.status : null;
+      deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status, durationMs: deps.clock.now() - started, attempt });
+      if (status !== null && status >= 200 && status < 300) return 'created' as const;
+      const outcome = classify(answer, secretRef, request, deps.clock, deps.deadline.signal.aborted);
+      if (outcome === 'exists') return 'exists' as const;
+      throw outcome;
     },
     {
       deadline: deps.deadline,

@@ -4,10 +4,10 @@
  * pagination (contract §5), so listing is the only way and also the cheapest.
  */
 import { FetcherError, listNames, quote } from './errors.js';
-import { JSONParser } from '@streamparser/json';
 import { DEFAULT_BYTE_CAPS, FETCHER_ENV } from '../contract/fetcher-env.js';
 import { bodyTooLarge, capped, readCappedText, slices, type CapInfo } from './bounded-body.js';
 import type { ByteCaps } from './config.js';
+import { JsonArrayItems } from './json-array-items.js';
 import { attemptRequest, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo, type HttpContext, type HttpResponse } from './http.js';
 import type { Redactor } from './redact.js';
 import { withRetry } from './retry.js';
@@ -79,8 +79,8 @@ async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: Ca
   const itemCap: CapInfo = { peer: PEER, operation: info.operation, maxBytes: caps.secretBytes, setting: FETCHER_ENV.maxSecretBytes };
   // Bytes since the last complete item: the parser holds one item (and its value) whole.
   let itemBytes = 0;
-  // `$.*` with keepStack false: each array item on its own, and not kept in the array once seen.
-  const parser = new JSONParser({ paths: ['$.*'], keepStack: false });
+  // Each array item on its own, parsed alone and not kept once seen (fetcher/json-array-items.ts).
+  const parser = new JsonArrayItems();
   parser.onValue = ({ value, key }) => {
     itemBytes = 0;
     if (typeof key !== 'number' || !isRecord(value) || typeof value.name !== 'string') valid = false;

@@ -1,7 +1,9 @@
 // Builds the fetcher as a Node single-executable application (SEA):
 //   esbuild bundle (CJS: a SEA's main script is CommonJS) → dist/fetcher.cjs
-//   → SEA preparation blob with the V8 code cache → injected into a copy of the pinned Node 24
-//   binary with postject → dist/dap-secret-fetcher (linux-x64, needs only glibc and libstdc++).
+//   → SEA preparation blob with a V8 startup snapshot (the bundle evaluated once, at build time;
+//     fetcher/snapshot-entry.ts), or with the V8 code cache if the snapshot cannot be built
+//   → injected into a copy of the pinned Node 24 binary with postject → dist/dap-secret-fetcher
+//   (linux-x64, needs only glibc and libstdc++).
 // Usage: npm run build:fetcher
 import { build } from 'esbuild';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -32,7 +34,7 @@ mkdirSync(dist, { recursive: true });
 // 1. One CommonJS file. Dynamic imports stay lazy (esbuild wraps each module in an init function),
 //    so a run evaluates only the auth mode and clients it uses.
 const result = await build({
-  entryPoints: [join(root, 'fetcher', 'bin.ts')],
+  entryPoints: [join(root, 'fetcher', 'snapshot-entry.ts')],
   outfile: bundle,
   bundle: true,
   platform: 'node',
@@ -46,12 +48,23 @@ const result = await build({
 });
 writeFileSync(join(dist, 'fetcher.meta.json'), JSON.stringify(result.metafile));
 
-// 2. The SEA preparation blob, with the code cache so start-up skips most compilation.
-writeFileSync(
-  seaConfig,
-  JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2),
-);
-execFileSync(nodeBinary, ['--experimental-sea-config', seaConfig], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+// 2. The SEA preparation blob: a startup snapshot (each run starts from the evaluated bundle), else
+//    the code cache (each run still evaluates it, but skips most compilation).
+function prepareBlob(mode) {
+  rmSync(blob, { force: true });
+  const config = { main: bundle, output: blob, disableExperimentalSEAWarning: true, ...(mode === 'snapshot' ? { useSnapshot: true } : { useCodeCache: true }) };
+  writeFileSync(seaConfig, JSON.stringify(config, null, 2));
+  const made = spawnSync(nodeBinary, ['--experimental-sea-config', seaConfig], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (made.status === 0 && existsSync(blob)) return true;
+  if (mode === 'snapshot') console.warn(`build:fetcher: no startup snapshot (${(made.stderr || `exit ${made.status}`).trim().split('\n').find((l) => l.trim()) ?? ''}); using the code cache`);
+  else process.stderr.write(made.stderr ?? '');
+  return false;
+}
+const startup = process.env.DAP_FETCHER_NO_SNAPSHOT === '1' || !prepareBlob('snapshot') ? 'code cache' : 'snapshot';
+if (startup === 'code cache' && !prepareBlob('code cache')) {
+  console.error('build:fetcher: node --experimental-sea-config failed');
+  process.exit(1);
+}
 
 // 3. Inject the blob into a copy of the Node binary.
 const postject = createRequire(import.meta.url)('postject');
@@ -87,4 +100,4 @@ if (built === null || !smoke(built)) {
 }
 renameSync(built, output);
 rmSync(blob, { force: true });
-console.log(`build:fetcher: ${output} (${mib(statSync(output).size)}; bundle ${mib(statSync(bundle).size)})`);
+console.log(`build:fetcher: ${output} (${mib(statSync(output).size)}; bundle ${mib(statSync(bundle).size)}; start-up from the ${startup})`);

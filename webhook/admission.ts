@@ -3,7 +3,6 @@
  * this owns the protocol. The JSONPatch is the diff between the original and the mutated pod,
  * so the mutation code edits a plain object and never writes patch paths by hand.
  */
-import fastJsonPatch from 'fast-json-patch';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { FileMountType, InjectionConfig } from './config.js';
 import type { Denial, DenialReason } from './mutate/deliveries.js';
@@ -11,6 +10,7 @@ import { injectSecrets, type InjectionOutcome } from './mutate/inject.js';
 import { podShapeProblems } from './mutate/pod-shape.js';
 import { clip, describeValue } from './quote.js';
 import { allowed, denied, patchedFromBytes, type AdmissionReviewResponse } from './responses.js';
+import { diffJson } from './mutate/json-diff.js';
 
 export type Outcome = 'injected' | 'unchanged' | 'denied' | 'ignored';
 
@@ -139,7 +139,7 @@ export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
     case 'deny':
       return deny(outcome.denials);
     case 'inject': {
-      const ops = fastJsonPatch.compare(patchScope(pod), patchScope(outcome.pod));
+      const ops = diffJson(patchScope(pod), patchScope(outcome.pod));
       const patch = Buffer.from(JSON.stringify(ops));
       const { maxPatchBytes } = config.limits;
       if (patch.length > maxPatchBytes) {

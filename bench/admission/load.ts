@@ -93,7 +93,8 @@ export const H2LOAD_MISSING = 'h2load not found: apt-get install nghttp2-client 
 
 export async function h2loadAvailable(): Promise<boolean> {
   const child = spawn(H2LOAD, ['--version'], { stdio: 'ignore' });
-  const [code] = (await Promise.race([once(child, 'exit'), once(child, 'error').then(() => [-1])])) as [number | null];
+  // events.once rejects when 'error' comes first (no h2load on PATH): that is the answer too.
+  const [code] = (await once(child, 'exit').catch(() => [-1])) as [number | null];
   return code === 0;
 }
 

@@ -4,7 +4,7 @@
  * (WEBHOOK_URL) and listens on 127.0.0.1 only. Ready when its /readyz says so, which the webhook
  * reports only after its self-registration succeeded.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdmissionregistrationV1Api, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
@@ -46,8 +46,12 @@ export async function startWebhook(cp: ControlPlane, opts: WebhookOptions): Prom
   const name = opts.name ?? `dap-secret-webhook-e2e-${id}`;
   const [port, healthPort] = [await freePort(), await freePort()];
   const serving = await cp.ca.issueServer('dap-secret-webhook', ['127.0.0.1', 'localhost']);
-  const certFile = join(cp.dir, `webhook-${id}.crt`);
-  const keyFile = join(cp.dir, `webhook-${id}.key`);
+  // A directory of their own, as in a pod (a Secret volume): the webhook watches the directory
+  // of its TLS files, and cp.dir changes with every line the control plane logs.
+  const tlsDir = join(cp.dir, `webhook-${id}-tls`);
+  await mkdir(tlsDir, { mode: 0o700 });
+  const certFile = join(tlsDir, 'tls.crt');
+  const keyFile = join(tlsDir, 'tls.key');
   await writeFile(certFile, serving.certPem);
   await writeFile(keyFile, serving.keyPem, { mode: 0o600 });
   const url = `https://127.0.0.1:${port}/mutate`;

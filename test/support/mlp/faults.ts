@@ -16,14 +16,14 @@ export class Faults {
   latencyMs = 0;
   /** Every request that reached the knobs, in order, with what they did to it. */
   readonly requests: FaultedRequest[] = [];
-  #failures: { remaining: number; status: number } = { remaining: 0, status: 503 };
+  #failures: { remaining: number; status: number; retryAfter?: string } = { remaining: 0, status: 503 };
   #rateLimits: { remaining: number; retryAfter: string } = { remaining: 0, retryAfter: '1' };
   #resets = 0;
   readonly #timers = new Set<NodeJS.Timeout>();
 
-  /** Answer the next `count` requests with `status` and an `{"error": ...}` body. */
-  failNext(count: number, status = 503): this {
-    this.#failures = { remaining: count, status };
+  /** Answer the next `count` requests with `status` and an `{"error": ...}` body (and `Retry-After`, if given). */
+  failNext(count: number, status = 503, retryAfter?: string): this {
+    this.#failures = { remaining: count, status, ...(retryAfter === undefined ? {} : { retryAfter }) };
     return this;
   }
 
@@ -72,7 +72,7 @@ export class Faults {
       if (this.#failures.remaining > 0) {
         this.#failures.remaining--;
         record.fault = 'failed';
-        res.writeHead(this.#failures.status, { 'content-type': 'application/json' });
+        res.writeHead(this.#failures.status, { 'content-type': 'application/json', ...(this.#failures.retryAfter === undefined ? {} : { 'retry-after': this.#failures.retryAfter }) });
         res.end(JSON.stringify({ error: 'injected failure' }));
         return;
       }

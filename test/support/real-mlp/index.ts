@@ -40,8 +40,12 @@ export interface RealMlp {
   createSecret(projectId: number, s: { name: string; data: string }): Promise<MlpSecret>;
   /** A project and its secrets, through MLP's own API. */
   seedProject(p: SeedProject): Promise<{ project: MlpProject; secrets: MlpSecret[] }>;
-  /** The running servers, e.g. to check what they listen on. */
-  processes: { postgres: ManagedProcess; mlp: ManagedProcess };
+  /** The running servers, e.g. to check what they listen on (`mlp` is the current one after a restart). */
+  readonly processes: { postgres: ManagedProcess; mlp: ManagedProcess };
+  /** Stops the MLP server alone (PostgreSQL stays): an outage. */
+  stopServer(): Promise<void>;
+  /** Starts the MLP server again after `stopServer()`, on the same URL. */
+  startServer(): Promise<void>;
   /** The last log lines of PostgreSQL and MLP, for failure reports. */
   logTails(lines?: number): string;
   /** Stops MLP, then PostgreSQL, by PID; removes the temp dirs unless `keepDir`. */
@@ -90,7 +94,17 @@ export async function startRealMlp(opts: RealMlpOptions = {}): Promise<RealMlp> 
       for (const [name, data] of Object.entries(secrets)) created.push(await client.createSecret(project.id, { name, data }));
       return { project, secrets: created };
     },
-    processes: { postgres: pg.process, mlp: server.process },
+    processes: {
+      postgres: pg.process,
+      get mlp() {
+        return server!.process;
+      },
+    },
+    stopServer: () => server!.stop(),
+    async startServer() {
+      const { port } = server!;
+      server = await startMlpServer(pg!, { dir, port, ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) });
+    },
     logTails,
     stop: ({ keepDir = false } = {}) => stopAll(keepDir),
   };

@@ -16,6 +16,7 @@ import { mlpServerFiles } from './provisioned.js';
 export interface MlpServer {
   /** http://127.0.0.1:<port>; the API is under /v1. */
   url: string;
+  port: number;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -24,6 +25,8 @@ export interface MlpServerOptions {
   /** Where the config file and the log go. */
   dir: string;
   readyTimeoutMs?: number;
+  /** Listen on this port (one attempt): a restart after an outage keeps the URL clients know. */
+  port?: number;
 }
 
 /** Another process may take the free port before MLP binds it; MLP then exits, and we pick again. */
@@ -32,8 +35,9 @@ const PORT_ATTEMPTS = 3;
 export async function startMlpServer(pg: Postgres, opts: MlpServerOptions): Promise<MlpServer> {
   const files = await mlpServerFiles();
   const failures: string[] = [];
-  for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
-    const port = await freePort();
+  const attempts = opts.port === undefined ? PORT_ATTEMPTS : 1;
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const port = opts.port ?? (await freePort());
     const url = `http://127.0.0.1:${port}`;
     const configPath = join(opts.dir, `mlp-config-${attempt}.yaml`);
     await writeFile(configPath, stringify(mlpConfig(pg, port, files.migrationsDir)), { mode: 0o600 });
@@ -53,7 +57,7 @@ export async function startMlpServer(pg: Postgres, opts: MlpServerOptions): Prom
           abortIf: () => (mlp.hasExited ? `${mlp.describeExit()}\n${mlp.tail(20)}` : undefined),
         },
       );
-      return { url, process: mlp, stop: () => mlp.stop(5_000) };
+      return { url, port, process: mlp, stop: () => mlp.stop(5_000) };
     } catch (err) {
       await mlp.stop(5_000);
       failures.push(`attempt ${attempt} on port ${port}: ${(err as Error).message}`);
@@ -61,6 +65,17 @@ export async function startMlpServer(pg: Postgres, opts: MlpServerOptions): Prom
   }
   throw new Error(`MLP did not become ready (log: ${join(opts.dir, 'mlp-api.log')}):\n${failures.join('\n')}`);
 }
+
+/**
+ * MLP's database pool (api/config/config.go DatabaseConfig → database/sql's SetMaxIdleConns,
+ * SetMaxOpenConns, SetConnMaxIdleTime, SetConnMaxLifetime). Durations as Go parses them.
+ */
+export const MLP_DATABASE_POOL = {
+  maxIdleConns: 10,
+  maxOpenConns: 20,
+  connMaxIdleTime: '5m',
+  connMaxLifetime: '30m',
+} as const;
 
 /** MLP's config (api/config/config.go at the pinned release); omitted keys keep MLP's defaults. */
 function mlpConfig(pg: Postgres, port: number, migrationsDir: string) {
@@ -77,6 +92,11 @@ function mlpConfig(pg: Postgres, port: number, migrationsDir: string) {
       password: 'unused-trust-auth',
       database: pg.database,
       migrationPath: pathToFileURL(migrationsDir).href,
+      // MLP's defaults (all zero) keep no idle connection: every query opens a PostgreSQL
+      // connection (~10 ms of PostgreSQL CPU each), and past ~100 requests in flight MLP answers
+      // 500 "too many clients". Production runs MLP with a pool; so does this tier
+      // (deploy/README.md, "MLP at scale"). MAX_OPEN stays well under PostgreSQL's max_connections.
+      ...MLP_DATABASE_POOL,
     },
     mlflow: { trackingURL: 'http://mlflow.invalid' },
     authorization: { enabled: false },

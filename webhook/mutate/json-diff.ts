@@ -1,0 +1,53 @@
+/**
+ * The JSON Patch from one document to another, exactly as fast-json-patch's `compare()` makes it
+ * (same walk, same operations, same order: test/unit/webhook/json-diff.test.ts checks them
+ * against each other) but without deep-cloning every added or replaced value. compare() clones
+ * each value with a JSON round trip (`_deepClone`) so the patch stays valid if the documents
+ * change later; the webhook serialises the patch at once, so the clone was pure cost: ~10% of the
+ * webhook's CPU under load (bench/README.md, "Where the time goes").
+ *
+ * The values in the returned operations are the target document's own objects: serialise the
+ * patch before changing that document.
+ */
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+
+const { escapePathComponent } = fastJsonPatch;
+
+const keysOf = (value: object): string[] => (Array.isArray(value) ? Array.from({ length: value.length }, (_, i) => String(i)) : Object.keys(value));
+const has = (value: object, key: string) => Object.prototype.hasOwnProperty.call(value, key);
+
+export function diffJson(from: object, to: object): Operation[] {
+  const ops: Operation[] = [];
+  generate(from, to, ops, '');
+  return ops;
+}
+
+function generate(mirror: any, target: any, ops: Operation[], path: string): void {
+  if (target === mirror) return;
+  const obj = typeof target.toJSON === 'function' ? target.toJSON() : target;
+  const newKeys = keysOf(obj);
+  const oldKeys = keysOf(mirror);
+  let deleted = false;
+  // Backwards, like compare(): array elements are removed from the end, so indices stay valid.
+  for (let t = oldKeys.length - 1; t >= 0; t--) {
+    const key = oldKeys[t]!;
+    const oldVal = mirror[key];
+    if (has(obj, key) && !(obj[key] === undefined && oldVal !== undefined && !Array.isArray(obj))) {
+      const newVal = obj[key];
+      if (typeof oldVal === 'object' && oldVal !== null && typeof newVal === 'object' && newVal !== null && Array.isArray(oldVal) === Array.isArray(newVal)) {
+        generate(oldVal, newVal, ops, `${path}/${escapePathComponent(key)}`);
+      } else if (oldVal !== newVal) {
+        ops.push({ op: 'replace', path: `${path}/${escapePathComponent(key)}`, value: newVal });
+      }
+    } else if (Array.isArray(mirror) === Array.isArray(obj)) {
+      ops.push({ op: 'remove', path: `${path}/${escapePathComponent(key)}` });
+      deleted = true;
+    } else {
+      ops.push({ op: 'replace', path, value: obj });
+    }
+  }
+  if (!deleted && newKeys.length === oldKeys.length) return;
+  for (const key of newKeys) {
+    if (!has(mirror, key) && obj[key] !== undefined) ops.push({ op: 'add', path: `${path}/${escapePathComponent(key)}`, value: obj[key] });
+  }
+}
