@@ -42,7 +42,7 @@ python3 -m venv "$VENV"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/dap-flytekit-check.XXXXXX")
 TMPDIR="$scratch" "$VENV/bin/python" -c 'import flytekit' >&2 || { rm -rf "$scratch"; log "flytekit $FLYTEKIT_VERSION installed but does not import"; exit 1; }
 # ...and so does one console script (its shebang names this venv's python).
-TMPDIR="$scratch" "$VENV/bin/pyflyte" --version >&2 || { rm -rf "$scratch"; log "flytekit $FLYTEKIT_VERSION installed but bin/pyflyte does not run"; exit 1; }
+TMPDIR="$scratch" "$VENV/bin/pyflyte" --help >/dev/null || { rm -rf "$scratch"; log "flytekit $FLYTEKIT_VERSION installed but bin/pyflyte does not run"; exit 1; }
 rm -rf "$scratch"
 touch "$COMPLETE"
 echo "$VENV/bin/python"
