@@ -14,6 +14,8 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 const chart = readFileSync(new URL('../deploy/helm/dap-secret-webhook/Chart.yaml', import.meta.url), 'utf8');
 const field = (name) => chart.match(new RegExp(`^${name}:\\s*"?([^"\\s]+)"?\\s*$`, 'm'))?.[1];
 const found = { 'package.json version': pkg, 'Chart.yaml version': field('version'), 'Chart.yaml appVersion': field('appVersion') };
+// Artifact Hub lists the images the chart installs (annotation artifacthub.io/images).
+for (const m of chart.matchAll(/^\s+image: ghcr\.io\/[\w.-]+\/([\w.-]+):(\S+)$/gm)) found[`Chart.yaml artifacthub.io/images ${m[1]}`] = m[2];
 const wrong = Object.entries(found).filter(([, v]) => v !== wanted);
 if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(wanted)) {
   console.error(`release: tag ${tag} is not vMAJOR.MINOR.PATCH`);
