@@ -66,6 +66,12 @@ export function valuesTables(valuesText) {
       }
     }
   };
+  // A section title at the very top, apart from the first key, is the document's comment.
+  for (const title of readComment(doc.commentBefore).sections) {
+    out.push(`### ${title}`, '');
+    header();
+    started = true;
+  }
   walk(doc.contents, []);
   return out.join('\n');
 }
