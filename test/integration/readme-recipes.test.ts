@@ -12,6 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { freePort } from '../e2e/harness/ports.js';
+import { skipFor } from '../support/skips.js';
 import { waitFor } from '../e2e/harness/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -91,7 +92,7 @@ describe('README recipes, verbatim', function () {
 
   it('an older system node is refused with a message that says how to run with the pinned Node', function () {
     const system = spawnSync('node', ['--version'], { env: newcomerEnv(), encoding: 'utf8' });
-    if (system.status !== 0 || Number(system.stdout.slice(1).split('.')[0]) >= 24) this.skip(); // this machine's node is 24: nothing to refuse
+    if (system.status !== 0 || Number(system.stdout.slice(1).split('.')[0]) >= 24) skipFor(this, `the machine's own node is ${system.stdout.trim() || 'missing'}, not older than 24: nothing to refuse`);
     const run = spawnSync('node', ['dist/webhook/dap-secret-webhook.mjs', '--version'], { cwd: ROOT, env: newcomerEnv(), encoding: 'utf8' });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /needs Node\.js 24 or newer; this is v\d+/);
