@@ -4,6 +4,9 @@
  */
 import { strict as assert } from 'node:assert';
 import type { V1Pod } from '@kubernetes/client-node';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { admit } from '../../../webhook/admission.js';
+import { podReview } from '../../../webhook/render.js';
 import { loadConfig, type InjectionConfig } from '../../../webhook/config.js';
 import { encodeSecretAnnotation } from '../../../webhook/flyte/annotations.js';
 import { injectSecrets } from '../../../webhook/mutate/inject.js';
@@ -73,6 +76,17 @@ describe('fetcher admin settings: private CA, extra env, pull secrets', () => {
     assert.deepEqual(pod.spec!.imagePullSecrets, [{ name: 'team-registry' }, { name: 'fetcher-registry' }, { name: 'mirror-registry' }]);
     assert.deepEqual(input, before);
     assert.deepEqual(inject(flytePod('FILE'), configWith({ FETCHER_IMAGE_PULL_SECRETS: 'r' })).spec!.imagePullSecrets, [{ name: 'r' }]);
+  });
+
+  it('the admission response\'s patch carries the pull secrets (the API server stores only what the patch says)', () => {
+    const config = configWith({ FETCHER_IMAGE_PULL_SECRETS: 'fetcher-registry' });
+    for (const spec of [{}, { imagePullSecrets: [{ name: 'team-registry' }] }]) {
+      const pod = flytePod('FILE', spec);
+      const result = admit(podReview(pod as Record<string, unknown>, { uid: 'u1' }), config);
+      const ops = JSON.parse(Buffer.from((result.review.response as { patch: string }).patch, 'base64').toString('utf8')) as Operation[];
+      const patched = fastJsonPatch.applyPatch(structuredClone(pod), ops, true, false).newDocument;
+      assert.deepEqual(patched.spec!.imagePullSecrets, [...(spec.imagePullSecrets ?? []), { name: 'fetcher-registry' }]);
+    }
   });
 
   it('a reinvocation adds no second copy of the pull secrets', () => {
