@@ -92,7 +92,7 @@ describe('e2e: MLP behind a private CA (HTTPS with a company CA; CA ConfigMap mo
   it('the stored pod: the CA ConfigMap is projected into the fetcher only, NODE_EXTRA_CA_CERTS names it, the pull secret is on the pod; the fetcher reads MLP over HTTPS; flytekit finds both secrets', async function () {
     this.timeout(180_000);
     const pod = await createPod(NS, 'private-ca-a1-n0-0');
-    assert.deepEqual(pod.spec!.imagePullSecrets, [{ name: PULL_SECRET }]);
+    assert.deepEqual(pod.spec!.imagePullSecrets?.map((s) => s.name), [PULL_SECRET]);
     const fetcher = pod.spec!.initContainers!.find((c) => c.name === FETCHER_CONTAINER)!;
     const caPath = fetcher.env!.find((e) => e.name === 'NODE_EXTRA_CA_CERTS')?.value;
     assert.ok(caPath, 'the fetcher has NODE_EXTRA_CA_CERTS');
