@@ -29,7 +29,8 @@ const cross = arch !== hostArch;
 const bundle = join(dist, 'fetcher.cjs');
 const blob = join(dist, `fetcher-${arch}.blob`);
 const seaConfig = join(dist, `fetcher-${arch}-sea-config.json`);
-const output = join(dist, cross ? `dap-secret-fetcher-linux-${arch}` : 'dap-secret-fetcher');
+// An explicit --arch names its output by platform (also on a machine of that arch, natively).
+const output = join(dist, args.arch ? `dap-secret-fetcher-linux-${arch}` : 'dap-secret-fetcher');
 const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const QEMU = '/usr/bin/qemu-aarch64-static';
 const ARM64_SYSROOT = '/usr/aarch64-linux-gnu';

@@ -14,7 +14,8 @@ import { describeRun, makePod, podEnv, ROOT, runFetcher, startWorld, type World 
 const ARM64_EXECUTABLE = join(ROOT, 'dist', 'dap-secret-fetcher-linux-arm64');
 const QEMU = '/usr/bin/qemu-aarch64-static';
 const SYSROOT = '/usr/aarch64-linux-gnu';
-const underQemu = (...args: string[]): [string, string[]] => [QEMU, ['-L', SYSROOT, ARM64_EXECUTABLE, ...args]];
+/** Under qemu on x64; directly on an arm64 machine (where the build was native). */
+const underQemu = (...args: string[]): [string, string[]] => (process.arch === 'arm64' ? [ARM64_EXECUTABLE, args] : [QEMU, ['-L', SYSROOT, ARM64_EXECUTABLE, ...args]]);
 
 /** ELF e_machine (offset 18, little-endian): 183 = AArch64, 62 = x86-64. */
 function elfMachine(file: string): number {
