@@ -5,6 +5,7 @@
 import { strict as assert } from 'node:assert';
 import type { V1Pod } from '@kubernetes/client-node';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { IDENTITY_MOUNT_PATH } from '../../../contract/fetcher-env.js';
 import { admit } from '../../../webhook/admission.js';
 import { podReview } from '../../../webhook/render.js';
 import { loadConfig, type InjectionConfig } from '../../../webhook/config.js';
@@ -44,10 +45,10 @@ describe('fetcher admin settings: private CA, extra env, pull secrets', () => {
       const pod = inject(flytePod('FILE'), configWith({ FETCHER_CA_CONFIGMAP: 'mlp-ca', FETCHER_CA_CONFIGMAP_KEY: 'bundle.pem', MLP_AUTH_MODE: authMode }));
       const fetcher = pod.spec!.initContainers!.find((c) => c.name === 'fetcher')!;
       const caEnv = fetcher.env!.find((e) => e.name === 'NODE_EXTRA_CA_CERTS');
-      assert.equal(caEnv?.value, '/var/run/secrets/dap-secret-webhook/tls/ca-bundle.crt', authMode);
+      assert.equal(caEnv?.value, `${IDENTITY_MOUNT_PATH}/tls/ca-bundle.crt`, authMode);
       const identity = pod.spec!.volumes!.find((v) => v.name === 'dap-fetcher-identity');
       assert.deepEqual(identity?.projected?.sources?.find((s) => s.configMap?.name === 'mlp-ca')?.configMap, { name: 'mlp-ca', items: [{ key: 'bundle.pem', path: 'tls/ca-bundle.crt' }] }, authMode);
-      assert.ok(fetcher.volumeMounts!.some((m) => m.name === 'dap-fetcher-identity' && m.mountPath === '/var/run/secrets/dap-secret-webhook' && m.readOnly), authMode);
+      assert.ok(fetcher.volumeMounts!.some((m) => m.name === 'dap-fetcher-identity' && m.mountPath === IDENTITY_MOUNT_PATH && m.readOnly), authMode);
       const main = pod.spec!.containers[0]!;
       assert.ok(!(main.env ?? []).some((e) => e.name === 'NODE_EXTRA_CA_CERTS'), 'the task container does not get the CA env');
       assert.ok(!(main.volumeMounts ?? []).some((m) => m.name === 'dap-fetcher-identity'), 'nor the identity volume');
