@@ -121,7 +121,7 @@ describe('e2e: MLP behind a private CA (HTTPS with a company CA; CA ConfigMap mo
     const seenBefore = proxy.seen.length;
     const run = await runFetcherStep(sandbox, { apiUrl: cp.apiUrl, caFile: cp.caFile });
     assert.equal(run.exitCode, FETCHER_EXIT.failed, run.stderr);
-    assert.match(run.terminationMessage, /not signed by a CA the fetcher trusts/);
+    assert.match(run.terminationMessage, /presented a TLS certificate the fetcher does not accept \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
     assert.match(run.terminationMessage, /FETCHER_CA_CONFIGMAP/);
     assert.ok(!/retrying/.test(run.stdout), 'a certificate verdict is not retried');
     assert.equal(proxy.seen.length, seenBefore, 'no request got past the TLS handshake');
