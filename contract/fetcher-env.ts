@@ -40,6 +40,8 @@ export const FETCHER_ENV = {
   maxProjectsBytes: 'DAP_MAX_PROJECTS_BYTES',
   maxSecretsBytes: 'DAP_MAX_SECRETS_BYTES',
   maxSecretBytes: 'DAP_MAX_SECRET_BYTES',
+  /** Read by Node itself at start: a CA bundle trusted next to the public CAs (MLP behind a private CA). */
+  extraCaCerts: 'NODE_EXTRA_CA_CERTS',
 } as const;
 
 /**
@@ -70,6 +72,8 @@ export const IDENTITY_FILES = {
   kubeToken: 'kube/token',
   kubeCa: 'kube/ca.crt',
   exchangeClientCredentials: 'exchange/client-credentials.json',
+  /** The admin's CA bundle (FETCHER_CA_CONFIGMAP). */
+  extraCaCerts: 'tls/ca-bundle.crt',
 } as const;
 
 /** Where the fetcher sees the shared in-memory volume. */

@@ -162,7 +162,7 @@ export async function boundedAttempt<R extends { status: number }>(
     if (isCertificateError(err)) {
       throw new FetcherError({
         problem: `${info.peer} at ${new URL(where).origin} presented a TLS certificate the fetcher does not accept (${reason}), so it did not send the request to ${info.operation}`,
-        fix: `give the fetcher the CA that signed ${info.peer}'s certificate (NODE_EXTRA_CA_CERTS, see fetcher/README.md), or check that the URL names the host the certificate is for`,
+        fix: `give the fetcher the CA that signed ${info.peer}'s certificate (the admin's FETCHER_CA_CONFIGMAP, Helm fetcher.caBundle: a ConfigMap in the pod's namespace, trusted through NODE_EXTRA_CA_CERTS), or check that the URL names the host the certificate is for`,
       });
     }
     throw new FetcherError({

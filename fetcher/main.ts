@@ -52,6 +52,7 @@ const ENV_HELP: [names: string[], meaning: string][] = [
   [[E.maxSecretsBytes], `cap on MLP's secrets list (default ${DEFAULT_BYTE_CAPS.secretsBytes})`],
   [[E.maxSecretBytes], `cap on one secret in that list (default ${DEFAULT_BYTE_CAPS.secretBytes})`],
   [[E.terminationLog], 'termination message file (default /dev/termination-log)'],
+  [[E.extraCaCerts], 'PEM CAs trusted next to the public ones (MLP behind a private CA)'],
 ];
 
 /** Where descriptions start; names that do not fit before it get theirs on the next line. */

@@ -1,22 +1,28 @@
-// `npm start`: the webhook with laptop defaults. Real deployments set these env vars (Helm
-// chart); here any that are unset get a development value, and we say so.
-import { spawn } from 'node:child_process';
+// `npm start`: builds the webhook, then runs it with laptop defaults. Real deployments set the env
+// vars (Helm chart); here any that are unset get a development value, and we say so
+// (webhook/dev-defaults.ts, loaded with Node's own type stripping).
+//
+// The server runs in this very process (the built bundle, imported), not as a child, and
+// package.json `exec`s it in place of npm's shell: npm forwards SIGTERM/SIGINT straight to it, and
+// it drains and exits. Should npm itself die without forwarding (SIGKILL), we notice the new
+// parent and stop the same way: `npm start` leaves no orphan listening on the ports.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { SERVE_DEV_DEFAULTS, withDevDefaults } from '../webhook/dev-defaults.ts';
 
-const devDefaults = {
-  FETCHER_IMAGE: 'dap-secret-fetcher:dev',
-  MLP_API_HOST: 'http://127.0.0.1:8081',
-  WEBHOOK_HOST: '127.0.0.1',
-  // A laptop's ~/.kube/config may point at a real cluster: never register a failurePolicy=Fail
-  // webhook there from a development run.
-  WEBHOOK_REGISTER: 'false',
-};
-const env = { ...process.env };
-for (const [name, value] of Object.entries(devDefaults)) {
-  if (!env[name]) {
-    env[name] = value;
-    process.stderr.write(`npm start: ${name} not set, using the development value ${value}\n`);
-  }
-}
-const child = spawn(process.execPath, ['dist/webhook/dap-secret-webhook.mjs', 'serve'], { env, stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const built = spawnSync(process.execPath, ['scripts/build-webhook.mjs'], { stdio: 'inherit' });
+if (built.status !== 0) process.exit(built.status ?? 1);
+
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
+}, 500).unref();
+
+const { env, notes } = withDevDefaults(process.env, SERVE_DEV_DEFAULTS, 'npm start');
+for (const note of notes) process.stderr.write(`${note}\n`);
+Object.assign(process.env, env);
+// The bundle runs its CLI when argv[1] names it: make this process look like `dap-secret-webhook.mjs serve`.
+const bundle = resolve('dist/webhook/dap-secret-webhook.mjs');
+process.argv = [process.execPath, bundle, 'serve'];
+await import(pathToFileURL(bundle).href);

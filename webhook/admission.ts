@@ -107,8 +107,8 @@ function patchScope(pod: V1Pod): Record<string, unknown> {
   const scope: Record<string, unknown> = {};
   if (pod.metadata) scope.metadata = pod.metadata.annotations ? { annotations: pod.metadata.annotations } : {};
   if (pod.spec) {
-    const { initContainers, containers, volumes } = pod.spec;
-    scope.spec = { ...(initContainers ? { initContainers } : {}), ...(containers ? { containers } : {}), ...(volumes ? { volumes } : {}) };
+    const { initContainers, containers, volumes, imagePullSecrets } = pod.spec;
+    scope.spec = { ...(initContainers ? { initContainers } : {}), ...(containers ? { containers } : {}), ...(volumes ? { volumes } : {}), ...(imagePullSecrets ? { imagePullSecrets } : {}) };
   }
   return scope;
 }

@@ -1,6 +1,7 @@
 /**
  * dap-secret-webhook: `serve` (the admission server), `render` (a pod through the admission
- * code), `decode` (one Flyte secret annotation), `certs` (TLS Secret management for the Helm Job).
+ * code), `encode` / `decode` (one Flyte secret annotation), `certs` (TLS Secret management for
+ * the Helm Job).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -16,7 +17,10 @@ Usage:
                                                  a Pod or AdmissionReview (JSON/YAML) through the admission code;
                                                  prints the mutated Pod (or the AdmissionReview response);
                                                  (admission warnings on stderr); exit 1 with the
-                                                 denial message when the pod would be denied
+                                                 denial message when the pod would be denied;
+                                                 FETCHER_IMAGE and MLP_API_HOST get development values when unset
+  dap-secret-webhook encode --key K [--group G] [--group-version V] [--mount ANY|ENV_VAR|FILE] [--env-var NAME]
+                                                 the flyte.secrets/s<i> annotation value Flyte writes for that secret
   dap-secret-webhook decode VALUE                decode one flyte.secrets/s<i> annotation value
   dap-secret-webhook certs ensure ...            create or renew the webhook's TLS Secret (see 'certs --help')
   dap-secret-webhook unregister                  delete the MutatingWebhookConfiguration WEBHOOK_NAME (uninstall hook)
@@ -43,7 +47,11 @@ async function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     io.err(`render: -o must be json or yaml, not ${JSON.stringify(output)}\n`);
     return 2;
   }
-  const loaded = loadConfig(env);
+  // Offline and without a deployment's env: the two required settings get development values.
+  const { RENDER_DEV_DEFAULTS, withDevDefaults } = await import('./dev-defaults.js');
+  const dev = withDevDefaults(env, RENDER_DEV_DEFAULTS, 'render');
+  for (const note of dev.notes) io.err(`${note}\n`);
+  const loaded = loadConfig(dev.env);
   if (!loaded.ok) {
     io.err(loaded.problems.map((p) => `config: ${p}\n`).join(''));
     return 2;
@@ -105,6 +113,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
       return renderCommand(rest, env, io);
     case 'decode':
       return decodeCommand(rest, io);
+    case 'encode': {
+      const { encodeCommand } = await import('./encode.js');
+      return encodeCommand(rest, io.out, io.err);
+    }
     case 'certs': {
       const { runCertsCommand } = await import('./certs.js');
       const { defaultCertsDeps } = await import('./certs-kube.js');

@@ -6,6 +6,7 @@
 import { AUTH_MODES, BYTE_CAP_RANGE, DEFAULT_BYTE_CAPS, DEFAULT_DEADLINE_SECONDS, DEFAULT_TOKEN_AUDIENCE, type AuthMode } from '../contract/fetcher-env.js';
 import { posix } from 'node:path';
 import { isDnsSubdomain } from '../contract/plan.js';
+import { readFetcherAdminSettings, type FetcherAdminSettings } from './fetcher-admin-settings.js';
 
 export type FileMountType = 'FILE' | 'ENV_VAR';
 export type ProjectSource = 'namespace' | 'project-label';
@@ -23,6 +24,8 @@ export interface FetcherSettings {
   volumeSizeLimit: string;
   /** Byte caps on MLP's answers, passed to the fetcher when they differ from its defaults. */
   caps: { projectsBytes: number; secretsBytes: number; secretBytes: number };
+  /** CA bundle, extra env and pull secrets (fetcher-admin-settings.ts). */
+  admin: FetcherAdminSettings;
 }
 
 export interface MlpSettings {
@@ -121,6 +124,10 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'FETCHER_MAX_PROJECTS_BYTES', default: String(DEFAULT_BYTE_CAPS.projectsBytes), description: 'Cap on MLP\'s project list the fetcher reads (it ends with a clear error past it).' },
   { name: 'FETCHER_MAX_SECRETS_BYTES', default: String(DEFAULT_BYTE_CAPS.secretsBytes), description: 'Cap on MLP\'s secrets list (the whole project\'s secrets, streamed).' },
   { name: 'FETCHER_MAX_SECRET_BYTES', default: String(DEFAULT_BYTE_CAPS.secretBytes), description: 'Cap on one secret in that list, value included.' },
+  { name: 'FETCHER_CA_CONFIGMAP', default: '', description: 'ConfigMap in each task pod\'s namespace holding the CA bundle that signed MLP\'s (and the token-exchange issuer\'s) certificate, e.g. one a trust-manager Bundle writes; mounted into the fetcher only and trusted through NODE_EXTRA_CA_CERTS, next to the public CAs. Empty: public CAs only.' },
+  { name: 'FETCHER_CA_CONFIGMAP_KEY', default: 'ca.crt', description: 'Key of the PEM bundle in that ConfigMap.' },
+  { name: 'FETCHER_EXTRA_ENV', default: '', description: 'JSON object of extra env vars for the fetcher, e.g. {"HTTPS_PROXY":"http://proxy:3128","NODE_USE_ENV_PROXY":"1"}; at most 32. Copied into every injected pod spec: no secrets. Names the webhook sets are refused.' },
+  { name: 'FETCHER_IMAGE_PULL_SECRETS', default: '', description: 'Comma-separated Secrets (in each task pod\'s namespace) added to the pod\'s imagePullSecrets, for a fetcher image in a private registry.' },
   { name: 'SECRETS_VOLUME_SIZE_LIMIT', default: '1Mi', description: 'sizeLimit of the in-memory emptyDir holding FILE secrets.' },
   { name: 'FLYTE_SECRETS_DEFAULT_DIR', default: '/etc/flyte/secrets', description: 'Where task containers see FILE secrets (flytekit\'s FLYTE_SECRETS_DEFAULT_DIR); not a system directory such as /etc.' },
   { name: 'DEFAULT_MOUNT_TYPE', default: 'FILE', description: 'How ANY secrets are delivered: FILE or ENV_VAR.' },
@@ -287,6 +294,7 @@ export type ConfigResult = { ok: true; config: Config } | { ok: false; problems:
 /** Reads and validates the whole configuration; `podNamespace` is the namespace file's content if any. */
 export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
   const r = new Reader(env);
+  const admin = readFetcherAdminSettings((name) => r.raw(name));
   const fetcher: FetcherSettings = {
     image: r.required('FETCHER_IMAGE'),
     imagePullPolicy: r.oneOf('FETCHER_IMAGE_PULL_POLICY', ['IfNotPresent', 'Always', 'Never'] as const),
@@ -302,7 +310,9 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
       secretsBytes: r.integer('FETCHER_MAX_SECRETS_BYTES', BYTE_CAP_RANGE.min, BYTE_CAP_RANGE.max),
       secretBytes: r.integer('FETCHER_MAX_SECRET_BYTES', BYTE_CAP_RANGE.min, BYTE_CAP_RANGE.max),
     },
+    admin: admin.settings,
   };
+  r.problems.push(...admin.problems);
   r.requestWithinLimit('FETCHER_CPU_REQUEST', fetcher.cpuRequest, 'FETCHER_CPU_LIMIT', fetcher.cpuLimit);
   r.requestWithinLimit('FETCHER_MEMORY_REQUEST', fetcher.memoryRequest, 'FETCHER_MEMORY_LIMIT', fetcher.memoryLimit);
   if (/\s/.test(fetcher.image)) r.problems.push(`FETCHER_IMAGE=${JSON.stringify(fetcher.image)} must not contain whitespace`);

@@ -6,6 +6,7 @@ import type { V1Container, V1EnvVar, V1Volume, V1VolumeProjection } from '@kuber
 import { DEFAULT_BYTE_CAPS, FETCHER_ENV, FETCHER_VOLUME_PATH, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../contract/fetcher-env.js';
 import type { Plan } from '../../contract/plan.js';
 import type { InjectionConfig } from '../config.js';
+import { adminEnv, caBundleSource } from './fetcher-admin-parts.js';
 
 export const FETCHER_CONTAINER_NAME = 'fetcher';
 export const SECRETS_VOLUME_NAME = 'dap-flyte-secrets';
@@ -32,6 +33,7 @@ function identitySources(plan: Plan, config: InjectionConfig): V1VolumeProjectio
   if (mlp.authMode === 'token-exchange' && mlp.exchangeClientSecretName) {
     sources.push({ secret: { name: mlp.exchangeClientSecretName, items: [{ key: 'client-credentials.json', path: IDENTITY_FILES.exchangeClientCredentials }] } });
   }
+  sources.push(...caBundleSource(config.fetcher.admin));
   // Never empty: the volume must exist to occupy the ServiceAccount plugin's mount path (see
   // IDENTITY_MOUNT_PATH); the namespace file is what the plugin's own volume holds too.
   if (sources.length === 0) sources.push({ downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } });
@@ -81,6 +83,7 @@ function fetcherEnv(plan: Plan, config: InjectionConfig): V1EnvVar[] {
     env.push({ name: FETCHER_ENV.kubeTokenFile, value: identityPath(IDENTITY_FILES.kubeToken) });
     env.push({ name: FETCHER_ENV.kubeCaFile, value: identityPath(IDENTITY_FILES.kubeCa) });
   }
+  env.push(...adminEnv(fetcher.admin));
   return env;
 }
 

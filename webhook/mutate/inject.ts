@@ -12,6 +12,7 @@ import { ENV_PREFIX, FILE_PREFIX } from '../flyte/flytekit-names.js';
 import type { AdmissionLimits, FileMountType, InjectionConfig } from '../config.js';
 import { quote } from '../quote.js';
 import { findConflicts, groupVersionAliases, isDenial, resolveDelivery, type Delivery, type Denial } from './deliveries.js';
+import { withPullSecrets } from './fetcher-admin-parts.js';
 import { FETCHER_CONTAINER_NAME, SECRETS_VOLUME_NAME, fetcherContainer, fetcherVolumes, isFetcherImage } from './fetcher-parts.js';
 import { DEFAULT_DIR_VAR, ENV_PREFIX_VAR, FILE_PREFIX_VAR, containerLookup } from './flytekit-settings.js';
 import { ensureWiring, type Wiring } from './wiring.js';
@@ -327,6 +328,8 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
     const at = fetcherPosition(init);
     spec.initContainers = [...init.slice(0, at), fetcherContainer(plan, config), ...init.slice(at)];
     spec.volumes = [...(spec.volumes ?? []), ...volumes];
+    const pullSecrets = withPullSecrets(spec.imagePullSecrets, config.fetcher.admin);
+    if (pullSecrets !== undefined) spec.imagePullSecrets = pullSecrets;
     metadata.annotations = { ...metadata.annotations, [INJECTED_ANNOTATION]: 'true', ...(plan.secret ? { [SECRET_NAME_ANNOTATION]: plan.secret.name } : {}) };
   }
 

@@ -21,6 +21,7 @@ import type {
   V1Service,
 } from '@kubernetes/client-node';
 import { generateCertBundle, serviceDnsNames } from '../../../webhook/certs.js';
+import { createCertificateAuthority } from '../../support/k8s/pki.js';
 import { desiredWebhook } from '../../../webhook/server/registration.js';
 import type { ControlPlane } from '../harness/controlPlane.js';
 import { sharedControlPlane, START_TIMEOUT_MS } from '../harness/shared.js';
@@ -271,6 +272,36 @@ const VALUE_SETS: ValueSet[] = [
       assert.deepEqual(policy.spec!.ingress![1]?.ports, [{ port: 'http-metrics', protocol: 'TCP' }]);
     },
   },
+  {
+    title: 'MLP behind a private CA (chart-made CA ConfigMaps), a proxy in the fetcher\'s env, a private fetcher image',
+    release: 'dsw-ca',
+    namespace: 'dsw-ca',
+    values: async () => {
+      const ca = await createCertificateAuthority('company CA (chart test)');
+      return merge(REQUIRED, {
+        mlp: { apiHost: 'https://mlp.internal.example.com' },
+        fetcher: {
+          rbac: { namespaces: ['dsw-ml-team'], flyteProjects: ['dsw-flyte'] },
+          caBundle: { configMap: 'dsw-mlp-ca', key: 'bundle.pem', pem: ca.certPem },
+          extraEnv: { HTTPS_PROXY: 'http://proxy.example.com:3128', NODE_USE_ENV_PROXY: '1' },
+          imagePullSecrets: ['regcred', 'mirror-cred'],
+        },
+      });
+    },
+    async check(objects) {
+      const { admin } = configOf(objects).injection.fetcher;
+      assert.deepEqual(admin, {
+        caConfigMap: 'dsw-mlp-ca',
+        caConfigMapKey: 'bundle.pem',
+        extraEnv: [{ name: 'HTTPS_PROXY', value: 'http://proxy.example.com:3128' }, { name: 'NODE_USE_ENV_PROXY', value: '1' }],
+        imagePullSecrets: ['regcred', 'mirror-cred'],
+      });
+      // One CA ConfigMap per fetcher namespace (a pod mounts only its own namespace's ConfigMaps).
+      const maps = ofKind<KubernetesObject & { data: Record<string, string> }>(objects, 'ConfigMap').filter((m) => m.metadata!.name === 'dsw-mlp-ca');
+      assert.deepEqual(maps.map((m) => m.metadata!.namespace).sort(), [...FLYTE_NAMESPACES].sort());
+      for (const m of maps) assert.match(m.data['bundle.pem']!, /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n$/);
+    },
+  },
 ];
 
 /** Every rendered object through the API server, namespaces first; pod templates under `restricted`. */
@@ -354,6 +385,10 @@ describe('deploy: Helm chart on a real API server', function () {
       ['token exchange without issuer', merge(REQUIRED, { mlp: { auth: { mode: 'token-exchange' } } }), /needs mlp\.auth\.tokenExchange\.issuer/],
       ['unknown TLS mode (values.schema.json)', merge(REQUIRED, { tls: { mode: 'acme' } }), /\/tls\/mode.*must be one of 'job', 'cert-manager', 'secret'/],
       ['a termination grace period the webhook\'s shutdown does not fit in', merge(REQUIRED, { terminationGracePeriodSeconds: SHUTDOWN_SECONDS }), new RegExp(`terminationGracePeriodSeconds=${SHUTDOWN_SECONDS} is too short: .* at least ${SHUTDOWN_SECONDS + 1} `)],
+      ['a CA bundle without the ConfigMap name to give it', merge(REQUIRED, { fetcher: { rbac: { namespaces: ['x'] }, caBundle: { pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' } } }), /fetcher\.caBundle\.pem needs fetcher\.caBundle\.configMap/],
+      ['a CA bundle that is not PEM', merge(REQUIRED, { fetcher: { rbac: { namespaces: ['x'] }, caBundle: { configMap: 'mlp-ca', pem: 'not a certificate' } } }), /fetcher\.caBundle\.pem must be PEM CA certificate/],
+      ['a CA bundle with no fetcher namespace to put it in', merge(REQUIRED, { fetcher: { caBundle: { configMap: 'mlp-ca', pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' } } }), /no fetcher namespace is: set fetcher\.rbac\.namespaces/],
+      ['an extra fetcher env name that is not one (values.schema.json)', merge(REQUIRED, { fetcher: { extraEnv: { 'NOT-AN-ENV': 'x' } } }), /invalid propertyName 'NOT-AN-ENV'[\s\S]*does not match pattern/],
       ['a misspelt value (values.schema.json)', merge(REQUIRED, { fetcher: { imagePullPolicy: 'Always' } }), /\/fetcher.*additional properties 'imagePullPolicy' not allowed/],
     ];
     for (const [title, values, message] of cases) {

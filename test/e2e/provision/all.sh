@@ -11,3 +11,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # The real-node tier (test/node): containerd, runc, CNI plugins, iptables, buildah; the pause image;
 # the webhook and fetcher images from our Dockerfiles and the flytekit task image.
 "$here/node.sh" >/dev/null && "$here/images.sh" >/dev/null
+# The pinned Node for linux-arm64 and qemu (the arm64 fetcher, npm run build:fetcher:arm64).
+"$here/node-arm64.sh" >/dev/null

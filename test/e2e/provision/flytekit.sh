@@ -7,11 +7,15 @@
 set -euo pipefail
 FLYTEKIT_VERSION="${FLYTEKIT_VERSION:-1.16.31}"
 . "$(dirname "$0")/lib.sh"
-VENV="$CACHE_ROOT/flytekit-$FLYTEKIT_VERSION"
+# Keyed by the Python too: a venv is bound to the interpreter it was made with.
+PYTHON_VERSION="$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+VENV="$CACHE_ROOT/flytekit-$FLYTEKIT_VERSION-python$PYTHON_VERSION"
+# Written last: a venv without it is a build that did not finish (it is built in place, below).
+COMPLETE="$VENV/.complete"
 log() { echo "[provision flytekit $FLYTEKIT_VERSION] $*" >&2; }
 # The installed version from the package metadata: importing flytekit would leave /tmp/flyte* dirs.
 has_pinned_flytekit() {
-  [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c '
+  [[ -f "$COMPLETE" && -x "$VENV/bin/python" ]] && "$VENV/bin/python" -c '
 import importlib.metadata as m, sys
 sys.exit(m.version("flytekit") != sys.argv[1])' "$FLYTEKIT_VERSION" 2>/dev/null
 }
@@ -28,13 +32,17 @@ if ! has_ensurepip; then
   has_ensurepip || { log "python3-venv is installed but $(command -v python3) still has no ensurepip; install python$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv or put Debian's python3 first on PATH"; exit 1; }
 fi
 
+# Built where it stays: pip writes the venv's absolute path into every console script's shebang
+# (bin/pyflyte, bin/pip), so a venv built elsewhere and moved has scripts that do not run.
 log "creating $VENV"
-rm -rf "$VENV.tmp"
-python3 -m venv "$VENV.tmp"
-"$VENV.tmp/bin/pip" install --quiet "flytekit==$FLYTEKIT_VERSION" >&2
-rm -rf "$VENV"; mv "$VENV.tmp" "$VENV"
+rm -rf "$VENV"
+python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet "flytekit==$FLYTEKIT_VERSION" >&2
 # One real import proves the install works; flytekit makes temp dirs at import, so give it its own.
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/dap-flytekit-check.XXXXXX")
 TMPDIR="$scratch" "$VENV/bin/python" -c 'import flytekit' >&2 || { rm -rf "$scratch"; log "flytekit $FLYTEKIT_VERSION installed but does not import"; exit 1; }
+# ...and so does one console script (its shebang names this venv's python).
+TMPDIR="$scratch" "$VENV/bin/pyflyte" --help >/dev/null || { rm -rf "$scratch"; log "flytekit $FLYTEKIT_VERSION installed but bin/pyflyte does not run"; exit 1; }
 rm -rf "$scratch"
+touch "$COMPLETE"
 echo "$VENV/bin/python"

@@ -428,7 +428,12 @@ describe('dap-secret-fetcher (built executable)', function () {
       // A whole deadline to retry in: exit 1 (not 3, the deadline's) shows it did not.
       const { NODE_EXTRA_CA_CERTS: _ca, ...env } = httpsEnv(pod, { DAP_DEADLINE_SECONDS: '60' });
       const run = await runFetcher(env);
-      assertFailed(run, EXIT.failed, /MLP at https:\/\/127\.0\.0\.1:\d+ presented a TLS certificate the fetcher does not accept \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\), so it did not send the request to list projects/);
+      assertFailed(
+        run,
+        EXIT.failed,
+        /MLP at https:\/\/127\.0\.0\.1:\d+ presented a TLS certificate the fetcher does not accept \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)\), so it did not send the request to list projects/,
+        /FETCHER_CA_CONFIGMAP, Helm fetcher\.caBundle/,
+      );
       assert.equal(run.logs.filter((l) => l.msg === 'http call failed').length, 1, 'one attempt');
       assert.equal(seen.length, from, 'no request reached the proxy');
     });

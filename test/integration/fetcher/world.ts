@@ -193,10 +193,11 @@ export function podEnv(world: World, pod: Pod, plan: PlanSpec, extra: Record<str
 
 /**
  * Runs the built executable with exactly `env` (no PATH, no Node: it must be self-contained)
- * and waits for it to exit, bounded by `timeoutMs`.
+ * and waits for it to exit, bounded by `timeoutMs`. `command` runs another build (e.g. the arm64
+ * one under qemu).
  */
-export async function runFetcher(env: Record<string, string>, timeoutMs = 30_000): Promise<RunResult> {
-  const child = spawn(EXECUTABLE, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function runFetcher(env: Record<string, string>, timeoutMs = 30_000, command: [string, string[]] = [EXECUTABLE, []]): Promise<RunResult> {
+  const child = spawn(command[0], command[1], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));

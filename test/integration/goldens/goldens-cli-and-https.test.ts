@@ -7,7 +7,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import { Writable } from 'node:stream';
@@ -47,10 +47,34 @@ describe('golden pods through the built render CLI', function () {
     });
   }
 
-  it('exits 2 with one line per config problem when the admin config is incomplete', () => {
-    const run = spawnSync(process.execPath, [BUNDLE, 'render', '-'], { input: '{}', env: { PATH: process.env.PATH }, encoding: 'utf8' });
+  it('works offline with no env at all: development values for the two required settings, said on stderr; stdout is only the pod', () => {
+    const golden = loadGolden('file-single');
+    const run = spawnSync(process.execPath, [BUNDLE, 'render', '-', '-o', 'yaml'], { input: golden.inputText, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, 'render: FETCHER_IMAGE not set, using the development value dap-secret-fetcher:dev\nrender: MLP_API_HOST not set, using the development value http://127.0.0.1:8081\n');
+    const pod = parse(run.stdout) as { spec: { initContainers: { name: string; image: string; env: { name: string; value?: string }[] }[] } };
+    const fetcher = pod.spec.initContainers.find((c) => c.name === 'fetcher')!;
+    assert.equal(fetcher.image, 'dap-secret-fetcher:dev');
+    assert.equal(fetcher.env.find((e) => e.name === 'MLP_API_HOST')?.value, 'http://127.0.0.1:8081');
+  });
+
+  it('exits 2 with one line per config problem when the admin config is wrong', () => {
+    const run = spawnSync(process.execPath, [BUNDLE, 'render', '-'], { input: '{}', env: { PATH: process.env.PATH, ...GOLDEN_ENV, FETCHER_IMAGE_PULL_POLICY: 'Sometimes', MLP_AUTH_MODE: 'kerberos' }, encoding: 'utf8' });
     assert.equal(run.status, 2);
-    assert.equal(run.stderr, 'config: FETCHER_IMAGE is required but not set\nconfig: MLP_API_HOST is required but not set\n');
+    assert.equal(run.stderr, 'config: FETCHER_IMAGE_PULL_POLICY="Sometimes" must be one of IfNotPresent, Always, Never\nconfig: MLP_AUTH_MODE="kerberos" must be one of serviceaccount, token-exchange, gcp-workload-identity\n');
+  });
+
+  it('encodes a secret into the annotation value Flyte writes (the Go vectors), and decode reads it back', () => {
+    const vectors = JSON.parse(readFileSync('test/fixtures/flyte-secret-vectors.json', 'utf8')) as { name: string; annotation_value: string; secret: Record<string, string | undefined> }[];
+    const v = vectors.find((x) => x.name === 'group+key ENV_VAR')!;
+    const run = spawnSync(process.execPath, [BUNDLE, 'encode', '--group', v.secret.group!, '--key', v.secret.key!, '--mount', 'ENV_VAR'], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout, `${v.annotation_value}\n`);
+    const back = spawnSync(process.execPath, [BUNDLE, 'decode', run.stdout.trim()], { encoding: 'utf8' });
+    assert.deepEqual(JSON.parse(back.stdout).secret, { group: 'my-secrets', groupVersion: '', key: 'api_token', mountRequirement: 'ENV_VAR', envVar: '' });
+    const bad = spawnSync(process.execPath, [BUNDLE, 'encode', '--group', 'g', '--mount', 'FILE'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--key is required: it is the MLP secret's name/);
   });
 
   it('decodes one annotation', () => {

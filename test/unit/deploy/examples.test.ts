@@ -27,6 +27,18 @@ describe('deploy/examples', () => {
     assert.ok(mount?.readOnly, 'FILE secrets in a read-only mount at FLYTE_SECRETS_DEFAULT_DIR');
   });
 
+  it('admission-review.json is flyte-task-pod.yaml as the API server sends it, and is admitted with the injection patch', async () => {
+    const review = JSON.parse(await readFile(join(ROOT, 'deploy/examples/admission-review.json'), 'utf8')) as { apiVersion: string; kind: string; request: { object: unknown; namespace: string; operation: string } };
+    const pod = parse(await readFile(join(ROOT, 'deploy/examples/flyte-task-pod.yaml'), 'utf8')) as V1Pod;
+    assert.deepEqual(review.request.object, pod, 'the same pod: regenerate the review from the YAML when the pod changes');
+    assert.deepEqual([review.apiVersion, review.kind, review.request.operation, review.request.namespace], ['admission.k8s.io/v1', 'AdmissionReview', 'CREATE', pod.metadata!.namespace]);
+    const loaded = loadConfig({ FETCHER_IMAGE: 'dap-secret-fetcher:dev', MLP_API_HOST: 'http://mlp:8080' });
+    assert.ok(loaded.ok);
+    const answer = JSON.parse(render(JSON.stringify(review), loaded.config.injection).text) as { response: { allowed: boolean; patch?: string } };
+    assert.equal(answer.response.allowed, true);
+    assert.ok(answer.response.patch, 'a JSON Patch');
+  });
+
   it('the Flyte cluster resource template binds the fetcher ClusterRole of the kustomize base', async () => {
     const template = parse((await readFile(join(ROOT, 'deploy/examples/flyte-cluster-resource-template.yaml'), 'utf8')).replaceAll('{{ namespace }}', 'p-d')) as {
       roleRef: { kind: string; name: string };

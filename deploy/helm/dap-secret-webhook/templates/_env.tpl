@@ -23,6 +23,14 @@
   value: {{ .Values.fetcher.maxBytes.secrets | int64 | quote }}
 - name: FETCHER_MAX_SECRET_BYTES
   value: {{ .Values.fetcher.maxBytes.secret | int64 | quote }}
+- name: FETCHER_CA_CONFIGMAP
+  value: {{ .Values.fetcher.caBundle.configMap | quote }}
+- name: FETCHER_CA_CONFIGMAP_KEY
+  value: {{ .Values.fetcher.caBundle.key | quote }}
+- name: FETCHER_EXTRA_ENV
+  value: {{ if .Values.fetcher.extraEnv }}{{ .Values.fetcher.extraEnv | toJson | quote }}{{ else }}""{{ end }}
+- name: FETCHER_IMAGE_PULL_SECRETS
+  value: {{ join "," .Values.fetcher.imagePullSecrets | quote }}
 - name: SECRETS_VOLUME_SIZE_LIMIT
   value: {{ .Values.fetcher.secretsVolumeSizeLimit | quote }}
 - name: FLYTE_SECRETS_DEFAULT_DIR

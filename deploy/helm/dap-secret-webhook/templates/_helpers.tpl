@@ -111,6 +111,15 @@ app.kubernetes.io/part-of: dap-secret-webhook
 {{- if and (eq .Values.mlp.auth.mode "token-exchange") (not .Values.mlp.auth.tokenExchange.issuer) -}}
 {{- fail "mlp.auth.mode=token-exchange needs mlp.auth.tokenExchange.issuer (the OIDC issuer URL)" -}}
 {{- end -}}
+{{- if and .Values.fetcher.caBundle.pem (not .Values.fetcher.caBundle.configMap) -}}
+{{- fail "fetcher.caBundle.pem needs fetcher.caBundle.configMap: the name of the ConfigMap the chart creates in each fetcher namespace, e.g. --set fetcher.caBundle.configMap=mlp-ca" -}}
+{{- end -}}
+{{- if and .Values.fetcher.caBundle.pem (not (include "dsw.fetcherNamespaces" . | fromJsonArray)) -}}
+{{- fail "fetcher.caBundle.pem is set but no fetcher namespace is: set fetcher.rbac.namespaces or fetcher.rbac.flyteProjects (the chart creates the CA ConfigMap there), or create the ConfigMaps yourself and leave pem empty" -}}
+{{- end -}}
+{{- if and .Values.fetcher.caBundle.pem (not (contains "-----BEGIN CERTIFICATE-----" .Values.fetcher.caBundle.pem)) -}}
+{{- fail "fetcher.caBundle.pem must be PEM CA certificate(s) (-----BEGIN CERTIFICATE----- …), e.g. --set-file fetcher.caBundle.pem=mlp-ca.crt" -}}
+{{- end -}}
 {{- /* webhook/server/serve.ts: the drain delay, then up to 20 s for in-flight requests. */ -}}
 {{- $minimum := add (int .Values.webhook.drainDelaySeconds) 21 -}}
 {{- if lt (int .Values.terminationGracePeriodSeconds) (int $minimum) -}}
