@@ -356,6 +356,7 @@ describe('deploy: Helm chart on a real API server', function () {
       ['token exchange without issuer', merge(REQUIRED, { mlp: { auth: { mode: 'token-exchange' } } }), /needs mlp\.auth\.tokenExchange\.issuer/],
       ['unknown TLS mode (values.schema.json)', merge(REQUIRED, { tls: { mode: 'acme' } }), /\/tls\/mode.*must be one of 'job', 'cert-manager', 'secret'/],
       ['a termination grace period the webhook\'s shutdown does not fit in', merge(REQUIRED, { terminationGracePeriodSeconds: SHUTDOWN_SECONDS }), new RegExp(`terminationGracePeriodSeconds=${SHUTDOWN_SECONDS} is too short: .* at least ${SHUTDOWN_SECONDS + 1} `)],
+      ['a ServiceMonitor whose scrapes the default NetworkPolicy refuses', merge(REQUIRED, { metrics: { serviceMonitor: { enabled: true } } }), /metrics\.serviceMonitor\.enabled=true with networkPolicy\.enabled=true \(the default\) needs networkPolicy\.metricsFrom/],
       ['a misspelt value (values.schema.json)', merge(REQUIRED, { fetcher: { imagePullPolicy: 'Always' } }), /\/fetcher.*additional properties 'imagePullPolicy' not allowed/],
     ];
     for (const [title, values, message] of cases) {
