@@ -176,7 +176,7 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
 
   it('a list repeating a requested secret with a different value each time: memory stays flat (only the value kept is registered for redaction)', async function () {
     // 1.2 million items of ~52 bytes, just under the 64 MiB list cap, each naming the requested
-    // secret with another value. Registering each for redaction took 342 MiB (OOM under 256Mi).
+    // secret with another value. Registering each for redaction took ~290-340 MiB (OOM under 256Mi).
     const items = 1_200_000;
     handler = (req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
