@@ -20,7 +20,7 @@ import { FETCHER_ENV } from '../contract/fetcher-env.js';
 import { FetcherError, quote } from './errors.js';
 import type { Logger } from './log.js';
 import type { Redactor } from './redact.js';
-import { ATTEMPT_TIMEOUT_MS } from './http.js';
+import { ATTEMPT_TIMEOUT_MS, sanitisePeerText } from './http.js';
 import { parseRetryAfter, withRetry, type Clock, type Deadline } from './retry.js';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -132,9 +132,12 @@ function statusMessage(body: unknown): string {
   return '';
 }
 
+/**
+ * The API server's text as quoted: it can carry another admission webhook's or policy's words, so
+ * it is cleaned like any peer's (no terminal escapes, bidi overrides or extra lines) and bounded.
+ */
 function shorten(text: string, max = 300): string {
-  const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine.length > max ? `${oneLine.slice(0, max)}...` : oneLine;
+  return sanitisePeerText(text, max);
 }
 
 /**

@@ -84,10 +84,10 @@ async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: Ca
   parser.onValue = ({ value, key }) => {
     itemBytes = 0;
     if (typeof key !== 'number' || !isRecord(value) || typeof value.name !== 'string') valid = false;
-    else if (wanted.has(value.name) && typeof value.data === 'string') {
-      deps.redactor.add(value.data);
-      found.set(value.name, value.data);
-    }
+    // Registered with the redactor only once the list is read, and only the value kept: a list
+    // naming a wanted secret a million times (each with another value) would otherwise fill the
+    // redactor past the memory limit while the list itself stays under its cap.
+    else if (wanted.has(value.name) && typeof value.data === 'string') found.set(value.name, value.data);
   };
   parser.onError = () => {
     valid = false;
@@ -121,6 +121,7 @@ async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: Ca
   }
   // The parser ends itself after the one top-level value; not ended means empty or cut short.
   if (!valid || !parser.isEnded) throw unexpectedBody(info.operation, response.status);
+  for (const value of found.values()) deps.redactor.add(value);
   return found;
 }
 

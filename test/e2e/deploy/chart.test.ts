@@ -113,7 +113,9 @@ const VALUE_SETS: ValueSet[] = [
       assert.equal(maybe(objects, 'Job', `${fullname(set)}-unregister`), undefined, 'Helm deletes a configuration it owns');
       // The Secret policy, bound by name in the fetcher namespaces and by label everywhere else.
       const policyBindings = ofKind<KubernetesObject & { spec: { policyName: string; matchResources: { namespaceSelector: V1LabelSelector } } }>(objects, 'ValidatingAdmissionPolicyBinding');
-      assert.deepEqual(policyBindings.map((b) => b.metadata!.name).sort(), [`${fullname(set)}-fetcher-secrets`, `${fullname(set)}-fetcher-secrets-labelled`]);
+      assert.deepEqual(policyBindings.map((b) => b.metadata!.name).sort(), [`${fullname(set)}-certs-secrets`, `${fullname(set)}-fetcher-secrets`, `${fullname(set)}-fetcher-secrets-labelled`]);
+      // The certs Jobs' `create` on Secrets, narrowed to their TLS Secret, in the release namespace.
+      assert.deepEqual(policyBindings.find((b) => b.metadata!.name!.endsWith('-certs-secrets'))!.spec.matchResources.namespaceSelector.matchExpressions, [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [set.namespace] }]);
       assert.deepEqual(policyBindings.find((b) => b.metadata!.name!.endsWith('-labelled'))!.spec.matchResources.namespaceSelector, { matchLabels: { 'dap-secret-webhook.caraml.dev/fetcher-secret-policy': 'true' } });
       // NetworkPolicy: the admission port open (no API server CIDR given), the metrics port closed to pods.
       const policy = one<V1NetworkPolicy>(objects, 'NetworkPolicy');
@@ -128,9 +130,9 @@ const VALUE_SETS: ValueSet[] = [
     check(objects, set) {
       const vap = one<KubernetesObject & { spec: { validations: { expression: string }[] } }>(objects, 'ValidatingAdmissionPolicy', `${fullname(set)}-fetcher-secrets`);
       assert.ok(vap.spec.validations.some((v) => v.expression === "object.type == 'Opaque'"));
-      const binding = one<KubernetesObject & { spec: { policyName: string } }>(objects, 'ValidatingAdmissionPolicyBinding');
-      assert.equal(binding.spec.policyName, vap.metadata!.name);
-      assert.equal(binding.metadata!.name, `${fullname(set)}-fetcher-secrets-labelled`, 'no namespaces named: the labelled binding only');
+      const bindings = ofKind<KubernetesObject & { spec: { policyName: string } }>(objects, 'ValidatingAdmissionPolicyBinding').filter((b) => b.spec.policyName === vap.metadata!.name);
+      assert.deepEqual(bindings.map((b) => b.metadata!.name), [`${fullname(set)}-fetcher-secrets-labelled`], 'no namespaces named: the labelled binding only');
+      one(objects, 'ValidatingAdmissionPolicy', `${fullname(set)}-certs-secrets`);
       one(objects, 'MutatingWebhookConfiguration', fullname(set));
       one(objects, 'NetworkPolicy', fullname(set));
     },
@@ -228,7 +230,7 @@ const VALUE_SETS: ValueSet[] = [
       const cert = one<KubernetesObject & { spec: Record<string, unknown> }>(objects, 'Certificate');
       assert.deepEqual(cert.spec.issuerRef, { group: 'cert-manager.io', kind: 'ClusterIssuer', name: 'corp-ca' });
       const policyBinding = one<KubernetesObject & { spec: { policyName: string; validationActions: string[]; matchResources: { namespaceSelector: V1LabelSelector } } }>(objects, 'ValidatingAdmissionPolicyBinding', `${fullname(set)}-fetcher-secrets`);
-      assert.equal(policyBinding.spec.policyName, one(objects, 'ValidatingAdmissionPolicy').metadata!.name);
+      assert.equal(policyBinding.spec.policyName, one(objects, 'ValidatingAdmissionPolicy', `${fullname(set)}-fetcher-secrets`).metadata!.name);
       assert.deepEqual(policyBinding.spec.validationActions, ['Deny']);
       assert.deepEqual(policyBinding.spec.matchResources.namespaceSelector.matchExpressions, [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['dsw-ml-team'] }]);
       assert.equal(ofKind(objects, 'Issuer').length, 0, 'no own issuers with an external issuerRef');
@@ -389,6 +391,7 @@ describe('deploy: Helm chart on a real API server', function () {
       ['a CA bundle that is not PEM', merge(REQUIRED, { fetcher: { rbac: { namespaces: ['x'] }, caBundle: { configMap: 'mlp-ca', pem: 'not a certificate' } } }), /fetcher\.caBundle\.pem must be PEM CA certificate/],
       ['a CA bundle with no fetcher namespace to put it in', merge(REQUIRED, { fetcher: { caBundle: { configMap: 'mlp-ca', pem: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' } } }), /no fetcher namespace is: set fetcher\.rbac\.namespaces/],
       ['an extra fetcher env name that is not one (values.schema.json)', merge(REQUIRED, { fetcher: { extraEnv: { 'NOT-AN-ENV': 'x' } } }), /invalid propertyName 'NOT-AN-ENV'[\s\S]*does not match pattern/],
+      ['a ServiceMonitor whose scrapes the default NetworkPolicy refuses', merge(REQUIRED, { metrics: { serviceMonitor: { enabled: true } } }), /metrics\.serviceMonitor\.enabled=true with networkPolicy\.enabled=true \(the default\) needs networkPolicy\.metricsFrom/],
       ['a misspelt value (values.schema.json)', merge(REQUIRED, { fetcher: { imagePullPolicy: 'Always' } }), /\/fetcher.*additional properties 'imagePullPolicy' not allowed/],
     ];
     for (const [title, values, message] of cases) {
@@ -402,7 +405,7 @@ describe('deploy: Helm chart on a real API server', function () {
       this.timeout(PROVISION_TIMEOUT_MS);
       assert.match(await helmTemplateError(REQUIRED, ['--api-versions', 'v1/Pod']), /fetcher\.secretPolicy\.enabled=true \(the default\) needs the ValidatingAdmissionPolicy API .* set fetcher\.secretPolicy\.enabled=false knowing that/);
       const served = await helmTemplate('dsw-vap', 'dsw-vap', REQUIRED, ['--api-versions', 'v1/Pod', '--api-versions', 'admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy']);
-      assert.equal(ofKind(served.objects, 'ValidatingAdmissionPolicy').length, 1);
+      assert.deepEqual(ofKind(served.objects, 'ValidatingAdmissionPolicy').map((p) => p.metadata!.name).sort(), ['dsw-vap-dap-secret-webhook-certs-secrets', 'dsw-vap-dap-secret-webhook-fetcher-secrets']);
       const off = await helmTemplate('dsw-vap', 'dsw-vap', merge(REQUIRED, { fetcher: { secretPolicy: { enabled: false } } }), ['--api-versions', 'v1/Pod']);
       assert.equal(ofKind(off.objects, 'ValidatingAdmissionPolicy').length, 0, 'the documented switch');
     });

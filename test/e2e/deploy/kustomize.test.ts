@@ -77,14 +77,16 @@ describe('deploy: kustomize base and overlay on a real API server', function () 
     assert.deepEqual(normalRules(role.rules), normalRules(FETCHER_RULES));
   });
 
-  it('the overlay\'s Secret policy and its bindings are the chart\'s for the same namespaces', async function () {
+  it('the overlay\'s Secret policies (fetcher, certs Jobs) and their bindings are the chart\'s for the same namespaces', async function () {
     this.timeout(PROVISION_TIMEOUT_MS);
     const chart = await helmTemplate('dap-secret-webhook', NS, {
       fetcher: { image: 'f:1', rbac: { namespaces: OVERLAY_FLYTE_NAMESPACES } },
       mlp: { apiHost: 'http://mlp:8080' },
     });
-    assert.deepEqual(comparable(one(overlay.objects, 'ValidatingAdmissionPolicy')), comparable(one(chart.objects, 'ValidatingAdmissionPolicy')), 'the policy');
-    for (const name of ['dap-secret-webhook-fetcher-secrets', 'dap-secret-webhook-fetcher-secrets-labelled']) {
+    for (const name of ['dap-secret-webhook-fetcher-secrets', 'dap-secret-webhook-certs-secrets']) {
+      assert.deepEqual(comparable(one(overlay.objects, 'ValidatingAdmissionPolicy', name)), comparable(one(chart.objects, 'ValidatingAdmissionPolicy', name)), name);
+    }
+    for (const name of ['dap-secret-webhook-fetcher-secrets', 'dap-secret-webhook-fetcher-secrets-labelled', 'dap-secret-webhook-certs-secrets']) {
       assert.deepEqual(comparable(one(overlay.objects, 'ValidatingAdmissionPolicyBinding', name)), comparable(one(chart.objects, 'ValidatingAdmissionPolicyBinding', name)), name);
     }
   });

@@ -221,6 +221,17 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
     let dir: string;
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'dap-certs-e2e-'));
+      // The chart's policy for the certs ServiceAccounts, as Helm applies it: the runs below work under it.
+      const policy = objects.filter((o) => o.kind!.startsWith('ValidatingAdmissionPolicy') && o.metadata!.name!.endsWith('-certs-secrets'));
+      for (const obj of policy) await createIfAbsent(admin, obj);
+      if (policy.length === 0) return; // the threat-model test below says what is missing
+      // The admission plugin picks a new policy up asynchronously: wait until it refuses something.
+      const core = (await clientAs(cp, NS, `${FULLNAME}-certs`)).makeApiClient(CoreV1Api);
+      await waitFor(async () => ((await statusOf(() => core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'probe' } }, dryRun: 'All' }))) === 403 ? true : undefined), {
+        what: 'the certs Secret policy to take effect',
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
     });
     after(async () => {
       await rm(dir, { recursive: true, force: true });
@@ -287,6 +298,23 @@ describe('deploy: the chart RBAC with real ServiceAccount tokens', function () {
         assert.equal(await statusOf(() => api.deleteMutatingWebhookConfiguration({ name: FULLNAME, dryRun: 'All' })), 403, `${sa}: delete its own`);
         const other = { ...desiredConfiguration({ ...configOf(objects).registration, configurationName: 'dsw-rbac-certs-attacker', namespaceSelector: NEVER }, undefined) };
         assert.equal(await statusOf(() => api.createMutatingWebhookConfiguration({ body: other, dryRun: 'All' })), 403, `${sa}: create one`);
+      }
+    });
+
+    it('threat model: the certs Jobs create only their TLS Secret — no service-account-token Secret (a token for another ServiceAccount), no other name or type', async function () {
+      this.timeout(60_000);
+      const tokenFor = (sa: string) => ({ metadata: { name: `planted-token-${sa}`, annotations: { 'kubernetes.io/service-account.name': sa } }, type: 'kubernetes.io/service-account-token' });
+      for (const sa of [`${FULLNAME}-certs`, `${FULLNAME}-certs-hook`]) {
+        const core = (await clientAs(cp, NS, sa)).makeApiClient(CoreV1Api);
+        const create = (body: V1Secret) => statusOf(() => core.createNamespacedSecret({ namespace: NS, body, dryRun: 'All' }));
+        // The admission plugin picks a new policy up asynchronously.
+        const refused = await waitFor(async () => ((await create(tokenFor('default'))) === 403 ? true : undefined), { what: 'refusal', timeoutMs: 15_000, intervalMs: 200 }).catch(() => false);
+        assert.ok(refused, `${sa}: the API server admitted a service-account-token Secret (the control plane would fill in a token for that ServiceAccount)`);
+        assert.equal(await create(tokenFor(FULLNAME)), 403, `${sa}: a token for the webhook's ServiceAccount`);
+        assert.equal(await create({ metadata: { name: 'planted' }, stringData: { k: 'v' } }), 403, `${sa}: an Opaque Secret of another name`);
+        assert.equal(await create({ metadata: { name: 'planted-tls' }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': '', 'tls.key': '' } }), 403, `${sa}: a TLS Secret of another name`);
+        assert.equal(await create({ metadata: { name: `${FULLNAME}-tls` }, type: 'kubernetes.io/dockerconfigjson', stringData: { '.dockerconfigjson': '{}' } }), 403, `${sa}: its Secret's name with another type`);
+        assert.notEqual(await create({ metadata: { name: `${FULLNAME}-tls` }, type: 'kubernetes.io/tls', stringData: { 'tls.crt': '', 'tls.key': '' } }), 403, `${sa}: its own TLS Secret`);
       }
     });
 

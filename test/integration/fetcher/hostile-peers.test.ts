@@ -174,6 +174,31 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
     assert.deepEqual(requests, ['/v1/projects', '/v1/projects/7/secrets']);
   });
 
+  it('a list repeating a requested secret with a different value each time: memory stays flat (only the value kept is registered for redaction)', async function () {
+    // 1.2 million items of ~52 bytes, just under the 64 MiB list cap, each naming the requested
+    // secret with another value. Registering each for redaction took ~290-340 MiB (OOM under 256Mi).
+    const items = 1_200_000;
+    handler = (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url?.startsWith('/v1/projects?')) return void res.end(projects);
+      res.on('error', () => {});
+      let i = 0;
+      const pump = (): void => {
+        while (i < items && !res.destroyed) {
+          const batch: string[] = [];
+          for (let n = 0; n < 4096 && i < items; n++, i++) batch.push(`{"id":${i},"name":"pw","data":"value-${String(i).padStart(9, '0')}"}`);
+          if (!res.write(`${i <= 4096 ? '[' : ','}${batch.join(',')}`)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) res.end(']');
+      };
+      pump();
+    };
+    const run = await runMeasured();
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(run.rssMiB < RSS_BOUND_MIB, `peak RSS ${run.rssMiB.toFixed(0)} MiB, bound ${RSS_BOUND_MIB} MiB\n${run.stderr}`);
+    assert.deepEqual(requests, ['/v1/projects', '/v1/projects/7/secrets']);
+  });
+
   it('a 2 GiB error body: quoted short and clean, the status decides', async function () {
     handler = (_req, res) => {
       res.writeHead(403, { 'content-type': 'text/plain' });

@@ -213,3 +213,11 @@ containers:
   resources: [secrets]
   verbs: [create]
 {{- end -}}
+
+{{/* CEL list items 'system:serviceaccount:<ns>:<name>' for (list namespace names). */}}
+{{- define "dsw.quotedServiceAccounts" -}}
+{{- $ns := index . 0 -}}
+{{- $items := list -}}
+{{- range index . 1 }}{{ $items = append $items (printf "'system:serviceaccount:%s:%s'" $ns .) }}{{ end -}}
+{{- join ", " $items -}}
+{{- end -}}
