@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { chmod, lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, type FileHandle, lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { FetcherError, quote } from './errors.js';
 import { unsafePathReason } from '../contract/plan.js';
@@ -111,7 +111,7 @@ async function writeAtomically(dir: string, name: string, file: SecretFile, file
   // A fixed-length temp name, so a long (but valid) file name cannot make it too long.
   const temp = join(dir, `.dap-tmp-${randomBytes(8).toString('hex')}`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(temp, flags, fileMode);
     await handle.writeFile(file.data, 'utf8');

@@ -207,7 +207,7 @@ export function throwIfRetryableStatus(response: Pick<HttpResponse, 'status' | '
  * most MAX_QUOTED_CHARS characters are kept.
  */
 export function sanitisePeerText(text: string, max = MAX_QUOTED_CHARS): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters from peer text is the point
   const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, ' ').replace(/\s+/g, ' ').trim();
   const chars = [...clean];
   return chars.length > max ? `${chars.slice(0, max).join('')}...` : clean;

@@ -377,27 +377,31 @@ function describeConfigurationError(e: unknown, ref: string): string {
   return `could not reach the API server for ${ref}: ${e instanceof Error ? e.message : String(e)}`;
 }
 
+function parseEnsureFlags(args: string[]) {
+  return parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      secret: { type: 'string' },
+      namespace: { type: 'string' },
+      service: { type: 'string' },
+      'renew-before-days': { type: 'string', default: String(DEFAULT_RENEW_BEFORE_DAYS) },
+      'validity-days': { type: 'string', default: String(DEFAULT_VALIDITY_DAYS) },
+      'dns-name': { type: 'string', multiple: true, default: [] },
+      'webhook-configuration': { type: 'string', default: '' },
+      'configuration-may-be-missing': { type: 'boolean', default: false },
+    },
+  }).values;
+}
+
 function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; help?: boolean } {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return { problems: [], help: true };
   if (sub !== 'ensure') return { problems: [`unknown subcommand "${sub}" (the only one is "ensure")`] };
-  let values;
+  let values: ReturnType<typeof parseEnsureFlags>;
   try {
-    ({ values } = parseArgs({
-      args: rest,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        secret: { type: 'string' },
-        namespace: { type: 'string' },
-        service: { type: 'string' },
-        'renew-before-days': { type: 'string', default: String(DEFAULT_RENEW_BEFORE_DAYS) },
-        'validity-days': { type: 'string', default: String(DEFAULT_VALIDITY_DAYS) },
-        'dns-name': { type: 'string', multiple: true, default: [] },
-        'webhook-configuration': { type: 'string', default: '' },
-        'configuration-may-be-missing': { type: 'boolean', default: false },
-      },
-    }));
+    values = parseEnsureFlags(rest);
   } catch (e) {
     return { problems: [(e as Error).message] };
   }

@@ -106,7 +106,12 @@ function timing(runs: OneRun[]): Timing {
 
 async function gzipSize(path: string): Promise<number> {
   let bytes = 0;
-  await pipeline(createReadStream(path), createGzip(), new Writable({ write: (chunk: Buffer, _e, cb) => ((bytes += chunk.length), cb()) }));
+  await pipeline(createReadStream(path), createGzip(), new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        bytes += chunk.length;
+        cb();
+      },
+    }));
   return bytes;
 }
 

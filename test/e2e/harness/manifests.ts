@@ -36,7 +36,7 @@ export async function applyManifests(kc: KubeConfig, text: string, opts: ApplyOp
     try {
       applied.push(await client.patch(spec, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
     } catch (err) {
-      throw new Error(`applying ${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + '/' : ''}${obj.metadata?.name} from ${opts.source ?? 'manifest'} failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`applying ${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name} from ${opts.source ?? 'manifest'} failed: ${(err as Error).message}`, { cause: err });
     }
   }
   return applied;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXIT_CODES, FetcherError } from '../../../fetcher/errors.js';
+import { EXIT_CODES, type FetcherError } from '../../../fetcher/errors.js';
 import { buildPodSecret, createPodSecret, MAX_SECRET_BYTES, podNameLabel, type PodSecretRequest } from '../../../fetcher/k8s-secret.js';
 import { Redactor } from '../../../fetcher/redact.js';
 import { FakeClock, fakeDeadline, RecordingLogger } from './helpers.js';
