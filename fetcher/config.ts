@@ -19,8 +19,8 @@ import { isDnsSubdomain, parsePlan, requestedSecrets, type Plan } from '../contr
 
 export type Env = Record<string, string | undefined>;
 
-export const DEFAULT_EXCHANGE_CLIENT_ID = 'dap-secret-fetcher';
-export const DEFAULT_METADATA_HOST = 'metadata.google.internal';
+const DEFAULT_EXCHANGE_CLIENT_ID = 'dap-secret-fetcher';
+const DEFAULT_METADATA_HOST = 'metadata.google.internal';
 const MAX_DEADLINE_SECONDS = 3600;
 
 export interface PodIdentity {

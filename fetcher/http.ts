@@ -17,7 +17,7 @@ export const ATTEMPT_TIMEOUT_MS = 15_000;
 /** How much of an error body is read at all: its text is only quoted, shortened, in a message. */
 export const MAX_ERROR_BODY_BYTES = 16 * 1024;
 /** Longest peer text quoted in a message. */
-export const MAX_QUOTED_CHARS = 200;
+const MAX_QUOTED_CHARS = 200;
 
 /** An answer as the fetcher reads it: what http-transport.ts makes (fetch's Response has the same shape). */
 export interface HttpResponse {
@@ -97,7 +97,7 @@ const CERTIFICATE_ERRORS = new Set([
   'ERR_TLS_CERT_ALTNAME_FORMAT',
 ]);
 
-export function isCertificateError(err: unknown): boolean {
+function isCertificateError(err: unknown): boolean {
   const code = errorCode(err);
   return code !== undefined && CERTIFICATE_ERRORS.has(code);
 }
@@ -110,7 +110,7 @@ function describeNetworkError(err: unknown): string {
 }
 
 /** The request's URL as logged: path and query only (no credentials can be in it, by config). */
-export function loggableUrl(url: URL | string): string {
+function loggableUrl(url: URL | string): string {
   const u = typeof url === 'string' ? new URL(url) : url;
   return `${u.origin}${u.pathname}${u.search}`;
 }

@@ -21,7 +21,7 @@ export const VERSION = typeof __DAP_FETCHER_VERSION__ === 'string' ? __DAP_FETCH
  * The fetcher may only create Secrets, not read them, so a 409 cannot be compared with what it
  * would have written: say so, and what to look at when it was not a retry.
  */
-export const ALREADY_THERE =
+const ALREADY_THERE =
   'found the pod secret already there and left it as it is (the fetcher can create Secrets but not read them). ' +
   'This is expected when the kubelet runs this init container again (a retry after a crash, or a restarted pod sandbox). ' +
   'Otherwise something else created it first: check its ownerReference names this pod and who created it ' +

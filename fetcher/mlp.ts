@@ -15,7 +15,7 @@ import type { TokenSource } from './token/index.js';
 
 const PEER = 'MLP';
 
-export interface MlpProject {
+interface MlpProject {
   id: number;
   name: string;
 }
@@ -172,7 +172,7 @@ async function getOk(deps: MlpDeps, url: URL, info: CallInfo, project: string, a
   return response;
 }
 
-export async function findProject(deps: MlpDeps, baseUrl: URL, name: string, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<MlpProject> {
+async function findProject(deps: MlpDeps, baseUrl: URL, name: string, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<MlpProject> {
   const url = new URL('v1/projects', baseUrl);
   url.searchParams.set('name', name);
   const info: CallInfo = { peer: PEER, operation: 'list projects' };
@@ -195,7 +195,7 @@ export async function findProject(deps: MlpDeps, baseUrl: URL, name: string, cap
 }
 
 /** The values of the `wanted` secrets among the project's, by name (see readWantedSecrets). */
-export async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject, wanted: ReadonlySet<string>, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<Map<string, string>> {
+async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject, wanted: ReadonlySet<string>, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<Map<string, string>> {
   const url = new URL(`v1/projects/${project.id}/secrets`, baseUrl);
   const info: CallInfo = { peer: PEER, operation: 'list secrets' };
   const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };

@@ -40,8 +40,8 @@ export interface CertBundleOptions {
   now?: Date;
 }
 
-export const DEFAULT_VALIDITY_DAYS = 365;
-export const DEFAULT_RENEW_BEFORE_DAYS = 30;
+const DEFAULT_VALIDITY_DAYS = 365;
+const DEFAULT_RENEW_BEFORE_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Back-date notBefore a little so a node whose clock runs slightly behind still accepts the cert. */
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -124,8 +124,8 @@ export function certificateExpiresWithin(certPem: string, days: number, now: Dat
 // Assessing an existing TLS Secret (pure apart from WebCrypto signature checks)
 // ---------------------------------------------------------------------------------------------
 
-export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
-export const TLS_KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
+const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+const TLS_KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
 
 export type SecretVerdict =
   | { action: 'keep'; notAfter: Date }
@@ -245,7 +245,7 @@ export interface CertsDeps {
   now?: () => Date;
 }
 
-export const CERTS_USAGE = [
+const CERTS_USAGE = [
   'usage: dap-secret-webhook certs ensure --secret NAME --namespace NS --service SVC',
   '         [--renew-before-days 30] [--validity-days 365] [--dns-name EXTRA]...',
   '         [--webhook-configuration MWC [--configuration-may-be-missing]]',

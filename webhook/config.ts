@@ -9,10 +9,10 @@ import { isDnsSubdomain } from '../contract/plan.js';
 import { readFetcherAdminSettings, type FetcherAdminSettings } from './fetcher-admin-settings.js';
 
 export type FileMountType = 'FILE' | 'ENV_VAR';
-export type ProjectSource = 'namespace' | 'project-label';
-export type FailurePolicy = 'Fail' | 'Ignore';
+type ProjectSource = 'namespace' | 'project-label';
+type FailurePolicy = 'Fail' | 'Ignore';
 
-export interface FetcherSettings {
+interface FetcherSettings {
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   cpuRequest: string;
@@ -28,7 +28,7 @@ export interface FetcherSettings {
   admin: FetcherAdminSettings;
 }
 
-export interface MlpSettings {
+interface MlpSettings {
   apiHost: string;
   projectSource: ProjectSource;
   authMode: AuthMode;
@@ -76,7 +76,7 @@ export interface RegistrationSettings {
   namespaceSelector: Record<string, unknown> | null;
 }
 
-export interface ServerSettings {
+interface ServerSettings {
   host: string;
   port: number;
   healthPort: number;

@@ -16,7 +16,7 @@ export type SecretCount = (typeof SECRET_COUNTS)[number];
 const MOUNTS: readonly MountRequirement[] = ['ENV_VAR', 'FILE', 'ANY'];
 
 /** Secret i of a pod: groups repeat (several keys per MLP project secret group), mounts rotate. */
-export function benchSecret(i: number): FlyteSecret {
+function benchSecret(i: number): FlyteSecret {
   return { group: `team-${i % 3}-creds`, groupVersion: '', key: `secret_${i}`, mountRequirement: MOUNTS[i % MOUNTS.length]!, envVar: '' };
 }
 
@@ -50,7 +50,7 @@ function enrichContainer(container: Record<string, any>, name: string): Record<s
 }
 
 /** The pod with `secrets` annotations; ~10 KB as JSON. */
-export function benchPod(secrets: SecretCount): Record<string, unknown> {
+function benchPod(secrets: SecretCount): Record<string, unknown> {
   const pod = template();
   const annotations: Record<string, string> = { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' };
   for (let i = 0; i < secrets; i++) annotations[`${SECRET_ANNOTATION_PREFIX}${i}`] = encodeSecretAnnotation(benchSecret(i));

@@ -10,7 +10,7 @@ import { jwtIdentity, type TokenDeps, type TokenSource } from './source.js';
 
 const PEER = 'the GKE metadata server';
 /** A Google ID token is about 1 KB. */
-export const MAX_ID_TOKEN_BYTES = 64 * 1024;
+const MAX_ID_TOKEN_BYTES = 64 * 1024;
 
 export function identityTokenUrl(metadataHost: string, audience: string): URL {
   const url = new URL(`http://${metadataHost}/computeMetadata/v1/instance/service-accounts/default/identity`);

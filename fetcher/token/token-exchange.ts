@@ -14,13 +14,13 @@ import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './
 
 type ExchangeSettings = Extract<AuthSettings, { mode: 'token-exchange' }>;
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 const PEER = 'the OIDC issuer';
 /** Discovery documents and token responses are a few KB. */
-export const MAX_OIDC_RESPONSE_BYTES = 256 * 1024;
+const MAX_OIDC_RESPONSE_BYTES = 256 * 1024;
 
 /**
  * fetch's Response with its body counted against MAX_OIDC_RESPONSE_BYTES: openid-client reads it

@@ -33,7 +33,7 @@ export interface FlyteSecret {
 }
 
 /** `flyteidl.core.Secret.MountType` numbers. */
-export const MOUNT_REQUIREMENT_NUMBERS: Readonly<Record<MountRequirement, number>> = { ANY: 0, ENV_VAR: 1, FILE: 2 };
+const MOUNT_REQUIREMENT_NUMBERS: Readonly<Record<MountRequirement, number>> = { ANY: 0, ENV_VAR: 1, FILE: 2 };
 const MOUNT_REQUIREMENT_BY_NUMBER: readonly MountRequirement[] = ['ANY', 'ENV_VAR', 'FILE'];
 
 type StringProp = 'group' | 'groupVersion' | 'key' | 'envVar';
@@ -394,7 +394,7 @@ function describeByteAt(text: Uint8Array, offset: number, end = text.length): st
 }
 
 /** Index of the first byte that is not part of a valid UTF-8 sequence, or -1. */
-export function firstInvalidUtf8(bytes: Uint8Array): number {
+function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
     const length = utf8SequenceLength(bytes, i, bytes.length);

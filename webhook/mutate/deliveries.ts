@@ -43,7 +43,7 @@ export interface Denial {
 }
 
 /** How the secret is named in messages: group/group_version/key, never a value. */
-export function describeSecret(secret: FlyteSecret): string {
+function describeSecret(secret: FlyteSecret): string {
   const gv = secret.groupVersion ? ` group_version=${quote(secret.groupVersion)}` : '';
   return `group=${quote(secret.group)}${gv} key=${quote(secret.key)}`;
 }

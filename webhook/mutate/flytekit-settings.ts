@@ -19,7 +19,7 @@ export const DEFAULT_DIR_VAR = 'FLYTE_SECRETS_DEFAULT_DIR';
 export const FILE_PREFIX_VAR = 'FLYTE_SECRETS_FILE_PREFIX';
 export const ENV_PREFIX_VAR = 'FLYTE_SECRETS_ENV_PREFIX';
 /** flytekit's default FLYTE_SECRETS_DEFAULT_DIR. */
-export const FLYTEKIT_DEFAULT_DIR = '/etc/secrets';
+const FLYTEKIT_DEFAULT_DIR = '/etc/secrets';
 
 
 export interface ContainerLookup {

@@ -18,9 +18,9 @@ import { DEFAULT_DIR_VAR, ENV_PREFIX_VAR, FILE_PREFIX_VAR, containerLookup } fro
 import { ensureWiring, type Wiring } from './wiring.js';
 
 export const INJECT_LABEL = 'inject-flyte-secrets';
-export const INJECTED_ANNOTATION = 'dap-secret-webhook.caraml.dev/injected';
-export const SECRET_NAME_ANNOTATION = 'dap-secret-webhook.caraml.dev/secret-name';
-export const PROJECT_LABEL = 'project';
+const INJECTED_ANNOTATION = 'dap-secret-webhook.caraml.dev/injected';
+const SECRET_NAME_ANNOTATION = 'dap-secret-webhook.caraml.dev/secret-name';
+const PROJECT_LABEL = 'project';
 
 export interface InjectionInput {
   pod: V1Pod;
@@ -78,7 +78,7 @@ export function perPodSecretName(pod: V1Pod, nonce: string): string {
 }
 
 /** Whether `name` is what perPodSecretName gives for this pod (with some request's nonce). */
-export function isPerPodSecretName(pod: V1Pod, name: string): boolean {
+function isPerPodSecretName(pod: V1Pod, name: string): boolean {
   const { base, infix } = secretNameParts(pod);
   return name.length === base.length + infix.length + HASH_LENGTH && name.startsWith(base + infix) && /^[0-9a-f]{10}$/.test(name.slice(-HASH_LENGTH));
 }

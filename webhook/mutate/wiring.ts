@@ -65,6 +65,6 @@ export function normalPath(p: string): string {
  * Our wiring uses literal values and secretKeyRefs. The API server drops `value: ""` when it
  * stores and re-sends a pod (reinvocation), so an absent value and an empty one are the same.
  */
-export function sameEnv(a: V1EnvVar, b: V1EnvVar): boolean {
+function sameEnv(a: V1EnvVar, b: V1EnvVar): boolean {
   return (a.value ?? '') === (b.value ?? '') && isDeepStrictEqual(a.valueFrom ?? null, b.valueFrom ?? null);
 }

@@ -27,7 +27,7 @@ import { errorFields, type Logger } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 
 /** The webhook entry exactly as this server wants it; `caBundle` undefined = keep what is there. */
 export function desiredWebhook(s: RegistrationSettings, caBundle: string | undefined): V1MutatingWebhook {

@@ -18,7 +18,7 @@ import { listen } from './listen.js';
 import { errorFields, type Logger } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
 
-export type RequestHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => unknown;
+type RequestHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => unknown;
 
 export interface TlsServerOptions {
   host: string;
@@ -36,7 +36,7 @@ export interface TlsServerOptions {
 }
 
 /** What one client may hold of this server: past these, it is cut off, never waited for. */
-export interface ConnectionLimits {
+interface ConnectionLimits {
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. */
   maxConcurrentStreams: number;
   /** Open TLS connections at once; the next ones are closed at accept. */

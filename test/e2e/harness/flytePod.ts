@@ -14,7 +14,7 @@ export interface SecretVector {
   flytekit_lookup: { env_var: string; file_path: string };
 }
 
-export const SECRET_VECTORS: SecretVector[] = JSON.parse(
+const SECRET_VECTORS: SecretVector[] = JSON.parse(
   readFileSync(new URL('../../fixtures/flyte-secret-vectors.json', import.meta.url), 'utf8'),
 ) as SecretVector[];
 
