@@ -161,8 +161,11 @@ export async function boundedAttempt<R extends { status: number }>(
     });
     if (isCertificateError(err)) {
       throw new FetcherError({
-        problem: `${info.peer} at ${new URL(where).origin} presented a TLS certificate the fetcher does not accept (${reason}), so it did not send the request to ${info.operation}`,
-        fix: `give the fetcher the CA that signed ${info.peer}'s certificate (the admin's FETCHER_CA_CONFIGMAP, Helm fetcher.caBundle: a ConfigMap in the pod's namespace, trusted through NODE_EXTRA_CA_CERTS), or check that the URL names the host the certificate is for`,
+        problem: `${info.peer} at ${new URL(where).origin} presented a TLS certificate the fetcher ` +
+          `does not accept (${reason}), so it did not send the request to ${info.operation}`,
+        fix: `give the fetcher the CA that signed ${info.peer}'s certificate (the admin's FETCHER_CA_CONFIGMAP, ` +
+          `Helm fetcher.caBundle: a ConfigMap in the pod's namespace, trusted through ` +
+            `NODE_EXTRA_CA_CERTS), or check that the URL names the host the certificate is for`,
       });
     }
     throw new FetcherError({
@@ -181,7 +184,8 @@ export function attemptRequest(http: HttpContext, info: CallInfo, url: URL, requ
 /** The retryable error for an answer whose body broke off (reset, timeout) while it was being read. */
 export function bodyReadFailure(info: CallInfo, url: URL | string, err: unknown): FetcherError {
   return new FetcherError({
-    problem: `could not read the answer of ${info.peer} at ${new URL(loggableUrl(url)).origin} to ${info.operation} (${describeNetworkError(err)})`,
+    problem: `could not read the answer of ${info.peer} at ${new URL(loggableUrl(url)).origin} ` +
+      `to ${info.operation} (${describeNetworkError(err)})`,
     fix: `check that ${info.peer} is running and reachable from the pod (network policies, DNS, the URL setting)`,
     retryable: true,
   });

@@ -136,7 +136,9 @@ async function refusal(response: HttpResponse, info: CallInfo, project: string, 
       fix:
         status === 403
           ? `add ${quote(identity)} to the readers of MLP project ${quote(project)}`
-          : `add ${quote(identity)} to the readers of MLP project ${quote(project)}; if it is already there, check that the MLP gateway trusts this token's issuer and audience (MLP_AUTH_MODE, MLP_TOKEN_AUDIENCE)`,
+          : `add ${quote(identity)} to the readers of MLP project ${quote(project)}; ` +
+            `if it is already there, check that the MLP gateway trusts this ` +
+              `token's issuer and audience (MLP_AUTH_MODE, MLP_TOKEN_AUDIENCE)`,
       status,
     });
   }
@@ -211,8 +213,10 @@ export async function fetchMlpSecrets(deps: MlpDeps, request: MlpRequest): Promi
   const missing = request.secrets.filter((name) => !found.has(name));
   if (missing.length > 0) {
     throw new FetcherError({
-      problem: `${missing.length === 1 ? 'secret' : 'secrets'} ${listNames(missing)} not found in MLP project ${quote(request.project)}`,
-      fix: `create ${missing.length === 1 ? 'it' : 'them'} in MLP project ${quote(request.project)}, or correct the secret key in the task's Secret request`,
+      problem: `${missing.length === 1 ? 'secret' : 'secrets'} ${listNames(missing)} ` +
+        `not found in MLP project ${quote(request.project)}`,
+      fix: `create ${missing.length === 1 ? 'it' : 'them'} in MLP project ${quote(request.project)}, ` +
+        `or correct the secret key in the task's Secret request`,
       secrets: missing,
     });
   }

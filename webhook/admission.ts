@@ -49,7 +49,8 @@ const MAX_UID_LENGTH = 256;
 function parseReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new InvalidReviewError('the body must be a JSON object (an AdmissionReview)');
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
-    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${describeValue(body.apiVersion)}, ${describeValue(body.kind)}`);
+    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; ` +
+      `got ${describeValue(body.apiVersion)}, ${describeValue(body.kind)}`);
   }
   const request = body.request;
   if (!isRecord(request) || typeof request.uid !== 'string' || request.uid === '') {
@@ -143,7 +144,10 @@ export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
       const patch = Buffer.from(JSON.stringify(ops));
       const { maxPatchBytes } = config.limits;
       if (patch.length > maxPatchBytes) {
-        return deny([{ reason: 'over-limit', message: `the injection would be a ${patch.length}-byte patch, more than WEBHOOK_MAX_PATCH_BYTES=${maxPatchBytes}; request fewer secrets or wire fewer containers, or ask the webhook's admin to raise WEBHOOK_MAX_PATCH_BYTES` }]);
+        return deny([{ reason: 'over-limit', message: `the injection would be a ${patch.length}-byte patch, ` +
+          `more than WEBHOOK_MAX_PATCH_BYTES=${maxPatchBytes}; ` +
+            `request fewer secrets or wire fewer containers, ` +
+              `or ask the webhook's admin to raise WEBHOOK_MAX_PATCH_BYTES` }]);
       }
       outcome.remember();
       const changed = ops.length > 0;

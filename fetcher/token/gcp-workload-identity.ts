@@ -30,7 +30,9 @@ export function gcpWorkloadIdentityTokenSource(metadataHost: string, audience: s
         const detail = await peerErrorText(response);
         throw new FetcherError({
           problem: `${PEER} refused an ID token for audience ${audience}${detail ? ` (${detail})` : ''}`,
-          fix: `enable Workload Identity on the node pool and bind the pod's Kubernetes service account in namespace ${namespace} to a Google service account (annotation iam.gke.io/gcp-service-account), or choose another MLP_AUTH_MODE`,
+          fix: `enable Workload Identity on the node pool and bind the pod's Kubernetes ` +
+            `service account in namespace ${namespace} to a Google service account ` +
+              `(annotation iam.gke.io/gcp-service-account), or choose another MLP_AUTH_MODE`,
           status: response.status,
         });
       }

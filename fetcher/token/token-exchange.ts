@@ -61,7 +61,8 @@ async function readClientCredentials(settings: ExchangeSettings, deps: TokenDeps
   const unusable = (why: string): FetcherError =>
     new FetcherError({
       problem: `the client credentials file ${path} (${variable}) ${why}`,
-      fix: `mount a JSON file {"client_id": "...", "client_secret": "..."} there, or unset ${variable} to use a public client`,
+      fix: `mount a JSON file {"client_id": "...", "client_secret": ` +
+        `"..."} there, or unset ${variable} to use a public client`,
     });
   let text: string;
   try {
@@ -119,8 +120,11 @@ export function describeOidcError(err: unknown, operation: string, issuer: URL):
   }
   const fix =
     operation === 'discover its configuration'
-      ? `check ${FETCHER_ENV.exchangeIssuer}: it must be an OpenID Connect issuer that serves /.well-known/openid-configuration`
-      : `allow this client to use the token-exchange grant for Kubernetes service-account tokens at the issuer, and check ${FETCHER_ENV.exchangeAudience}, ${FETCHER_ENV.exchangeScope} and the client credentials`;
+      ? `check ${FETCHER_ENV.exchangeIssuer}: ` +
+        `it must be an OpenID Connect issuer that serves /.well-known/openid-configuration`
+      : `allow this client to use the token-exchange grant for Kubernetes ` +
+        `service-account tokens at the issuer, and check ${FETCHER_ENV.exchangeAudience}, ` +
+          `${FETCHER_ENV.exchangeScope} and the client credentials`;
   return new FetcherError({
     problem: `${PEER} ${issuer.href} refused to ${operation}${detail ? ` (${detail})` : ''}`,
     fix,

@@ -152,7 +152,8 @@ export async function findCluster(env: Readonly<Record<string, string | undefine
     kc.loadFromCluster();
     return { found: true, kubeConfig: kc, source: 'in-cluster service account' };
   }
-  return { found: false, why: 'KUBECONFIG is not set, there is no ~/.kube/config, and this is not a pod (no KUBERNETES_SERVICE_HOST or service-account token)' };
+  return { found: false, why: 'KUBECONFIG is not set, there is no ~/.kube/config, ' +
+    'and this is not a pod (no KUBERNETES_SERVICE_HOST or service-account token)' };
 }
 
 export interface RegistrarOptions {
