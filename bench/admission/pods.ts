@@ -50,7 +50,7 @@ function enrichContainer(container: Record<string, any>, name: string): Record<s
 }
 
 /** The pod with `secrets` annotations; ~10 KB as JSON. */
-function benchPod(secrets: SecretCount): Record<string, unknown> {
+export function benchPod(secrets: SecretCount): Record<string, unknown> {
   const pod = template();
   const annotations: Record<string, string> = { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' };
   for (let i = 0; i < secrets; i++) annotations[`${SECRET_ANNOTATION_PREFIX}${i}`] = encodeSecretAnnotation(benchSecret(i));

@@ -16,9 +16,9 @@ import { createGzip } from 'node:zlib';
 import { maxFinite, median, percentile, ratio } from '../lib/stats.js';
 import { addProject, makePod, startPeers, type Peers } from './peers.js';
 
-const EXECUTABLE = fileURLToPath(new URL('../../dist/dap-secret-fetcher', import.meta.url));
+export const EXECUTABLE = fileURLToPath(new URL('../../dist/dap-secret-fetcher', import.meta.url));
 const TIME = '/usr/bin/time';
-const TIME_MISSING = '/usr/bin/time not found: apt-get install time (Debian/Ubuntu)';
+export const TIME_MISSING = '/usr/bin/time not found: apt-get install time (Debian/Ubuntu)';
 export const RUNS = 20;
 const RUN_TIMEOUT_MS = 30_000;
 

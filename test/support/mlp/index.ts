@@ -16,6 +16,7 @@ import { Faults } from './faults.js';
 import { createGateway, type GatewayDecision } from './gateway.js';
 import { createMlpStandIn, MlpData } from './stand-in.js';
 
+export { Faults } from './faults.js';
 export { createGateway, type GatewayDecision, type GatewayOptions } from './gateway.js';
 export { createMlpStandIn, likePrefix, MlpData } from './stand-in.js';
 

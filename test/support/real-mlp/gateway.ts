@@ -14,7 +14,7 @@ import type { RealMlp } from './index.js';
  * project and its sub-resources. Routes not about one project pass (MLP lists projects to any
  * authenticated user); an unknown id passes so MLP itself answers its 404.
  */
-function projectAccessFromMlp(client: MlpClient): GatewayOptions['authorize'] {
+export function projectAccessFromMlp(client: MlpClient): GatewayOptions['authorize'] {
   return async (identity, projectId) => {
     if (projectId === null) return true;
     try {
