@@ -205,14 +205,17 @@ export function throwIfRetryableStatus(response: Pick<HttpResponse, 'status' | '
   });
 }
 
+/** Control characters, zero-width and bidirectional-override characters, byte-order mark. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNSAFE_PEER_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
 /**
  * Peer text as it may appear in a message: control characters (terminal escapes, newlines that
  * would forge log lines) and bidirectional overrides become spaces, runs of space one, and at
  * most MAX_QUOTED_CHARS characters are kept.
  */
 export function sanitisePeerText(text: string, max = MAX_QUOTED_CHARS): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters from peer text is the point
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, ' ').replace(/\s+/g, ' ').trim();
+  const clean = text.replace(UNSAFE_PEER_CHARS, ' ').replace(/\s+/g, ' ').trim();
   const chars = [...clean];
   return chars.length > max ? `${chars.slice(0, max).join('')}...` : clean;
 }
