@@ -17,9 +17,9 @@ export interface FetcherAdminSettings {
 }
 
 /** Bounds: every value is copied into every injected pod spec. */
-export const MAX_EXTRA_ENV = 32;
-export const MAX_EXTRA_ENV_BYTES = 16 * 1024;
-export const MAX_PULL_SECRETS = 16;
+const MAX_EXTRA_ENV = 32;
+const MAX_EXTRA_ENV_BYTES = 16 * 1024;
+const MAX_PULL_SECRETS = 16;
 
 /** Names the webhook writes itself (an admin value would silently lose or win against them). */
 const RESERVED = new Set<string>(Object.values(FETCHER_ENV));

@@ -15,7 +15,7 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { parse } from 'yaml';
 import { podReview } from '../../../webhook/render.js';
 import { serve, type RunningServer } from '../../../webhook/server/serve.js';
-import { goldenCaseNames, goldenUid, loadGolden } from '../../support/goldens.js';
+import { GOLDEN_ENV, goldenCaseNames, goldenUid, loadGolden } from '../../support/goldens.js';
 
 const BUNDLE = 'dist/webhook/dap-secret-webhook.mjs';
 /** The admission warnings `render` prints on stderr, one `warning: ` line each. */
