@@ -124,10 +124,16 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'FETCHER_MAX_PROJECTS_BYTES', default: String(DEFAULT_BYTE_CAPS.projectsBytes), description: 'Cap on MLP\'s project list the fetcher reads (it ends with a clear error past it).' },
   { name: 'FETCHER_MAX_SECRETS_BYTES', default: String(DEFAULT_BYTE_CAPS.secretsBytes), description: 'Cap on MLP\'s secrets list (the whole project\'s secrets, streamed).' },
   { name: 'FETCHER_MAX_SECRET_BYTES', default: String(DEFAULT_BYTE_CAPS.secretBytes), description: 'Cap on one secret in that list, value included.' },
-  { name: 'FETCHER_CA_CONFIGMAP', default: '', description: 'ConfigMap in each task pod\'s namespace holding the CA bundle that signed MLP\'s (and the token-exchange issuer\'s) certificate, e.g. one a trust-manager Bundle writes; mounted into the fetcher only and trusted through NODE_EXTRA_CA_CERTS, next to the public CAs. Empty: public CAs only.' },
+  { name: 'FETCHER_CA_CONFIGMAP', default: '', description: 'ConfigMap in each task pod\'s namespace holding the CA bundle that signed ' +
+    'MLP\'s (and the token-exchange issuer\'s) certificate, e.g. ' +
+      'one a trust-manager Bundle writes; mounted into the fetcher only and trusted ' +
+        'through NODE_EXTRA_CA_CERTS, next to the public CAs. Empty: public CAs only.' },
   { name: 'FETCHER_CA_CONFIGMAP_KEY', default: 'ca.crt', description: 'Key of the PEM bundle in that ConfigMap.' },
-  { name: 'FETCHER_EXTRA_ENV', default: '', description: 'JSON object of extra env vars for the fetcher, e.g. {"HTTPS_PROXY":"http://proxy:3128","NODE_USE_ENV_PROXY":"1"}; at most 32. Copied into every injected pod spec: no secrets. Names the webhook sets are refused.' },
-  { name: 'FETCHER_IMAGE_PULL_SECRETS', default: '', description: 'Comma-separated Secrets (in each task pod\'s namespace) added to the pod\'s imagePullSecrets, for a fetcher image in a private registry.' },
+  { name: 'FETCHER_EXTRA_ENV', default: '', description: 'JSON object of extra env vars for the fetcher, e.g. ' +
+    '{"HTTPS_PROXY":"http://proxy:3128","NODE_USE_ENV_PROXY":"1"}; at most 32. ' +
+      'Copied into every injected pod spec: no secrets. Names the webhook sets are refused.' },
+  { name: 'FETCHER_IMAGE_PULL_SECRETS', default: '', description: 'Comma-separated Secrets (in each task pod\'s namespace) added to the ' +
+    'pod\'s imagePullSecrets, for a fetcher image in a private registry.' },
   { name: 'SECRETS_VOLUME_SIZE_LIMIT', default: '1Mi', description: 'sizeLimit of the in-memory emptyDir holding FILE secrets.' },
   { name: 'FLYTE_SECRETS_DEFAULT_DIR', default: '/etc/flyte/secrets', description: 'Where task containers see FILE secrets (flytekit\'s FLYTE_SECRETS_DEFAULT_DIR); ' +
     'not a system directory such as /etc.' },
