@@ -34,8 +34,7 @@ export function readFetcherAdminSettings(raw: Raw): { settings: FetcherAdminSett
   const caConfigMap = raw('FETCHER_CA_CONFIGMAP');
   if (caConfigMap !== '' && !isDnsSubdomain(caConfigMap)) problems.push(`FETCHER_CA_CONFIGMAP=${JSON.stringify(caConfigMap)} is not a valid ConfigMap name`);
   const caConfigMapKey = raw('FETCHER_CA_CONFIGMAP_KEY');
-  if (!isSecretDataKey(caConfigMapKey)) problems.push(`FETCHER_CA_CONFIGMAP_KEY=${JSON.stringify(caConfigMapKey)} ` +
-    `is not a valid ConfigMap key ([-._a-zA-Z0-9]+)`);
+  if (!isSecretDataKey(caConfigMapKey)) problems.push(`FETCHER_CA_CONFIGMAP_KEY=${JSON.stringify(caConfigMapKey)} is not a valid ConfigMap key ([-._a-zA-Z0-9]+)`);
 
   const extraEnv: { name: string; value: string }[] = [];
   const extraText = raw('FETCHER_EXTRA_ENV');
