@@ -16,8 +16,8 @@ import type { Table } from './lib/table.js';
 import { postOnce, startBaseline, startWebhook, writeCertificate, type ServerUnderTest } from './admission/servers.js';
 
 /** The chart's resources.limits.memory for the webhook (deploy/helm/.../values.yaml). */
-export const CHART_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
-export const TARGET_SECONDS = 0.5;
+const CHART_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
+const TARGET_SECONDS = 0.5;
 const REQUESTS = 15;
 
 const defaultOf = (name: string) => Number(CONFIG_VARS.find((v) => v.name === name)!.default);

@@ -20,7 +20,7 @@ interface CpuProfile {
   samples: number[];
 }
 
-export interface FunctionTime {
+interface FunctionTime {
   name: string;
   selfPct: number;
   inclusivePct: number;
@@ -35,7 +35,7 @@ function label(node: ProfileNode): string {
 }
 
 /** Self and inclusive time per function, sorted by inclusive time; idle excluded. */
-export function summarizeProfile(profile: CpuProfile): { busySamples: number; functions: FunctionTime[] } {
+function summarizeProfile(profile: CpuProfile): { busySamples: number; functions: FunctionTime[] } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

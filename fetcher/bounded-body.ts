@@ -21,7 +21,7 @@ export interface CapInfo {
   setting?: string;
 }
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
   return `${n} bytes`;
@@ -29,9 +29,11 @@ export function formatBytes(n: number): string {
 
 export function bodyTooLarge(cap: CapInfo, what = 'its answer'): FetcherError {
   return new FetcherError({
-    problem: `${cap.peer} sent more than ${formatBytes(cap.maxBytes)} in ${what} to ${cap.operation} (counted after decompression); the fetcher stopped reading`,
+    problem: `${cap.peer} sent more than ${formatBytes(cap.maxBytes)} in ${what} to ` +
+      `${cap.operation} (counted after decompression); the fetcher stopped reading`,
     fix: cap.setting
-      ? `check that MLP_API_HOST points at the MLP API and that the project is as large as that; if it is, raise ${cap.setting}`
+      ? `check that MLP_API_HOST points at the MLP API and that the project is as large as that; ` +
+        `if it is, raise ${cap.setting}`
       : `check that the URL for ${cap.peer} points at the right service`,
   });
 }

@@ -19,8 +19,8 @@ import { isDnsSubdomain, parsePlan, requestedSecrets, type Plan } from '../contr
 
 export type Env = Record<string, string | undefined>;
 
-export const DEFAULT_EXCHANGE_CLIENT_ID = 'dap-secret-fetcher';
-export const DEFAULT_METADATA_HOST = 'metadata.google.internal';
+const DEFAULT_EXCHANGE_CLIENT_ID = 'dap-secret-fetcher';
+const DEFAULT_METADATA_HOST = 'metadata.google.internal';
 const MAX_DEADLINE_SECONDS = 3600;
 
 export interface PodIdentity {
@@ -143,7 +143,8 @@ function loadAuth(env: Env, problems: string[]): AuthSettings {
       const issuerText = nonEmpty(env[E.exchangeIssuer]);
       let issuer: URL | null = null;
       if (issuerText === undefined) {
-        problems.push(`${E.exchangeIssuer} is not set; ${E.authMode}=token-exchange needs the OpenID Connect issuer URL (https://...)`);
+        problems.push(`${E.exchangeIssuer} is not set; ` +
+          `${E.authMode}=token-exchange needs the OpenID Connect issuer URL (https://...)`);
       } else {
         try {
           issuer = new URL(issuerText);
@@ -167,7 +168,8 @@ function loadAuth(env: Env, problems: string[]): AuthSettings {
     case 'gcp-workload-identity': {
       const metadataHost = nonEmpty(env[E.gceMetadataHost]) ?? DEFAULT_METADATA_HOST;
       if (!HOST_PORT.test(metadataHost)) {
-        problems.push(`${E.gceMetadataHost}=${JSON.stringify(metadataHost)} must be a host or host:port without a scheme (default ${DEFAULT_METADATA_HOST})`);
+        problems.push(`${E.gceMetadataHost}=${JSON.stringify(metadataHost)} must be a host ` +
+          `or host:port without a scheme (default ${DEFAULT_METADATA_HOST})`);
       }
       return { mode, metadataHost, audience: nonEmpty(env[E.tokenAudience]) ?? DEFAULT_TOKEN_AUDIENCE };
     }
@@ -183,14 +185,16 @@ function loadKube(env: Env, problems: string[]): KubeSettings {
   const host = nonEmpty(env.KUBERNETES_SERVICE_HOST);
   const port = nonEmpty(env.KUBERNETES_SERVICE_PORT) ?? '443';
   if (host === undefined) {
-    problems.push(`neither ${E.kubeApiUrl} nor KUBERNETES_SERVICE_HOST is set; the env-var secrets need the Kubernetes API (the kubelet sets KUBERNETES_SERVICE_HOST in every pod)`);
+    problems.push(`neither ${E.kubeApiUrl} nor KUBERNETES_SERVICE_HOST is set; ` +
+      `the env-var secrets need the Kubernetes API (the kubelet sets KUBERNETES_SERVICE_HOST in every pod)`);
     return { apiUrl: new URL('https://invalid.invalid/'), tokenFile, caFile };
   }
   const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   try {
     return { apiUrl: new URL(`https://${bracketed}:${port}/`), tokenFile, caFile };
   } catch {
-    problems.push(`KUBERNETES_SERVICE_HOST=${JSON.stringify(host)} / KUBERNETES_SERVICE_PORT=${JSON.stringify(port)} do not form a URL`);
+    problems.push(`KUBERNETES_SERVICE_HOST=${JSON.stringify(host)} / ` +
+      `KUBERNETES_SERVICE_PORT=${JSON.stringify(port)} do not form a URL`);
     return { apiUrl: new URL('https://invalid.invalid/'), tokenFile, caFile };
   }
 }
@@ -200,7 +204,8 @@ function loadDeadline(env: Env, problems: string[]): number {
   if (text === undefined) return DEFAULT_DEADLINE_SECONDS * 1000;
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_DEADLINE_SECONDS) {
-    problems.push(`${E.deadlineSeconds}=${JSON.stringify(text)} must be a number of seconds above 0 and at most ${MAX_DEADLINE_SECONDS}`);
+    problems.push(`${E.deadlineSeconds}=${JSON.stringify(text)} must be a ` +
+      `number of seconds above 0 and at most ${MAX_DEADLINE_SECONDS}`);
     return DEFAULT_DEADLINE_SECONDS * 1000;
   }
   return Math.round(seconds * 1000);
@@ -212,7 +217,8 @@ function loadCaps(env: Env, problems: string[]): ByteCaps {
     if (text === undefined) return fallback;
     const n = Number(text);
     if (!/^\d+$/.test(text) || n < BYTE_CAP_RANGE.min || n > BYTE_CAP_RANGE.max) {
-      problems.push(`${variable}=${JSON.stringify(text)} must be a whole number of bytes from ${BYTE_CAP_RANGE.min} to ${BYTE_CAP_RANGE.max}`);
+      problems.push(`${variable}=${JSON.stringify(text)} must be a whole number ` +
+        `of bytes from ${BYTE_CAP_RANGE.min} to ${BYTE_CAP_RANGE.max}`);
       return fallback;
     }
     return n;

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { chmod, lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, type FileHandle, lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { FetcherError, quote } from './errors.js';
 import { unsafePathReason } from '../contract/plan.js';
@@ -27,7 +27,8 @@ export interface FileModes {
 function refuse(file: SecretFile, why: string): FetcherError {
   return new FetcherError({
     problem: `refused to write secret file ${quote(file.path)}: it ${why}`,
-    fix: 'secret files must stay inside the shared volume; check the group and key of the Flyte Secret request (no "..", no leading "/") and that nothing else in the pod creates links in the volume',
+    fix: 'secret files must stay inside the shared volume; check the group and key of the Flyte Secret ' +
+      'request (no "..", no leading "/") and that nothing else in the pod creates links in the volume',
     secrets: [file.mlpSecret],
   });
 }
@@ -38,14 +39,18 @@ function ioError(file: SecretFile, err: unknown, all: SecretFile[]): FetcherErro
     // The volume is an in-memory emptyDir whose size the webhook limits (tmpfs: a page per file at least).
     const bytes = all.reduce((sum, f) => sum + Buffer.byteLength(f.data, 'utf8'), 0);
     return new FetcherError({
-      problem: `could not write secret file ${quote(file.path)}: the FILE secrets (${bytes} bytes in all, ${all.length} ${all.length === 1 ? 'file' : 'files'}) do not fit into the shared volume (${code})`,
-      fix: 'raise the webhook\'s SECRETS_VOLUME_SIZE_LIMIT (Helm value fetcher.secretsVolumeSizeLimit), the sizeLimit of the in-memory volume, allowing at least 4 KiB per file, or request fewer or smaller secrets as files',
+      problem: `could not write secret file ${quote(file.path)}: the FILE secrets (${bytes} bytes in all, ` +
+        `${all.length} ${all.length === 1 ? 'file' : 'files'}) do not fit into the shared volume (${code})`,
+      fix: 'raise the webhook\'s SECRETS_VOLUME_SIZE_LIMIT (Helm value fetcher.secretsVolumeSizeLimit), ' +
+        'the sizeLimit of the in-memory volume, allowing at least 4 KiB per file, ' +
+          'or request fewer or smaller secrets as files',
       secrets: [file.mlpSecret],
     });
   }
   return new FetcherError({
     problem: `could not write secret file ${quote(file.path)} (${code})`,
-    fix: code === 'ENAMETOOLONG' ? 'shorten the group or key of the Flyte Secret request' : 'check that the shared volume is mounted writable for the fetcher (the webhook adds it as an in-memory emptyDir)',
+    fix: code === 'ENAMETOOLONG' ? 'shorten the group or key of the Flyte Secret request' : 'check that the shared volume is mounted writable for the ' +
+      'fetcher (the webhook adds it as an in-memory emptyDir)',
     secrets: [file.mlpSecret],
   });
 }
@@ -111,7 +116,7 @@ async function writeAtomically(dir: string, name: string, file: SecretFile, file
   // A fixed-length temp name, so a long (but valid) file name cannot make it too long.
   const temp = join(dir, `.dap-tmp-${randomBytes(8).toString('hex')}`);
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-  let handle;
+  let handle: FileHandle | undefined;
   try {
     handle = await open(temp, flags, fileMode);
     await handle.writeFile(file.data, 'utf8');
@@ -136,7 +141,8 @@ export async function writeSecretFiles(root: string, files: SecretFile[], modes:
     if (!(await stat(realRoot)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (err) {
     throw new FetcherError({
-      problem: `the shared volume ${root} is not a directory the fetcher can use (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      problem: `the shared volume ${root} is not a directory the fetcher ` +
+        `can use (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
       fix: 'mount the shared in-memory volume at the plan\'s fileRoot (the webhook does this; check the pod spec)',
       secrets: files.map((f) => f.mlpSecret),
     });

@@ -24,8 +24,9 @@ function header(headers: IncomingHttpHeaders, name: string): string | null {
 /**
  * The body, gunzipped when the peer compressed it (we accept gzip, as fetch did: a large secrets
  * list travels smaller). Readers count the inflated bytes against their cap (bounded-body.ts) and
- * the gunzip stream only inflates as fast as they read, so a gzip bomb costs at most the cap. A failure of either stream — the connection breaking off, a truncated
- * gzip, the signal — fails the iteration with that error.
+ * the gunzip stream only inflates as fast as they read, so a gzip bomb costs at most the cap. A
+ * failure of either stream — the connection breaking off, a truncated gzip, the signal — fails the
+ * iteration with that error.
  */
 function bodyOf(res: IncomingMessage): AsyncIterable<Uint8Array> {
   const encoding = header(res.headers, 'content-encoding')?.trim().toLowerCase();

@@ -17,7 +17,7 @@ export const ATTEMPT_TIMEOUT_MS = 15_000;
 /** How much of an error body is read at all: its text is only quoted, shortened, in a message. */
 export const MAX_ERROR_BODY_BYTES = 16 * 1024;
 /** Longest peer text quoted in a message. */
-export const MAX_QUOTED_CHARS = 200;
+const MAX_QUOTED_CHARS = 200;
 
 /** An answer as the fetcher reads it: what http-transport.ts makes (fetch's Response has the same shape). */
 export interface HttpResponse {
@@ -97,7 +97,7 @@ const CERTIFICATE_ERRORS = new Set([
   'ERR_TLS_CERT_ALTNAME_FORMAT',
 ]);
 
-export function isCertificateError(err: unknown): boolean {
+function isCertificateError(err: unknown): boolean {
   const code = errorCode(err);
   return code !== undefined && CERTIFICATE_ERRORS.has(code);
 }
@@ -110,7 +110,7 @@ function describeNetworkError(err: unknown): string {
 }
 
 /** The request's URL as logged: path and query only (no credentials can be in it, by config). */
-export function loggableUrl(url: URL | string): string {
+function loggableUrl(url: URL | string): string {
   const u = typeof url === 'string' ? new URL(url) : url;
   return `${u.origin}${u.pathname}${u.search}`;
 }
@@ -161,8 +161,11 @@ export async function boundedAttempt<R extends { status: number }>(
     });
     if (isCertificateError(err)) {
       throw new FetcherError({
-        problem: `${info.peer} at ${new URL(where).origin} presented a TLS certificate the fetcher does not accept (${reason}), so it did not send the request to ${info.operation}`,
-        fix: `give the fetcher the CA that signed ${info.peer}'s certificate (the admin's FETCHER_CA_CONFIGMAP, Helm fetcher.caBundle: a ConfigMap in the pod's namespace, trusted through NODE_EXTRA_CA_CERTS), or check that the URL names the host the certificate is for`,
+        problem: `${info.peer} at ${new URL(where).origin} presented a TLS certificate the fetcher ` +
+          `does not accept (${reason}), so it did not send the request to ${info.operation}`,
+        fix: `give the fetcher the CA that signed ${info.peer}'s certificate (the admin's FETCHER_CA_CONFIGMAP, ` +
+          `Helm fetcher.caBundle: a ConfigMap in the pod's namespace, trusted through ` +
+            `NODE_EXTRA_CA_CERTS), or check that the URL names the host the certificate is for`,
       });
     }
     throw new FetcherError({
@@ -181,7 +184,8 @@ export function attemptRequest(http: HttpContext, info: CallInfo, url: URL, requ
 /** The retryable error for an answer whose body broke off (reset, timeout) while it was being read. */
 export function bodyReadFailure(info: CallInfo, url: URL | string, err: unknown): FetcherError {
   return new FetcherError({
-    problem: `could not read the answer of ${info.peer} at ${new URL(loggableUrl(url)).origin} to ${info.operation} (${describeNetworkError(err)})`,
+    problem: `could not read the answer of ${info.peer} at ${new URL(loggableUrl(url)).origin} ` +
+      `to ${info.operation} (${describeNetworkError(err)})`,
     fix: `check that ${info.peer} is running and reachable from the pod (network policies, DNS, the URL setting)`,
     retryable: true,
   });
@@ -201,14 +205,17 @@ export function throwIfRetryableStatus(response: Pick<HttpResponse, 'status' | '
   });
 }
 
+/** Control characters, zero-width and bidirectional-override characters, byte-order mark. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNSAFE_PEER_CHARS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
+
 /**
  * Peer text as it may appear in a message: control characters (terminal escapes, newlines that
  * would forge log lines) and bidirectional overrides become spaces, runs of space one, and at
  * most MAX_QUOTED_CHARS characters are kept.
  */
 export function sanitisePeerText(text: string, max = MAX_QUOTED_CHARS): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, ' ').replace(/\s+/g, ' ').trim();
+  const clean = text.replace(UNSAFE_PEER_CHARS, ' ').replace(/\s+/g, ' ').trim();
   const chars = [...clean];
   return chars.length > max ? `${chars.slice(0, max).join('')}...` : clean;
 }

@@ -60,7 +60,8 @@ export function checkPodSecretSize(request: PodSecretRequest): void {
       .sort((a, b) => b.bytes - a.bytes)
       .map((e) => `${quote(e.name)} ${e.bytes} bytes`);
     throw new FetcherError({
-      problem: `the env-var secrets add up to ${total} bytes (${sizes.join(', ')}), over the ${MAX_SECRET_BYTES}-byte limit of a Kubernetes Secret`,
+      problem: `the env-var secrets add up to ${total} bytes (${sizes.join(', ')}), ` +
+        `over the ${MAX_SECRET_BYTES}-byte limit of a Kubernetes Secret`,
       fix: 'request the large secrets as files (mount_requirement FILE) instead of environment variables',
       secrets: request.entries.map((e) => e.mlpSecret),
     });
@@ -158,26 +159,35 @@ function refuserOf(message: string): Refuser {
 }
 
 const RBAC_FIX = (namespace: string): string =>
-  `grant the pod's service account "create" on "secrets" in namespace ${quote(namespace)} (the webhook's Helm chart ships that Role)`;
+  `grant the pod's service account "create" on "secrets" in namespace ` +
+    `${quote(namespace)} (the webhook's Helm chart ships that Role)`;
 
 /** The refusal of a 403 (or a 422 from an admission policy), with the fix that fits who refused. */
 function forbidden(status: number, message: string, secretRef: string, request: PodSecretRequest): FetcherError {
   const refuser = refuserOf(message);
   if (refuser.by === 'policy') {
     return new FetcherError({
-      problem: `the admission policy ${quote(refuser.name)} refused creating Secret ${secretRef}: ${shorten(refuser.why)}`,
+      problem: `the admission policy ${quote(refuser.name)} refused creating Secret ${secretRef}: ` +
+        `${shorten(refuser.why)}`,
       fix:
-        `with the webhook's Secret policy (fetcher.secretPolicy.enabled) a pod may create only an Opaque Secret it owns, named like its own name: ` +
-        `${quote(`${request.podName}-flyte-secrets-<10 hex>`)} (or ${quote('<its generateName>-flyte-secrets-gen-<10 hex>')} for a pod the API server named), with its pod-bound token; ` +
-        'check that the pod spec was not copied or edited after the webhook admitted it, that the webhook and the policy come from the same release, ' +
-        `and that ${FETCHER_ENV.kubeTokenFile} is the pod's projected token (deploy/README.md, "What a task pod can and cannot do with the fetcher grant")`,
+        `with the webhook's Secret policy (fetcher.secretPolicy.enabled) a pod ` +
+          `may create only an Opaque Secret it owns, named like its own name: ` +
+        `${quote(`${request.podName}-flyte-secrets-<10 hex>`)} (or ${quote('<its generateName>-flyte-secrets-gen-<10 hex>')} ` +
+          `for a pod the API server named), with its pod-bound token; ` +
+        'check that the pod spec was not copied or edited after the webhook admitted it, ' +
+          'that the webhook and the policy come from the same release, ' +
+        `and that ${FETCHER_ENV.kubeTokenFile} is the pod's projected token (deploy/README.md, ` +
+          `"What a task pod can and cannot do with the fetcher grant")`,
       status,
     });
   }
   if (refuser.by === 'webhook') {
     return new FetcherError({
-      problem: `the admission webhook ${quote(refuser.name)} refused creating Secret ${secretRef}: ${shorten(refuser.why)}`,
-      fix: `ask the cluster's administrators to let pods in namespace ${quote(request.namespace)} create their per-pod Secret (labelled app.kubernetes.io/managed-by=dap-secret-webhook) past that webhook`,
+      problem: `the admission webhook ${quote(refuser.name)} refused ` +
+        `creating Secret ${secretRef}: ${shorten(refuser.why)}`,
+      fix: `ask the cluster's administrators to let pods in namespace ` +
+        `${quote(request.namespace)} create their per-pod Secret (labelled ` +
+          `app.kubernetes.io/managed-by=dap-secret-webhook) past that webhook`,
       status,
     });
   }
@@ -205,7 +215,8 @@ async function readKubeFile(path: string, variable: string, what: string): Promi
     return (await readFile(path, 'utf8')).trim();
   } catch (err) {
     throw new FetcherError({
-      problem: `the Kubernetes ${what} file ${path} (${variable}) cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      problem: `the Kubernetes ${what} file ${path} (${variable}) cannot ` +
+        `be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
       fix: `mount it there (the webhook adds a projected volume with it) or point ${variable} at it`,
     });
   }

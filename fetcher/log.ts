@@ -41,11 +41,3 @@ export function jsonLogger(sink: LogSink, redactor: Redactor, now: () => Date = 
     child: (fields) => jsonLogger(sink, redactor, now, { ...base, ...fields }),
   };
 }
-
-/** For unit tests and for code paths that must not log. */
-export const silentLogger: Logger = {
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => silentLogger,
-};

@@ -21,11 +21,13 @@ export const VERSION = typeof __DAP_FETCHER_VERSION__ === 'string' ? __DAP_FETCH
  * The fetcher may only create Secrets, not read them, so a 409 cannot be compared with what it
  * would have written: say so, and what to look at when it was not a retry.
  */
-export const ALREADY_THERE =
+const ALREADY_THERE =
   'found the pod secret already there and left it as it is (the fetcher can create Secrets but not read them). ' +
-  'This is expected when the kubelet runs this init container again (a retry after a crash, or a restarted pod sandbox). ' +
+  'This is expected when the kubelet runs this init container ' +
+    'again (a retry after a crash, or a restarted pod sandbox). ' +
   'Otherwise something else created it first: check its ownerReference names this pod and who created it ' +
-  '(kubectl get secret -o yaml: metadata.ownerReferences, metadata.managedFields), and turn on the fetcher Secret policy (deploy/README.md)';
+  '(kubectl get secret -o yaml: metadata.ownerReferences, metadata.managedFields), ' +
+    'and turn on the fetcher Secret policy (deploy/README.md)';
 
 /** After the deadline, this long for in-flight work to notice before the run is cut off. */
 const DEADLINE_GRACE_MS = 1000;
@@ -95,8 +97,10 @@ export interface MainIo {
 
 function configError(problems: string[]): FetcherError {
   return new FetcherError({
-    problem: `the fetcher's configuration is invalid: ${problems.length === 1 ? problems[0] : problems.map((p, i) => `(${i + 1}) ${p}`).join(' ')}`,
-    fix: 'the webhook sets these variables on the init container; check that the webhook and fetcher versions match and the pod spec was not edited',
+    problem: `the fetcher's configuration is invalid: ` +
+      `${problems.length === 1 ? problems[0] : problems.map((p, i) => `(${i + 1}) ${p}`).join(' ')}`,
+    fix: 'the webhook sets these variables on the init container; ' +
+      'check that the webhook and fetcher versions match and the pod spec was not edited',
     exitCode: EXIT_CODES.config,
   });
 }
@@ -205,7 +209,8 @@ export async function main(argv: string[], io: MainIo): Promise<ExitCode> {
     deadlineSeconds: config.deadlineMs / 1000,
   });
   if (config.mlpBaseUrl.protocol === 'http:' && !isLoopback(config.mlpBaseUrl.hostname)) {
-    log.warn(`${E.mlpApiHost} is plain http: the pod's bearer token and the secret values cross the network unencrypted; use an https:// URL (or a mesh that encrypts pod traffic)`, {
+    log.warn(`${E.mlpApiHost} is plain http: the pod's bearer token and the secret values cross the network unencrypted; ` +
+      `use an https:// URL (or a mesh that encrypts pod traffic)`, {
       host: config.mlpBaseUrl.host,
     });
   }

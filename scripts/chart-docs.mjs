@@ -5,7 +5,7 @@
 //   map's own comment describes the group, its keys get rows of their own.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { isMap, isSeq, parseDocument } from 'yaml';
+import { isMap, parseDocument } from 'yaml';
 
 const CHART = fileURLToPath(new URL('../deploy/helm/dap-secret-webhook/', import.meta.url));
 export const VALUES_FILE = `${CHART}values.yaml`;

@@ -46,10 +46,11 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 const MAX_UID_LENGTH = 256;
 
 /** Throws InvalidReviewError (→ HTTP 400) when the body is not an admission.k8s.io/v1 AdmissionReview request. */
-export function parseReview(body: unknown): AdmissionRequest {
+function parseReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new InvalidReviewError('the body must be a JSON object (an AdmissionReview)');
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
-    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; got ${describeValue(body.apiVersion)}, ${describeValue(body.kind)}`);
+    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; ` +
+      `got ${describeValue(body.apiVersion)}, ${describeValue(body.kind)}`);
   }
   const request = body.request;
   if (!isRecord(request) || typeof request.uid !== 'string' || request.uid === '') {
@@ -90,10 +91,10 @@ function isPodCreate(request: AdmissionRequest): boolean {
  * settings, each secret); the first ones tell what to fix, and the message stays readable
  * wherever it is shown (kubectl, Flyte's execution error, events).
  */
-export const MAX_DENIAL_PROBLEMS = 10;
+const MAX_DENIAL_PROBLEMS = 10;
 
 /** "admission webhook ... denied the request: <this>": one sentence per problem, at most MAX_DENIAL_PROBLEMS. */
-export function denialMessage(denials: Denial[]): string {
+function denialMessage(denials: Denial[]): string {
   const shown = denials.slice(0, MAX_DENIAL_PROBLEMS).map((d) => d.message);
   if (denials.length > MAX_DENIAL_PROBLEMS) shown.push(`and ${denials.length - MAX_DENIAL_PROBLEMS} more problems like these`);
   return shown.join('; ');
@@ -143,7 +144,10 @@ export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
       const patch = Buffer.from(JSON.stringify(ops));
       const { maxPatchBytes } = config.limits;
       if (patch.length > maxPatchBytes) {
-        return deny([{ reason: 'over-limit', message: `the injection would be a ${patch.length}-byte patch, more than WEBHOOK_MAX_PATCH_BYTES=${maxPatchBytes}; request fewer secrets or wire fewer containers, or ask the webhook's admin to raise WEBHOOK_MAX_PATCH_BYTES` }]);
+        return deny([{ reason: 'over-limit', message: `the injection would be a ${patch.length}-byte patch, ` +
+          `more than WEBHOOK_MAX_PATCH_BYTES=${maxPatchBytes}; ` +
+            `request fewer secrets or wire fewer containers, ` +
+              `or ask the webhook's admin to raise WEBHOOK_MAX_PATCH_BYTES` }]);
       }
       outcome.remember();
       const changed = ops.length > 0;

@@ -17,7 +17,7 @@ export function defaultCertsDeps(kubeConfig?: KubeConfig): CertsDeps {
   };
 }
 
-export function kubeTlsSecretStore(kc: KubeConfig): TlsSecretStore {
+function kubeTlsSecretStore(kc: KubeConfig): TlsSecretStore {
   const core = kc.makeApiClient(CoreV1Api);
   return {
     async read(namespace, name) {
@@ -37,7 +37,7 @@ export function kubeTlsSecretStore(kc: KubeConfig): TlsSecretStore {
   };
 }
 
-export function kubeWebhookConfigurationStore(kc: KubeConfig): WebhookConfigurationStore {
+function kubeWebhookConfigurationStore(kc: KubeConfig): WebhookConfigurationStore {
   const api = kc.makeApiClient(AdmissionregistrationV1Api);
   return {
     async read(name) {

@@ -40,8 +40,8 @@ export interface CertBundleOptions {
   now?: Date;
 }
 
-export const DEFAULT_VALIDITY_DAYS = 365;
-export const DEFAULT_RENEW_BEFORE_DAYS = 30;
+const DEFAULT_VALIDITY_DAYS = 365;
+const DEFAULT_RENEW_BEFORE_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Back-date notBefore a little so a node whose clock runs slightly behind still accepts the cert. */
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
@@ -124,8 +124,8 @@ export function certificateExpiresWithin(certPem: string, days: number, now: Dat
 // Assessing an existing TLS Secret (pure apart from WebCrypto signature checks)
 // ---------------------------------------------------------------------------------------------
 
-export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
-export const TLS_KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
+const TLS_SECRET_TYPE = 'kubernetes.io/tls';
+const TLS_KEYS = { cert: 'tls.crt', key: 'tls.key', ca: 'ca.crt' } as const;
 
 export type SecretVerdict =
   | { action: 'keep'; notAfter: Date }
@@ -144,7 +144,8 @@ export interface TlsWanted {
 export async function assessTlsSecret(secret: V1Secret | undefined, want: TlsWanted): Promise<SecretVerdict> {
   if (secret === undefined) return { action: 'create', reason: 'it does not exist' };
   if (secret.type !== TLS_SECRET_TYPE) {
-    return { action: 'refuse', reason: `it has type "${secret.type ?? 'Opaque'}", not "${TLS_SECRET_TYPE}", and a Secret's type cannot be changed; delete it or choose another name` };
+    return { action: 'refuse', reason: `it has type "${secret.type ?? 'Opaque'}", not "${TLS_SECRET_TYPE}", ` +
+      `and a Secret's type cannot be changed; delete it or choose another name` };
   }
   const data = decodeSecretData(secret);
   const missing = Object.values(TLS_KEYS).filter((k) => !data[k]);
@@ -165,7 +166,8 @@ export async function assessTlsSecret(secret: V1Secret | undefined, want: TlsWan
     return { action: 'replace', reason: `its certificate is not valid before ${cert.notBefore.toISOString()}` };
   }
   if (cert.notAfter.getTime() - want.now.getTime() <= want.renewBeforeDays * DAY_MS) {
-    return { action: 'replace', reason: `its certificate expires ${cert.notAfter.toISOString()}, within the ${want.renewBeforeDays}-day renewal window` };
+    return { action: 'replace', reason: `its certificate expires ${cert.notAfter.toISOString()}, ` +
+      `within the ${want.renewBeforeDays}-day renewal window` };
   }
   if (!privateKeyMatches(data[TLS_KEYS.key]!, cert)) {
     return { action: 'replace', reason: `${TLS_KEYS.key} does not belong to ${TLS_KEYS.cert}` };
@@ -245,7 +247,7 @@ export interface CertsDeps {
   now?: () => Date;
 }
 
-export const CERTS_USAGE = [
+const CERTS_USAGE = [
   'usage: dap-secret-webhook certs ensure --secret NAME --namespace NS --service SVC',
   '         [--renew-before-days 30] [--validity-days 365] [--dns-name EXTRA]...',
   '         [--webhook-configuration MWC [--configuration-may-be-missing]]',
@@ -279,7 +281,8 @@ export async function runCertsCommand(argv: string[], deps: CertsDeps): Promise<
       const current = await deps.secrets.read(namespace, name);
       const verdict = await assessTlsSecret(current, { dnsNames, renewBeforeDays: parsed.renewBeforeDays, now: now() });
       if (verdict.action === 'keep') {
-        deps.out(`certs: ${ref} is valid for ${parsed.service}.${namespace}.svc until ${verdict.notAfter.toISOString()}; kept`);
+        deps.out(`certs: ${ref} is valid for ${parsed.service}.${namespace}.svc ` +
+          `until ${verdict.notAfter.toISOString()}; kept`);
         return await ensureCaBundle(parsed, decodeSecretData(current!)[TLS_KEYS.ca]!, deps);
       }
       if (verdict.action === 'refuse') {
@@ -342,7 +345,8 @@ async function ensureCaBundle(args: EnsureArgs, caPem: string, deps: CertsDeps):
           deps.out(`certs: ${ref} does not exist yet; its caBundle is set by the next run (the chart's post-install hook)`);
           return 0;
         }
-        deps.err(`certs: ${ref} does not exist (yet), so its caBundle cannot be set: apply it, then run this again (a Job retries by itself)`);
+        deps.err(`certs: ${ref} does not exist (yet), so its caBundle cannot be set: ` +
+          `apply it, then run this again (a Job retries by itself)`);
         return 1;
       }
       const webhooks = current.webhooks ?? [];
@@ -358,7 +362,8 @@ async function ensureCaBundle(args: EnsureArgs, caPem: string, deps: CertsDeps):
         if (httpStatus(e) === 409 && attempt < MAX_CONFIGURATION_ATTEMPTS) continue;
         throw e;
       }
-      deps.out(`certs: ${ref}: caBundle of ${stale.map((w) => w.name).join(', ')} set to ca.crt of Secret ${args.namespace}/${args.secret}`);
+      deps.out(`certs: ${ref}: caBundle of ${stale.map((w) => w.name).join(', ')} ` +
+        `set to ca.crt of Secret ${args.namespace}/${args.secret}`);
       return 0;
     }
   } catch (e) {
@@ -370,34 +375,40 @@ async function ensureCaBundle(args: EnsureArgs, caPem: string, deps: CertsDeps):
 function describeConfigurationError(e: unknown, ref: string): string {
   const status = httpStatus(e);
   if (status === 403) {
-    return `not allowed to read or update ${ref}: the ServiceAccount running "certs ensure" needs get and update on it, by name (the chart's cabundle ClusterRole grants exactly this)`;
+    return `not allowed to read or update ${ref}: the ServiceAccount running "certs ensure" needs ` +
+      `get and update on it, by name (the chart's cabundle ClusterRole grants exactly this)`;
   }
-  if (status === 409) return `${ref} kept changing while its caBundle was written (HTTP 409 ${MAX_CONFIGURATION_ATTEMPTS} times); run the command again`;
+  if (status === 409) return `${ref} kept changing while its caBundle was written (HTTP 409 ` +
+    `${MAX_CONFIGURATION_ATTEMPTS} times); run the command again`;
   if (status !== undefined) return `the API server answered HTTP ${status} for ${ref}: ${apiMessage(e) ?? 'no message'}`;
   return `could not reach the API server for ${ref}: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+function parseEnsureFlags(args: string[]) {
+  return parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      secret: { type: 'string' },
+      namespace: { type: 'string' },
+      service: { type: 'string' },
+      'renew-before-days': { type: 'string', default: String(DEFAULT_RENEW_BEFORE_DAYS) },
+      'validity-days': { type: 'string', default: String(DEFAULT_VALIDITY_DAYS) },
+      'dns-name': { type: 'string', multiple: true, default: [] },
+      'webhook-configuration': { type: 'string', default: '' },
+      'configuration-may-be-missing': { type: 'boolean', default: false },
+    },
+  }).values;
 }
 
 function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; help?: boolean } {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') return { problems: [], help: true };
   if (sub !== 'ensure') return { problems: [`unknown subcommand "${sub}" (the only one is "ensure")`] };
-  let values;
+  let values: ReturnType<typeof parseEnsureFlags>;
   try {
-    ({ values } = parseArgs({
-      args: rest,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        secret: { type: 'string' },
-        namespace: { type: 'string' },
-        service: { type: 'string' },
-        'renew-before-days': { type: 'string', default: String(DEFAULT_RENEW_BEFORE_DAYS) },
-        'validity-days': { type: 'string', default: String(DEFAULT_VALIDITY_DAYS) },
-        'dns-name': { type: 'string', multiple: true, default: [] },
-        'webhook-configuration': { type: 'string', default: '' },
-        'configuration-may-be-missing': { type: 'boolean', default: false },
-      },
-    }));
+    values = parseEnsureFlags(rest);
   } catch (e) {
     return { problems: [(e as Error).message] };
   }
@@ -429,7 +440,8 @@ function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; hel
   }
   if (out.configurationMayBeMissing && out.webhookConfiguration === '') problems.push('--configuration-may-be-missing needs --webhook-configuration');
   if (problems.length === 0 && out.renewBeforeDays >= out.validityDays) {
-    problems.push(`--renew-before-days (${out.renewBeforeDays}) must be less than --validity-days (${out.validityDays}), or every run would renew`);
+    problems.push(`--renew-before-days (${out.renewBeforeDays}) must be less than ` +
+      `--validity-days (${out.validityDays}), or every run would renew`);
   }
   return problems.length > 0 ? { problems } : out;
 }
@@ -437,7 +449,8 @@ function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; hel
 function describeApiError(e: unknown, ref: string): string {
   const status = httpStatus(e);
   if (status === 403) {
-    return `not allowed to read or write ${ref}: the ServiceAccount running "certs ensure" needs get, create and update on that Secret (the chart's certs Role grants exactly this)`;
+    return `not allowed to read or write ${ref}: the ServiceAccount running "certs ensure" needs get, ` +
+      `create and update on that Secret (the chart's certs Role grants exactly this)`;
   }
   if (status === 409) return `${ref} kept changing while it was written (HTTP 409 ${MAX_WRITE_ATTEMPTS} times); run the command again`;
   if (status !== undefined) return `the API server answered HTTP ${status} for ${ref}: ${apiMessage(e) ?? 'no message'}`;

@@ -73,7 +73,8 @@ async function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
       const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' }[code];
-      io.err(`render: cannot read ${positionals[0]}: ${why}; give a Pod or AdmissionReview file, or - for standard input\n`);
+      io.err(`render: cannot read ${positionals[0]}: ${why}; ` +
+        `give a Pod or AdmissionReview file, or - for standard input\n`);
       return 2;
     }
     throw err;

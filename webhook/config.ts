@@ -9,10 +9,10 @@ import { isDnsSubdomain } from '../contract/plan.js';
 import { readFetcherAdminSettings, type FetcherAdminSettings } from './fetcher-admin-settings.js';
 
 export type FileMountType = 'FILE' | 'ENV_VAR';
-export type ProjectSource = 'namespace' | 'project-label';
-export type FailurePolicy = 'Fail' | 'Ignore';
+type ProjectSource = 'namespace' | 'project-label';
+type FailurePolicy = 'Fail' | 'Ignore';
 
-export interface FetcherSettings {
+interface FetcherSettings {
   image: string;
   imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never';
   cpuRequest: string;
@@ -28,7 +28,7 @@ export interface FetcherSettings {
   admin: FetcherAdminSettings;
 }
 
-export interface MlpSettings {
+interface MlpSettings {
   apiHost: string;
   projectSource: ProjectSource;
   authMode: AuthMode;
@@ -76,7 +76,7 @@ export interface RegistrationSettings {
   namespaceSelector: Record<string, unknown> | null;
 }
 
-export interface ServerSettings {
+interface ServerSettings {
   host: string;
   port: number;
   healthPort: number;
@@ -124,29 +124,41 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'FETCHER_MAX_PROJECTS_BYTES', default: String(DEFAULT_BYTE_CAPS.projectsBytes), description: 'Cap on MLP\'s project list the fetcher reads (it ends with a clear error past it).' },
   { name: 'FETCHER_MAX_SECRETS_BYTES', default: String(DEFAULT_BYTE_CAPS.secretsBytes), description: 'Cap on MLP\'s secrets list (the whole project\'s secrets, streamed).' },
   { name: 'FETCHER_MAX_SECRET_BYTES', default: String(DEFAULT_BYTE_CAPS.secretBytes), description: 'Cap on one secret in that list, value included.' },
-  { name: 'FETCHER_CA_CONFIGMAP', default: '', description: 'ConfigMap in each task pod\'s namespace holding the CA bundle that signed MLP\'s (and the token-exchange issuer\'s) certificate, e.g. one a trust-manager Bundle writes; mounted into the fetcher only and trusted through NODE_EXTRA_CA_CERTS, next to the public CAs. Empty: public CAs only.' },
+  { name: 'FETCHER_CA_CONFIGMAP', default: '', description: 'ConfigMap in each task pod\'s namespace holding the CA bundle that signed ' +
+    'MLP\'s (and the token-exchange issuer\'s) certificate, e.g. ' +
+      'one a trust-manager Bundle writes; mounted into the fetcher only and trusted ' +
+        'through NODE_EXTRA_CA_CERTS, next to the public CAs. Empty: public CAs only.' },
   { name: 'FETCHER_CA_CONFIGMAP_KEY', default: 'ca.crt', description: 'Key of the PEM bundle in that ConfigMap.' },
-  { name: 'FETCHER_EXTRA_ENV', default: '', description: 'JSON object of extra env vars for the fetcher, e.g. {"HTTPS_PROXY":"http://proxy:3128","NODE_USE_ENV_PROXY":"1"}; at most 32. Copied into every injected pod spec: no secrets. Names the webhook sets are refused.' },
-  { name: 'FETCHER_IMAGE_PULL_SECRETS', default: '', description: 'Comma-separated Secrets (in each task pod\'s namespace) added to the pod\'s imagePullSecrets, for a fetcher image in a private registry.' },
+  { name: 'FETCHER_EXTRA_ENV', default: '', description: 'JSON object of extra env vars for the fetcher, e.g. ' +
+    '{"HTTPS_PROXY":"http://proxy:3128","NODE_USE_ENV_PROXY":"1"}; at most 32. ' +
+      'Copied into every injected pod spec: no secrets. Names the webhook sets are refused.' },
+  { name: 'FETCHER_IMAGE_PULL_SECRETS', default: '', description: 'Comma-separated Secrets (in each task pod\'s namespace) added to the ' +
+    'pod\'s imagePullSecrets, for a fetcher image in a private registry.' },
   { name: 'SECRETS_VOLUME_SIZE_LIMIT', default: '1Mi', description: 'sizeLimit of the in-memory emptyDir holding FILE secrets.' },
-  { name: 'FLYTE_SECRETS_DEFAULT_DIR', default: '/etc/flyte/secrets', description: 'Where task containers see FILE secrets (flytekit\'s FLYTE_SECRETS_DEFAULT_DIR); not a system directory such as /etc.' },
+  { name: 'FLYTE_SECRETS_DEFAULT_DIR', default: '/etc/flyte/secrets', description: 'Where task containers see FILE secrets (flytekit\'s FLYTE_SECRETS_DEFAULT_DIR); ' +
+    'not a system directory such as /etc.' },
   { name: 'DEFAULT_MOUNT_TYPE', default: 'FILE', description: 'How ANY secrets are delivered: FILE or ENV_VAR.' },
   { name: 'MLP_API_HOST', default: '', description: 'Required. MLP base URL the fetcher calls, e.g. http://mlp.caraml.svc.cluster.local:8080.' },
   { name: 'MLP_PROJECT_SOURCE', default: 'namespace', description: 'MLP project of a pod: namespace (the pod\'s namespace) or project-label (Flyte\'s `project` label).' },
   { name: 'MLP_AUTH_MODE', default: 'serviceaccount', description: `How the fetcher authenticates to MLP: ${AUTH_MODES.join(', ')}.` },
-  { name: 'MLP_TOKEN_AUDIENCE', default: DEFAULT_TOKEN_AUDIENCE, description: 'Audience of the projected service-account token (serviceaccount, token-exchange) or of the Google ID token (gcp-workload-identity).' },
+  { name: 'MLP_TOKEN_AUDIENCE', default: DEFAULT_TOKEN_AUDIENCE, description: 'Audience of the projected service-account token (serviceaccount, ' +
+    'token-exchange) or of the Google ID token (gcp-workload-identity).' },
   { name: 'MLP_TOKEN_EXPIRATION_SECONDS', default: '3600', description: 'Lifetime the kubelet requests for the projected tokens (at least 600).' },
   { name: 'MLP_TOKEN_EXCHANGE_ISSUER', default: '', description: 'token-exchange: OIDC issuer https URL to discover (required in that mode).' },
   { name: 'MLP_TOKEN_EXCHANGE_AUDIENCE', default: '', description: 'token-exchange: audience requested for the exchanged token.' },
   { name: 'MLP_TOKEN_EXCHANGE_SCOPE', default: '', description: 'token-exchange: scope requested for the exchanged token.' },
-  { name: 'MLP_TOKEN_EXCHANGE_CLIENT_ID', default: '', description: 'token-exchange: client_id of a public client (no credentials file); the fetcher\'s default is dap-secret-fetcher.' },
-  { name: 'MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME', default: '', description: 'token-exchange: Secret in the pod\'s namespace with client-credentials.json ({client_id, client_secret}); empty = public client.' },
+  { name: 'MLP_TOKEN_EXCHANGE_CLIENT_ID', default: '', description: 'token-exchange: client_id of a public client (no credentials file); ' +
+    'the fetcher\'s default is dap-secret-fetcher.' },
+  { name: 'MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME', default: '', description: 'token-exchange: Secret in the pod\'s namespace with client-credentials.json ({client_id, ' +
+    'client_secret}); empty = public client.' },
   { name: 'WEBHOOK_NAME', default: 'dap-secret-webhook', description: 'Name of the MutatingWebhookConfiguration.' },
   { name: 'WEBHOOK_WEBHOOK_NAME', default: 'flyte-secrets.dap-secret-webhook.caraml.dev', description: 'Name of the webhook entry inside it (fully qualified).' },
   { name: 'WEBHOOK_SERVICE_NAME', default: 'dap-secret-webhook', description: 'Service the API server calls (in-cluster registration).' },
-  { name: 'WEBHOOK_SERVICE_NAMESPACE', default: '', description: 'Namespace of that Service; falls back to WEBHOOK_NAMESPACE, then the pod\'s namespace file, then "default".' },
+  { name: 'WEBHOOK_SERVICE_NAMESPACE', default: '', description: 'Namespace of that Service; falls back to WEBHOOK_NAMESPACE, ' +
+    'then the pod\'s namespace file, then "default".' },
   { name: 'WEBHOOK_SERVICE_PORT', default: '443', description: 'Port of that Service.' },
-  { name: 'WEBHOOK_URL', default: '', description: 'Register this https URL instead of the Service (out-of-cluster webhook). The mutate path is not appended.' },
+  { name: 'WEBHOOK_URL', default: '', description: 'Register this https URL instead of the Service (out-of-cluster webhook). ' +
+    'The mutate path is not appended.' },
   { name: 'WEBHOOK_MUTATE_PATH', default: '/mutate', description: 'HTTP path of the admission endpoint.' },
   { name: 'WEBHOOK_PORT', default: '8443', description: 'HTTPS (HTTP/2 and HTTP/1.1) listen port (0: any free port).' },
   { name: 'WEBHOOK_HOST', default: '0.0.0.0', description: 'Listen address of both ports.' },
@@ -155,17 +167,21 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'WEBHOOK_FAILURE_POLICY', default: 'Fail', description: 'Fail (no pod starts without its secrets) or Ignore.' },
   { name: 'WEBHOOK_TIMEOUT_SECONDS', default: '5', description: 'timeoutSeconds of the registration (1-30).' },
   { name: 'WEBHOOK_NAMESPACE_SELECTOR', default: '', description: 'JSON label selector limiting the namespaces the webhook sees, e.g. {"matchExpressions":[...]}.' },
-  { name: 'WEBHOOK_DRAIN_DELAY_SECONDS', default: '5', description: 'On SIGTERM, keep serving (not ready) this long before closing, while the API server stops routing here; the pod\'s terminationGracePeriodSeconds must exceed it by 21.' },
+  { name: 'WEBHOOK_DRAIN_DELAY_SECONDS', default: '5', description: 'On SIGTERM, keep serving (not ready) this long before closing, while the API server stops routing here; ' +
+    'the pod\'s terminationGracePeriodSeconds must exceed it by 21.' },
   { name: 'WEBHOOK_MAX_BODY_BYTES', default: '3145728', description: 'Largest AdmissionReview body accepted (413 above; 1024-67108864).' },
   { name: 'WEBHOOK_MAX_SECRETS_PER_POD', default: '64', description: 'Most flyte.secrets/s<i> annotations one pod may carry (1-1000); more are denied naming this cap.' },
   { name: 'WEBHOOK_MAX_WIRED_CONTAINERS', default: '32', description: 'Most containers and init containers wired in one pod (1-500); more are denied naming this cap.' },
-  { name: 'WEBHOOK_MAX_ANNOTATION_BYTES', default: '65536', description: 'Most bytes of flyte.secrets/s<i> values decoded for one pod (1024-1048576); more are denied before decoding.' },
+  { name: 'WEBHOOK_MAX_ANNOTATION_BYTES', default: '65536', description: 'Most bytes of flyte.secrets/s<i> values decoded for one pod (1024-1048576); ' +
+    'more are denied before decoding.' },
   { name: 'WEBHOOK_MAX_PATCH_BYTES', default: '1048576', description: 'Largest JSON Patch returned for one pod (65536-3145728); a bigger one is denied naming this cap.' },
-  { name: 'WEBHOOK_MAX_CONCURRENT_STREAMS', default: '250', description: 'HTTP/2 concurrent streams per connection (1-1000; 250 as Go servers such as controller-runtime webhooks).' },
+  { name: 'WEBHOOK_MAX_CONCURRENT_STREAMS', default: '250', description: 'HTTP/2 concurrent streams per connection (1-1000; ' +
+    '250 as Go servers such as controller-runtime webhooks).' },
   { name: 'WEBHOOK_MAX_CONNECTIONS', default: '256', description: 'Open HTTPS connections at once (1-65536); more are closed at accept.' },
   { name: 'WEBHOOK_IDLE_TIMEOUT_SECONDS', default: '120', description: 'A connection with no request in flight is closed after this many seconds (1-3600).' },
   { name: 'WEBHOOK_HEADERS_TIMEOUT_SECONDS', default: '10', description: 'A new connection must send its first request headers within this many seconds (1-300).' },
-  { name: 'WEBHOOK_REQUEST_TIMEOUT_SECONDS', default: '30', description: 'A request\'s headers and body must arrive within this many seconds (1-300); then 408 and the stream or connection is closed.' },
+  { name: 'WEBHOOK_REQUEST_TIMEOUT_SECONDS', default: '30', description: 'A request\'s headers and body must arrive within this many seconds (1-300); ' +
+    'then 408 and the stream or connection is closed.' },
   { name: 'TLS_SERVER_CERT_FILE', default: '', description: 'Serving certificate (PEM); reloaded when it changes. Unset with the key: a throw-away self-signed one.' },
   { name: 'TLS_SERVER_KEY_FILE', default: '', description: 'Serving key (PEM).' },
   { name: 'TLS_CA_CERT_FILE', default: '', description: 'CA bundle written as caBundle at registration; re-applied when it changes.' },
@@ -254,7 +270,8 @@ class Reader {
     // Normalised as the container runtime sees it: "/etc/." and "//etc" are /etc.
     const dir = posix.normalize(value).replace(/(.)\/+$/, '$1');
     if (!value.startsWith('/') || value.split('/').includes('..')) this.problems.push(`${name}=${JSON.stringify(value)} must be an absolute path without ".."`);
-    else if (SYSTEM_DIRS.has(dir)) this.problems.push(`${name}=${JSON.stringify(value)} would hide the image's ${dir} behind the secrets volume; use a directory of its own such as /etc/flyte/secrets`);
+    else if (SYSTEM_DIRS.has(dir)) this.problems.push(`${name}=${JSON.stringify(value)} would hide the image's ${dir} behind the secrets volume; ` +
+      `use a directory of its own such as /etc/flyte/secrets`);
     return dir;
   }
 
@@ -330,7 +347,8 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     exchangeClientSecretName: r.raw('MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME'),
   };
   if (mlp.authMode === 'token-exchange' && mlp.exchangeIssuer === '') r.problems.push('MLP_TOKEN_EXCHANGE_ISSUER is required when MLP_AUTH_MODE=token-exchange');
-  if (mlp.exchangeClientSecretName !== '' && !isDnsSubdomain(mlp.exchangeClientSecretName)) r.problems.push(`MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME=${JSON.stringify(mlp.exchangeClientSecretName)} is not a valid Secret name`);
+  if (mlp.exchangeClientSecretName !== '' && !isDnsSubdomain(mlp.exchangeClientSecretName)) r.problems.push(`MLP_TOKEN_EXCHANGE_CLIENT_SECRET_NAME=${JSON.stringify(mlp.exchangeClientSecretName)} ` +
+    `is not a valid Secret name`);
 
   const injection: InjectionConfig = {
     fetcher,
@@ -359,7 +377,8 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     namespaceSelector: r.jsonObject('WEBHOOK_NAMESPACE_SELECTOR'),
   };
   if (!isDnsSubdomain(registration.configurationName)) r.problems.push(`WEBHOOK_NAME=${JSON.stringify(registration.configurationName)} is not a valid object name`);
-  if (!isDnsSubdomain(registration.webhookName) || !registration.webhookName.includes('.')) r.problems.push(`WEBHOOK_WEBHOOK_NAME=${JSON.stringify(registration.webhookName)} must be a fully qualified name with at least one dot`);
+  if (!isDnsSubdomain(registration.webhookName) || !registration.webhookName.includes('.')) r.problems.push(`WEBHOOK_WEBHOOK_NAME=${JSON.stringify(registration.webhookName)} ` +
+    `must be a fully qualified name with at least one dot`);
   if (!registration.mutatePath.startsWith('/')) r.problems.push(`WEBHOOK_MUTATE_PATH=${JSON.stringify(registration.mutatePath)} must start with "/"`);
 
   const server: ServerSettings = {

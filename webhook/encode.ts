@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { encodeSecretAnnotation, type MountRequirement } from './flyte/annotations.js';
 
-export const ENCODE_USAGE = `usage: dap-secret-webhook encode --key KEY [--group GROUP] [--group-version V] [--mount ANY|ENV_VAR|FILE] [--env-var NAME]
+const ENCODE_USAGE = `usage: dap-secret-webhook encode --key KEY [--group GROUP] [--group-version V] [--mount ANY|ENV_VAR|FILE] [--env-var NAME]
   prints the value of one flyte.secrets/s<i> annotation (as flytepropeller writes it) for that secret;
   the MLP secret read is KEY, from the MLP project of the pod's namespace
 `;

@@ -17,9 +17,9 @@ export interface FetcherAdminSettings {
 }
 
 /** Bounds: every value is copied into every injected pod spec. */
-export const MAX_EXTRA_ENV = 32;
-export const MAX_EXTRA_ENV_BYTES = 16 * 1024;
-export const MAX_PULL_SECRETS = 16;
+const MAX_EXTRA_ENV = 32;
+const MAX_EXTRA_ENV_BYTES = 16 * 1024;
+const MAX_PULL_SECRETS = 16;
 
 /** Names the webhook writes itself (an admin value would silently lose or win against them). */
 const RESERVED = new Set<string>(Object.values(FETCHER_ENV));
@@ -46,14 +46,19 @@ export function readFetcherAdminSettings(raw: Raw): { settings: FetcherAdminSett
       parsed = undefined;
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      problems.push('FETCHER_EXTRA_ENV must be a JSON object of env var names to string values, e.g. {"HTTPS_PROXY":"http://proxy:3128"}');
+      problems.push('FETCHER_EXTRA_ENV must be a JSON object of env var names to string values, e.g. ' +
+        '{"HTTPS_PROXY":"http://proxy:3128"}');
     } else {
       const entries = Object.entries(parsed as Record<string, unknown>);
-      if (entries.length > MAX_EXTRA_ENV) problems.push(`FETCHER_EXTRA_ENV has ${entries.length} variables; at most ${MAX_EXTRA_ENV} (they are copied into every injected pod)`);
-      if (Buffer.byteLength(extraText) > MAX_EXTRA_ENV_BYTES) problems.push(`FETCHER_EXTRA_ENV is ${Buffer.byteLength(extraText)} bytes; at most ${MAX_EXTRA_ENV_BYTES} (it is copied into every injected pod)`);
+      if (entries.length > MAX_EXTRA_ENV) problems.push(`FETCHER_EXTRA_ENV has ${entries.length} variables; ` +
+        `at most ${MAX_EXTRA_ENV} (they are copied into every injected pod)`);
+      if (Buffer.byteLength(extraText) > MAX_EXTRA_ENV_BYTES) problems.push(`FETCHER_EXTRA_ENV is ${Buffer.byteLength(extraText)} bytes; ` +
+        `at most ${MAX_EXTRA_ENV_BYTES} (it is copied into every injected pod)`);
       for (const [name, value] of entries) {
-        if (!ENV_NAME.test(name)) problems.push(`FETCHER_EXTRA_ENV: ${JSON.stringify(name)} is not an env var name (letters, digits and _, not starting with a digit)`);
-        else if (RESERVED.has(name)) problems.push(`FETCHER_EXTRA_ENV: ${name} is set by the webhook itself${name === 'NODE_EXTRA_CA_CERTS' ? '; use FETCHER_CA_CONFIGMAP for a CA bundle' : ''}`);
+        if (!ENV_NAME.test(name)) problems.push(`FETCHER_EXTRA_ENV: ${JSON.stringify(name)} is not an env ` +
+          `var name (letters, digits and _, not starting with a digit)`);
+        else if (RESERVED.has(name)) problems.push(`FETCHER_EXTRA_ENV: ${name} is set by the webhook ` +
+          `itself${name === 'NODE_EXTRA_CA_CERTS' ? '; use FETCHER_CA_CONFIGMAP for a CA bundle' : ''}`);
         else if (typeof value !== 'string') problems.push(`FETCHER_EXTRA_ENV: the value of ${name} must be a string`);
         else extraEnv.push({ name, value });
       }

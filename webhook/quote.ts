@@ -3,7 +3,7 @@
  * annotation; messages go back to the client, into events and logs, so each quoted piece is
  * bounded: the start of it, and how long the rest was.
  */
-export const QUOTE_MAX_CHARS = 64;
+const QUOTE_MAX_CHARS = 64;
 
 /** `text` itself when short, else its start and its length (unquoted). */
 export function clip(text: string, max = QUOTE_MAX_CHARS): string {

@@ -5,7 +5,7 @@
  */
 import type { Operation } from 'fast-json-patch';
 
-export interface AdmissionResponse {
+interface AdmissionResponse {
   uid: string;
   allowed: boolean;
   status?: { code: number; reason: string; message: string };
@@ -28,7 +28,7 @@ const review = (response: AdmissionResponse): AdmissionReviewResponse => ({ apiV
  * each to 256 characters), while a pod with many containers each setting many of our env names
  * makes thousands: the first ones, then how many more.
  */
-export const MAX_WARNINGS = 20;
+const MAX_WARNINGS = 20;
 
 function boundedWarnings(warnings: readonly string[]): string[] {
   if (warnings.length <= MAX_WARNINGS) return [...warnings];

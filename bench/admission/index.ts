@@ -11,13 +11,13 @@ import { H2LOAD_MISSING, h2loadAvailable, load, type LoadResult, type Protocol, 
 import { SECRET_COUNTS, benchReviewBody, type SecretCount } from './pods.js';
 import { MUTATE_PATH, postOnce, startBaseline, startWebhook, writeCertificate, type ServerUnderTest } from './servers.js';
 
-export interface AdmissionScenario {
+interface AdmissionScenario {
   protocol: Protocol;
   secrets: SecretCount;
   rate: Rate;
 }
 
-export interface Measured extends LoadResult {
+interface Measured extends LoadResult {
   /** Peak RSS of the server during this run (VmHWM after resetting it); NaN when not resettable. */
   peakRssBytes: number;
 }
@@ -51,12 +51,12 @@ export interface AdmissionOptions {
   progress(line: string): void;
 }
 
-export const PROTOCOLS: readonly Protocol[] = ['HTTP/1.1', 'HTTP/2'];
-export const FIXED_RATES = [500, 2_000] as const;
+const PROTOCOLS: readonly Protocol[] = ['HTTP/1.1', 'HTTP/2'];
+const FIXED_RATES = [500, 2_000] as const;
 export const TARGET_RATE = 1_000;
 export const TARGET_RATE_SECRETS: SecretCount = 4;
 
-export function scenarios(): AdmissionScenario[] {
+function scenarios(): AdmissionScenario[] {
   const list: AdmissionScenario[] = [];
   for (const protocol of PROTOCOLS) {
     for (const secrets of SECRET_COUNTS) list.push({ protocol, secrets, rate: FIXED_RATES[0] });

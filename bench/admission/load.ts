@@ -47,7 +47,7 @@ export interface LoadResult {
 }
 
 /** Requests in flight at saturation: HTTP/1.1 keep-alive connections, or HTTP/2 streams. */
-export const IN_FLIGHT = 16;
+const IN_FLIGHT = 16;
 
 export function load(protocol: Protocol, spec: LoadSpec): Promise<LoadResult> {
   if (spec.rate === 'saturation') return protocol === 'HTTP/1.1' ? autocannonSaturation(spec) : h2loadRun(protocol, spec);
@@ -88,7 +88,7 @@ async function autocannonSaturation(spec: LoadSpec): Promise<LoadResult> {
 }
 
 /** Without h2load, the HTTP/1.1 fixed-rate and HTTP/2 saturation rows say this. */
-export const H2LOAD = 'h2load';
+const H2LOAD = 'h2load';
 export const H2LOAD_MISSING = 'h2load not found: apt-get install nghttp2-client (Debian/Ubuntu)';
 
 export async function h2loadAvailable(): Promise<boolean> {

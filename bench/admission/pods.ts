@@ -16,7 +16,7 @@ export type SecretCount = (typeof SECRET_COUNTS)[number];
 const MOUNTS: readonly MountRequirement[] = ['ENV_VAR', 'FILE', 'ANY'];
 
 /** Secret i of a pod: groups repeat (several keys per MLP project secret group), mounts rotate. */
-export function benchSecret(i: number): FlyteSecret {
+function benchSecret(i: number): FlyteSecret {
   return { group: `team-${i % 3}-creds`, groupVersion: '', key: `secret_${i}`, mountRequirement: MOUNTS[i % MOUNTS.length]!, envVar: '' };
 }
 

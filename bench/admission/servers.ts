@@ -12,7 +12,7 @@ import { generateCertBundle } from '../../webhook/certs.js';
 import { GOLDEN_ENV } from '../../test/support/goldens.js';
 import { freePort, httpStatus, procStatusBytes, startChild, tempDir, waitFor, type Child } from '../lib/processes.js';
 
-export const WEBHOOK_BUNDLE = fileURLToPath(new URL('../../dist/webhook/dap-secret-webhook.mjs', import.meta.url));
+const WEBHOOK_BUNDLE = fileURLToPath(new URL('../../dist/webhook/dap-secret-webhook.mjs', import.meta.url));
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.mjs', import.meta.url));
 export const MUTATE_PATH = '/mutate';
 

@@ -28,8 +28,8 @@ import { procStatusBytes, resetPeakRss } from '../lib/processes.js';
 import { summarize, type LatencySummary } from '../lib/stats.js';
 import { startAgnhost, type Agnhost } from './agnhost.js';
 
-export const CASES = ['webhook', 'mutated', 'agnhost'] as const;
-export type CaseId = (typeof CASES)[number];
+const CASES = ['webhook', 'mutated', 'agnhost'] as const;
+type CaseId = (typeof CASES)[number];
 const AGNHOST_LABEL = 'dap-bench/agnhost';
 const AGNHOST_WEBHOOK = 'mutating-pods.agnhost.dap-bench.invalid';
 const SECRETS = 4;

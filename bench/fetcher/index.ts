@@ -22,7 +22,7 @@ export const TIME_MISSING = '/usr/bin/time not found: apt-get install time (Debi
 export const RUNS = 20;
 const RUN_TIMEOUT_MS = 30_000;
 
-export interface FetcherCase {
+interface FetcherCase {
   id: string;
   label: string;
   files: number;
@@ -30,7 +30,7 @@ export interface FetcherCase {
 }
 
 /** 1 secret each way (ENV_VAR also creates the per-pod Secret), and 16 mixed. */
-export const CASES: readonly FetcherCase[] = [
+const CASES: readonly FetcherCase[] = [
   { id: '1-file', label: '1 secret (FILE)', files: 1, envSecrets: 0 },
   { id: '1-env', label: '1 secret (ENV_VAR)', files: 0, envSecrets: 1 },
   { id: '16-mixed', label: '16 secrets (8 FILE, 8 ENV_VAR)', files: 8, envSecrets: 8 },
@@ -43,7 +43,7 @@ export interface Timing {
   peakRssBytes: { median: number; max: number; samples: number[] };
 }
 
-export interface FetcherCaseResult extends Timing {
+interface FetcherCaseResult extends Timing {
   id: string;
   label: string;
   /** median / `--version` median, p90 / `--version` p90 */
@@ -106,7 +106,12 @@ function timing(runs: OneRun[]): Timing {
 
 async function gzipSize(path: string): Promise<number> {
   let bytes = 0;
-  await pipeline(createReadStream(path), createGzip(), new Writable({ write: (chunk: Buffer, _e, cb) => ((bytes += chunk.length), cb()) }));
+  await pipeline(createReadStream(path), createGzip(), new Writable({
+      write: (chunk: Buffer, _e, cb) => {
+        bytes += chunk.length;
+        cb();
+      },
+    }));
   return bytes;
 }
 

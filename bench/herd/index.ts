@@ -33,16 +33,16 @@ const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const AUDIENCE = 'api.caraml';
 const SERVICE_ACCOUNT = 'flyte-task';
 /** What one task asks for. */
-export const SECRETS_PER_POD = 4;
+const SECRETS_PER_POD = 4;
 /** A secret value about the size the issue measured (440 KB per pod at 1,000 secrets). */
 const VALUE_BYTES = 400;
 /** The chart's default fetcher deadline (deploy/helm values fetcher.deadlineSeconds). */
 const DEADLINE_SECONDS = 60;
 const OUTPUT_LIMIT = 16 * 1024;
 
-export type Design = 'fetcher' | 'old';
+type Design = 'fetcher' | 'old';
 
-export interface HerdCaseFigures {
+interface HerdCaseFigures {
   secrets: number;
   design: Design;
   pods: number;
@@ -104,7 +104,7 @@ async function pool(count: number, limit: number, task: (i: number) => Promise<v
   await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
 }
 
-export interface Herd {
+interface Herd {
   /** The fetcher executable under test (dist/dap-secret-fetcher). */
   executable: string;
   dir: string;
@@ -115,16 +115,16 @@ export interface Herd {
   mlpRequests(): number;
 }
 
-export const secretName = (i: number) => `herd_secret_${i}`;
-export const projectName = (secrets: number) => `herd-s${secrets}`;
+const secretName = (i: number) => `herd_secret_${i}`;
+const projectName = (secrets: number) => `herd-s${secrets}`;
 
-export async function seed(mlp: RealMlp, secrets: number, readers: string[]): Promise<void> {
+async function seed(mlp: RealMlp, secrets: number, readers: string[]): Promise<void> {
   const project = await mlp.createProject({ name: projectName(secrets), readers });
   const value = (i: number) => `v${i}-`.padEnd(VALUE_BYTES, 'x');
   await pool(secrets, 8, (i) => mlp.createSecret(project.id, { name: secretName(i), data: value(i) }).then(() => undefined));
 }
 
-export interface FetcherRun {
+interface FetcherRun {
   code: number | null;
   cpuMs: number;
   wallMs: number;
@@ -133,7 +133,7 @@ export interface FetcherRun {
 }
 
 /** One fetcher as its init container would run, under /usr/bin/time for its CPU (user + system). */
-export async function runFetcher(herd: Herd, secrets: number, index: number, round: number): Promise<FetcherRun> {
+async function runFetcher(herd: Herd, secrets: number, index: number, round: number): Promise<FetcherRun> {
   const name = `herd-s${secrets}-r${round}-${index}`;
   const podDir = join(herd.dir, name);
   const volume = join(podDir, 'volume');

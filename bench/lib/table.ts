@@ -11,6 +11,6 @@ export function renderTable(table: Table): string {
   const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join(' │ ').trimEnd();
   const rule = width.map((w) => '─'.repeat(w)).join('─┼─');
   const out = [line(table.header), rule];
-  for (const row of table.rows) out.push(typeof row === 'string' ? `── ${row} ` + '─'.repeat(Math.max(0, rule.length - row.length - 4)) : line(row));
+  for (const row of table.rows) out.push(typeof row === 'string' ? `── ${row} ${'─'.repeat(Math.max(0, rule.length - row.length - 4))}` : line(row));
   return out.join('\n');
 }

@@ -10,7 +10,7 @@ import { jwtIdentity, type TokenDeps, type TokenSource } from './source.js';
 
 const PEER = 'the GKE metadata server';
 /** A Google ID token is about 1 KB. */
-export const MAX_ID_TOKEN_BYTES = 64 * 1024;
+const MAX_ID_TOKEN_BYTES = 64 * 1024;
 
 export function identityTokenUrl(metadataHost: string, audience: string): URL {
   const url = new URL(`http://${metadataHost}/computeMetadata/v1/instance/service-accounts/default/identity`);
@@ -30,7 +30,9 @@ export function gcpWorkloadIdentityTokenSource(metadataHost: string, audience: s
         const detail = await peerErrorText(response);
         throw new FetcherError({
           problem: `${PEER} refused an ID token for audience ${audience}${detail ? ` (${detail})` : ''}`,
-          fix: `enable Workload Identity on the node pool and bind the pod's Kubernetes service account in namespace ${namespace} to a Google service account (annotation iam.gke.io/gcp-service-account), or choose another MLP_AUTH_MODE`,
+          fix: `enable Workload Identity on the node pool and bind the pod's Kubernetes ` +
+            `service account in namespace ${namespace} to a Google service account ` +
+              `(annotation iam.gke.io/gcp-service-account), or choose another MLP_AUTH_MODE`,
           status: response.status,
         });
       }

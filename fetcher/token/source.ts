@@ -45,7 +45,8 @@ export async function readTokenFile(path: string, variable: string, redactor: Re
     const what = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the fetcher' : `cannot be read (${code ?? 'error'})`;
     throw new FetcherError({
       problem: `the token file ${path} (${variable}) ${what}`,
-      fix: `mount the projected service-account token there (the webhook adds it to the pod) or point ${variable} at it`,
+      fix: `mount the projected service-account token there (the ` +
+        `webhook adds it to the pod) or point ${variable} at it`,
     });
   }
   const token = text.trim();

@@ -14,13 +14,13 @@ import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './
 
 type ExchangeSettings = Extract<AuthSettings, { mode: 'token-exchange' }>;
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
 const PEER = 'the OIDC issuer';
 /** Discovery documents and token responses are a few KB. */
-export const MAX_OIDC_RESPONSE_BYTES = 256 * 1024;
+const MAX_OIDC_RESPONSE_BYTES = 256 * 1024;
 
 /**
  * fetch's Response with its body counted against MAX_OIDC_RESPONSE_BYTES: openid-client reads it
@@ -61,7 +61,8 @@ async function readClientCredentials(settings: ExchangeSettings, deps: TokenDeps
   const unusable = (why: string): FetcherError =>
     new FetcherError({
       problem: `the client credentials file ${path} (${variable}) ${why}`,
-      fix: `mount a JSON file {"client_id": "...", "client_secret": "..."} there, or unset ${variable} to use a public client`,
+      fix: `mount a JSON file {"client_id": "...", "client_secret": ` +
+        `"..."} there, or unset ${variable} to use a public client`,
     });
   let text: string;
   try {
@@ -119,8 +120,11 @@ export function describeOidcError(err: unknown, operation: string, issuer: URL):
   }
   const fix =
     operation === 'discover its configuration'
-      ? `check ${FETCHER_ENV.exchangeIssuer}: it must be an OpenID Connect issuer that serves /.well-known/openid-configuration`
-      : `allow this client to use the token-exchange grant for Kubernetes service-account tokens at the issuer, and check ${FETCHER_ENV.exchangeAudience}, ${FETCHER_ENV.exchangeScope} and the client credentials`;
+      ? `check ${FETCHER_ENV.exchangeIssuer}: ` +
+        `it must be an OpenID Connect issuer that serves /.well-known/openid-configuration`
+      : `allow this client to use the token-exchange grant for Kubernetes ` +
+        `service-account tokens at the issuer, and check ${FETCHER_ENV.exchangeAudience}, ` +
+          `${FETCHER_ENV.exchangeScope} and the client credentials`;
   return new FetcherError({
     problem: `${PEER} ${issuer.href} refused to ${operation}${detail ? ` (${detail})` : ''}`,
     fix,

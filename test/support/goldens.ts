@@ -64,7 +64,7 @@ export function readGoldenConfig(name: string): GoldenCaseConfig {
   return config;
 }
 
-export const goldenEnv = (config: GoldenCaseConfig): Record<string, string> => ({ ...GOLDEN_ENV, ...config.env });
+const goldenEnv = (config: GoldenCaseConfig): Record<string, string> => ({ ...GOLDEN_ENV, ...config.env });
 
 /** The injection config a case is rendered with (GOLDEN_ENV plus its config.yaml env). */
 export function goldenConfig(config: GoldenCaseConfig = {}): InjectionConfig {

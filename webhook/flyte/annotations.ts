@@ -36,7 +36,7 @@ export class AnnotationError extends Error {
 const decoded = new Map<string, Readonly<FlyteSecret>>();
 let decodedBytes = 0;
 export const MEMO_MAX_BYTES = 256 * 1024;
-export const MEMO_MAX_VALUE_BYTES = 2048;
+const MEMO_MAX_VALUE_BYTES = 2048;
 
 /** Bytes of annotation values the memo holds now (for tests). */
 export const memoBytes = () => decodedBytes;

@@ -59,7 +59,8 @@ export function decodeBase32(text: string): Uint8Array {
 
   if (!VALID_TAILS.has(values.length % 8)) {
     throw new Base32Error(
-      `not valid base32: ${values.length} characters is a length Flyte never writes (the value looks cut short or has a stray character)`,
+      `not valid base32: ${values.length} characters is a length Flyte ` +
+        `never writes (the value looks cut short or has a stray character)`,
     );
   }
   // Bits of the final character past the last whole byte are padding; Go ignores them.

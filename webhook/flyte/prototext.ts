@@ -33,7 +33,7 @@ export interface FlyteSecret {
 }
 
 /** `flyteidl.core.Secret.MountType` numbers. */
-export const MOUNT_REQUIREMENT_NUMBERS: Readonly<Record<MountRequirement, number>> = { ANY: 0, ENV_VAR: 1, FILE: 2 };
+const MOUNT_REQUIREMENT_NUMBERS: Readonly<Record<MountRequirement, number>> = { ANY: 0, ENV_VAR: 1, FILE: 2 };
 const MOUNT_REQUIREMENT_BY_NUMBER: readonly MountRequirement[] = ['ANY', 'ENV_VAR', 'FILE'];
 
 type StringProp = 'group' | 'groupVersion' | 'key' | 'envVar';
@@ -329,50 +329,50 @@ class Lexer {
         i += 1;
         continue;
       }
-      const escape = i;
+      const escapeAt = i;
       const c = text[i + 1];
       const rest = to - (i + 2); // bytes after the escape letter
       switch (c) {
-        case 0x61: push(escape, 0x07); i += 2; continue; // \a
-        case 0x62: push(escape, 0x08); i += 2; continue; // \b
-        case 0x66: push(escape, 0x0c); i += 2; continue; // \f
-        case 0x6e: push(escape, 0x0a); i += 2; continue; // \n
-        case 0x72: push(escape, 0x0d); i += 2; continue; // \r
-        case 0x74: push(escape, 0x09); i += 2; continue; // \t
-        case 0x76: push(escape, 0x0b); i += 2; continue; // \v
-        case 0x3f: case 0x27: case 0x22: case 0x5c: push(escape, c); i += 2; continue; // \? \' \" \\
+        case 0x61: push(escapeAt, 0x07); i += 2; continue; // \a
+        case 0x62: push(escapeAt, 0x08); i += 2; continue; // \b
+        case 0x66: push(escapeAt, 0x0c); i += 2; continue; // \f
+        case 0x6e: push(escapeAt, 0x0a); i += 2; continue; // \n
+        case 0x72: push(escapeAt, 0x0d); i += 2; continue; // \r
+        case 0x74: push(escapeAt, 0x09); i += 2; continue; // \t
+        case 0x76: push(escapeAt, 0x0b); i += 2; continue; // \v
+        case 0x3f: case 0x27: case 0x22: case 0x5c: push(escapeAt, c); i += 2; continue; // \? \' \" \\
       }
       if (c !== undefined && c >= 0x30 && c <= 0x37) {
-        if (rest < 2) throw this.error(escape, `octal escape \\${printable(text.subarray(i + 1, to))} needs three digits`);
+        if (rest < 2) throw this.error(escapeAt, `octal escape \\${printable(text.subarray(i + 1, to))} needs three digits`);
         const digits = printable(text.subarray(i + 1, i + 4));
-        if (!/^[0-7]{3}$/.test(digits)) throw this.error(escape, `octal escape \\${digits} has a non-octal digit`);
+        if (!/^[0-7]{3}$/.test(digits)) throw this.error(escapeAt, `octal escape \\${digits} has a non-octal digit`);
         const value = Number.parseInt(digits, 8);
-        if (value > 0o377) throw this.error(escape, `octal escape \\${digits} is above \\377`);
-        push(escape, value);
+        if (value > 0o377) throw this.error(escapeAt, `octal escape \\${digits} is above \\377`);
+        push(escapeAt, value);
         i += 4;
         continue;
       }
       const hexDigits = c === 0x78 || c === 0x58 ? 2 : c === 0x75 ? 4 : c === 0x55 ? 8 : 0; // \x \X \u \U
       if (hexDigits > 0) {
         const letter = String.fromCharCode(c!);
-        if (rest < hexDigits) throw this.error(escape, `escape \\${letter} needs ${hexDigits} hex digits`);
+        if (rest < hexDigits) throw this.error(escapeAt, `escape \\${letter} needs ${hexDigits} hex digits`);
         const digits = printable(text.subarray(i + 2, i + 2 + hexDigits));
         if (!new RegExp(`^[0-9A-Fa-f]{${hexDigits}}$`).test(digits)) {
-          throw this.error(escape, `escape \\${letter}${digits} has a non-hex digit`);
+          throw this.error(escapeAt, `escape \\${letter}${digits} has a non-hex digit`);
         }
         const value = Number.parseInt(digits, 16);
         if (hexDigits === 2) {
-          push(escape, value);
+          push(escapeAt, value);
         } else {
-          if (value > 0x10ffff) throw this.error(escape, `escape \\${letter}${digits} is not a Unicode code point`);
+          if (value > 0x10ffff) throw this.error(escapeAt, `escape \\${letter}${digits} is not a Unicode code point`);
           // Go's string(rune(surrogate)) yields U+FFFD.
           const codePoint = value >= 0xd800 && value <= 0xdfff ? 0xfffd : value;
-          push(escape, ...new TextEncoder().encode(String.fromCodePoint(codePoint)));
+          push(escapeAt, ...new TextEncoder().encode(String.fromCodePoint(codePoint)));
         }
         i += 2 + hexDigits;
         continue;
       }
-      throw this.error(escape, `unknown escape: \\ followed by ${describeByteAt(text, i + 1, to)}`);
+      throw this.error(escapeAt, `unknown escape: \\ followed by ${describeByteAt(text, i + 1, to)}`);
     }
   }
 }
@@ -394,7 +394,7 @@ function describeByteAt(text: Uint8Array, offset: number, end = text.length): st
 }
 
 /** Index of the first byte that is not part of a valid UTF-8 sequence, or -1. */
-export function firstInvalidUtf8(bytes: Uint8Array): number {
+function firstInvalidUtf8(bytes: Uint8Array): number {
   let i = 0;
   while (i < bytes.length) {
     const length = utf8SequenceLength(bytes, i, bytes.length);

@@ -43,7 +43,7 @@ export interface Denial {
 }
 
 /** How the secret is named in messages: group/group_version/key, never a value. */
-export function describeSecret(secret: FlyteSecret): string {
+function describeSecret(secret: FlyteSecret): string {
   const gv = secret.groupVersion ? ` group_version=${quote(secret.groupVersion)}` : '';
   return `group=${quote(secret.group)}${gv} key=${quote(secret.key)}`;
 }
@@ -110,7 +110,8 @@ export function reservedEnvVarProblem(name: string): string | null {
   const exact = HIJACK_NAMES.get(upper);
   if (exact) return `${exact}, so a secret there could take over the task's process`;
   for (const [prefix, why] of HIJACK_PREFIXES) {
-    if (upper.startsWith(prefix)) return `starts with ${prefix} (compared without case), which ${why}; a secret there could take over the task or hide another secret`;
+    if (upper.startsWith(prefix)) return `starts with ${prefix} (compared without case), which ${why}; ` +
+      `a secret there could take over the task or hide another secret`;
   }
   return null;
 }
@@ -120,7 +121,8 @@ export function resolveDelivery(annotation: string, secret: FlyteSecret, default
   if (secret.key === '') {
     return {
       reason: 'undeliverable-secret',
-      message: `${what}: the secret has no key, and the MLP secret name is the Flyte key; request Secret(group=..., key="<MLP secret name>")`,
+      message: `${what}: the secret has no key, and the MLP secret name is the Flyte key; ` +
+        `request Secret(group=..., key="<MLP secret name>")`,
     };
   }
   const mount: FileMountType = secret.mountRequirement === 'ANY' ? defaultMount : secret.mountRequirement;
@@ -131,7 +133,8 @@ export function resolveDelivery(annotation: string, secret: FlyteSecret, default
     if (problem) {
       return {
         reason: 'undeliverable-secret',
-        message: `${what}: env var name ${quote(delivery.envName)} ${problem}, which Kubernetes rejects; use ASCII group/key names or mount_requirement FILE`,
+        message: `${what}: env var name ${quote(delivery.envName)} ${problem}, which Kubernetes rejects; ` +
+          `use ASCII group/key names or mount_requirement FILE`,
       };
     }
   } else {
@@ -189,7 +192,9 @@ function fileDirectoryClashes(deliveries: Delivery[]): Denial[] {
       if (clash) {
         denials.push({
           reason: 'conflicting-secrets',
-          message: `${d.annotation} (${describeSecret(d.secret)}) needs the directory ${quote(`${dir}/`)} for file ${quote(path)}, but ${clash.annotation} (${describeSecret(clash.secret)}) is the file ${quote(dir)}; rename one of them or use mount_requirement ENV_VAR for one`,
+          message: `${d.annotation} (${describeSecret(d.secret)}) needs the directory ${quote(`${dir}/`)} ` +
+            `for file ${quote(path)}, but ${clash.annotation} (${describeSecret(clash.secret)}) is the file ${quote(dir)}; ` +
+              `rename one of them or use mount_requirement ENV_VAR for one`,
         });
       }
     }
@@ -211,7 +216,8 @@ export function findConflicts(deliveries: Delivery[]): Denial[] {
       else if (earlier.content !== t.content) {
         denials.push({
           reason: 'conflicting-secrets',
-          message: `${d.annotation} (${describeSecret(d.secret)}) and ${earlier.by.annotation} (${describeSecret(earlier.by.secret)}) both need ${t.label} with different content; rename one of them`,
+          message: `${d.annotation} (${describeSecret(d.secret)}) and ${earlier.by.annotation} ` +
+            `(${describeSecret(earlier.by.secret)}) both need ${t.label} with different content; rename one of them`,
         });
       }
     }
@@ -250,7 +256,9 @@ export function groupVersionAliases(deliveries: Delivery[]): string[] {
   for (const [id, ds] of candidates) {
     if (new Set(ds.map((d) => d.mlpSecret)).size > 1) {
       const [a, b] = ds as [Delivery, Delivery];
-      warnings.push(`${a.annotation} (${describeSecret(a.secret)}) and ${b.annotation} (${describeSecret(b.secret)}) differ only in group_version, so get() without group_version finds neither; pass group_version`);
+      warnings.push(`${a.annotation} (${describeSecret(a.secret)}) and ${b.annotation} ` +
+        `(${describeSecret(b.secret)}) differ only in group_version, ` +
+          `so get() without group_version finds neither; pass group_version`);
       continue;
     }
     for (const d of ds) {

@@ -10,7 +10,7 @@ import { adminEnv, caBundleSource } from './fetcher-admin-parts.js';
 
 export const FETCHER_CONTAINER_NAME = 'fetcher';
 export const SECRETS_VOLUME_NAME = 'dap-flyte-secrets';
-export const IDENTITY_VOLUME_NAME = 'dap-fetcher-identity';
+const IDENTITY_VOLUME_NAME = 'dap-fetcher-identity';
 
 const identityPath = (file: string) => `${IDENTITY_MOUNT_PATH}/${file}`;
 

@@ -18,9 +18,9 @@ import { DEFAULT_DIR_VAR, ENV_PREFIX_VAR, FILE_PREFIX_VAR, containerLookup } fro
 import { ensureWiring, type Wiring } from './wiring.js';
 
 export const INJECT_LABEL = 'inject-flyte-secrets';
-export const INJECTED_ANNOTATION = 'dap-secret-webhook.caraml.dev/injected';
-export const SECRET_NAME_ANNOTATION = 'dap-secret-webhook.caraml.dev/secret-name';
-export const PROJECT_LABEL = 'project';
+const INJECTED_ANNOTATION = 'dap-secret-webhook.caraml.dev/injected';
+const SECRET_NAME_ANNOTATION = 'dap-secret-webhook.caraml.dev/secret-name';
+const PROJECT_LABEL = 'project';
 
 export interface InjectionInput {
   pod: V1Pod;
@@ -78,7 +78,7 @@ export function perPodSecretName(pod: V1Pod, nonce: string): string {
 }
 
 /** Whether `name` is what perPodSecretName gives for this pod (with some request's nonce). */
-export function isPerPodSecretName(pod: V1Pod, name: string): boolean {
+function isPerPodSecretName(pod: V1Pod, name: string): boolean {
   const { base, infix } = secretNameParts(pod);
   return name.length === base.length + infix.length + HASH_LENGTH && name.startsWith(base + infix) && /^[0-9a-f]{10}$/.test(name.slice(-HASH_LENGTH));
 }
@@ -103,7 +103,8 @@ function mlpProject(input: InjectionInput): string | Denial {
   if (input.config.mlp.projectSource === 'namespace') return input.namespace;
   const project = input.pod.metadata?.labels?.[PROJECT_LABEL] ?? '';
   if (project !== '') return project;
-  return { reason: 'no-project', message: `the pod has no "${PROJECT_LABEL}" label, and MLP_PROJECT_SOURCE=project-label takes the MLP project from it; add the label or use MLP_PROJECT_SOURCE=namespace` };
+  return { reason: 'no-project', message: `the pod has no "${PROJECT_LABEL}" label, and MLP_PROJECT_SOURCE=project-label takes the MLP project from it; ` +
+    `add the label or use MLP_PROJECT_SOURCE=namespace` };
 }
 
 function buildPlan(deliveries: Delivery[], project: string, secretName: string, pod: V1Pod): { plan: Plan; keys: Map<string, string> } {
@@ -181,8 +182,10 @@ function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial
   const planValue = fetcher?.env?.find((e) => e.name === PLAN_ENV)?.value;
   const problems = [
     ...(fetcher ? [] : [`lacks the ${FETCHER_CONTAINER_NAME} init container`]),
-    ...(fetcher && !isFetcherImage(fetcher.image ?? '', config.fetcher.image) ? [`its ${FETCHER_CONTAINER_NAME} init container runs ${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
-    ...(fetcher && !samePlan(planValue, plan) ? [`its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} is not the plan for this pod's secret annotations`] : []),
+    ...(fetcher && !isFetcherImage(fetcher.image ?? '', config.fetcher.image) ? [`its ${FETCHER_CONTAINER_NAME} init container runs ` +
+      `${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
+    ...(fetcher && !samePlan(planValue, plan) ? [`its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} ` +
+      `is not the plan for this pod's secret annotations`] : []),
     ...fetcherVolumes(plan, config).filter((v) => !present.has(v.name)).map((v) => `lacks the volume ${v.name}`),
     ...(plan.secret && !secretName ? [`lacks the ${SECRET_NAME_ANNOTATION} annotation`] : []),
     ...(plan.secret && secretName && !isPerPodSecretName(pod, secretName) ? [`its ${SECRET_NAME_ANNOTATION} ${quote(secretName)} was not made for this pod`] : []),
@@ -190,7 +193,9 @@ function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial
   if (problems.length === 0) return [];
   return [{
     reason: 'stale-injection',
-    message: `the pod is annotated ${INJECTED_ANNOTATION}: "true" but ${problems.join(', ')} (was it copied from another pod?); remove the ${INJECTED_ANNOTATION} and ${SECRET_NAME_ANNOTATION} annotations and the ${FETCHER_CONTAINER_NAME} init container and create it again`,
+    message: `the pod is annotated ${INJECTED_ANNOTATION}: "true" but ${problems.join(', ')} (was it copied from another pod?); ` +
+      `remove the ${INJECTED_ANNOTATION} and ${SECRET_NAME_ANNOTATION} annotations ` +
+        `and the ${FETCHER_CONTAINER_NAME} init container and create it again`,
   }];
 }
 
@@ -215,12 +220,15 @@ function overAnnotationLimits(annotations: Record<string, string>, limits: Admis
   const keys = secretAnnotationKeys(annotations);
   const denials: Denial[] = [];
   if (keys.length > limits.maxSecretsPerPod) {
-    denials.push({ reason: 'over-limit', message: `the pod requests ${keys.length} secrets (flyte.secrets/s<i> annotations), more than WEBHOOK_MAX_SECRETS_PER_POD=${limits.maxSecretsPerPod}; request fewer secrets in this task, or ask the webhook's admin to raise WEBHOOK_MAX_SECRETS_PER_POD` });
+    denials.push({ reason: 'over-limit', message: `the pod requests ${keys.length} secrets (flyte.secrets/s<i> annotations), ` +
+      `more than WEBHOOK_MAX_SECRETS_PER_POD=${limits.maxSecretsPerPod}; ` +
+        `request fewer secrets in this task, or ask the webhook's admin to raise WEBHOOK_MAX_SECRETS_PER_POD` });
   }
   // Kubernetes validates annotation keys only after admission; a longer one would be quoted in every message.
   const longKey = keys.find((key) => key.length > MAX_ANNOTATION_KEY_LENGTH);
   if (longKey !== undefined) {
-    denials.push({ reason: 'malformed-annotation', message: `the annotation key ${quote(longKey)} is longer than Kubernetes allows (${MAX_ANNOTATION_KEY_LENGTH} characters: a 253-character prefix, "/", a 63-character name); remove it` });
+    denials.push({ reason: 'malformed-annotation', message: `the annotation key ${quote(longKey)} is longer than Kubernetes allows (${MAX_ANNOTATION_KEY_LENGTH} characters: ` +
+      `a 253-character prefix, "/", a 63-character name); remove it` });
   }
   let bytes = 0;
   for (const key of keys) {
@@ -228,7 +236,9 @@ function overAnnotationLimits(annotations: Record<string, string>, limits: Admis
     bytes += typeof value === 'string' ? Buffer.byteLength(value) : 0;
   }
   if (bytes > limits.maxAnnotationBytes) {
-    denials.push({ reason: 'over-limit', message: `the pod's flyte.secrets/s<i> annotations hold ${bytes} bytes, more than WEBHOOK_MAX_ANNOTATION_BYTES=${limits.maxAnnotationBytes}; request fewer or shorter secrets, or ask the webhook's admin to raise WEBHOOK_MAX_ANNOTATION_BYTES` });
+    denials.push({ reason: 'over-limit', message: `the pod's flyte.secrets/s<i> annotations hold ${bytes} bytes, ` +
+      `more than WEBHOOK_MAX_ANNOTATION_BYTES=${limits.maxAnnotationBytes}; ` +
+        `request fewer or shorter secrets, or ask the webhook's admin to raise WEBHOOK_MAX_ANNOTATION_BYTES` });
   }
   return denials;
 }
@@ -238,7 +248,8 @@ function nameCollisions(pod: V1Pod, volumeNames: string[]): Denial[] {
   const denials: Denial[] = [];
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   if (containers.some((c) => c.name === FETCHER_CONTAINER_NAME)) {
-    denials.push({ reason: 'name-collision', message: `the pod already has a container named "${FETCHER_CONTAINER_NAME}", which the secret fetcher needs; rename that container` });
+    denials.push({ reason: 'name-collision', message: `the pod already has a container named "${FETCHER_CONTAINER_NAME}", ` +
+      `which the secret fetcher needs; rename that container` });
   }
   for (const name of volumeNames) {
     if (pod.spec?.volumes?.some((v) => v.name === name)) {
@@ -304,7 +315,8 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   if (denials.length > 0) return { kind: 'deny', denials };
   if (deliveries.length === 0) return { kind: 'skip', why: 'no-secret-annotations' };
   const windows = windowsSetting(pod);
-  if (windows) return { kind: 'deny', denials: [{ reason: 'unsupported-pod', message: `${windows} is "windows", but the secret fetcher init container runs only on Linux; run this task on Linux nodes, or remove its secret requests` }] };
+  if (windows) return { kind: 'deny', denials: [{ reason: 'unsupported-pod', message: `${windows} is "windows", but the secret fetcher init container runs only on Linux; ` +
+    `run this task on Linux nodes, or remove its secret requests` }] };
   const warnings = groupVersionAliases(deliveries);
 
   const reinvocation = annotations[INJECTED_ANNOTATION] === 'true';
@@ -339,7 +351,9 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   const init = spec.initContainers ?? [];
   const wired = [...init.slice(init.findIndex((c) => c.name === FETCHER_CONTAINER_NAME) + 1), ...spec.containers];
   if (wired.length > config.limits.maxWiredContainers) {
-    return { kind: 'deny', denials: [{ reason: 'over-limit', message: `the pod has ${wired.length} containers to wire (init containers after the fetcher and containers), more than WEBHOOK_MAX_WIRED_CONTAINERS=${config.limits.maxWiredContainers}; split the task, or ask the webhook's admin to raise WEBHOOK_MAX_WIRED_CONTAINERS` }] };
+    return { kind: 'deny', denials: [{ reason: 'over-limit', message: `the pod has ${wired.length} containers to wire (init containers after the fetcher and containers), ` +
+      `more than WEBHOOK_MAX_WIRED_CONTAINERS=${config.limits.maxWiredContainers}; ` +
+        `split the task, or ask the webhook's admin to raise WEBHOOK_MAX_WIRED_CONTAINERS` }] };
   }
   const needs = { files: plan.files.length > 0, env: plan.secret !== null };
   const lookups = wired.map((c) => containerLookup(c, config.secretsDir, needs));

@@ -14,7 +14,7 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 const { escapePathComponent } = fastJsonPatch;
 
 const keysOf = (value: object): string[] => (Array.isArray(value) ? Array.from({ length: value.length }, (_, i) => String(i)) : Object.keys(value));
-const has = (value: object, key: string) => Object.prototype.hasOwnProperty.call(value, key);
+const has = (value: object, key: string) => Object.hasOwn(value, key);
 
 export function diffJson(from: object, to: object): Operation[] {
   const ops: Operation[] = [];
@@ -22,6 +22,7 @@ export function diffJson(from: object, to: object): Operation[] {
   return ops;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: walks any JSON value (object or array) by key, as fast-json-patch's _generate does
 function generate(mirror: any, target: any, ops: Operation[], path: string): void {
   if (target === mirror) return;
   const obj = typeof target.toJSON === 'function' ? target.toJSON() : target;

@@ -31,7 +31,8 @@ export function ensureWiring(container: V1Container, wiring: Wiring, settled: Re
       env.push(copy);
       existing.set(copy.name, copy);
     } else if (!settled.has(wanted.name) && !sameEnv(own, wanted)) {
-      warnings.push(`container ${quote(container.name)} already sets ${quote(wanted.name)}; kept its value, so flytekit may not see the injected secret there`);
+      warnings.push(`container ${quote(container.name)} already sets ${quote(wanted.name)}; ` +
+        `kept its value, so flytekit may not see the injected secret there`);
     }
   }
   if (env.length === 0) delete container.env;
@@ -43,7 +44,8 @@ export function ensureWiring(container: V1Container, wiring: Wiring, settled: Re
       const own = byPath.get(normalPath(wanted.mountPath));
       if (!own) mounts.push({ ...wanted });
       else if (own.name !== wanted.name) {
-        warnings.push(`container ${quote(container.name)} already mounts ${quote(own.name)} at ${quote(wanted.mountPath)}; kept it, so FILE secrets are not visible there`);
+        warnings.push(`container ${quote(container.name)} already mounts ${quote(own.name)} at ${quote(wanted.mountPath)}; ` +
+          `kept it, so FILE secrets are not visible there`);
       }
     }
   }
@@ -65,6 +67,6 @@ export function normalPath(p: string): string {
  * Our wiring uses literal values and secretKeyRefs. The API server drops `value: ""` when it
  * stores and re-sends a pod (reinvocation), so an absent value and an empty one are the same.
  */
-export function sameEnv(a: V1EnvVar, b: V1EnvVar): boolean {
+function sameEnv(a: V1EnvVar, b: V1EnvVar): boolean {
   return (a.value ?? '') === (b.value ?? '') && isDeepStrictEqual(a.valueFrom ?? null, b.valueFrom ?? null);
 }

@@ -29,7 +29,8 @@ export class Readiness {
     if (this.shuttingDown) reasons.push('shutting down');
     if (!this.tlsListening) reasons.push('the HTTPS listener is not up yet');
     if (this.registration.state === 'pending') {
-      reasons.push(`the MutatingWebhookConfiguration is not registered yet${this.registration.lastError ? ` (last attempt: ${this.registration.lastError})` : ''}`);
+      reasons.push(`the MutatingWebhookConfiguration is not registered ` +
+        `yet${this.registration.lastError ? ` (last attempt: ${this.registration.lastError})` : ''}`);
     }
     return reasons;
   }

@@ -8,11 +8,11 @@ import type { FileMountType } from '../config.js';
 import type { Outcome } from '../admission.js';
 import type { DenialReason } from '../mutate/deliveries.js';
 
-export const METRIC_PREFIX = 'dap_secret_webhook_';
+const METRIC_PREFIX = 'dap_secret_webhook_';
 
 /** The admission outcomes plus the two the HTTP layer adds: bad input (4xx) and internal errors (500). */
 export type RequestOutcome = Outcome | 'invalid' | 'error';
-export const REQUEST_OUTCOMES: readonly RequestOutcome[] = ['injected', 'unchanged', 'denied', 'ignored', 'invalid', 'error'];
+const REQUEST_OUTCOMES: readonly RequestOutcome[] = ['injected', 'unchanged', 'denied', 'ignored', 'invalid', 'error'];
 const MOUNT_TYPES: readonly FileMountType[] = ['FILE', 'ENV_VAR'];
 // A Record, so adding a DenialReason without listing it here is a type error.
 const DENIAL_REASONS = Object.keys({
@@ -26,9 +26,6 @@ const DENIAL_REASONS = Object.keys({
   'flytekit-settings': true,
   'unsupported-pod': true,
 } satisfies Record<DenialReason, true>);
-
-export type RegistrationResult = 'created' | 'updated' | 'failed' | 'skipped';
-export type ReloadResult = 'success' | 'failure';
 
 export interface WebhookMetrics {
   registry: Registry;

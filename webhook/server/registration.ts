@@ -27,7 +27,7 @@ import { errorFields, type Logger } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 
 /** The webhook entry exactly as this server wants it; `caBundle` undefined = keep what is there. */
 export function desiredWebhook(s: RegistrationSettings, caBundle: string | undefined): V1MutatingWebhook {
@@ -152,7 +152,8 @@ export async function findCluster(env: Readonly<Record<string, string | undefine
     kc.loadFromCluster();
     return { found: true, kubeConfig: kc, source: 'in-cluster service account' };
   }
-  return { found: false, why: 'KUBECONFIG is not set, there is no ~/.kube/config, and this is not a pod (no KUBERNETES_SERVICE_HOST or service-account token)' };
+  return { found: false, why: 'KUBECONFIG is not set, there is no ~/.kube/config, ' +
+    'and this is not a pod (no KUBERNETES_SERVICE_HOST or service-account token)' };
 }
 
 export interface RegistrarOptions {

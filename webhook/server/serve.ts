@@ -18,7 +18,10 @@ import { startTlsServer, type TlsServer } from './tls.js';
 
 const POD_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-/** In-flight bound after the drain delay (WEBHOOK_DRAIN_DELAY_SECONDS): the pod's terminationGracePeriodSeconds must exceed both (the chart checks it). */
+/**
+ * In-flight bound after the drain delay (WEBHOOK_DRAIN_DELAY_SECONDS): the pod's
+ * terminationGracePeriodSeconds must exceed both (the chart checks it).
+ */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 20_000;
 
 export interface ServeOptions {
@@ -102,7 +105,8 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
       readiness.shuttingDown = true;
       registrar?.stop();
       if (drainDelayMs > 0 && tls) {
-        logger.info({ drainDelayMs }, 'shutting down: not ready; still serving until the API server stops sending here (a second signal ends this drain delay)');
+        logger.info({ drainDelayMs }, 'shutting down: not ready; still serving until the API server ' +
+          'stops sending here (a second signal ends this drain delay)');
         draining = new AbortController();
         await sleep(drainDelayMs, undefined, { signal: draining.signal }).catch(() => undefined);
         draining = undefined;
@@ -196,7 +200,8 @@ async function startRegistration(
   const settings = config.registration;
   if (!settings.enabled) {
     readiness.registration = { state: 'disabled' };
-    logger.info({ configuration: settings.configurationName }, 'WEBHOOK_REGISTER=false: not registering; the MutatingWebhookConfiguration is managed elsewhere (Helm/GitOps)');
+    logger.info({ configuration: settings.configurationName }, 'WEBHOOK_REGISTER=false: not registering; ' +
+      'the MutatingWebhookConfiguration is managed elsewhere (Helm/GitOps)');
     return undefined;
   }
   // Loaded only when registering: the Kubernetes client is most of the webhook's idle memory.
@@ -205,7 +210,8 @@ async function startRegistration(
   if (!cluster.found) {
     readiness.registration = { state: 'skipped', why: cluster.why };
     metrics.registrations.inc({ result: 'skipped' });
-    logger.warn({ configuration: settings.configurationName, why: cluster.why }, 'no Kubernetes cluster reachable: registration skipped; serving anyway, but no API server will call this webhook');
+    logger.warn({ configuration: settings.configurationName, why: cluster.why }, 'no Kubernetes cluster reachable: registration skipped; ' +
+      'serving anyway, but no API server will call this webhook');
     return undefined;
   }
   logger.info({ configuration: settings.configurationName, cluster: cluster.kubeConfig.getCurrentCluster()?.server, source: cluster.source }, 'registering the MutatingWebhookConfiguration');

@@ -18,7 +18,7 @@ import { listen } from './listen.js';
 import { errorFields, type Logger } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
 
-export type RequestHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => unknown;
+type RequestHandler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => unknown;
 
 export interface TlsServerOptions {
   host: string;
@@ -36,7 +36,7 @@ export interface TlsServerOptions {
 }
 
 /** What one client may hold of this server: past these, it is cut off, never waited for. */
-export interface ConnectionLimits {
+interface ConnectionLimits {
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS. */
   maxConcurrentStreams: number;
   /** Open TLS connections at once; the next ones are closed at accept. */
@@ -68,7 +68,8 @@ function checkKeyPair(pair: KeyPair, certFile: string, keyFile: string): void {
   try {
     createSecureContext({ cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION });
   } catch (err) {
-    throw new Error(`TLS_SERVER_CERT_FILE ${certFile} and TLS_SERVER_KEY_FILE ${keyFile} are not a usable PEM certificate and matching key (${(err as Error).message})`);
+    throw new Error(`TLS_SERVER_CERT_FILE ${certFile} and TLS_SERVER_KEY_FILE ${keyFile} are ` +
+      `not a usable PEM certificate and matching key (${(err as Error).message})`);
   }
 }
 
@@ -99,7 +100,9 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
     generatedCaPem = bundle.caCertPem;
     logger.warn(
       { dnsNames: opts.selfSignedFor.dnsNames, ipAddresses: opts.selfSignedFor.ipAddresses, validTo: bundle.notAfter.toISOString() },
-      'TLS_SERVER_CERT_FILE and TLS_SERVER_KEY_FILE are not set: serving a throw-away self-signed certificate made at start-up (fine for local use; mount a real one in a cluster)',
+      'TLS_SERVER_CERT_FILE and TLS_SERVER_KEY_FILE are not set: ' +
+        'serving a throw-away self-signed certificate made at start-up (fine for local use; ' +
+          'mount a real one in a cluster)',
     );
   } else {
     pair = await readKeyPair(certFile, keyFile);

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import type {
   KubernetesObject,
   V1ClusterRole,
-  V1Deployment,
   V1LabelSelector,
   V1MutatingWebhookConfiguration,
   V1PodDisruptionBudget,

@@ -470,7 +470,7 @@ describe('deploy: the fetcher Secret policy (ValidatingAdmissionPolicy, on by de
     assert.match(await deniedWith(() => a.createNamespacedSecret({ namespace: GUARDED_NS, body })), /may create only its own per-pod Secret/);
     const generated = await asPod('generated');
     for (const victim of ['task-a', 'long-name', 'long-generate-name']) {
-      const squat = fetcherSecret(pods['generated']!, { name: webhookSecretName(victim) });
+      const squat = fetcherSecret(pods.generated!, { name: webhookSecretName(victim) });
       assert.match(await deniedWith(() => generated.createNamespacedSecret({ namespace: GUARDED_NS, body: squat, dryRun: 'All' })), /may create only its own per-pod Secret/, victim);
     }
   });

@@ -14,7 +14,7 @@ import { parseManifests } from '../harness/manifests.js';
 
 const run = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const CHART_DIR = join(REPO_ROOT, 'deploy/helm/dap-secret-webhook');
+const CHART_DIR = join(REPO_ROOT, 'deploy/helm/dap-secret-webhook');
 export const KUSTOMIZE_BASE = join(REPO_ROOT, 'deploy/kustomize/base');
 export const KUSTOMIZE_OVERLAY = join(REPO_ROOT, 'deploy/kustomize/overlays/example');
 
@@ -36,8 +36,8 @@ function tool(script: string): Promise<string> {
   return path;
 }
 
-export const helmBinary = () => tool('helm.sh');
-export const kustomizeBinary = () => tool('kustomize.sh');
+const helmBinary = () => tool('helm.sh');
+const kustomizeBinary = () => tool('kustomize.sh');
 
 export interface Rendered {
   text: string;

@@ -195,5 +195,5 @@ export async function runContainer(sandbox: PodSandbox, containerName: string, o
 }
 
 function isUnder(path: string, parent: string): boolean {
-  return parent === '' || path.startsWith(parent === '/' ? '/' : parent + '/');
+  return parent === '' || path.startsWith(parent === '/' ? '/' : `${parent}/`);
 }

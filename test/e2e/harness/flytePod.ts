@@ -14,7 +14,7 @@ export interface SecretVector {
   flytekit_lookup: { env_var: string; file_path: string };
 }
 
-export const SECRET_VECTORS: SecretVector[] = JSON.parse(
+const SECRET_VECTORS: SecretVector[] = JSON.parse(
   readFileSync(new URL('../../fixtures/flyte-secret-vectors.json', import.meta.url), 'utf8'),
 ) as SecretVector[];
 
@@ -40,7 +40,9 @@ export interface FlytePodOptions {
 export function flytePropellerPod(o: FlytePodOptions): V1Pod {
   const executionId = `${o.name.slice(0, 20)}exec`;
   const annotations: Record<string, string> = { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' };
-  o.secrets.forEach((value, i) => (annotations[`flyte.secrets/s${i}`] = value));
+  o.secrets.forEach((value, i) => {
+    annotations[`flyte.secrets/s${i}`] = value;
+  });
   return {
     metadata: {
       name: o.name,

@@ -20,7 +20,7 @@ export interface SecretRequest {
   groupVersion?: string;
 }
 
-export interface FlytekitSecret {
+interface FlytekitSecret {
   request: SecretRequest;
   /** The env var and file flytekit looked at (container-side names; the file is the host path it read). */
   envVar: string;

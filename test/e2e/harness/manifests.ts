@@ -2,7 +2,6 @@
  * Apply YAML manifests (multi-document) to the control plane with server-side apply, as
  * `kubectl apply --server-side` would: idempotent, so a scenario may apply the same file twice.
  */
-import { readFile } from 'node:fs/promises';
 import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 
@@ -36,12 +35,8 @@ export async function applyManifests(kc: KubeConfig, text: string, opts: ApplyOp
     try {
       applied.push(await client.patch(spec, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
     } catch (err) {
-      throw new Error(`applying ${obj.kind} ${obj.metadata?.namespace ? obj.metadata.namespace + '/' : ''}${obj.metadata?.name} from ${opts.source ?? 'manifest'} failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`applying ${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name} from ${opts.source ?? 'manifest'} failed: ${(err as Error).message}`, { cause: err });
     }
   }
   return applied;
-}
-
-export async function applyManifestFile(kc: KubeConfig, path: string, opts: ApplyOptions = {}): Promise<KubernetesObject[]> {
-  return applyManifests(kc, await readFile(path, 'utf8'), { ...opts, source: path });
 }

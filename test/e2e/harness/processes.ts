@@ -126,7 +126,7 @@ export class ManagedProcess {
   constructor(
     readonly name: string,
     readonly logPath: string,
-    private readonly child: ChildProcess,
+    child: ChildProcess,
     readonly stopSignal: NodeJS.Signals = 'SIGTERM',
     readonly exitGraceMs = 0,
   ) {

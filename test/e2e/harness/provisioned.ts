@@ -21,7 +21,7 @@ export async function provision(script: string): Promise<string> {
 }
 
 /** Runs test/e2e/provision/<script> once per test run and returns all it printed on stdout, trimmed. */
-export function provisionOutput(script: string): Promise<string> {
+function provisionOutput(script: string): Promise<string> {
   let result = cache.get(script);
   if (!result) {
     result = run('bash', [join(provisionDir, script)], { timeout: PROVISION_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 })

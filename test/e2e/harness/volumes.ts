@@ -86,7 +86,7 @@ async function writeKeys(hostDir: string, data: Record<string, string>, items: V
 
 async function writeVolumeFile(hostDir: string, relPath: string, content: string, mode: number): Promise<void> {
   const target = join(hostDir, relPath);
-  if (!target.startsWith(hostDir + '/')) throw new Error(`volume file path ${JSON.stringify(relPath)} escapes its volume`);
+  if (!target.startsWith(`${hostDir}/`)) throw new Error(`volume file path ${JSON.stringify(relPath)} escapes its volume`);
   await mkdir(dirname(target), { recursive: true });
   await writeFile(target, content, { mode });
   await chmod(target, mode);

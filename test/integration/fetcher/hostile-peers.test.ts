@@ -206,6 +206,7 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
     };
     const run = await runMeasured();
     assertBounded(run, /MLP denied project `ads` to identity .* \(MLP said: denied \[2J \{"level":"info","msg":"forged"\} denied/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for a raw ESC is the point
     assert.doesNotMatch(run.stderr, /\u001b|\n./, 'no escape sequences or extra lines');
     assert.ok(run.stderr.length < 1500, `${run.stderr.length} characters`);
     assert.deepEqual(requests, ['/v1/projects']);

@@ -22,12 +22,12 @@ import { startTokenExchangeProvider, type TokenExchangeProvider } from '../../su
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
 export const EXECUTABLE = join(ROOT, 'dist', 'dap-secret-fetcher');
-export const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
-export const MLP_AUDIENCE = 'api.caraml';
+const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
+const MLP_AUDIENCE = 'api.caraml';
 /** The audience of the projected token used as a token-exchange subject: not one MLP accepts. */
 export const EXCHANGE_SUBJECT_AUDIENCE = 'dap-token-exchange';
 export const EXCHANGE_CLIENT = { client_id: 'dap-fetcher-confidential', client_secret: 'client-secret-0123456789abcdef-not-for-logs' };
-export const PUBLIC_CLIENT_ID = 'dap-secret-fetcher';
+const PUBLIC_CLIENT_ID = 'dap-secret-fetcher';
 export const GOOGLE_SA_EMAIL = 'flyte-task@caraml-project.iam.gserviceaccount.com';
 const KUBE_TOKEN = 'kube-api-token-6d1f8e0b2c4a-not-for-logs';
 

@@ -187,7 +187,9 @@ export interface PodSpecOptions {
 
 export function flytePod(opts: PodSpecOptions = {}): Record<string, unknown> {
   const annotations: Record<string, string> = { ...(opts.annotations ?? {}) };
-  (opts.secrets ?? []).forEach((s, i) => (annotations[`flyte.secrets/s${i}`] = encodeSecretAnnotation(s)));
+  (opts.secrets ?? []).forEach((s, i) => {
+    annotations[`flyte.secrets/s${i}`] = encodeSecretAnnotation(s);
+  });
   return {
     apiVersion: 'v1',
     kind: 'Pod',

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
-export interface NodeImage {
+interface NodeImage {
   /** The name the archive stores the image under (the chart's defaults for webhook and fetcher). */
   image: string;
   archive: string;
@@ -24,7 +24,7 @@ export async function nodeImages(): Promise<NodeImages> {
   const rows = (await readFile(list, 'utf8')).trim().split('\n').map((l) => l.split('\t'));
   const pick = (role: string): NodeImage => {
     const row = rows.find((r) => r[0] === role);
-    if (!row || !row[1] || !row[2]) throw new Error(`test/e2e/provision/images.sh listed no ${role} image (${list})`);
+    if (!row?.[1] || !row[2]) throw new Error(`test/e2e/provision/images.sh listed no ${role} image (${list})`);
     return { image: row[1], archive: row[2] };
   };
   return { webhook: pick('webhook'), fetcher: pick('fetcher'), task: pick('task') };

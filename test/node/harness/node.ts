@@ -9,7 +9,7 @@
  * Host paths are fixed by run.sh/cleanup.sh (NODE_PATHS); everything else lives in a temp dir.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import { waitFor } from '../../e2e/harness/wait.js';
 const run = promisify(execFile);
 
 /** The fixed host paths this tier writes (cleanup.sh removes them; test/node/README.md lists who writes what). */
-export const NODE_PATHS = {
+const NODE_PATHS = {
   state: '/run/dap-node',
   lib: '/var/lib/dap-node',
   logs: '/var/log/dap-node',
@@ -34,9 +34,9 @@ export const NODE_PATHS = {
   podLogs: '/var/log/dap-node/pods',
 } as const;
 
-export const NODE_NAME = 'dap-node';
-export const POD_CIDR = '10.214.0.0/24';
-export const KUBERNETES_SERVICE_IP = '10.96.0.1';
+const NODE_NAME = 'dap-node';
+const POD_CIDR = '10.214.0.0/24';
+const KUBERNETES_SERVICE_IP = '10.96.0.1';
 
 export interface NodeEnvironment {
   netns: string;
@@ -339,13 +339,4 @@ function kubeProxyConfig(kubeconfig: string, nodeIp: string) {
     // Pods reaching a Service backed by a pod on the same bridge get their replies through the node.
     iptables: { masqueradeAll: true },
   };
-}
-
-/** For failure messages: read a file if it exists. */
-export function readIfExists(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }

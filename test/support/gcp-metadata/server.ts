@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { createJwtIssuer } from '../oidc/jwt-issuer.js';
 import type { JSONWebKeySet } from 'jose';
 
-export const GOOGLE_ISSUER = 'https://accounts.google.com';
+const GOOGLE_ISSUER = 'https://accounts.google.com';
 const IDENTITY_PATH = '/computeMetadata/v1/instance/service-accounts/default/identity';
 
 export interface MetadataServer {

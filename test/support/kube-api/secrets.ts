@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import type { KeyAndCert } from '../k8s/pki.js';
 
-export interface StoredSecret {
+interface StoredSecret {
   namespace: string;
   body: Record<string, any>;
 }
@@ -46,7 +46,7 @@ function status(res: ServerResponse, code: number, reason: string, message: stri
 }
 
 /** Every way `body` breaks what the fetcher promises; empty when it is right. */
-export function secretProblems(namespace: string, body: Record<string, any>): string[] {
+function secretProblems(namespace: string, body: Record<string, any>): string[] {
   const problems: string[] = [];
   const meta = body?.metadata ?? {};
   if (body?.apiVersion !== 'v1') problems.push('apiVersion must be v1');

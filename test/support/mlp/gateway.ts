@@ -51,14 +51,14 @@ export interface GatewayDecision {
 }
 
 /** The identity MLP will see for these claims: `email`, else `sub`. */
-export function identityOf(claims: JWTPayload): string | null {
+function identityOf(claims: JWTPayload): string | null {
   if (typeof claims.email === 'string' && claims.email !== '') return claims.email;
   if (typeof claims.sub === 'string' && claims.sub !== '') return claims.sub;
   return null;
 }
 
 /** The project a path is about: /v1/projects/{id}[/...] → id; anything else → null. */
-export function projectIdOf(path: string): number | null {
+function projectIdOf(path: string): number | null {
   const match = /^\/v1\/projects\/(\d+)(?:\/|$)/.exec(path);
   return match ? Number(match[1]) : null;
 }

@@ -17,8 +17,8 @@ import { createGateway, type GatewayDecision } from './gateway.js';
 import { createMlpStandIn, MlpData } from './stand-in.js';
 
 export { Faults } from './faults.js';
-export { createGateway, identityOf, projectIdOf, type GatewayDecision, type GatewayOptions } from './gateway.js';
-export { createMlpStandIn, likePrefix, MlpData, type NewStandInProject, type StandInProject } from './stand-in.js';
+export { createGateway, type GatewayDecision, type GatewayOptions } from './gateway.js';
+export { createMlpStandIn, likePrefix, MlpData } from './stand-in.js';
 
 export interface MlpPeer {
   /** What the fetcher calls (the gateway), e.g. http://127.0.0.1:40123 */

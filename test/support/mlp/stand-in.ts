@@ -9,7 +9,7 @@
  *
  * Like MLP it trusts `User-Email` and does no authorization itself: put gateway.ts in front.
  */
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 
 export interface StandInProject {
   id: number;
@@ -42,7 +42,7 @@ export interface NewStandInProject {
 }
 
 /** MLP fills a project's MLflow URL from its own config when the project has none. */
-export const DEFAULT_MLFLOW_TRACKING_URL = 'http://mlflow.invalid';
+const DEFAULT_MLFLOW_TRACKING_URL = 'http://mlflow.invalid';
 
 const INTERNAL_STORAGE = {
   id: 1,
@@ -150,5 +150,3 @@ export function createMlpStandIn(data: MlpData): RequestListener {
     );
   };
 }
-
-export { createServer };

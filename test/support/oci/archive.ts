@@ -18,7 +18,7 @@ interface Descriptor {
   annotations?: Record<string, string>;
 }
 
-export interface ImageConfig {
+interface ImageConfig {
   User?: string;
   Env?: string[];
   Entrypoint?: string[] | null;

@@ -12,11 +12,11 @@ import { createLocalJWKSet, createRemoteJWKSet, exportJWK, generateKeyPair, jwtV
 import { errors, Provider, type OidcContext } from 'oidc-provider';
 import type { KeyAndCert } from '../k8s/pki.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
-export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
-export interface ExchangeClient {
+interface ExchangeClient {
   client_id: string;
   /** Omit for a public client (token_endpoint_auth_method none). */
   client_secret?: string;
@@ -37,7 +37,7 @@ export interface TokenExchangeProviderOptions {
   emailDomain?: string;
 }
 
-export interface Exchange {
+interface Exchange {
   clientId: string;
   subject: string;
   email: string;
@@ -87,7 +87,7 @@ class MemoryAdapter {
 }
 
 /** `system:serviceaccount:ns:sa` → `sa@ns.<domain>`; other subjects are not exchanged. */
-export function emailForSubject(sub: string, domain: string): string | null {
+function emailForSubject(sub: string, domain: string): string | null {
   const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(sub);
   return match ? `${match[2]}@${match[1]}.${domain}` : null;
 }

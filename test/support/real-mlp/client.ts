@@ -3,7 +3,7 @@
  * Every call names the identity it acts as (`User-Email`, which MLP trusts with authorization off).
  */
 
-export interface MlpLabel {
+interface MlpLabel {
   key: string;
   value: string;
 }

@@ -18,7 +18,7 @@ import { MlpClient, type MlpProject, type MlpSecret, type NewProject } from './c
 import { startMlpServer, type MlpServer } from './mlp-server.js';
 import { startPostgres, type Postgres } from './postgres.js';
 
-export { MlpApiError, MlpClient, type MlpProject, type MlpSecret, type NewProject } from './client.js';
+export { MlpApiError, type MlpProject, type MlpSecret } from './client.js';
 
 /**
  * MLP adds whoever creates a project to its administrators, so the seeding identity ends up an

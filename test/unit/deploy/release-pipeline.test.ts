@@ -106,6 +106,7 @@ describe('.github/workflows (read, not run)', () => {
       const builds = images.steps.filter((s) => s.uses?.startsWith('docker/build-push-action'));
       assert.deepEqual(builds.map((s) => s.with!.file).sort(), ['Dockerfile.fetcher', 'Dockerfile.webhook']);
       for (const b of builds) {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a JS template
         assert.equal(b.with!.platforms, 'linux/${{ matrix.arch }}');
         assert.equal(b.with!.sbom, true);
         assert.equal(b.with!.provenance, 'mode=max');

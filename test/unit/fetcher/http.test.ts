@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
-import { FetcherError } from '../../../fetcher/errors.js';
+import type { FetcherError } from '../../../fetcher/errors.js';
 import { attemptRequest, MAX_ERROR_BODY_BYTES, peerErrorText, sanitisePeerText, throwIfRetryableStatus, type HttpContext, type HttpTransport } from '../../../fetcher/http.js';
 import { FakeClock, fakeDeadline, jsonResponse, RecordingLogger } from './helpers.js';
 

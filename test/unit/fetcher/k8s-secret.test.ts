@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXIT_CODES, FetcherError } from '../../../fetcher/errors.js';
+import { EXIT_CODES, type FetcherError } from '../../../fetcher/errors.js';
 import { buildPodSecret, createPodSecret, MAX_SECRET_BYTES, podNameLabel, type PodSecretRequest } from '../../../fetcher/k8s-secret.js';
 import { Redactor } from '../../../fetcher/redact.js';
 import { FakeClock, fakeDeadline, RecordingLogger } from './helpers.js';
@@ -231,16 +231,18 @@ describe('fetcher/k8s-secret', function () {
     });
 
     it('a refusal\'s text reaches the message without terminal escapes, bidi overrides or extra lines', async function () {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters is the point
+      const controlOrBidi = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters is the point
+      const control = /[\u0000-\u001f]/;
       answers.push((_q, res) => status(res, 403, 'Forbidden', 'admission webhook "hostile.example.com" denied the request: \u001b[2J\u001b]0;owned\u0007cleared\u202eevil\r\n{"level":"info","msg":"forged"}'));
       await assert.rejects(run(), (err: FetcherError) => {
-        // eslint-disable-next-line no-control-regex
-        assert.doesNotMatch(err.problem, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/, JSON.stringify(err.problem));
+        assert.doesNotMatch(err.problem, controlOrBidi, JSON.stringify(err.problem));
         assert.match(err.problem, /refused creating Secret .*: \[2J ?\]0;owned ?cleared evil \{"level":"info","msg":"forged"\}$/);
         return true;
       });
       answers.push((_q, res) => status(res, 422, 'Invalid', 'Secret is invalid: \u001b[31mred\u001b[0m'));
-      // eslint-disable-next-line no-control-regex
-      await assert.rejects(run(), (err: FetcherError) => !/[\u0000-\u001f]/.test(err.problem));
+      await assert.rejects(run(), (err: FetcherError) => !control.test(err.problem));
     });
 
     it('a 403 nobody explains points at RBAC and at the message', async function () {

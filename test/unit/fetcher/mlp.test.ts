@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
-import { EXIT_CODES, FetcherError } from '../../../fetcher/errors.js';
+import { EXIT_CODES, type FetcherError } from '../../../fetcher/errors.js';
 import type { HttpContext, HttpTransport } from '../../../fetcher/http.js';
 import { fetchMlpSecrets, type MlpDeps } from '../../../fetcher/mlp.js';
 import { Redactor } from '../../../fetcher/redact.js';

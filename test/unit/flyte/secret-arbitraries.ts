@@ -6,7 +6,7 @@ import type { FlyteSecret, MountRequirement } from '../../../webhook/flyte/proto
 const TRICKY = ['"', "'", '\\', '\n', '\r', '\t', '\0', '\x7f', '\ufeff', '#', ':', ';', ' ', 'é', 'Ω', '😀', '\u{10ffff}', '\\n', '\\377'];
 
 /** Any well-formed string (full Unicode), biased towards the tricky characters. */
-export const arbitrarySecretString = (): fc.Arbitrary<string> =>
+const arbitrarySecretString = (): fc.Arbitrary<string> =>
   fc.oneof(
     { weight: 1, arbitrary: fc.constant('') },
     { weight: 3, arbitrary: fc.string({ unit: fc.oneof(fc.constantFrom(...TRICKY), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 }) },

@@ -17,7 +17,7 @@ import { ACCEPTED, REJECTED } from '../text-format-cases.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const fixturePath = fileURLToPath(new URL('../../../fixtures/flyte-go-oracle.json', import.meta.url));
-const cacheDir = join(process.env['DAP_CACHE_DIR'] ?? join(homedir(), '.cache', 'dap-secret-webhook'), 'flyte-go-oracle');
+const cacheDir = join(process.env.DAP_CACHE_DIR ?? join(homedir(), '.cache', 'dap-secret-webhook'), 'flyte-go-oracle');
 const oraclePath = join(cacheDir, 'flyteoracle');
 
 mkdirSync(cacheDir, { recursive: true });
@@ -39,7 +39,7 @@ interface GoAnswer {
 }
 
 function ask(requests: object[]): GoAnswer[] {
-  const input = requests.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  const input = `${requests.map((r) => JSON.stringify(r)).join('\n')}\n`;
   const out = execFileSync(oraclePath, { input, maxBuffer: 1 << 28, encoding: 'utf8' });
   return out.trim().split('\n').map((line) => JSON.parse(line) as GoAnswer);
 }
