@@ -24,6 +24,8 @@ export interface PodStartOptions {
   samples?: number;
   /** Bound on each pod's start. */
   timeoutMs?: number;
+  /** Called with each sample's pod as seen when its task container ran (status timestamps, for a breakdown). */
+  observe?: (kind: 'injected' | 'baseline', pod: V1Pod) => void;
 }
 
 export interface PodStartResult {
@@ -56,11 +58,12 @@ export async function measurePodStart(kc: KubeConfig, o: PodStartOptions): Promi
           cleanup.push(() => core.deleteNamespacedSecret({ name: s.metadata!.name!, namespace: o.namespace }));
         }
       }
-      const ms = await timeToRunning(kc, o.namespace, name, o.timeoutMs ?? 180_000, async () => {
+      const { ms, pod: seen } = await timeToRunning(kc, o.namespace, name, o.timeoutMs ?? 180_000, async () => {
         const res = await createPod(kc, o.namespace, body);
         if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${res.body.message ?? ''}`);
       });
       result[kind].push(ms);
+      o.observe?.(kind, seen);
       await core.deleteNamespacedPod({ name, namespace: o.namespace, gracePeriodSeconds: 0 });
       for (const c of cleanup) await c();
     }
@@ -105,11 +108,11 @@ async function withoutFetcher(kc: KubeConfig, namespace: string, pod: V1Pod, val
   return { pod: out, secrets };
 }
 
-/** Runs `create` and resolves with the ms until the pod's first container is running (or has already terminated). */
-async function timeToRunning(kc: KubeConfig, namespace: string, name: string, timeoutMs: number, create: () => Promise<void>): Promise<number> {
+/** Runs `create` and resolves with the ms until the pod's first container is running (or has already terminated), and the pod as then seen. */
+export async function timeToRunning(kc: KubeConfig, namespace: string, name: string, timeoutMs: number, create: () => Promise<void>): Promise<{ ms: number; pod: V1Pod }> {
   let started = 0;
-  let settle: { resolve(ms: number): void; reject(err: unknown): void } | undefined;
-  const seen = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+  let settle: { resolve(r: { ms: number; pod: V1Pod }): void; reject(err: unknown): void } | undefined;
+  const seen = new Promise<{ ms: number; pod: V1Pod }>((resolve, reject) => (settle = { resolve, reject }));
   seen.catch(() => {}); // awaited below; a rejection during create() is not unhandled
   const timer = setTimeout(() => settle!.reject(new Error(`pod ${namespace}/${name}: task container not running after ${timeoutMs} ms`)), timeoutMs);
   let abort: AbortController | undefined;
@@ -121,7 +124,7 @@ async function timeToRunning(kc: KubeConfig, namespace: string, name: string, ti
       (_type: string, pod: V1Pod) => {
         if (!started) return;
         const task = pod.status?.containerStatuses?.find((c) => c.name === pod.spec?.containers[0]?.name);
-        if (task?.state?.running || task?.state?.terminated) settle!.resolve(performance.now() - started);
+        if (task?.state?.running || task?.state?.terminated) settle!.resolve({ ms: performance.now() - started, pod });
         else if (pod.status?.phase === 'Failed') settle!.reject(new Error(`pod ${namespace}/${name} failed before its task container ran: ${JSON.stringify(pod.status.initContainerStatuses?.map((c) => c.state))}`));
       },
       (err) => settle!.reject(err ?? new Error(`the watch on pod ${namespace}/${name} ended before its task container ran`)),
