@@ -4,16 +4,25 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { median } from '../lib/stats.js';
+import type { Seen } from '../../test/node/harness/podStart.js';
 import type { ImageSize } from './image-size.js';
 
-/** Where the injected pods' start went, from pod status timestamps (whole seconds: the API's resolution). */
+/**
+ * Where the injected pods' start went: medians of what the watch saw (ms after the create call,
+ * as the kubelet reported it — its status updates, not the events themselves) and of the fetcher's
+ * own run from its container status timestamps (whole seconds: the API's resolution).
+ */
 export interface PodStartBreakdown {
-  /** Median s from creation to the fetcher's start (scheduling, sandbox, network, fetcher container create). */
-  createToFetcherS: number;
-  /** Median s the fetcher ran (started → finished). */
+  /** create → the pod bound to the node. */
+  scheduledMs: number;
+  /** bound → the fetcher's exit reported (sandbox, network, fetcher container create + run, the kubelet noticing the exit). */
+  scheduledToFetcherDoneMs: number;
+  /** fetcher exit reported → task container running reported (the Secret lookup for env, the task container's create + start). */
+  fetcherDoneToTaskMs: number;
+  /** The fetcher container's startedAt → finishedAt (whole seconds). */
   fetcherRunS: number;
-  /** Median s from the fetcher's exit to the task container's start (the kubelet noticing the exit, the Secret lookup for env, container create). */
-  fetcherExitToTaskS: number;
+  /** The baseline's bound → task container running reported (sandbox, network, secret volume, task container). */
+  baselineScheduledToTaskMs: number;
 }
 
 export interface PodStartRaw {
@@ -58,7 +67,7 @@ export function skippedPodStart(why: string): PodStartFigures {
     injectedMs: [],
     baselineMs: [],
     fetcherImage: { image: '', compressedBytes: nan, rawBytes: nan, layers: 0, importMs: nan, firstInjectedPodMs: nan, firstBaselinePodMs: nan },
-    breakdown: { createToFetcherS: nan, fetcherRunS: nan, fetcherExitToTaskS: nan },
+    breakdown: { scheduledMs: nan, scheduledToFetcherDoneMs: nan, fetcherDoneToTaskMs: nan, fetcherRunS: nan, baselineScheduledToTaskMs: nan },
     injectedMedianMs: nan,
     baselineMedianMs: nan,
     addedMedianMs: nan,
@@ -67,19 +76,28 @@ export function skippedPodStart(why: string): PodStartFigures {
 }
 
 const at = (t: Date | string | undefined) => (t === undefined ? Number.NaN : new Date(t).getTime() / 1000);
+const diff = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? Number.NaN : b - a);
 
-/** Medians over the injected pods, as seen when their task container ran. */
-export function breakdown(pods: V1Pod[], fetcher: string): PodStartBreakdown {
-  const stages = pods.map((pod) => {
-    const f = pod.status?.initContainerStatuses?.find((c) => c.name === fetcher)?.state?.terminated;
-    const task = pod.status?.containerStatuses?.find((c) => c.name === pod.spec?.containers[0]?.name)?.state;
-    const taskStart = at(task?.running?.startedAt ?? task?.terminated?.startedAt);
-    return {
-      createToFetcherS: at(f?.startedAt) - at(pod.metadata?.creationTimestamp),
-      fetcherRunS: at(f?.finishedAt) - at(f?.startedAt),
-      fetcherExitToTaskS: taskStart - at(f?.finishedAt),
-    };
-  });
-  const m = (k: keyof PodStartBreakdown) => median(stages.map((s) => s[k]).filter(Number.isFinite));
-  return { createToFetcherS: m('createToFetcherS'), fetcherRunS: m('fetcherRunS'), fetcherExitToTaskS: m('fetcherExitToTaskS') };
+export interface Observed {
+  kind: 'injected' | 'baseline';
+  pod: V1Pod;
+  seen: Seen;
+}
+
+/** Medians over the samples, from the watch's marks and the injected pods' status as seen when their task container ran. */
+export function breakdown(samples: Observed[], fetcher: string): PodStartBreakdown {
+  const injected = samples.filter((s) => s.kind === 'injected');
+  const m = (xs: number[]) => median(xs.filter(Number.isFinite));
+  return {
+    scheduledMs: m(injected.map((s) => s.seen.scheduled ?? Number.NaN)),
+    scheduledToFetcherDoneMs: m(injected.map((s) => diff(s.seen.scheduled, s.seen.initDone))),
+    fetcherDoneToTaskMs: m(injected.map((s) => diff(s.seen.initDone, s.seen.taskRunning))),
+    fetcherRunS: m(
+      injected.map(({ pod }) => {
+        const f = pod.status?.initContainerStatuses?.find((c) => c.name === fetcher)?.state?.terminated;
+        return at(f?.finishedAt) - at(f?.startedAt);
+      }),
+    ),
+    baselineScheduledToTaskMs: m(samples.filter((s) => s.kind === 'baseline').map((s) => diff(s.seen.scheduled, s.seen.taskRunning))),
+  };
 }
