@@ -3,8 +3,8 @@
  * summary bench/report.ts prints (medians, the added time, its ratio to the baseline).
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import { median } from '../lib/stats.js';
 import type { Seen } from '../../test/node/harness/podStart.js';
+import { median } from '../lib/stats.js';
 import type { ImageSize } from './image-size.js';
 
 /**
@@ -56,7 +56,13 @@ export interface PodStartFigures extends PodStartRaw {
 export function summarizePodStart(raw: PodStartRaw): PodStartFigures {
   const injectedMedianMs = median(raw.injectedMs);
   const baselineMedianMs = median(raw.baselineMs);
-  return { ...raw, injectedMedianMs, baselineMedianMs, addedMedianMs: injectedMedianMs - baselineMedianMs, medianRatio: injectedMedianMs / baselineMedianMs };
+  return {
+    ...raw,
+    injectedMedianMs,
+    baselineMedianMs,
+    addedMedianMs: injectedMedianMs - baselineMedianMs,
+    medianRatio: injectedMedianMs / baselineMedianMs,
+  };
 }
 
 export function skippedPodStart(why: string): PodStartFigures {
@@ -66,8 +72,22 @@ export function skippedPodStart(why: string): PodStartFigures {
     samples: 0,
     injectedMs: [],
     baselineMs: [],
-    fetcherImage: { image: '', compressedBytes: nan, rawBytes: nan, layers: 0, importMs: nan, firstInjectedPodMs: nan, firstBaselinePodMs: nan },
-    breakdown: { scheduledMs: nan, scheduledToFetcherDoneMs: nan, fetcherDoneToTaskMs: nan, fetcherRunS: nan, baselineScheduledToTaskMs: nan },
+    fetcherImage: {
+      image: '',
+      compressedBytes: nan,
+      rawBytes: nan,
+      layers: 0,
+      importMs: nan,
+      firstInjectedPodMs: nan,
+      firstBaselinePodMs: nan,
+    },
+    breakdown: {
+      scheduledMs: nan,
+      scheduledToFetcherDoneMs: nan,
+      fetcherDoneToTaskMs: nan,
+      fetcherRunS: nan,
+      baselineScheduledToTaskMs: nan,
+    },
     injectedMedianMs: nan,
     baselineMedianMs: nan,
     addedMedianMs: nan,
@@ -76,7 +96,8 @@ export function skippedPodStart(why: string): PodStartFigures {
 }
 
 const at = (t: Date | string | undefined) => (t === undefined ? Number.NaN : new Date(t).getTime() / 1000);
-const diff = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? Number.NaN : b - a);
+const diff = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined ? Number.NaN : b - a;
 
 export interface Observed {
   kind: 'injected' | 'baseline';
@@ -98,6 +119,8 @@ export function breakdown(samples: Observed[], fetcher: string): PodStartBreakdo
         return at(f?.finishedAt) - at(f?.startedAt);
       }),
     ),
-    baselineScheduledToTaskMs: m(samples.filter((s) => s.kind === 'baseline').map((s) => diff(s.seen.scheduled, s.seen.taskRunning))),
+    baselineScheduledToTaskMs: m(
+      samples.filter((s) => s.kind === 'baseline').map((s) => diff(s.seen.scheduled, s.seen.taskRunning)),
+    ),
   };
 }

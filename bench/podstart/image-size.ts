@@ -25,7 +25,9 @@ function member(archive: string, path: string, sink: (out: NodeJS.ReadableStream
   tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve, reject) => {
     tar.on('error', reject);
-    tar.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar -xOf ${archive} ${path} exited ${code}: ${stderr.trim()}`))));
+    tar.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`tar -xOf ${archive} ${path} exited ${code}: ${stderr.trim()}`)),
+    );
   });
   return Promise.all([sink(tar.stdout), exited]).then(() => undefined);
 }
@@ -42,7 +44,8 @@ const blob = (digest: string) => `blobs/${digest.replace(':', '/')}`;
 
 export async function ociImageSize(archive: string): Promise<ImageSize> {
   const index = await readJson<{ manifests: { digest: string }[] }>(archive, 'index.json');
-  if (index.manifests.length !== 1) throw new Error(`${archive}: ${index.manifests.length} manifests in index.json; expected one image`);
+  if (index.manifests.length !== 1)
+    throw new Error(`${archive}: ${index.manifests.length} manifests in index.json; expected one image`);
   const manifest = await readJson<Manifest>(archive, blob(index.manifests[0]!.digest));
   let rawBytes = 0;
   let compressedBytes = 0;

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '../lib/processes.js';
-import { skippedPodStart, summarizePodStart, type PodStartFigures, type PodStartRaw } from './figures.js';
+import { type PodStartFigures, type PodStartRaw, skippedPodStart, summarizePodStart } from './figures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SPEC = 'bench/podstart/podstart.bench.ts';
@@ -19,7 +19,9 @@ export async function runPodStart(o: { samples: number; progress: (line: string)
   if (process.getuid?.() !== 0) return skippedPodStart('needs root (the real-node tier runs containerd and a kubelet)');
   const dir = tempDir('dap-bench-podstart-');
   const out = join(dir.path, 'podstart.json');
-  o.progress(`pod start on the real node: ${o.samples} interleaved samples (test/node/run.sh ${SPEC}; waits for the node tier's lock)`);
+  o.progress(
+    `pod start on the real node: ${o.samples} interleaved samples (test/node/run.sh ${SPEC}; waits for the node tier's lock)`,
+  );
   const code = await new Promise<number>((resolve, reject) => {
     // The runner's and mocha's output go to stderr: stdout is the bench table.
     const child = spawn('bash', ['test/node/run.sh', SPEC], {

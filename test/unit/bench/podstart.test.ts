@@ -10,17 +10,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { V1Pod } from '@kubernetes/client-node';
-import { breakdown, skippedPodStart, summarizePodStart, type Observed, type PodStartRaw } from '../../../bench/podstart/figures.js';
-import type { Seen } from '../../../test/node/harness/podStart.js';
+import {
+  breakdown,
+  type Observed,
+  type PodStartRaw,
+  skippedPodStart,
+  summarizePodStart,
+} from '../../../bench/podstart/figures.js';
 import { ociImageSize } from '../../../bench/podstart/image-size.js';
 import { benchTable, judge } from '../../../bench/report.js';
+import type { Seen } from '../../../test/node/harness/podStart.js';
 
 const raw = (injectedMs: number[], baselineMs: number[]): PodStartRaw => ({
   samples: injectedMs.length,
   injectedMs,
   baselineMs,
-  fetcherImage: { image: 'f:1', rawBytes: 3 << 20, compressedBytes: 1 << 20, layers: 2, importMs: 800, firstInjectedPodMs: 4000, firstBaselinePodMs: 2000 },
-  breakdown: { scheduledMs: 20, scheduledToFetcherDoneMs: 1500, fetcherDoneToTaskMs: 900, fetcherRunS: 0, baselineScheduledToTaskMs: 1200 },
+  fetcherImage: {
+    image: 'f:1',
+    rawBytes: 3 << 20,
+    compressedBytes: 1 << 20,
+    layers: 2,
+    importMs: 800,
+    firstInjectedPodMs: 4000,
+    firstBaselinePodMs: 2000,
+  },
+  breakdown: {
+    scheduledMs: 20,
+    scheduledToFetcherDoneMs: 1500,
+    fetcherDoneToTaskMs: 900,
+    fetcherRunS: 0,
+    baselineScheduledToTaskMs: 1200,
+  },
 });
 
 describe('bench: pod start on the real node', () => {
@@ -33,16 +53,39 @@ describe('bench: pod start on the real node', () => {
     assert.equal(judge({ podStart: slow }).find((t) => t.name.startsWith('pod start'))?.verdict, 'MISSED');
     const skipped = skippedPodStart('needs root');
     assert.equal(judge({ podStart: skipped }).find((t) => t.name.startsWith('pod start'))?.verdict, 'n/a');
-    assert.ok(JSON.stringify(benchTable({ podStart: skipped }, judge({ podStart: skipped }))).includes('skipped: needs root'));
+    assert.ok(
+      JSON.stringify(benchTable({ podStart: skipped }, judge({ podStart: skipped }))).includes('skipped: needs root'),
+    );
   });
 
-  it('the breakdown: medians of the watch\'s marks per step, and of the fetcher\'s status timestamps', () => {
+  it("the breakdown: medians of the watch's marks per step, and of the fetcher's status timestamps", () => {
     const pod = (fStart: number, fEnd: number): V1Pod => ({
       spec: { containers: [{ name: 'task' }] },
-      status: { initContainerStatuses: [{ name: 'fetcher', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, startedAt: new Date(fStart * 1000), finishedAt: new Date(fEnd * 1000) } } }] },
+      status: {
+        initContainerStatuses: [
+          {
+            name: 'fetcher',
+            image: '',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: {
+              terminated: { exitCode: 0, startedAt: new Date(fStart * 1000), finishedAt: new Date(fEnd * 1000) },
+            },
+          },
+        ],
+      },
     });
-    const injected = (seen: Seen, fStart = 1, fEnd = 2): Observed => ({ kind: 'injected', pod: pod(fStart, fEnd), seen });
-    const baseline = (seen: Seen): Observed => ({ kind: 'baseline', pod: { spec: { containers: [{ name: 'task' }] } }, seen });
+    const injected = (seen: Seen, fStart = 1, fEnd = 2): Observed => ({
+      kind: 'injected',
+      pod: pod(fStart, fEnd),
+      seen,
+    });
+    const baseline = (seen: Seen): Observed => ({
+      kind: 'baseline',
+      pod: { spec: { containers: [{ name: 'task' }] } },
+      seen,
+    });
     const b = breakdown(
       [
         injected({ scheduled: 10, initDone: 1010, taskRunning: 2010 }),
@@ -55,10 +98,16 @@ describe('bench: pod start on the real node', () => {
       ],
       'fetcher',
     );
-    assert.deepEqual(b, { scheduledMs: 20, scheduledToFetcherDoneMs: 2000, fetcherDoneToTaskMs: 500, fetcherRunS: 1, baselineScheduledToTaskMs: 900 });
+    assert.deepEqual(b, {
+      scheduledMs: 20,
+      scheduledToFetcherDoneMs: 2000,
+      fetcherDoneToTaskMs: 500,
+      fetcherRunS: 1,
+      baselineScheduledToTaskMs: 900,
+    });
   });
 
-  it('image size: the manifest\'s gzip layer sizes, and their gunzipped bytes', async () => {
+  it("image size: the manifest's gzip layer sizes, and their gunzipped bytes", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'podstart-oci-'));
     try {
       const blobs = join(dir, 'blobs', 'sha256');
@@ -68,11 +117,18 @@ describe('bench: pod start on the real node', () => {
         writeFileSync(join(blobs, digest), data);
         return { digest: `sha256:${digest}`, size: data.length };
       };
-      const layers = [Buffer.alloc(100_000, 1), Buffer.alloc(30_000, 2)].map((b) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...put(gzipSync(b)) }));
+      const layers = [Buffer.alloc(100_000, 1), Buffer.alloc(30_000, 2)].map((b) => ({
+        mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+        ...put(gzipSync(b)),
+      }));
       const manifest = put(Buffer.from(JSON.stringify({ schemaVersion: 2, layers })));
       writeFileSync(join(dir, 'index.json'), JSON.stringify({ manifests: [manifest] }));
       execFileSync('tar', ['-cf', join(dir, 'image.tar'), '-C', dir, 'index.json', 'blobs']);
-      assert.deepEqual(await ociImageSize(join(dir, 'image.tar')), { rawBytes: 130_000, compressedBytes: layers[0]!.size + layers[1]!.size, layers: 2 });
+      assert.deepEqual(await ociImageSize(join(dir, 'image.tar')), {
+        rawBytes: 130_000,
+        compressedBytes: layers[0]!.size + layers[1]!.size,
+        layers: 2,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
