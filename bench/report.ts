@@ -9,6 +9,7 @@ import type { MicroResult } from './admission/micro.js';
 import type { ControlPlaneFigures } from './control-plane/index.js';
 import type { FetcherFigures, Timing } from './fetcher/index.js';
 import type { HerdFigures } from './herd/index.js';
+import type { PodStartFigures } from './podstart/figures.js';
 import { MiB, fmtInt, maxFinite, fmtMiB, fmtMs, fmtRatio, ratio, verdict, type Verdict } from './lib/stats.js';
 import type { Table } from './lib/table.js';
 
@@ -18,6 +19,7 @@ export interface BenchFigures {
   fetcher?: FetcherFigures;
   controlPlane?: ControlPlaneFigures;
   herd?: HerdFigures;
+  podStart?: PodStartFigures;
 }
 
 export interface Target {
@@ -46,6 +48,7 @@ export const LIMITS = {
   apiserverCpuVsNoWebhook: 1.1,
   herdFetcherCpuMs: { 10: 100, 1000: 150 } as Record<number, number>,
   herdFailedPods: 0,
+  podStartAddedMs: 1_000,
 } as const;
 
 const secretsLabel = (n: number) => `${n} secret${n === 1 ? '' : 's'}`;
@@ -83,6 +86,8 @@ export function judge(figures: BenchFigures): Target[] {
       targets.push(target(`herd S=${c.secrets}: failed pods`, c.failed, 'count', 'at most', LIMITS.herdFailedPods));
     }
   }
+  const p = figures.podStart;
+  if (p) targets.push(target('pod start: median added by injection', p.addedMedianMs, 'ms', 'at most', LIMITS.podStartAddedMs));
   const f = figures.fetcher;
   if (f) {
     for (const c of f.cases) targets.push(target(`fetcher ${c.label} median wall time vs --version`, c.medianRatio, '×', 'at most', LIMITS.fetcherWallRatio));
@@ -172,6 +177,22 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
       rows.push([`S=${fmtInt(secrets)} · pods/s`, `${f.podsPerSecond.toFixed(1)} pods/s · ${trouble(f)}`, `${o.podsPerSecond.toFixed(1)} pods/s · ${trouble(o)}`, fmtRatio(ratio(f.podsPerSecond, o.podsPerSecond)), ...judged(find(`herd S=${secrets}: failed pods`), 'failed ')]);
       rows.push([`S=${fmtInt(secrets)} · fetcher CPU per run`, `median ${fmtMs(f.fetcherCpuMs?.median ?? Number.NaN)} · p90 ${fmtMs(f.fetcherCpuMs?.p90 ?? Number.NaN)} ms`, '', '', ...judged(find(`herd S=${secrets}: fetcher CPU per run (median)`), 'median ')]);
       rows.push([`S=${fmtInt(secrets)} · MLP + PostgreSQL CPU per pod`, `${fmtMs(f.mlpCpuMsPerPod)} + ${fmtMs(f.postgresCpuMsPerPod)} ms · ${f.mlpRequestsPerPod.toFixed(1)} MLP calls`, `${fmtMs(o.mlpCpuMsPerPod)} + ${fmtMs(o.postgresCpuMsPerPod)} ms · ${o.mlpRequestsPerPod.toFixed(1)} MLP calls`, fmtRatio(ratio(f.mlpCpuMsPerPod + f.postgresCpuMsPerPod, o.mlpCpuMsPerPod + o.postgresCpuMsPerPod)), 'reported', '']);
+    }
+  }
+  const p = figures.podStart;
+  if (p) {
+    rows.push(`pod start on the real node: create → task container running, ${p.samples} interleaved samples per case, 4-secret Flyte pod, kubelet 1.34 + containerd (baseline: the same pod, its secrets in pre-made Secrets, no fetcher)`);
+    if (p.skipped) rows.push(['pod start', `skipped: ${p.skipped}`, '', '', '', 'n/a']);
+    else {
+      const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+      const spread = (xs: number[]) => `${s(Math.min(...xs))}–${s(Math.max(...xs))}`;
+      rows.push(['pod start · median (range)', `${s(p.injectedMedianMs)} (${spread(p.injectedMs)})`, `${s(p.baselineMedianMs)} (${spread(p.baselineMs)})`, fmtRatio(p.medianRatio), '', '']);
+      rows.push(['pod start · median added by injection', s(p.addedMedianMs), '', '', ...judged(find('pod start: median added by injection'))]);
+      const b = p.breakdown;
+      rows.push(['injected · where the time goes (medians, as the watch saw the kubelet report it)', `create → bound ${s(b.scheduledMs)} · bound → fetcher exit ${s(b.scheduledToFetcherDoneMs)} (the fetcher ran ${b.fetcherRunS} s, whole s) · fetcher exit → task running ${s(b.fetcherDoneToTaskMs)}`, `bound → task running ${s(b.baselineScheduledToTaskMs)}`, '', 'reported', '']);
+      const i = p.fetcherImage;
+      rows.push(['fetcher image size', `${fmtMiB(i.rawBytes)} raw · ${fmtMiB(i.compressedBytes)} compressed (${i.layers} gzip layers)`, '', '', 'reported', '']);
+      rows.push(['fetcher image "first pull" (no registry: ctr images import of its OCI archive, then its first container)', `import ${s(i.importMs)} · first injected pod ${s(i.firstInjectedPodMs)}`, `first twin ${s(i.firstBaselinePodMs)}`, fmtRatio(ratio(i.firstInjectedPodMs, i.firstBaselinePodMs)), 'reported', '']);
     }
   }
   return { header: ['what', 'measured', 'baseline (same run)', 'ratio', 'target', 'verdict'], rows };

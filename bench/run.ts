@@ -6,6 +6,7 @@
  *   npm run bench                  full run (≈ 4 minutes on 2 cores)
  *   npm run bench -- --quick       short runs (1 s per load, 5 fetcher runs) to try changes
  *   npm run bench -- --only=admission,micro,fetcher
+ *   npm run bench -- --only=podstart   pod start on the real node (root; test/node/run.sh's runner)
  *   npm run bench -- --cpu-prof    also profile the webhook (.cpuprofile in bench/results/profiles/;
  *                                  figures then include the profiler's overhead)
  */
@@ -18,6 +19,7 @@ import { runMicro } from './admission/micro.js';
 import { runControlPlane } from './control-plane/index.js';
 import { runHerd } from './herd/index.js';
 import { RUNS, runFetcherBench } from './fetcher/index.js';
+import { runPodStart } from './podstart/index.js';
 import { describeMachine, loadAverage1m, sourceRevision } from './lib/machine.js';
 import { renderTable } from './lib/table.js';
 import { formatProfileSummary } from './profile-summary.js';
@@ -28,7 +30,7 @@ const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const README = fileURLToPath(new URL('./README.md', import.meta.url));
 const FIGURES_START = '<!-- bench:figures:start (written by npm run bench) -->';
 const FIGURES_END = '<!-- bench:figures:end -->';
-const PARTS = ['micro', 'admission', 'control-plane', 'fetcher', 'herd', 'caps'] as const;
+const PARTS = ['micro', 'admission', 'control-plane', 'fetcher', 'herd', 'podstart', 'caps'] as const;
 
 // A signal should still run the 'exit' handlers that stop the child processes (lib/processes.ts).
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
@@ -46,8 +48,8 @@ const { values } = parseArgs({
 const only = values.only ? values.only.split(',') : [...PARTS];
 for (const part of only) if (!(PARTS as readonly string[]).includes(part)) throw new Error(`--only: unknown part ${JSON.stringify(part)}; use ${PARTS.join(',')}`);
 const settings = values.quick
-  ? { rateSeconds: 1, saturationSeconds: 1, warmupSeconds: 0.5, fetcherRuns: 5, microBudgetMs: 300, controlPlane: { podsPerRound: 60, rounds: 2 }, herd: { pods: 40, rounds: 1 } }
-  : { rateSeconds: 4, saturationSeconds: 3, warmupSeconds: 0.5, fetcherRuns: RUNS, microBudgetMs: 1_000, controlPlane: { podsPerRound: 300, rounds: 3 }, herd: { pods: 200, rounds: 2 } };
+  ? { rateSeconds: 1, saturationSeconds: 1, warmupSeconds: 0.5, fetcherRuns: 5, microBudgetMs: 300, controlPlane: { podsPerRound: 60, rounds: 2 }, herd: { pods: 40, rounds: 1 }, podStartSamples: 3 }
+  : { rateSeconds: 4, saturationSeconds: 3, warmupSeconds: 0.5, fetcherRuns: RUNS, microBudgetMs: 1_000, controlPlane: { podsPerRound: 300, rounds: 3 }, herd: { pods: 200, rounds: 2 }, podStartSamples: 9 };
 const positive = (name: string, text: string | undefined, fallback: number) => {
   if (text === undefined) return fallback;
   const n = Number(text);
@@ -82,6 +84,8 @@ if (only.includes('control-plane')) {
 }
 if (only.includes('fetcher')) figures.fetcher = await runFetcherBench({ runs: settings.fetcherRuns, progress });
 if (only.includes('herd')) figures.herd = await runHerd({ pods: herdPods, concurrency: herdConcurrency, rounds: settings.herd.rounds, secretCounts: [10, 1_000], progress });
+// The real-node tier's runner (root; takes the node tier's machine-wide lock, waiting if held).
+if (only.includes('podstart')) figures.podStart = await runPodStart({ samples: settings.podStartSamples, progress });
 // Its own table (bench/admission-caps.ts): the largest pod the default caps admit.
 const caps = only.includes('caps') ? await runCapsBench(progress) : undefined;
 

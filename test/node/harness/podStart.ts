@@ -24,6 +24,8 @@ export interface PodStartOptions {
   samples?: number;
   /** Bound on each pod's start. */
   timeoutMs?: number;
+  /** Called with each sample's pod as seen when its task container ran (status timestamps, for a breakdown). */
+  observe?: (kind: 'injected' | 'baseline', pod: V1Pod, seen: Seen) => void;
 }
 
 export interface PodStartResult {
@@ -33,6 +35,15 @@ export interface PodStartResult {
 }
 
 const FETCHER = 'fetcher';
+
+/** ms after the create call at which the watch first saw each step (absent: never seen, e.g. an init container too quick to be reported running). */
+export interface Seen {
+  scheduled?: number;
+  initRunning?: number;
+  /** Every init container terminated. */
+  initDone?: number;
+  taskRunning?: number;
+}
 
 export async function measurePodStart(kc: KubeConfig, o: PodStartOptions): Promise<PodStartResult> {
   const core = kc.makeApiClient(CoreV1Api);
@@ -56,11 +67,12 @@ export async function measurePodStart(kc: KubeConfig, o: PodStartOptions): Promi
           cleanup.push(() => core.deleteNamespacedSecret({ name: s.metadata!.name!, namespace: o.namespace }));
         }
       }
-      const ms = await timeToRunning(kc, o.namespace, name, o.timeoutMs ?? 180_000, async () => {
+      const { ms, pod: seen, marks } = await timeToRunning(kc, o.namespace, name, o.timeoutMs ?? 180_000, async () => {
         const res = await createPod(kc, o.namespace, body);
         if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${res.body.message ?? ''}`);
       });
       result[kind].push(ms);
+      o.observe?.(kind, seen, marks);
       await core.deleteNamespacedPod({ name, namespace: o.namespace, gracePeriodSeconds: 0 });
       for (const c of cleanup) await c();
     }
@@ -105,11 +117,13 @@ async function withoutFetcher(kc: KubeConfig, namespace: string, pod: V1Pod, val
   return { pod: out, secrets };
 }
 
-/** Runs `create` and resolves with the ms until the pod's first container is running (or has already terminated). */
-async function timeToRunning(kc: KubeConfig, namespace: string, name: string, timeoutMs: number, create: () => Promise<void>): Promise<number> {
+/** Runs `create` and resolves with the ms until the pod's first container is running (or has already terminated), and the pod as then seen. */
+export async function timeToRunning(kc: KubeConfig, namespace: string, name: string, timeoutMs: number, create: () => Promise<void>): Promise<{ ms: number; pod: V1Pod; marks: Seen }> {
   let started = 0;
-  let settle: { resolve(ms: number): void; reject(err: unknown): void } | undefined;
-  const seen = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+  const marks: Seen = {};
+  const mark = (step: keyof Seen, now: number) => (marks[step] ??= now - started);
+  let settle: { resolve(r: { ms: number; pod: V1Pod; marks: Seen }): void; reject(err: unknown): void } | undefined;
+  const seen = new Promise<{ ms: number; pod: V1Pod; marks: Seen }>((resolve, reject) => (settle = { resolve, reject }));
   seen.catch(() => {}); // awaited below; a rejection during create() is not unhandled
   const timer = setTimeout(() => settle!.reject(new Error(`pod ${namespace}/${name}: task container not running after ${timeoutMs} ms`)), timeoutMs);
   let abort: AbortController | undefined;
@@ -120,8 +134,16 @@ async function timeToRunning(kc: KubeConfig, namespace: string, name: string, ti
       { fieldSelector: `metadata.name=${name}` },
       (_type: string, pod: V1Pod) => {
         if (!started) return;
+        const now = performance.now();
+        if (pod.spec?.nodeName) mark('scheduled', now);
+        const inits = pod.status?.initContainerStatuses ?? [];
+        if (inits.some((c) => c.state?.running)) mark('initRunning', now);
+        if (inits.length > 0 && inits.every((c) => c.state?.terminated)) mark('initDone', now);
         const task = pod.status?.containerStatuses?.find((c) => c.name === pod.spec?.containers[0]?.name);
-        if (task?.state?.running || task?.state?.terminated) settle!.resolve(performance.now() - started);
+        if (task?.state?.running || task?.state?.terminated) {
+          mark('taskRunning', now);
+          settle!.resolve({ ms: now - started, pod, marks });
+        }
         else if (pod.status?.phase === 'Failed') settle!.reject(new Error(`pod ${namespace}/${name} failed before its task container ran: ${JSON.stringify(pod.status.initContainerStatuses?.map((c) => c.state))}`));
       },
       (err) => settle!.reject(err ?? new Error(`the watch on pod ${namespace}/${name} ended before its task container ran`)),
