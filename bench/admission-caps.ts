@@ -6,14 +6,15 @@
  * latency median and max, and the webhook's peak RSS against the chart's memory limit.
  * Baseline in the same run: the baseline server (read + JSON.parse + fixed answer) on the same body.
  */
+
+import { goldenConfig } from '../test/support/goldens.js';
 import { admit } from '../webhook/admission.js';
 import { CONFIG_VARS } from '../webhook/config.js';
 import { encodeSecretAnnotation, type FlyteSecret } from '../webhook/flyte/annotations.js';
 import { podReview } from '../webhook/render.js';
-import { goldenConfig } from '../test/support/goldens.js';
+import { postOnce, type ServerUnderTest, startBaseline, startWebhook, writeCertificate } from './admission/servers.js';
 import { median } from './lib/stats.js';
 import type { Table } from './lib/table.js';
-import { postOnce, startBaseline, startWebhook, writeCertificate, type ServerUnderTest } from './admission/servers.js';
 
 /** The chart's resources.limits.memory for the webhook (deploy/helm/.../values.yaml). */
 const CHART_MEMORY_LIMIT_BYTES = 256 * 1024 * 1024;
@@ -38,13 +39,24 @@ function capsPod(keyLength: number): { body: string; patchBytes: number } | null
   const annotations: Record<string, string> = {};
   for (let i = 0; i < secrets; i++) {
     const key = `k${i}-`.padEnd(keyLength, 'x');
-    const secret: FlyteSecret = { group: `group-${i % 4}`, groupVersion: '', key, mountRequirement: 'ENV_VAR', envVar: `EXTRA_${i}` };
+    const secret: FlyteSecret = {
+      group: `group-${i % 4}`,
+      groupVersion: '',
+      key,
+      mountRequirement: 'ENV_VAR',
+      envVar: `EXTRA_${i}`,
+    };
     annotations[`flyte.secrets/s${i}`] = encodeSecretAnnotation(secret);
   }
   const pod = {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: 'caps-a1b2c3-n0-0', namespace: 'flytesnacks-development', labels: { 'inject-flyte-secrets': 'true' }, annotations },
+    metadata: {
+      name: 'caps-a1b2c3-n0-0',
+      namespace: 'flytesnacks-development',
+      labels: { 'inject-flyte-secrets': 'true' },
+      annotations,
+    },
     spec: {
       restartPolicy: 'Never',
       containers: Array.from({ length: containers }, (_, i) => ({
@@ -72,7 +84,11 @@ function largestAdmitted(): { keyLength: number; body: string; patchBytes: numbe
   return best;
 }
 
-async function timeRequests(server: ServerUnderTest, caPem: string, body: string): Promise<{ medianMs: number; maxMs: number; peakRssBytes: number }> {
+async function timeRequests(
+  server: ServerUnderTest,
+  caPem: string,
+  body: string,
+): Promise<{ medianMs: number; maxMs: number; peakRssBytes: number }> {
   const first = await postOnce(server.port, caPem, body);
   if (first.status !== 200 || (server.name === 'webhook' && !first.body.includes('"patchType":"JSONPatch"'))) {
     throw new Error(`${server.name} did not admit the caps pod (${first.status}): ${first.body.slice(0, 300)}`);
@@ -88,7 +104,9 @@ async function timeRequests(server: ServerUnderTest, caPem: string, body: string
 
 export async function runCapsBench(progress: (line: string) => void = () => {}): Promise<CapsFigures> {
   const pod = largestAdmitted();
-  progress(`caps: the largest admitted pod has ${pod.body.length} bytes, keys of ${pod.keyLength} characters, a ${pod.patchBytes}-byte patch`);
+  progress(
+    `caps: the largest admitted pod has ${pod.body.length} bytes, keys of ${pod.keyLength} characters, a ${pod.patchBytes}-byte patch`,
+  );
   const cert = await writeCertificate();
   try {
     const measure = async (start: () => Promise<ServerUnderTest>) => {
@@ -124,8 +142,22 @@ export function capsTable(f: CapsFigures): Table {
     header: ['largest pod admitted at the default caps', 'webhook', 'baseline', 'ratio', 'target', 'verdict'],
     rows: [
       `${f.secrets} ENV_VAR secrets + env_var × ${f.containers} containers, keys of ${f.keyLength} chars: ${(f.bodyBytes / 1024).toFixed(0)} KiB body, ${(f.patchBytes / 1024).toFixed(0)} KiB patch`,
-      ['answer time, median / max of 15', `${f.webhook.medianMs.toFixed(0)} / ${f.webhook.maxMs.toFixed(0)} ms`, `${f.baseline.medianMs.toFixed(0)} / ${f.baseline.maxMs.toFixed(0)} ms`, `${(f.webhook.medianMs / f.baseline.medianMs).toFixed(1)}×`, `max ≤ ${TARGET_SECONDS * 1000} ms`, time],
-      ['peak RSS', mib(f.webhook.peakRssBytes), mib(f.baseline.peakRssBytes), `${(f.webhook.peakRssBytes / f.baseline.peakRssBytes).toFixed(1)}×`, `≤ ${mib(CHART_MEMORY_LIMIT_BYTES)} (chart limit)`, memory],
+      [
+        'answer time, median / max of 15',
+        `${f.webhook.medianMs.toFixed(0)} / ${f.webhook.maxMs.toFixed(0)} ms`,
+        `${f.baseline.medianMs.toFixed(0)} / ${f.baseline.maxMs.toFixed(0)} ms`,
+        `${(f.webhook.medianMs / f.baseline.medianMs).toFixed(1)}×`,
+        `max ≤ ${TARGET_SECONDS * 1000} ms`,
+        time,
+      ],
+      [
+        'peak RSS',
+        mib(f.webhook.peakRssBytes),
+        mib(f.baseline.peakRssBytes),
+        `${(f.webhook.peakRssBytes / f.baseline.peakRssBytes).toFixed(1)}×`,
+        `≤ ${mib(CHART_MEMORY_LIMIT_BYTES)} (chart limit)`,
+        memory,
+      ],
     ],
   };
 }

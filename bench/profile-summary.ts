@@ -57,20 +57,28 @@ function summarizeProfile(profile: CpuProfile): { busySamples: number; functions
     }
   }
   const pct = (n: number) => (100 * n) / Math.max(1, busy);
-  const functions = [...inclusive.entries()].map(([name, n]) => ({ name, selfPct: pct(self.get(name) ?? 0), inclusivePct: pct(n) }));
+  const functions = [...inclusive.entries()].map(([name, n]) => ({
+    name,
+    selfPct: pct(self.get(name) ?? 0),
+    inclusivePct: pct(n),
+  }));
   functions.sort((a, b) => b.inclusivePct - a.inclusivePct);
   return { busySamples: busy, functions };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { top: { type: 'string', default: '25' } },
+  });
   const top = Number(values.top);
   for (const file of positionals) console.log(formatProfileSummary(file, top));
 }
 
 export function formatProfileSummary(file: string, top: number): string {
   const { busySamples, functions } = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
-  const line = (f: FunctionTime) => `${f.selfPct.toFixed(1).padStart(6)}% ${f.inclusivePct.toFixed(1).padStart(6)}%  ${f.name}`;
+  const line = (f: FunctionTime) =>
+    `${f.selfPct.toFixed(1).padStart(6)}% ${f.inclusivePct.toFixed(1).padStart(6)}%  ${f.name}`;
   return [
     `${file}: ${busySamples} busy samples`,
     '',
@@ -78,7 +86,10 @@ export function formatProfileSummary(file: string, top: number): string {
     ...functions.slice(0, top).map(line),
     '',
     '  self   incl.  — by self time',
-    ...[...functions].sort((a, b) => b.selfPct - a.selfPct).slice(0, top).map(line),
+    ...[...functions]
+      .sort((a, b) => b.selfPct - a.selfPct)
+      .slice(0, top)
+      .map(line),
     '',
   ].join('\n');
 }

@@ -14,16 +14,16 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAdmission } from './admission/index.js';
-import { capsTable, runCapsBench } from './admission-caps.js';
 import { runMicro } from './admission/micro.js';
+import { capsTable, runCapsBench } from './admission-caps.js';
 import { runControlPlane } from './control-plane/index.js';
-import { runHerd } from './herd/index.js';
 import { RUNS, runFetcherBench } from './fetcher/index.js';
-import { runPodStart } from './podstart/index.js';
+import { runHerd } from './herd/index.js';
 import { describeMachine, loadAverage1m, sourceRevision } from './lib/machine.js';
 import { renderTable } from './lib/table.js';
+import { runPodStart } from './podstart/index.js';
 import { formatProfileSummary } from './profile-summary.js';
-import { benchTable, judge, type BenchFigures } from './report.js';
+import { type BenchFigures, benchTable, judge } from './report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
@@ -46,10 +46,30 @@ const { values } = parseArgs({
   },
 });
 const only = values.only ? values.only.split(',') : [...PARTS];
-for (const part of only) if (!(PARTS as readonly string[]).includes(part)) throw new Error(`--only: unknown part ${JSON.stringify(part)}; use ${PARTS.join(',')}`);
+for (const part of only)
+  if (!(PARTS as readonly string[]).includes(part))
+    throw new Error(`--only: unknown part ${JSON.stringify(part)}; use ${PARTS.join(',')}`);
 const settings = values.quick
-  ? { rateSeconds: 1, saturationSeconds: 1, warmupSeconds: 0.5, fetcherRuns: 5, microBudgetMs: 300, controlPlane: { podsPerRound: 60, rounds: 2 }, herd: { pods: 40, rounds: 1 }, podStartSamples: 3 }
-  : { rateSeconds: 4, saturationSeconds: 3, warmupSeconds: 0.5, fetcherRuns: RUNS, microBudgetMs: 1_000, controlPlane: { podsPerRound: 300, rounds: 3 }, herd: { pods: 200, rounds: 2 }, podStartSamples: 9 };
+  ? {
+      rateSeconds: 1,
+      saturationSeconds: 1,
+      warmupSeconds: 0.5,
+      fetcherRuns: 5,
+      microBudgetMs: 300,
+      controlPlane: { podsPerRound: 60, rounds: 2 },
+      herd: { pods: 40, rounds: 1 },
+      podStartSamples: 3,
+    }
+  : {
+      rateSeconds: 4,
+      saturationSeconds: 3,
+      warmupSeconds: 0.5,
+      fetcherRuns: RUNS,
+      microBudgetMs: 1_000,
+      controlPlane: { podsPerRound: 300, rounds: 3 },
+      herd: { pods: 200, rounds: 2 },
+      podStartSamples: 9,
+    };
 const positive = (name: string, text: string | undefined, fallback: number) => {
   if (text === undefined) return fallback;
   const n = Number(text);
@@ -80,10 +100,22 @@ if (only.includes('admission')) {
   });
 }
 if (only.includes('control-plane')) {
-  figures.controlPlane = await runControlPlane({ ...settings.controlPlane, concurrency: 8, progress, ...(profileDir ? { webhookNodeOptions: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}) });
+  figures.controlPlane = await runControlPlane({
+    ...settings.controlPlane,
+    concurrency: 8,
+    progress,
+    ...(profileDir ? { webhookNodeOptions: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+  });
 }
 if (only.includes('fetcher')) figures.fetcher = await runFetcherBench({ runs: settings.fetcherRuns, progress });
-if (only.includes('herd')) figures.herd = await runHerd({ pods: herdPods, concurrency: herdConcurrency, rounds: settings.herd.rounds, secretCounts: [10, 1_000], progress });
+if (only.includes('herd'))
+  figures.herd = await runHerd({
+    pods: herdPods,
+    concurrency: herdConcurrency,
+    rounds: settings.herd.rounds,
+    secretCounts: [10, 1_000],
+    progress,
+  });
 // The real-node tier's runner (root; takes the node tier's machine-wide lock, waiting if held).
 if (only.includes('podstart')) figures.podStart = await runPodStart({ samples: settings.podStartSamples, progress });
 // Its own table (bench/admission-caps.ts): the largest pod the default caps admit.
@@ -95,22 +127,41 @@ const revision = sourceRevision(ROOT);
 const seconds = Math.round((Date.now() - startedAt.getTime()) / 1000);
 const mode = [values.quick ? 'quick' : 'full', ...(profileDir ? ['profiling the webhook'] : [])].join(', ');
 
-const tables = [...(Object.keys(figures).length > 0 ? [renderTable(benchTable(figures, targets))] : []), ...(caps ? [renderTable(capsTable(caps))] : [])];
+const tables = [
+  ...(Object.keys(figures).length > 0 ? [renderTable(benchTable(figures, targets))] : []),
+  ...(caps ? [renderTable(capsTable(caps))] : []),
+];
 const table = tables.join('\n\n');
 const footer = [
   `machine: ${machine.nproc} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.kernel}; load average (1 min) ${machine.loadAverage.start} at start, ${machine.loadAverage.end} at end`,
   `source: ${revision}; ${mode} run in ${seconds} s; targets: ${targets.filter((t) => t.verdict === 'met').length} met, ${targets.filter((t) => t.verdict === 'MISSED').length} missed, ${targets.filter((t) => t.verdict === 'n/a').length} n/a`,
-  ...(profileDir ? [`CPU profile of the webhook (all runs): ${profileDir}/ (Chrome DevTools, speedscope, or bench/profile-summary.ts)`] : []),
+  ...(profileDir
+    ? [
+        `CPU profile of the webhook (all runs): ${profileDir}/ (Chrome DevTools, speedscope, or bench/profile-summary.ts)`,
+      ]
+    : []),
 ];
 console.log(`${table}\n\n${footer.join('\n')}`);
 console.log('figures: bench/results/latest.json (see bench/README.md for how to read them)');
 
 if (profileDir && (figures.admission || figures.controlPlane)) {
-  for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) console.log(`\n${formatProfileSummary(`${profileDir}/${file}`, 20)}`);
+  for (const file of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')))
+    console.log(`\n${formatProfileSummary(`${profileDir}/${file}`, 20)}`);
 }
 
 mkdirSync(RESULTS, { recursive: true });
-const json = { schema: 2, startedAt: startedAt.toISOString(), seconds, revision, mode, settings, machine, targets, ...figures, ...(caps ? { caps } : {}) };
+const json = {
+  schema: 2,
+  startedAt: startedAt.toISOString(),
+  seconds,
+  revision,
+  mode,
+  settings,
+  machine,
+  targets,
+  ...figures,
+  ...(caps ? { caps } : {}),
+};
 // NaN (a figure that could not be measured) becomes null in JSON.
 writeFileSync(`${RESULTS}latest.json`, `${JSON.stringify(json, null, 1)}\n`);
 // Kept per commit for comparing commits (a quick run's figures are too thin to keep).
@@ -121,7 +172,8 @@ if (!values.quick && !profileDir && only.length === PARTS.length) {
   const readme = readFileSync(README, 'utf8');
   const start = readme.indexOf(FIGURES_START);
   const end = readme.indexOf(FIGURES_END);
-  if (start === -1 || end < start) throw new Error(`bench/README.md lacks the ${FIGURES_START} … ${FIGURES_END} markers`);
+  if (start === -1 || end < start)
+    throw new Error(`bench/README.md lacks the ${FIGURES_START} … ${FIGURES_END} markers`);
   const block = `${FIGURES_START}\n\n\`\`\`text\n${table}\n\n${footer.join('\n')}\n\`\`\`\n\n`;
   writeFileSync(README, readme.slice(0, start) + block + readme.slice(end));
   console.log('bench/README.md: figures updated');

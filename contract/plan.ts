@@ -99,7 +99,9 @@ export function validatePlan(input: unknown): PlanResult {
   if (input.version !== PLAN_VERSION) {
     return {
       ok: false,
-      problems: [`plan version ${JSON.stringify(input.version)} is not supported (this fetcher reads version ${PLAN_VERSION}); use a fetcher image that matches the webhook`],
+      problems: [
+        `plan version ${JSON.stringify(input.version)} is not supported (this fetcher reads version ${PLAN_VERSION}); use a fetcher image that matches the webhook`,
+      ],
     };
   }
   if (!nonEmptyString(input.project)) problems.push('"project" must be a non-empty string (the MLP project name)');
@@ -133,7 +135,10 @@ export function validatePlan(input: unknown): PlanResult {
     if (!isRecord(s) || typeof s.name !== 'string' || !Array.isArray(s.keys)) {
       problems.push('"secret" must be null or {"name": string, "keys": array}');
     } else {
-      if (!isDnsSubdomain(s.name)) problems.push(`secret.name ${JSON.stringify(s.name)} is not a valid Kubernetes object name (RFC 1123 subdomain, at most 253 characters)`);
+      if (!isDnsSubdomain(s.name))
+        problems.push(
+          `secret.name ${JSON.stringify(s.name)} is not a valid Kubernetes object name (RFC 1123 subdomain, at most 253 characters)`,
+        );
       const keys: PlanSecretKey[] = [];
       const seen = new Set<string>();
       s.keys.forEach((k: unknown, i) => {
@@ -141,12 +146,16 @@ export function validatePlan(input: unknown): PlanResult {
           problems.push(`secret.keys[${i}] must be {"mlpSecret": non-empty string, "key": string}`);
           return;
         }
-        if (!isSecretDataKey(k.key)) problems.push(`secret.keys[${i}].key ${JSON.stringify(k.key)} is not a valid Secret data key ([-._a-zA-Z0-9]+)`);
+        if (!isSecretDataKey(k.key))
+          problems.push(
+            `secret.keys[${i}].key ${JSON.stringify(k.key)} is not a valid Secret data key ([-._a-zA-Z0-9]+)`,
+          );
         else if (seen.has(k.key)) problems.push(`secret.keys[${i}].key ${JSON.stringify(k.key)} appears twice`);
         seen.add(k.key);
         keys.push({ mlpSecret: k.mlpSecret, key: k.key });
       });
-      if (keys.length === 0) problems.push('"secret.keys" is empty; use "secret": null when there are no env-var secrets');
+      if (keys.length === 0)
+        problems.push('"secret.keys" is empty; use "secret": null when there are no env-var secrets');
       secret = { name: s.name, keys };
     }
   }
@@ -169,7 +178,10 @@ export function validatePlan(input: unknown): PlanResult {
 /** Parses the `DAP_PLAN` env var's text; a JSON syntax error is reported like any other problem. */
 export function parsePlan(text: string | undefined): PlanResult {
   if (text === undefined || text.trim() === '') {
-    return { ok: false, problems: [`${PLAN_ENV} is not set; the fetcher must run as the init container the webhook injects`] };
+    return {
+      ok: false,
+      problems: [`${PLAN_ENV} is not set; the fetcher must run as the init container the webhook injects`],
+    };
   }
   let parsed: unknown;
   try {

@@ -29,7 +29,8 @@ function formatBytes(n: number): string {
 
 export function bodyTooLarge(cap: CapInfo, what = 'its answer'): FetcherError {
   return new FetcherError({
-    problem: `${cap.peer} sent more than ${formatBytes(cap.maxBytes)} in ${what} to ` +
+    problem:
+      `${cap.peer} sent more than ${formatBytes(cap.maxBytes)} in ${what} to ` +
       `${cap.operation} (counted after decompression); the fetcher stopped reading`,
     fix: cap.setting
       ? `check that MLP_API_HOST points at the MLP API and that the project is as large as that; ` +
@@ -42,7 +43,10 @@ export function bodyTooLarge(cap: CapInfo, what = 'its answer'): FetcherError {
  * The body's chunks, failing with bodyTooLarge once more than `cap.maxBytes` have arrived. Leaving
  * the loop (or the failure) ends the underlying stream, so the rest is never read.
  */
-export async function* capped(body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, cap: CapInfo): AsyncGenerator<Uint8Array> {
+export async function* capped(
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  cap: CapInfo,
+): AsyncGenerator<Uint8Array> {
   let seen = 0;
   for await (const chunk of body) {
     seen += chunk.byteLength;

@@ -5,6 +5,7 @@
  */
 import {
   AUTH_MODES,
+  type AuthMode,
   BYTE_CAP_RANGE,
   DEFAULT_BYTE_CAPS,
   DEFAULT_DEADLINE_SECONDS,
@@ -13,9 +14,8 @@ import {
   FETCHER_ENV,
   IDENTITY_FILES,
   IDENTITY_MOUNT_PATH,
-  type AuthMode,
 } from '../contract/fetcher-env.js';
-import { isDnsSubdomain, parsePlan, requestedSecrets, type Plan } from '../contract/plan.js';
+import { isDnsSubdomain, type Plan, parsePlan, requestedSecrets } from '../contract/plan.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -97,7 +97,9 @@ function httpUrl(name: string, value: string | undefined, problems: string[], re
   try {
     url = new URL(text);
   } catch {
-    problems.push(`${name}=${JSON.stringify(text)} is not a URL; expected an http(s) URL such as http://mlp.caraml.svc:8080`);
+    problems.push(
+      `${name}=${JSON.stringify(text)} is not a URL; expected an http(s) URL such as http://mlp.caraml.svc:8080`,
+    );
     return null;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -122,17 +124,25 @@ function loadPod(env: Env, problems: string[]): PodIdentity {
   if (name === undefined) problems.push(`${E.podName} is not set ${downward('metadata.name')}`);
   else if (!isDnsSubdomain(name)) problems.push(`${E.podName}=${JSON.stringify(name)} is not a valid pod name`);
   if (namespace === undefined) problems.push(`${E.podNamespace} is not set ${downward('metadata.namespace')}`);
-  else if (!DNS_LABEL.test(namespace)) problems.push(`${E.podNamespace}=${JSON.stringify(namespace)} is not a valid namespace name`);
+  else if (!DNS_LABEL.test(namespace))
+    problems.push(`${E.podNamespace}=${JSON.stringify(namespace)} is not a valid namespace name`);
   if (uid === undefined) problems.push(`${E.podUid} is not set ${downward('metadata.uid')}`);
   else if (!UID.test(uid)) problems.push(`${E.podUid}=${JSON.stringify(uid)} is not a valid pod uid`);
-  return { name: name ?? '', namespace: namespace ?? '', uid: uid ?? '', serviceAccount: nonEmpty(env[E.podServiceAccount]) ?? null };
+  return {
+    name: name ?? '',
+    namespace: namespace ?? '',
+    uid: uid ?? '',
+    serviceAccount: nonEmpty(env[E.podServiceAccount]) ?? null,
+  };
 }
 
 function loadAuth(env: Env, problems: string[]): AuthSettings {
   const modeText = nonEmpty(env[E.authMode]) ?? 'serviceaccount';
   const tokenFile = nonEmpty(env[E.mlpTokenFile]) ?? `${IDENTITY_MOUNT_PATH}/${IDENTITY_FILES.mlpToken}`;
   if (!(AUTH_MODES as readonly string[]).includes(modeText)) {
-    problems.push(`${E.authMode}=${JSON.stringify(modeText)} is not an auth mode; expected one of ${AUTH_MODES.join(', ')}`);
+    problems.push(
+      `${E.authMode}=${JSON.stringify(modeText)} is not an auth mode; expected one of ${AUTH_MODES.join(', ')}`,
+    );
     return { mode: 'serviceaccount', tokenFile };
   }
   const mode = modeText as AuthMode;
@@ -143,8 +153,10 @@ function loadAuth(env: Env, problems: string[]): AuthSettings {
       const issuerText = nonEmpty(env[E.exchangeIssuer]);
       let issuer: URL | null = null;
       if (issuerText === undefined) {
-        problems.push(`${E.exchangeIssuer} is not set; ` +
-          `${E.authMode}=token-exchange needs the OpenID Connect issuer URL (https://...)`);
+        problems.push(
+          `${E.exchangeIssuer} is not set; ` +
+            `${E.authMode}=token-exchange needs the OpenID Connect issuer URL (https://...)`,
+        );
       } else {
         try {
           issuer = new URL(issuerText);
@@ -152,7 +164,9 @@ function loadAuth(env: Env, problems: string[]): AuthSettings {
             problems.push(`${E.exchangeIssuer}=${JSON.stringify(issuerText)} must be an https:// URL`);
           }
         } catch {
-          problems.push(`${E.exchangeIssuer}=${JSON.stringify(issuerText)} is not a URL; expected the issuer's https:// URL`);
+          problems.push(
+            `${E.exchangeIssuer}=${JSON.stringify(issuerText)} is not a URL; expected the issuer's https:// URL`,
+          );
         }
       }
       return {
@@ -168,8 +182,10 @@ function loadAuth(env: Env, problems: string[]): AuthSettings {
     case 'gcp-workload-identity': {
       const metadataHost = nonEmpty(env[E.gceMetadataHost]) ?? DEFAULT_METADATA_HOST;
       if (!HOST_PORT.test(metadataHost)) {
-        problems.push(`${E.gceMetadataHost}=${JSON.stringify(metadataHost)} must be a host ` +
-          `or host:port without a scheme (default ${DEFAULT_METADATA_HOST})`);
+        problems.push(
+          `${E.gceMetadataHost}=${JSON.stringify(metadataHost)} must be a host ` +
+            `or host:port without a scheme (default ${DEFAULT_METADATA_HOST})`,
+        );
       }
       return { mode, metadataHost, audience: nonEmpty(env[E.tokenAudience]) ?? DEFAULT_TOKEN_AUDIENCE };
     }
@@ -181,20 +197,25 @@ function loadKube(env: Env, problems: string[]): KubeSettings {
   const caFile = nonEmpty(env[E.kubeCaFile]) ?? `${IDENTITY_MOUNT_PATH}/${IDENTITY_FILES.kubeCa}`;
   const explicit = httpUrl(E.kubeApiUrl, env[E.kubeApiUrl], problems, false);
   if (explicit) return { apiUrl: explicit, tokenFile, caFile };
-  if (nonEmpty(env[E.kubeApiUrl]) !== undefined) return { apiUrl: new URL('https://invalid.invalid/'), tokenFile, caFile };
+  if (nonEmpty(env[E.kubeApiUrl]) !== undefined)
+    return { apiUrl: new URL('https://invalid.invalid/'), tokenFile, caFile };
   const host = nonEmpty(env.KUBERNETES_SERVICE_HOST);
   const port = nonEmpty(env.KUBERNETES_SERVICE_PORT) ?? '443';
   if (host === undefined) {
-    problems.push(`neither ${E.kubeApiUrl} nor KUBERNETES_SERVICE_HOST is set; ` +
-      `the env-var secrets need the Kubernetes API (the kubelet sets KUBERNETES_SERVICE_HOST in every pod)`);
+    problems.push(
+      `neither ${E.kubeApiUrl} nor KUBERNETES_SERVICE_HOST is set; ` +
+        `the env-var secrets need the Kubernetes API (the kubelet sets KUBERNETES_SERVICE_HOST in every pod)`,
+    );
     return { apiUrl: new URL('https://invalid.invalid/'), tokenFile, caFile };
   }
   const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   try {
     return { apiUrl: new URL(`https://${bracketed}:${port}/`), tokenFile, caFile };
   } catch {
-    problems.push(`KUBERNETES_SERVICE_HOST=${JSON.stringify(host)} / ` +
-      `KUBERNETES_SERVICE_PORT=${JSON.stringify(port)} do not form a URL`);
+    problems.push(
+      `KUBERNETES_SERVICE_HOST=${JSON.stringify(host)} / ` +
+        `KUBERNETES_SERVICE_PORT=${JSON.stringify(port)} do not form a URL`,
+    );
     return { apiUrl: new URL('https://invalid.invalid/'), tokenFile, caFile };
   }
 }
@@ -204,8 +225,10 @@ function loadDeadline(env: Env, problems: string[]): number {
   if (text === undefined) return DEFAULT_DEADLINE_SECONDS * 1000;
   const seconds = Number(text);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > MAX_DEADLINE_SECONDS) {
-    problems.push(`${E.deadlineSeconds}=${JSON.stringify(text)} must be a ` +
-      `number of seconds above 0 and at most ${MAX_DEADLINE_SECONDS}`);
+    problems.push(
+      `${E.deadlineSeconds}=${JSON.stringify(text)} must be a ` +
+        `number of seconds above 0 and at most ${MAX_DEADLINE_SECONDS}`,
+    );
     return DEFAULT_DEADLINE_SECONDS * 1000;
   }
   return Math.round(seconds * 1000);
@@ -217,8 +240,10 @@ function loadCaps(env: Env, problems: string[]): ByteCaps {
     if (text === undefined) return fallback;
     const n = Number(text);
     if (!/^\d+$/.test(text) || n < BYTE_CAP_RANGE.min || n > BYTE_CAP_RANGE.max) {
-      problems.push(`${variable}=${JSON.stringify(text)} must be a whole number ` +
-        `of bytes from ${BYTE_CAP_RANGE.min} to ${BYTE_CAP_RANGE.max}`);
+      problems.push(
+        `${variable}=${JSON.stringify(text)} must be a whole number ` +
+          `of bytes from ${BYTE_CAP_RANGE.min} to ${BYTE_CAP_RANGE.max}`,
+      );
       return fallback;
     }
     return n;

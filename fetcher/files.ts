@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { chmod, type FileHandle, lstat, mkdir, open, realpath, rename, stat, unlink } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { FetcherError, quote } from './errors.js';
 import { unsafePathReason } from '../contract/plan.js';
+import { FetcherError, quote } from './errors.js';
 
 export interface SecretFile {
   /** Relative to the volume root, `/`-separated. */
@@ -27,7 +27,8 @@ export interface FileModes {
 function refuse(file: SecretFile, why: string): FetcherError {
   return new FetcherError({
     problem: `refused to write secret file ${quote(file.path)}: it ${why}`,
-    fix: 'secret files must stay inside the shared volume; check the group and key of the Flyte Secret ' +
+    fix:
+      'secret files must stay inside the shared volume; check the group and key of the Flyte Secret ' +
       'request (no "..", no leading "/") and that nothing else in the pod creates links in the volume',
     secrets: [file.mlpSecret],
   });
@@ -39,18 +40,23 @@ function ioError(file: SecretFile, err: unknown, all: SecretFile[]): FetcherErro
     // The volume is an in-memory emptyDir whose size the webhook limits (tmpfs: a page per file at least).
     const bytes = all.reduce((sum, f) => sum + Buffer.byteLength(f.data, 'utf8'), 0);
     return new FetcherError({
-      problem: `could not write secret file ${quote(file.path)}: the FILE secrets (${bytes} bytes in all, ` +
+      problem:
+        `could not write secret file ${quote(file.path)}: the FILE secrets (${bytes} bytes in all, ` +
         `${all.length} ${all.length === 1 ? 'file' : 'files'}) do not fit into the shared volume (${code})`,
-      fix: 'raise the webhook\'s SECRETS_VOLUME_SIZE_LIMIT (Helm value fetcher.secretsVolumeSizeLimit), ' +
+      fix:
+        "raise the webhook's SECRETS_VOLUME_SIZE_LIMIT (Helm value fetcher.secretsVolumeSizeLimit), " +
         'the sizeLimit of the in-memory volume, allowing at least 4 KiB per file, ' +
-          'or request fewer or smaller secrets as files',
+        'or request fewer or smaller secrets as files',
       secrets: [file.mlpSecret],
     });
   }
   return new FetcherError({
     problem: `could not write secret file ${quote(file.path)} (${code})`,
-    fix: code === 'ENAMETOOLONG' ? 'shorten the group or key of the Flyte Secret request' : 'check that the shared volume is mounted writable for the ' +
-      'fetcher (the webhook adds it as an in-memory emptyDir)',
+    fix:
+      code === 'ENAMETOOLONG'
+        ? 'shorten the group or key of the Flyte Secret request'
+        : 'check that the shared volume is mounted writable for the ' +
+          'fetcher (the webhook adds it as an in-memory emptyDir)',
     secrets: [file.mlpSecret],
   });
 }
@@ -79,7 +85,12 @@ function inside(root: string, path: string): boolean {
  * clear the bit, and files below would then take the fetcher's own group, which a task running as
  * another user in the fsGroup cannot read.
  */
-async function ensureDirectories(realRoot: string, file: SecretFile, segments: string[], dirMode: number): Promise<string> {
+async function ensureDirectories(
+  realRoot: string,
+  file: SecretFile,
+  segments: string[],
+  dirMode: number,
+): Promise<string> {
   let dir = realRoot;
   let parentSetgid = (await stat(realRoot)).mode & SETGID;
   for (const segment of segments) {
@@ -93,7 +104,8 @@ async function ensureDirectories(realRoot: string, file: SecretFile, segments: s
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const made = await lstat(dir);
-      if (made.isSymbolicLink() || !made.isDirectory()) throw refuse(file, `goes through ${quote(segment)}, which is not a plain directory`);
+      if (made.isSymbolicLink() || !made.isDirectory())
+        throw refuse(file, `goes through ${quote(segment)}, which is not a plain directory`);
       await chmod(dir, dirMode | parentSetgid); // mkdir's mode is filtered by the umask
     } else if (found.isSymbolicLink()) {
       throw refuse(file, `goes through ${quote(segment)}, which is a symbolic link`);
@@ -141,9 +153,10 @@ export async function writeSecretFiles(root: string, files: SecretFile[], modes:
     if (!(await stat(realRoot)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
   } catch (err) {
     throw new FetcherError({
-      problem: `the shared volume ${root} is not a directory the fetcher ` +
+      problem:
+        `the shared volume ${root} is not a directory the fetcher ` +
         `can use (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-      fix: 'mount the shared in-memory volume at the plan\'s fileRoot (the webhook does this; check the pod spec)',
+      fix: "mount the shared in-memory volume at the plan's fileRoot (the webhook does this; check the pod spec)",
       secrets: files.map((f) => f.mlpSecret),
     });
   }

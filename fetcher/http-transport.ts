@@ -50,7 +50,11 @@ export const nodeHttpTransport: HttpTransport = (url, { method = 'GET', headers 
     let response: IncomingMessage | undefined;
     const req = requestFunction(url)(url, {
       method,
-      headers: { 'accept-encoding': 'gzip', ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...headers },
+      headers: {
+        'accept-encoding': 'gzip',
+        ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+        ...headers,
+      },
       ...(ca !== undefined && url.protocol === 'https:' ? { ca } : {}),
     });
     // Until the body has been read (or dropped), the signal cuts off whatever is in flight.

@@ -10,7 +10,7 @@
 import { readTextPrefix } from './bounded-body.js';
 import { FetcherError } from './errors.js';
 import type { Logger } from './log.js';
-import { parseRetryAfter, type Clock, type Deadline } from './retry.js';
+import { type Clock, type Deadline, parseRetryAfter } from './retry.js';
 
 /** One slow attempt must not eat the whole deadline: after this, give up and retry. */
 export const ATTEMPT_TIMEOUT_MS = 15_000;
@@ -161,11 +161,13 @@ export async function boundedAttempt<R extends { status: number }>(
     });
     if (isCertificateError(err)) {
       throw new FetcherError({
-        problem: `${info.peer} at ${new URL(where).origin} presented a TLS certificate the fetcher ` +
+        problem:
+          `${info.peer} at ${new URL(where).origin} presented a TLS certificate the fetcher ` +
           `does not accept (${reason}), so it did not send the request to ${info.operation}`,
-        fix: `give the fetcher the CA that signed ${info.peer}'s certificate (the admin's FETCHER_CA_CONFIGMAP, ` +
+        fix:
+          `give the fetcher the CA that signed ${info.peer}'s certificate (the admin's FETCHER_CA_CONFIGMAP, ` +
           `Helm fetcher.caBundle: a ConfigMap in the pod's namespace, trusted through ` +
-            `NODE_EXTRA_CA_CERTS), or check that the URL names the host the certificate is for`,
+          `NODE_EXTRA_CA_CERTS), or check that the URL names the host the certificate is for`,
       });
     }
     throw new FetcherError({
@@ -177,14 +179,22 @@ export async function boundedAttempt<R extends { status: number }>(
 }
 
 /** One request through `http.request` (node:http), bounded, timed and logged as boundedAttempt says. */
-export function attemptRequest(http: HttpContext, info: CallInfo, url: URL, request: HttpRequest = {}): Promise<HttpResponse> {
-  return boundedAttempt(http, info, url, request.method ?? 'GET', (signal) => http.request(url, { ...request, signal }));
+export function attemptRequest(
+  http: HttpContext,
+  info: CallInfo,
+  url: URL,
+  request: HttpRequest = {},
+): Promise<HttpResponse> {
+  return boundedAttempt(http, info, url, request.method ?? 'GET', (signal) =>
+    http.request(url, { ...request, signal }),
+  );
 }
 
 /** The retryable error for an answer whose body broke off (reset, timeout) while it was being read. */
 export function bodyReadFailure(info: CallInfo, url: URL | string, err: unknown): FetcherError {
   return new FetcherError({
-    problem: `could not read the answer of ${info.peer} at ${new URL(loggableUrl(url)).origin} ` +
+    problem:
+      `could not read the answer of ${info.peer} at ${new URL(loggableUrl(url)).origin} ` +
       `to ${info.operation} (${describeNetworkError(err)})`,
     fix: `check that ${info.peer} is running and reachable from the pod (network policies, DNS, the URL setting)`,
     retryable: true,
@@ -192,12 +202,19 @@ export function bodyReadFailure(info: CallInfo, url: URL | string, err: unknown)
 }
 
 /** Throws the retryable error for 5xx and 429; returns otherwise. */
-export function throwIfRetryableStatus(response: Pick<HttpResponse, 'status' | 'headers'>, info: CallInfo, clock: Clock): void {
+export function throwIfRetryableStatus(
+  response: Pick<HttpResponse, 'status' | 'headers'>,
+  info: CallInfo,
+  clock: Clock,
+): void {
   const { status } = response;
   if (status !== 429 && status < 500) return;
   const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock.now());
   throw new FetcherError({
-    problem: status === 429 ? `${info.peer} is rate-limiting requests to ${info.operation}` : `${info.peer} failed to ${info.operation}`,
+    problem:
+      status === 429
+        ? `${info.peer} is rate-limiting requests to ${info.operation}`
+        : `${info.peer} failed to ${info.operation}`,
     fix: `check ${info.peer}'s health and logs`,
     status,
     retryable: true,

@@ -12,16 +12,16 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { V1Secret } from '@kubernetes/client-node';
-import { readTextPrefix } from './bounded-body.js';
-import type { HttpTransport } from './http.js';
-import { nodeHttpTransport } from './http-transport.js';
-import type { KubeSettings } from './config.js';
 import { FETCHER_ENV } from '../contract/fetcher-env.js';
+import { readTextPrefix } from './bounded-body.js';
+import type { KubeSettings } from './config.js';
 import { FetcherError, quote } from './errors.js';
+import type { HttpTransport } from './http.js';
+import { ATTEMPT_TIMEOUT_MS, sanitisePeerText } from './http.js';
+import { nodeHttpTransport } from './http-transport.js';
 import type { Logger } from './log.js';
 import type { Redactor } from './redact.js';
-import { ATTEMPT_TIMEOUT_MS, sanitisePeerText } from './http.js';
-import { parseRetryAfter, withRetry, type Clock, type Deadline } from './retry.js';
+import { type Clock, type Deadline, parseRetryAfter, withRetry } from './retry.js';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'dap-secret-webhook';
@@ -60,7 +60,8 @@ export function checkPodSecretSize(request: PodSecretRequest): void {
       .sort((a, b) => b.bytes - a.bytes)
       .map((e) => `${quote(e.name)} ${e.bytes} bytes`);
     throw new FetcherError({
-      problem: `the env-var secrets add up to ${total} bytes (${sizes.join(', ')}), ` +
+      problem:
+        `the env-var secrets add up to ${total} bytes (${sizes.join(', ')}), ` +
         `over the ${MAX_SECRET_BYTES}-byte limit of a Kubernetes Secret`,
       fix: 'request the large secrets as files (mount_requirement FILE) instead of environment variables',
       secrets: request.entries.map((e) => e.mlpSecret),
@@ -147,10 +148,16 @@ function shorten(text: string, max = 300): string {
  * `admission webhook "w" denied the request: <why>`, or RBAC's
  * `User "system:serviceaccount:ns:sa" cannot create resource "secrets" ...`.
  */
-type Refuser = { by: 'policy'; name: string; why: string } | { by: 'webhook'; name: string; why: string } | { by: 'rbac' } | { by: 'unknown' };
+type Refuser =
+  | { by: 'policy'; name: string; why: string }
+  | { by: 'webhook'; name: string; why: string }
+  | { by: 'rbac' }
+  | { by: 'unknown' };
 
 function refuserOf(message: string): Refuser {
-  const policy = /ValidatingAdmissionPolicy '([^']*)'(?: with binding '[^']*')? denied request: ([\s\S]*)$/.exec(message);
+  const policy = /ValidatingAdmissionPolicy '([^']*)'(?: with binding '[^']*')? denied request: ([\s\S]*)$/.exec(
+    message,
+  );
   if (policy) return { by: 'policy', name: policy[1] as string, why: policy[2] as string };
   const webhook = /admission webhook "([^"]*)" denied the request:? ?([\s\S]*)$/.exec(message);
   if (webhook) return { by: 'webhook', name: webhook[1] as string, why: webhook[2] || 'no reason given' };
@@ -160,41 +167,47 @@ function refuserOf(message: string): Refuser {
 
 const RBAC_FIX = (namespace: string): string =>
   `grant the pod's service account "create" on "secrets" in namespace ` +
-    `${quote(namespace)} (the webhook's Helm chart ships that Role)`;
+  `${quote(namespace)} (the webhook's Helm chart ships that Role)`;
 
 /** The refusal of a 403 (or a 422 from an admission policy), with the fix that fits who refused. */
 function forbidden(status: number, message: string, secretRef: string, request: PodSecretRequest): FetcherError {
   const refuser = refuserOf(message);
   if (refuser.by === 'policy') {
     return new FetcherError({
-      problem: `the admission policy ${quote(refuser.name)} refused creating Secret ${secretRef}: ` +
+      problem:
+        `the admission policy ${quote(refuser.name)} refused creating Secret ${secretRef}: ` +
         `${shorten(refuser.why)}`,
       fix:
         `with the webhook's Secret policy (fetcher.secretPolicy.enabled) a pod ` +
-          `may create only an Opaque Secret it owns, named like its own name: ` +
+        `may create only an Opaque Secret it owns, named like its own name: ` +
         `${quote(`${request.podName}-flyte-secrets-<10 hex>`)} (or ${quote('<its generateName>-flyte-secrets-gen-<10 hex>')} ` +
-          `for a pod the API server named), with its pod-bound token; ` +
+        `for a pod the API server named), with its pod-bound token; ` +
         'check that the pod spec was not copied or edited after the webhook admitted it, ' +
-          'that the webhook and the policy come from the same release, ' +
+        'that the webhook and the policy come from the same release, ' +
         `and that ${FETCHER_ENV.kubeTokenFile} is the pod's projected token (deploy/README.md, ` +
-          `"What a task pod can and cannot do with the fetcher grant")`,
+        `"What a task pod can and cannot do with the fetcher grant")`,
       status,
     });
   }
   if (refuser.by === 'webhook') {
     return new FetcherError({
-      problem: `the admission webhook ${quote(refuser.name)} refused ` +
+      problem:
+        `the admission webhook ${quote(refuser.name)} refused ` +
         `creating Secret ${secretRef}: ${shorten(refuser.why)}`,
-      fix: `ask the cluster's administrators to let pods in namespace ` +
+      fix:
+        `ask the cluster's administrators to let pods in namespace ` +
         `${quote(request.namespace)} create their per-pod Secret (labelled ` +
-          `app.kubernetes.io/managed-by=dap-secret-webhook) past that webhook`,
+        `app.kubernetes.io/managed-by=dap-secret-webhook) past that webhook`,
       status,
     });
   }
   const said = message ? ` (Kubernetes said: ${shorten(message)})` : '';
   return new FetcherError({
     problem: `Kubernetes denied creating Secret ${secretRef} to the fetcher's service account${said}`,
-    fix: refuser.by === 'rbac' ? RBAC_FIX(request.namespace) : `${RBAC_FIX(request.namespace)}; if an admission policy refused it, its message above says why`,
+    fix:
+      refuser.by === 'rbac'
+        ? RBAC_FIX(request.namespace)
+        : `${RBAC_FIX(request.namespace)}; if an admission policy refused it, its message above says why`,
     status,
   });
 }
@@ -215,7 +228,8 @@ async function readKubeFile(path: string, variable: string, what: string): Promi
     return (await readFile(path, 'utf8')).trim();
   } catch (err) {
     throw new FetcherError({
-      problem: `the Kubernetes ${what} file ${path} (${variable}) cannot ` +
+      problem:
+        `the Kubernetes ${what} file ${path} (${variable}) cannot ` +
         `be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
       fix: `mount it there (the webhook adds a projected volume with it) or point ${variable} at it`,
     });
@@ -232,7 +246,13 @@ function networkFailure(err: unknown): string | null {
 }
 
 /** What one failed create means: done (409), retry (network, 5xx, 429), or a clear refusal. */
-function classify(attempt: Attempt, secretRef: string, request: PodSecretRequest, clock: Clock, deadlinePassed: boolean): FetcherError | 'exists' {
+function classify(
+  attempt: Attempt,
+  secretRef: string,
+  request: PodSecretRequest,
+  clock: Clock,
+  deadlinePassed: boolean,
+): FetcherError | 'exists' {
   if ('error' in attempt) {
     // The deadline's abort rejects the call with the signal's reason, whatever that is.
     const reason = networkFailure(attempt.error) ?? (deadlinePassed ? 'timed out' : null);
@@ -253,7 +273,7 @@ function classify(attempt: Attempt, secretRef: string, request: PodSecretRequest
     const retryAfterMs = parseRetryAfter(failure.headers?.['retry-after'], clock.now());
     return new FetcherError({
       problem: `the Kubernetes API failed to create Secret ${secretRef}${detail}`,
-      fix: 'check the API server\'s health',
+      fix: "check the API server's health",
       status,
       retryable: true,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
@@ -276,7 +296,11 @@ function classify(attempt: Attempt, secretRef: string, request: PodSecretRequest
 }
 
 /** Creates the Secret; resolves 'exists' when it is already there from an earlier run of this pod. */
-export async function createPodSecret(request: PodSecretRequest, kube: KubeSettings, deps: KubeDeps): Promise<'created' | 'exists'> {
+export async function createPodSecret(
+  request: PodSecretRequest,
+  kube: KubeSettings,
+  deps: KubeDeps,
+): Promise<'created' | 'exists'> {
   const body = buildPodSecret(request);
   // The one place the fetcher base64-encodes values: an API error that echoes the body must not print them either.
   for (const encoded of Object.values(body.data ?? {})) deps.redactor.add(encoded);
@@ -285,7 +309,10 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
   const ca = caFile ? await readKubeFile(caFile, FETCHER_ENV.kubeCaFile, 'CA certificate') : undefined;
   const attemptTimeoutMs = deps.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
   const transport = deps.request ?? nodeHttpTransport;
-  const url = new URL(`api/v1/namespaces/${encodeURIComponent(request.namespace)}/secrets`, kube.apiUrl.href.endsWith('/') ? kube.apiUrl : new URL(`${kube.apiUrl.href}/`));
+  const url = new URL(
+    `api/v1/namespaces/${encodeURIComponent(request.namespace)}/secrets`,
+    kube.apiUrl.href.endsWith('/') ? kube.apiUrl : new URL(`${kube.apiUrl.href}/`),
+  );
   const json = JSON.stringify(body);
   // One request, bounded by the run's deadline and by the per-attempt timeout, so an API server that
   // never answers costs one attempt, not the whole run; the answer read whole (Status bodies are small).
@@ -315,7 +342,13 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
       const started = deps.clock.now();
       const answer = await send(token);
       const status = 'status' in answer ? answer.status : null;
-      deps.log.info('kubernetes call', { operation: 'create secret', secret: `${request.namespace}/${request.name}`, status, durationMs: deps.clock.now() - started, attempt });
+      deps.log.info('kubernetes call', {
+        operation: 'create secret',
+        secret: `${request.namespace}/${request.name}`,
+        status,
+        durationMs: deps.clock.now() - started,
+        attempt,
+      });
       if (status !== null && status >= 200 && status < 300) return 'created' as const;
       const outcome = classify(answer, secretRef, request, deps.clock, deps.deadline.signal.aborted);
       if (outcome === 'exists') return 'exists' as const;
@@ -325,7 +358,14 @@ export async function createPodSecret(request: PodSecretRequest, kube: KubeSetti
       deadline: deps.deadline,
       clock: deps.clock,
       onRetry: (error, attempt, delayMs) =>
-        deps.log.warn('retrying', { peer: 'Kubernetes', operation: 'create secret', attempt, delayMs, status: error.status ?? null, reason: error.problem }),
+        deps.log.warn('retrying', {
+          peer: 'Kubernetes',
+          operation: 'create secret',
+          attempt,
+          delayMs,
+          status: error.status ?? null,
+          reason: error.problem,
+        }),
     },
   );
 }

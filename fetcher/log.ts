@@ -22,7 +22,12 @@ export interface LogSink {
 /** Every line's own keys: set by the logger, never by a field, never redacted. */
 const FIXED_KEYS = new Set(['time', 'level', 'msg']);
 
-export function jsonLogger(sink: LogSink, redactor: Redactor, now: () => Date = () => new Date(), base: Fields = {}): Logger {
+export function jsonLogger(
+  sink: LogSink,
+  redactor: Redactor,
+  now: () => Date = () => new Date(),
+  base: Fields = {},
+): Logger {
   const emit = (level: string, msg: string, fields: Fields = {}): void => {
     const record: Record<string, unknown> = { time: now().toISOString(), level, msg };
     for (const [key, value] of Object.entries({ ...base, ...fields })) if (!FIXED_KEYS.has(key)) record[key] = value;

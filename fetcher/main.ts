@@ -4,15 +4,15 @@
  * file, which Kubernetes shows in the pod's status. I/O is injected so tests can drive it.
  */
 import { writeFile } from 'node:fs/promises';
-import { loadConfig, secretNames, terminationLogPath, type Config, type Env } from './config.js';
 import { DEFAULT_BYTE_CAPS, FETCHER_ENV } from '../contract/fetcher-env.js';
-import { asFetcherError, EXIT_CODES, FetcherError, renderReport, type ExitCode, type ReportContext } from './errors.js';
+import { type Config, type Env, loadConfig, secretNames, terminationLogPath } from './config.js';
+import { asFetcherError, EXIT_CODES, type ExitCode, FetcherError, type ReportContext, renderReport } from './errors.js';
 import { writeSecretFiles } from './files.js';
 import type { HttpContext, HttpTransport } from './http.js';
 import { nodeHttpTransport } from './http-transport.js';
 import { jsonLogger, type Logger, type LogSink } from './log.js';
 import { Redactor } from './redact.js';
-import { gaveUp, startDeadline, systemClock, type Clock } from './retry.js';
+import { type Clock, gaveUp, startDeadline, systemClock } from './retry.js';
 
 declare const __DAP_FETCHER_VERSION__: string | undefined;
 export const VERSION = typeof __DAP_FETCHER_VERSION__ === 'string' ? __DAP_FETCHER_VERSION__ : '0.0.0-dev';
@@ -24,10 +24,10 @@ export const VERSION = typeof __DAP_FETCHER_VERSION__ === 'string' ? __DAP_FETCH
 const ALREADY_THERE =
   'found the pod secret already there and left it as it is (the fetcher can create Secrets but not read them). ' +
   'This is expected when the kubelet runs this init container ' +
-    'again (a retry after a crash, or a restarted pod sandbox). ' +
+  'again (a retry after a crash, or a restarted pod sandbox). ' +
   'Otherwise something else created it first: check its ownerReference names this pod and who created it ' +
   '(kubectl get secret -o yaml: metadata.ownerReferences, metadata.managedFields), ' +
-    'and turn on the fetcher Secret policy (deploy/README.md)';
+  'and turn on the fetcher Secret policy (deploy/README.md)';
 
 /** After the deadline, this long for in-flight work to notice before the run is cut off. */
 const DEADLINE_GRACE_MS = 1000;
@@ -64,7 +64,9 @@ function helpRows(rows: [names: string[], meaning: string][]): string {
   return rows
     .map(([names, meaning]) => {
       const left = `  ${names.join(', ')}`;
-      return left.length + 2 <= HELP_COLUMN ? `${left.padEnd(HELP_COLUMN)}${meaning}` : `${left}\n${' '.repeat(HELP_COLUMN)}${meaning}`;
+      return left.length + 2 <= HELP_COLUMN
+        ? `${left.padEnd(HELP_COLUMN)}${meaning}`
+        : `${left}\n${' '.repeat(HELP_COLUMN)}${meaning}`;
     })
     .join('\n');
 }
@@ -97,9 +99,11 @@ export interface MainIo {
 
 function configError(problems: string[]): FetcherError {
   return new FetcherError({
-    problem: `the fetcher's configuration is invalid: ` +
+    problem:
+      `the fetcher's configuration is invalid: ` +
       `${problems.length === 1 ? problems[0] : problems.map((p, i) => `(${i + 1}) ${p}`).join(' ')}`,
-    fix: 'the webhook sets these variables on the init container; ' +
+    fix:
+      'the webhook sets these variables on the init container; ' +
       'check that the webhook and fetcher versions match and the pod spec was not edited',
     exitCode: EXIT_CODES.config,
   });
@@ -107,9 +111,15 @@ function configError(problems: string[]): FetcherError {
 
 async function run(config: Config, log: Logger, http: HttpContext, redactor: Redactor): Promise<void> {
   const { plan, pod } = config;
-  const [{ createTokenSource }, { fetchMlpSecrets }] = await Promise.all([import('./token/index.js'), import('./mlp.js')]);
+  const [{ createTokenSource }, { fetchMlpSecrets }] = await Promise.all([
+    import('./token/index.js'),
+    import('./mlp.js'),
+  ]);
   const tokens = await createTokenSource(config, { http, redactor });
-  const values = await fetchMlpSecrets({ http, tokens, redactor }, { baseUrl: config.mlpBaseUrl, project: plan.project, secrets: secretNames(plan), caps: config.caps });
+  const values = await fetchMlpSecrets(
+    { http, tokens, redactor },
+    { baseUrl: config.mlpBaseUrl, project: plan.project, secrets: secretNames(plan), caps: config.caps },
+  );
   log.info('fetched secrets from MLP', { count: values.size });
 
   const secretRequest = plan.secret && {
@@ -117,18 +127,31 @@ async function run(config: Config, log: Logger, http: HttpContext, redactor: Red
     name: plan.secret.name,
     podName: pod.name,
     podUid: pod.uid,
-    entries: plan.secret.keys.map((k) => ({ key: k.key, value: values.get(k.mlpSecret) as string, mlpSecret: k.mlpSecret })),
+    entries: plan.secret.keys.map((k) => ({
+      key: k.key,
+      value: values.get(k.mlpSecret) as string,
+      mlpSecret: k.mlpSecret,
+    })),
   };
   const k8s = secretRequest ? await import('./k8s-secret.js') : null;
   // Check the Secret's size before writing anything, so a run that must fail changes nothing.
   if (secretRequest && k8s) k8s.checkPodSecretSize(secretRequest);
 
-  const files = plan.files.map((f) => ({ path: f.path, mlpSecret: f.mlpSecret, data: values.get(f.mlpSecret) as string }));
+  const files = plan.files.map((f) => ({
+    path: f.path,
+    mlpSecret: f.mlpSecret,
+    data: values.get(f.mlpSecret) as string,
+  }));
   await writeSecretFiles(plan.fileRoot, files, { fileMode: plan.fileMode, dirMode: plan.dirMode });
   if (files.length > 0) log.info('wrote secret files', { count: files.length, root: plan.fileRoot });
 
   if (secretRequest && k8s && config.kube) {
-    const outcome = await k8s.createPodSecret(secretRequest, config.kube, { clock: http.clock, deadline: http.deadline, log, redactor });
+    const outcome = await k8s.createPodSecret(secretRequest, config.kube, {
+      clock: http.clock,
+      deadline: http.deadline,
+      log,
+      redactor,
+    });
     const secret = `${pod.namespace}/${secretRequest.name}`;
     if (outcome === 'created') log.info('created the pod secret', { secret, keys: secretRequest.entries.length });
     else log.warn(ALREADY_THERE, { secret, keys: secretRequest.entries.length });
@@ -145,7 +168,12 @@ function cutOff(signal: AbortSignal, totalMs: number): { promise: Promise<never>
   const promise = new Promise<never>((_, reject) => {
     const fire = (): void => {
       timer = setTimeout(() => {
-        reject(gaveUp(new FetcherError({ problem: 'a call did not finish', fix: 'check the peers the fetcher talks to' }), `gave up when the ${totalMs / 1000} s deadline passed`));
+        reject(
+          gaveUp(
+            new FetcherError({ problem: 'a call did not finish', fix: 'check the peers the fetcher talks to' }),
+            `gave up when the ${totalMs / 1000} s deadline passed`,
+          ),
+        );
       }, DEADLINE_GRACE_MS);
       timer.unref();
     };
@@ -174,17 +202,31 @@ export async function main(argv: string[], io: MainIo): Promise<ExitCode> {
     const error = asFetcherError(err);
     const report = redactor.apply(renderReport(error, context));
     io.stderr.write(`${report}\n`);
-    log.error('failed', { status: error.status ?? null, exitCode: error.exitCode, durationMs: clock.now() - started, report });
+    log.error('failed', {
+      status: error.status ?? null,
+      exitCode: error.exitCode,
+      durationMs: clock.now() - started,
+      report,
+    });
     try {
       await writeFile(terminationLogPath(io.env), report);
     } catch (writeErr) {
-      log.warn('could not write the termination message', { path: terminationLogPath(io.env), error: (writeErr as NodeJS.ErrnoException).code ?? 'error' });
+      log.warn('could not write the termination message', {
+        path: terminationLogPath(io.env),
+        error: (writeErr as NodeJS.ErrnoException).code ?? 'error',
+      });
     }
     return error.exitCode;
   };
 
   if (argv.length > 0) {
-    return fail(new FetcherError({ problem: `unknown argument ${JSON.stringify(argv[0])}`, fix: 'run dap-secret-fetcher --help', exitCode: EXIT_CODES.config }));
+    return fail(
+      new FetcherError({
+        problem: `unknown argument ${JSON.stringify(argv[0])}`,
+        fix: 'run dap-secret-fetcher --help',
+        exitCode: EXIT_CODES.config,
+      }),
+    );
   }
   const loaded = loadConfig(io.env);
   const podName = io.env[E.podName];
@@ -209,14 +251,23 @@ export async function main(argv: string[], io: MainIo): Promise<ExitCode> {
     deadlineSeconds: config.deadlineMs / 1000,
   });
   if (config.mlpBaseUrl.protocol === 'http:' && !isLoopback(config.mlpBaseUrl.hostname)) {
-    log.warn(`${E.mlpApiHost} is plain http: the pod's bearer token and the secret values cross the network unencrypted; ` +
-      `use an https:// URL (or a mesh that encrypts pod traffic)`, {
-      host: config.mlpBaseUrl.host,
-    });
+    log.warn(
+      `${E.mlpApiHost} is plain http: the pod's bearer token and the secret values cross the network unencrypted; ` +
+        `use an https:// URL (or a mesh that encrypts pod traffic)`,
+      {
+        host: config.mlpBaseUrl.host,
+      },
+    );
   }
   const deadline = startDeadline(config.deadlineMs, clock);
   const stop = cutOff(deadline.signal, config.deadlineMs);
-  const http: HttpContext = { request: io.request ?? nodeHttpTransport, ...(io.fetch ? { fetch: io.fetch } : {}), clock, deadline, log };
+  const http: HttpContext = {
+    request: io.request ?? nodeHttpTransport,
+    ...(io.fetch ? { fetch: io.fetch } : {}),
+    clock,
+    deadline,
+    log,
+  };
   try {
     await Promise.race([run(config, log, http, redactor), stop.promise]);
   } catch (err) {

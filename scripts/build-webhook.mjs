@@ -3,8 +3,9 @@
 // render's YAML). It runs with plain `node` and no node_modules; Dockerfile.webhook copies the
 // directory. Splitting matters: V8 compiles an ES module's whole source up front, so one big
 // file cost ~20 MiB of resident memory for code the server never runs.
-import { build } from 'esbuild';
+
 import { readFileSync } from 'node:fs';
+import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({

@@ -48,7 +48,9 @@ export function valuesTables(valuesText) {
       const key = String(pair.key.value);
       const full = [...path, key].join('.');
       // The yaml parser gives the comment above a nested map's first key to the map itself.
-      const { sections, description } = readComment(pair.key.commentBefore ?? (i === 0 && path.length > 0 ? map.commentBefore : undefined));
+      const { sections, description } = readComment(
+        pair.key.commentBefore ?? (i === 0 && path.length > 0 ? map.commentBefore : undefined),
+      );
       for (const title of sections) {
         out.push(...(started ? [''] : []), `### ${title}`, '');
         header();

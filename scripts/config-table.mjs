@@ -3,4 +3,5 @@
 const { CONFIG_VARS } = await import('../webhook/config.ts');
 const esc = (s) => s.replace(/\|/g, '\\|');
 console.log('| Variable | Default | Meaning |\n| --- | --- | --- |');
-for (const v of CONFIG_VARS) console.log(`| \`${v.name}\` | ${v.default === '' ? '' : `\`${v.default}\``} | ${esc(v.description)} |`);
+for (const v of CONFIG_VARS)
+  console.log(`| \`${v.name}\` | ${v.default === '' ? '' : `\`${v.default}\``} | ${esc(v.description)} |`);

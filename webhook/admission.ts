@@ -6,11 +6,11 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { FileMountType, InjectionConfig } from './config.js';
 import type { Denial, DenialReason } from './mutate/deliveries.js';
-import { injectSecrets, type InjectionOutcome } from './mutate/inject.js';
+import { type InjectionOutcome, injectSecrets } from './mutate/inject.js';
+import { diffJson } from './mutate/json-diff.js';
 import { podShapeProblems } from './mutate/pod-shape.js';
 import { clip, describeValue } from './quote.js';
-import { allowed, denied, patchedFromBytes, type AdmissionReviewResponse } from './responses.js';
-import { diffJson } from './mutate/json-diff.js';
+import { type AdmissionReviewResponse, allowed, denied, patchedFromBytes } from './responses.js';
 
 export type Outcome = 'injected' | 'unchanged' | 'denied' | 'ignored';
 
@@ -49,8 +49,10 @@ const MAX_UID_LENGTH = 256;
 function parseReview(body: unknown): AdmissionRequest {
   if (!isRecord(body)) throw new InvalidReviewError('the body must be a JSON object (an AdmissionReview)');
   if (body.apiVersion !== 'admission.k8s.io/v1' || body.kind !== 'AdmissionReview') {
-    throw new InvalidReviewError(`expected apiVersion admission.k8s.io/v1, kind AdmissionReview; ` +
-      `got ${describeValue(body.apiVersion)}, ${describeValue(body.kind)}`);
+    throw new InvalidReviewError(
+      `expected apiVersion admission.k8s.io/v1, kind AdmissionReview; ` +
+        `got ${describeValue(body.apiVersion)}, ${describeValue(body.kind)}`,
+    );
   }
   const request = body.request;
   if (!isRecord(request) || typeof request.uid !== 'string' || request.uid === '') {
@@ -58,7 +60,9 @@ function parseReview(body: unknown): AdmissionRequest {
   }
   // Echoed in every answer: the API server sends a 36-character UID.
   if (request.uid.length > MAX_UID_LENGTH) {
-    throw new InvalidReviewError(`request.uid is ${request.uid.length} characters long; a Kubernetes UID has at most ${MAX_UID_LENGTH}`);
+    throw new InvalidReviewError(
+      `request.uid is ${request.uid.length} characters long; a Kubernetes UID has at most ${MAX_UID_LENGTH}`,
+    );
   }
   // The namespace becomes the MLP project and part of every message: the API server sends a string.
   if (request.namespace !== undefined && request.namespace !== null && typeof request.namespace !== 'string') {
@@ -96,7 +100,8 @@ const MAX_DENIAL_PROBLEMS = 10;
 /** "admission webhook ... denied the request: <this>": one sentence per problem, at most MAX_DENIAL_PROBLEMS. */
 function denialMessage(denials: Denial[]): string {
   const shown = denials.slice(0, MAX_DENIAL_PROBLEMS).map((d) => d.message);
-  if (denials.length > MAX_DENIAL_PROBLEMS) shown.push(`and ${denials.length - MAX_DENIAL_PROBLEMS} more problems like these`);
+  if (denials.length > MAX_DENIAL_PROBLEMS)
+    shown.push(`and ${denials.length - MAX_DENIAL_PROBLEMS} more problems like these`);
   return shown.join('; ');
 }
 
@@ -109,16 +114,31 @@ function patchScope(pod: V1Pod): Record<string, unknown> {
   if (pod.metadata) scope.metadata = pod.metadata.annotations ? { annotations: pod.metadata.annotations } : {};
   if (pod.spec) {
     const { initContainers, containers, volumes, imagePullSecrets } = pod.spec;
-    scope.spec = { ...(initContainers ? { initContainers } : {}), ...(containers ? { containers } : {}), ...(volumes ? { volumes } : {}), ...(imagePullSecrets ? { imagePullSecrets } : {}) };
+    scope.spec = {
+      ...(initContainers ? { initContainers } : {}),
+      ...(containers ? { containers } : {}),
+      ...(volumes ? { volumes } : {}),
+      ...(imagePullSecrets ? { imagePullSecrets } : {}),
+    };
   }
   return scope;
 }
 
 export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
   const request = parseReview(body);
-  const base = { denialReasons: [] as DenialReason[], warnings: [] as string[], secretsByMount: { FILE: 0, ENV_VAR: 0 }, dryRun: request.dryRun === true };
+  const base = {
+    denialReasons: [] as DenialReason[],
+    warnings: [] as string[],
+    secretsByMount: { FILE: 0, ENV_VAR: 0 },
+    dryRun: request.dryRun === true,
+  };
   if (!isPodCreate(request)) {
-    return { ...base, review: allowed(request.uid), outcome: 'ignored', pod: `${shownName(request.namespace ?? '')}/${shownName(String(request.resource?.resource ?? '?'))}` };
+    return {
+      ...base,
+      review: allowed(request.uid),
+      outcome: 'ignored',
+      pod: `${shownName(request.namespace ?? '')}/${shownName(String(request.resource?.resource ?? '?'))}`,
+    };
   }
   const shape = podShapeProblems(request.object);
   if (shape.length > 0) throw new InvalidReviewError(`request.object is not a valid Pod: ${shape.join('; ')}`);
@@ -144,16 +164,24 @@ export function admit(body: unknown, config: InjectionConfig): AdmissionResult {
       const patch = Buffer.from(JSON.stringify(ops));
       const { maxPatchBytes } = config.limits;
       if (patch.length > maxPatchBytes) {
-        return deny([{ reason: 'over-limit', message: `the injection would be a ${patch.length}-byte patch, ` +
-          `more than WEBHOOK_MAX_PATCH_BYTES=${maxPatchBytes}; ` +
-            `request fewer secrets or wire fewer containers, ` +
-              `or ask the webhook's admin to raise WEBHOOK_MAX_PATCH_BYTES` }]);
+        return deny([
+          {
+            reason: 'over-limit',
+            message:
+              `the injection would be a ${patch.length}-byte patch, ` +
+              `more than WEBHOOK_MAX_PATCH_BYTES=${maxPatchBytes}; ` +
+              `request fewer secrets or wire fewer containers, ` +
+              `or ask the webhook's admin to raise WEBHOOK_MAX_PATCH_BYTES`,
+          },
+        ]);
       }
       outcome.remember();
       const changed = ops.length > 0;
       return {
         ...base,
-        review: changed ? patchedFromBytes(request.uid, patch, outcome.warnings) : allowed(request.uid, outcome.warnings),
+        review: changed
+          ? patchedFromBytes(request.uid, patch, outcome.warnings)
+          : allowed(request.uid, outcome.warnings),
         outcome: changed ? 'injected' : 'unchanged',
         pod: ref,
         warnings: outcome.warnings,

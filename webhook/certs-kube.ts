@@ -4,7 +4,7 @@
  * the Kubernetes client at start-up.
  */
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { httpStatus, type CertsDeps, type TlsSecretStore, type WebhookConfigurationStore } from './certs.js';
+import { type CertsDeps, httpStatus, type TlsSecretStore, type WebhookConfigurationStore } from './certs.js';
 
 /** Production dependencies: the in-cluster (or kubeconfig) identity, stdout and stderr. */
 export function defaultCertsDeps(kubeConfig?: KubeConfig): CertsDeps {

@@ -16,8 +16,8 @@ import 'reflect-metadata';
 import { createPublicKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import * as x509 from '@peculiar/x509';
 import type { V1MutatingWebhookConfiguration, V1Secret } from '@kubernetes/client-node';
+import * as x509 from '@peculiar/x509';
 import { serviceDnsNames } from './service-names.js';
 
 export { serviceDnsNames };
@@ -47,7 +47,6 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const CLOCK_SKEW_MS = 5 * 60 * 1000;
 const EC_KEY: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
 const EC_SIGN: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
-
 
 /** A self-signed CA (ECDSA P-256) and a serving certificate signed by it with the given SANs. */
 export async function generateCertBundle(opts: CertBundleOptions): Promise<CertBundle> {
@@ -144,8 +143,12 @@ export interface TlsWanted {
 export async function assessTlsSecret(secret: V1Secret | undefined, want: TlsWanted): Promise<SecretVerdict> {
   if (secret === undefined) return { action: 'create', reason: 'it does not exist' };
   if (secret.type !== TLS_SECRET_TYPE) {
-    return { action: 'refuse', reason: `it has type "${secret.type ?? 'Opaque'}", not "${TLS_SECRET_TYPE}", ` +
-      `and a Secret's type cannot be changed; delete it or choose another name` };
+    return {
+      action: 'refuse',
+      reason:
+        `it has type "${secret.type ?? 'Opaque'}", not "${TLS_SECRET_TYPE}", ` +
+        `and a Secret's type cannot be changed; delete it or choose another name`,
+    };
   }
   const data = decodeSecretData(secret);
   const missing = Object.values(TLS_KEYS).filter((k) => !data[k]);
@@ -161,13 +164,18 @@ export async function assessTlsSecret(secret: V1Secret | undefined, want: TlsWan
   }
   const sans = dnsSans(cert);
   const absent = want.dnsNames.filter((n) => !sans.includes(n.toLowerCase()));
-  if (absent.length > 0) return { action: 'replace', reason: `its certificate lacks the DNS names ${absent.join(', ')}` };
+  if (absent.length > 0)
+    return { action: 'replace', reason: `its certificate lacks the DNS names ${absent.join(', ')}` };
   if (cert.notBefore.getTime() > want.now.getTime()) {
     return { action: 'replace', reason: `its certificate is not valid before ${cert.notBefore.toISOString()}` };
   }
   if (cert.notAfter.getTime() - want.now.getTime() <= want.renewBeforeDays * DAY_MS) {
-    return { action: 'replace', reason: `its certificate expires ${cert.notAfter.toISOString()}, ` +
-      `within the ${want.renewBeforeDays}-day renewal window` };
+    return {
+      action: 'replace',
+      reason:
+        `its certificate expires ${cert.notAfter.toISOString()}, ` +
+        `within the ${want.renewBeforeDays}-day renewal window`,
+    };
   }
   if (!privateKeyMatches(data[TLS_KEYS.key]!, cert)) {
     return { action: 'replace', reason: `${TLS_KEYS.key} does not belong to ${TLS_KEYS.cert}` };
@@ -183,7 +191,11 @@ export async function assessTlsSecret(secret: V1Secret | undefined, want: TlsWan
  * still valid: the API server then trusts both the old and the new serving certificate while
  * the replicas pick up the new files, so a renewal never fails an admission call.
  */
-export function tlsSecretFor(bundle: CertBundle, base: { name: string; namespace: string; previous?: V1Secret | undefined }, now: Date): V1Secret {
+export function tlsSecretFor(
+  bundle: CertBundle,
+  base: { name: string; namespace: string; previous?: V1Secret | undefined },
+  now: Date,
+): V1Secret {
   let caBundle = bundle.caCertPem;
   const previousCa = base.previous === undefined ? undefined : decodeSecretData(base.previous)[TLS_KEYS.ca];
   if (previousCa) {
@@ -251,10 +263,10 @@ const CERTS_USAGE = [
   'usage: dap-secret-webhook certs ensure --secret NAME --namespace NS --service SVC',
   '         [--renew-before-days 30] [--validity-days 365] [--dns-name EXTRA]...',
   '         [--webhook-configuration MWC [--configuration-may-be-missing]]',
-  'Keeps the kubernetes.io/tls Secret NS/NAME when its certificate is valid for the Service\'s DNS',
+  "Keeps the kubernetes.io/tls Secret NS/NAME when its certificate is valid for the Service's DNS",
   'names and not within the renewal window; otherwise writes a new self-signed CA (ca.crt) and',
   'serving certificate (tls.crt, tls.key) into it.',
-  'With --webhook-configuration it also keeps that MutatingWebhookConfiguration\'s caBundle equal to',
+  "With --webhook-configuration it also keeps that MutatingWebhookConfiguration's caBundle equal to",
   'ca.crt, writing the new CA there before a renewed certificate, so the API server trusts it first;',
   'a configuration that does not exist yet is an error unless --configuration-may-be-missing.',
 ].join('\n');
@@ -281,15 +293,22 @@ export async function runCertsCommand(argv: string[], deps: CertsDeps): Promise<
       const current = await deps.secrets.read(namespace, name);
       const verdict = await assessTlsSecret(current, { dnsNames, renewBeforeDays: parsed.renewBeforeDays, now: now() });
       if (verdict.action === 'keep') {
-        deps.out(`certs: ${ref} is valid for ${parsed.service}.${namespace}.svc ` +
-          `until ${verdict.notAfter.toISOString()}; kept`);
+        deps.out(
+          `certs: ${ref} is valid for ${parsed.service}.${namespace}.svc ` +
+            `until ${verdict.notAfter.toISOString()}; kept`,
+        );
         return await ensureCaBundle(parsed, decodeSecretData(current!)[TLS_KEYS.ca]!, deps);
       }
       if (verdict.action === 'refuse') {
         deps.err(`certs: cannot use ${ref}: ${verdict.reason}`);
         return 1;
       }
-      const bundle = await generateCertBundle({ dnsNames, commonName: `${parsed.service}.${namespace}.svc`, validityDays: parsed.validityDays, now: now() });
+      const bundle = await generateCertBundle({
+        dnsNames,
+        commonName: `${parsed.service}.${namespace}.svc`,
+        validityDays: parsed.validityDays,
+        now: now(),
+      });
       const body = tlsSecretFor(bundle, { name, namespace, previous: current }, now());
       // The API server must trust the new CA before any replica can serve a certificate it signed.
       const caCode = await ensureCaBundle(parsed, decodeSecretData(body)[TLS_KEYS.ca]!, deps);
@@ -304,7 +323,9 @@ export async function runCertsCommand(argv: string[], deps: CertsDeps): Promise<
         throw e;
       }
       const verb = verdict.action === 'create' ? 'created' : 'replaced';
-      deps.out(`certs: ${ref} ${verb} (${verdict.reason}); new certificate valid until ${bundle.notAfter.toISOString()}`);
+      deps.out(
+        `certs: ${ref} ${verb} (${verdict.reason}); new certificate valid until ${bundle.notAfter.toISOString()}`,
+      );
       return 0;
     }
   } catch (e) {
@@ -342,11 +363,15 @@ async function ensureCaBundle(args: EnsureArgs, caPem: string, deps: CertsDeps):
       const current = await deps.configurations.read(name);
       if (current === undefined) {
         if (args.configurationMayBeMissing) {
-          deps.out(`certs: ${ref} does not exist yet; its caBundle is set by the next run (the chart's post-install hook)`);
+          deps.out(
+            `certs: ${ref} does not exist yet; its caBundle is set by the next run (the chart's post-install hook)`,
+          );
           return 0;
         }
-        deps.err(`certs: ${ref} does not exist (yet), so its caBundle cannot be set: ` +
-          `apply it, then run this again (a Job retries by itself)`);
+        deps.err(
+          `certs: ${ref} does not exist (yet), so its caBundle cannot be set: ` +
+            `apply it, then run this again (a Job retries by itself)`,
+        );
         return 1;
       }
       const webhooks = current.webhooks ?? [];
@@ -362,8 +387,10 @@ async function ensureCaBundle(args: EnsureArgs, caPem: string, deps: CertsDeps):
         if (httpStatus(e) === 409 && attempt < MAX_CONFIGURATION_ATTEMPTS) continue;
         throw e;
       }
-      deps.out(`certs: ${ref}: caBundle of ${stale.map((w) => w.name).join(', ')} ` +
-        `set to ca.crt of Secret ${args.namespace}/${args.secret}`);
+      deps.out(
+        `certs: ${ref}: caBundle of ${stale.map((w) => w.name).join(', ')} ` +
+          `set to ca.crt of Secret ${args.namespace}/${args.secret}`,
+      );
       return 0;
     }
   } catch (e) {
@@ -375,12 +402,18 @@ async function ensureCaBundle(args: EnsureArgs, caPem: string, deps: CertsDeps):
 function describeConfigurationError(e: unknown, ref: string): string {
   const status = httpStatus(e);
   if (status === 403) {
-    return `not allowed to read or update ${ref}: the ServiceAccount running "certs ensure" needs ` +
-      `get and update on it, by name (the chart's cabundle ClusterRole grants exactly this)`;
+    return (
+      `not allowed to read or update ${ref}: the ServiceAccount running "certs ensure" needs ` +
+      `get and update on it, by name (the chart's cabundle ClusterRole grants exactly this)`
+    );
   }
-  if (status === 409) return `${ref} kept changing while its caBundle was written (HTTP 409 ` +
-    `${MAX_CONFIGURATION_ATTEMPTS} times); run the command again`;
-  if (status !== undefined) return `the API server answered HTTP ${status} for ${ref}: ${apiMessage(e) ?? 'no message'}`;
+  if (status === 409)
+    return (
+      `${ref} kept changing while its caBundle was written (HTTP 409 ` +
+      `${MAX_CONFIGURATION_ATTEMPTS} times); run the command again`
+    );
+  if (status !== undefined)
+    return `the API server answered HTTP ${status} for ${ref}: ${apiMessage(e) ?? 'no message'}`;
   return `could not reach the API server for ${ref}: ${e instanceof Error ? e.message : String(e)}`;
 }
 
@@ -416,7 +449,8 @@ function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; hel
   const required = (flag: 'secret' | 'namespace' | 'service'): string => {
     const v = values[flag];
     if (!v) problems.push(`--${flag} is required`);
-    else if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v)) problems.push(`--${flag} "${v}" is not a valid Kubernetes name`);
+    else if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v))
+      problems.push(`--${flag} "${v}" is not a valid Kubernetes name`);
     return v ?? '';
   };
   const days = (flag: 'renew-before-days' | 'validity-days', min: number): number => {
@@ -438,10 +472,13 @@ function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; hel
   if (out.webhookConfiguration !== '' && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(out.webhookConfiguration)) {
     problems.push(`--webhook-configuration "${out.webhookConfiguration}" is not a valid Kubernetes name`);
   }
-  if (out.configurationMayBeMissing && out.webhookConfiguration === '') problems.push('--configuration-may-be-missing needs --webhook-configuration');
+  if (out.configurationMayBeMissing && out.webhookConfiguration === '')
+    problems.push('--configuration-may-be-missing needs --webhook-configuration');
   if (problems.length === 0 && out.renewBeforeDays >= out.validityDays) {
-    problems.push(`--renew-before-days (${out.renewBeforeDays}) must be less than ` +
-      `--validity-days (${out.validityDays}), or every run would renew`);
+    problems.push(
+      `--renew-before-days (${out.renewBeforeDays}) must be less than ` +
+        `--validity-days (${out.validityDays}), or every run would renew`,
+    );
   }
   return problems.length > 0 ? { problems } : out;
 }
@@ -449,11 +486,15 @@ function parseEnsureArgs(argv: string[]): EnsureArgs | { problems: string[]; hel
 function describeApiError(e: unknown, ref: string): string {
   const status = httpStatus(e);
   if (status === 403) {
-    return `not allowed to read or write ${ref}: the ServiceAccount running "certs ensure" needs get, ` +
-      `create and update on that Secret (the chart's certs Role grants exactly this)`;
+    return (
+      `not allowed to read or write ${ref}: the ServiceAccount running "certs ensure" needs get, ` +
+      `create and update on that Secret (the chart's certs Role grants exactly this)`
+    );
   }
-  if (status === 409) return `${ref} kept changing while it was written (HTTP 409 ${MAX_WRITE_ATTEMPTS} times); run the command again`;
-  if (status !== undefined) return `the API server answered HTTP ${status} for ${ref}: ${apiMessage(e) ?? 'no message'}`;
+  if (status === 409)
+    return `${ref} kept changing while it was written (HTTP 409 ${MAX_WRITE_ATTEMPTS} times); run the command again`;
+  if (status !== undefined)
+    return `the API server answered HTTP ${status} for ${ref}: ${apiMessage(e) ?? 'no message'}`;
   return `could not reach the API server for ${ref}: ${e instanceof Error ? e.message : String(e)}`;
 }
 
@@ -476,7 +517,6 @@ function apiMessage(e: unknown): string | undefined {
   return typeof m === 'string' ? m : undefined;
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
@@ -494,7 +534,12 @@ function parsePemCertificates(pem: string): x509.X509Certificate[] {
 
 function dnsSans(cert: x509.X509Certificate): string[] {
   const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  return san ? san.names.toJSON().filter((n) => n.type === 'dns').map((n) => n.value.toLowerCase()) : [];
+  return san
+    ? san.names
+        .toJSON()
+        .filter((n) => n.type === 'dns')
+        .map((n) => n.value.toLowerCase())
+    : [];
 }
 
 function isCa(cert: x509.X509Certificate): boolean {
@@ -532,5 +577,8 @@ function b64(s: string): string {
 
 /** RFC 4514: escape the characters that would otherwise end or restructure a DN value. */
 function escapeDnValue(v: string): string {
-  return v.replace(/[,+"\\<>;=]/g, (c) => `\\${c}`).replace(/^[ #]/, (c) => `\\${c}`).replace(/ $/, '\\ ');
+  return v
+    .replace(/[,+"\\<>;=]/g, (c) => `\\${c}`)
+    .replace(/^[ #]/, (c) => `\\${c}`)
+    .replace(/ $/, '\\ ');
 }

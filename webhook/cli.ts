@@ -57,7 +57,11 @@ async function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     return 2;
   }
   try {
-    const rendered = render(io.readInput(positionals[0] ?? '-'), loaded.config.injection, { uid: values.uid, namespace: values.namespace, output });
+    const rendered = render(io.readInput(positionals[0] ?? '-'), loaded.config.injection, {
+      uid: values.uid,
+      namespace: values.namespace,
+      output,
+    });
     if (rendered.denied !== null) {
       io.err(`denied: ${rendered.denied}\n`);
       return 1;
@@ -73,8 +77,10 @@ async function renderCommand(argv: string[], env: NodeJS.ProcessEnv, io: Io): Pr
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
       const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'it is a directory' }[code];
-      io.err(`render: cannot read ${positionals[0]}: ${why}; ` +
-        `give a Pod or AdmissionReview file, or - for standard input\n`);
+      io.err(
+        `render: cannot read ${positionals[0]}: ${why}; ` +
+          `give a Pod or AdmissionReview file, or - for standard input\n`,
+      );
       return 2;
     }
     throw err;
@@ -90,7 +96,10 @@ async function decodeCommand(argv: string[], io: Io): Promise<number> {
   }
   try {
     const secret = decodeSecretAnnotation('flyte.secrets/s0', argv[0]!);
-    const lookup = { env_var: flytekitEnvName(secret), file_path: ['/etc/flyte/secrets', ...flytekitRelativePath(secret)].join('/') };
+    const lookup = {
+      env_var: flytekitEnvName(secret),
+      file_path: ['/etc/flyte/secrets', ...flytekitRelativePath(secret)].join('/'),
+    };
     io.out(`${JSON.stringify({ secret, flytekit_lookup: lookup }, null, 2)}\n`);
     return 0;
   } catch (err) {

@@ -20,7 +20,11 @@ export const SERVE_DEV_DEFAULTS: Readonly<Record<string, string>> = {
 };
 
 /** `env` with every unset (or blank) default filled in, and one stderr line per value used. */
-export function withDevDefaults(env: Readonly<Record<string, string | undefined>>, defaults: Readonly<Record<string, string>>, who: string): { env: Record<string, string | undefined>; notes: string[] } {
+export function withDevDefaults(
+  env: Readonly<Record<string, string | undefined>>,
+  defaults: Readonly<Record<string, string>>,
+  who: string,
+): { env: Record<string, string | undefined>; notes: string[] } {
   const out: Record<string, string | undefined> = { ...env };
   const notes: string[] = [];
   for (const [name, value] of Object.entries(defaults)) {

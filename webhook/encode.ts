@@ -17,7 +17,13 @@ export function encodeCommand(argv: string[], out: (s: string) => void, err: (s:
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { group: { type: 'string' }, 'group-version': { type: 'string' }, key: { type: 'string' }, mount: { type: 'string' }, 'env-var': { type: 'string' } },
+      options: {
+        group: { type: 'string' },
+        'group-version': { type: 'string' },
+        key: { type: 'string' },
+        mount: { type: 'string' },
+        'env-var': { type: 'string' },
+      },
     }) as { values: Record<string, string | undefined> });
   } catch (e) {
     err(`encode: ${(e as Error).message}\n${ENCODE_USAGE}`);
@@ -29,9 +35,13 @@ export function encodeCommand(argv: string[], out: (s: string) => void, err: (s:
     return 2;
   }
   if (!values.key) {
-    err(`encode: --key is required: it is the MLP secret's name (a group-only request has no MLP secret and is denied)\n${ENCODE_USAGE}`);
+    err(
+      `encode: --key is required: it is the MLP secret's name (a group-only request has no MLP secret and is denied)\n${ENCODE_USAGE}`,
+    );
     return 2;
   }
-  out(`${encodeSecretAnnotation({ group: values.group ?? '', groupVersion: values['group-version'] ?? '', key: values.key, mountRequirement: mount as MountRequirement, envVar: values['env-var'] ?? '' })}\n`);
+  out(
+    `${encodeSecretAnnotation({ group: values.group ?? '', groupVersion: values['group-version'] ?? '', key: values.key, mountRequirement: mount as MountRequirement, envVar: values['env-var'] ?? '' })}\n`,
+  );
   return 0;
 }

@@ -32,9 +32,13 @@ export function readFetcherAdminSettings(raw: Raw): { settings: FetcherAdminSett
   const problems: string[] = [];
 
   const caConfigMap = raw('FETCHER_CA_CONFIGMAP');
-  if (caConfigMap !== '' && !isDnsSubdomain(caConfigMap)) problems.push(`FETCHER_CA_CONFIGMAP=${JSON.stringify(caConfigMap)} is not a valid ConfigMap name`);
+  if (caConfigMap !== '' && !isDnsSubdomain(caConfigMap))
+    problems.push(`FETCHER_CA_CONFIGMAP=${JSON.stringify(caConfigMap)} is not a valid ConfigMap name`);
   const caConfigMapKey = raw('FETCHER_CA_CONFIGMAP_KEY');
-  if (!isSecretDataKey(caConfigMapKey)) problems.push(`FETCHER_CA_CONFIGMAP_KEY=${JSON.stringify(caConfigMapKey)} is not a valid ConfigMap key ([-._a-zA-Z0-9]+)`);
+  if (!isSecretDataKey(caConfigMapKey))
+    problems.push(
+      `FETCHER_CA_CONFIGMAP_KEY=${JSON.stringify(caConfigMapKey)} is not a valid ConfigMap key ([-._a-zA-Z0-9]+)`,
+    );
 
   const extraEnv: { name: string; value: string }[] = [];
   const extraText = raw('FETCHER_EXTRA_ENV');
@@ -46,19 +50,33 @@ export function readFetcherAdminSettings(raw: Raw): { settings: FetcherAdminSett
       parsed = undefined;
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-      problems.push('FETCHER_EXTRA_ENV must be a JSON object of env var names to string values, e.g. ' +
-        '{"HTTPS_PROXY":"http://proxy:3128"}');
+      problems.push(
+        'FETCHER_EXTRA_ENV must be a JSON object of env var names to string values, e.g. ' +
+          '{"HTTPS_PROXY":"http://proxy:3128"}',
+      );
     } else {
       const entries = Object.entries(parsed as Record<string, unknown>);
-      if (entries.length > MAX_EXTRA_ENV) problems.push(`FETCHER_EXTRA_ENV has ${entries.length} variables; ` +
-        `at most ${MAX_EXTRA_ENV} (they are copied into every injected pod)`);
-      if (Buffer.byteLength(extraText) > MAX_EXTRA_ENV_BYTES) problems.push(`FETCHER_EXTRA_ENV is ${Buffer.byteLength(extraText)} bytes; ` +
-        `at most ${MAX_EXTRA_ENV_BYTES} (it is copied into every injected pod)`);
+      if (entries.length > MAX_EXTRA_ENV)
+        problems.push(
+          `FETCHER_EXTRA_ENV has ${entries.length} variables; ` +
+            `at most ${MAX_EXTRA_ENV} (they are copied into every injected pod)`,
+        );
+      if (Buffer.byteLength(extraText) > MAX_EXTRA_ENV_BYTES)
+        problems.push(
+          `FETCHER_EXTRA_ENV is ${Buffer.byteLength(extraText)} bytes; ` +
+            `at most ${MAX_EXTRA_ENV_BYTES} (it is copied into every injected pod)`,
+        );
       for (const [name, value] of entries) {
-        if (!ENV_NAME.test(name)) problems.push(`FETCHER_EXTRA_ENV: ${JSON.stringify(name)} is not an env ` +
-          `var name (letters, digits and _, not starting with a digit)`);
-        else if (RESERVED.has(name)) problems.push(`FETCHER_EXTRA_ENV: ${name} is set by the webhook ` +
-          `itself${name === 'NODE_EXTRA_CA_CERTS' ? '; use FETCHER_CA_CONFIGMAP for a CA bundle' : ''}`);
+        if (!ENV_NAME.test(name))
+          problems.push(
+            `FETCHER_EXTRA_ENV: ${JSON.stringify(name)} is not an env ` +
+              `var name (letters, digits and _, not starting with a digit)`,
+          );
+        else if (RESERVED.has(name))
+          problems.push(
+            `FETCHER_EXTRA_ENV: ${name} is set by the webhook ` +
+              `itself${name === 'NODE_EXTRA_CA_CERTS' ? '; use FETCHER_CA_CONFIGMAP for a CA bundle' : ''}`,
+          );
         else if (typeof value !== 'string') problems.push(`FETCHER_EXTRA_ENV: the value of ${name} must be a string`);
         else extraEnv.push({ name, value });
       }
@@ -66,9 +84,22 @@ export function readFetcherAdminSettings(raw: Raw): { settings: FetcherAdminSett
   }
 
   const pullText = raw('FETCHER_IMAGE_PULL_SECRETS');
-  const imagePullSecrets = pullText === '' ? [] : [...new Set(pullText.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
-  if (imagePullSecrets.length > MAX_PULL_SECRETS) problems.push(`FETCHER_IMAGE_PULL_SECRETS names ${imagePullSecrets.length} Secrets; at most ${MAX_PULL_SECRETS}`);
-  for (const name of imagePullSecrets) if (!isDnsSubdomain(name)) problems.push(`FETCHER_IMAGE_PULL_SECRETS: ${JSON.stringify(name)} is not a valid Secret name`);
+  const imagePullSecrets =
+    pullText === ''
+      ? []
+      : [
+          ...new Set(
+            pullText
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== ''),
+          ),
+        ];
+  if (imagePullSecrets.length > MAX_PULL_SECRETS)
+    problems.push(`FETCHER_IMAGE_PULL_SECRETS names ${imagePullSecrets.length} Secrets; at most ${MAX_PULL_SECRETS}`);
+  for (const name of imagePullSecrets)
+    if (!isDnsSubdomain(name))
+      problems.push(`FETCHER_IMAGE_PULL_SECRETS: ${JSON.stringify(name)} is not a valid Secret name`);
 
   return { settings: { caConfigMap, caConfigMapKey, extraEnv, imagePullSecrets }, problems };
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { InvalidReviewError, admit, type AdmissionResult } from './admission.js';
+import { type AdmissionResult, admit, InvalidReviewError } from './admission.js';
 import type { InjectionConfig } from './config.js';
 
 export interface RenderOptions {
@@ -33,9 +33,12 @@ function parseInput(text: string): { doc: Record<string, unknown>; wasJson: bool
   try {
     doc = wasJson ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new RenderInputError(`the input is not valid ${wasJson ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`);
+    throw new RenderInputError(
+      `the input is not valid ${wasJson ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new RenderInputError('the input must be one Pod or one AdmissionReview object');
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    throw new RenderInputError('the input must be one Pod or one AdmissionReview object');
   return { doc: doc as Record<string, unknown>, wasJson };
 }
 
@@ -68,7 +71,8 @@ export function render(text: string, config: InjectionConfig, opts: RenderOption
 
   const isReview = doc.kind === 'AdmissionReview';
   // `pod`: what Flyte's Go code writes (flytek8s.BuildIdentityPod), e.g. a pod dumped from propeller.
-  if (!isReview && doc.kind !== 'Pod' && doc.kind !== 'pod') throw new RenderInputError(`expected kind Pod or AdmissionReview, got ${JSON.stringify(doc.kind)}`);
+  if (!isReview && doc.kind !== 'Pod' && doc.kind !== 'pod')
+    throw new RenderInputError(`expected kind Pod or AdmissionReview, got ${JSON.stringify(doc.kind)}`);
   let result: AdmissionResult;
   try {
     result = admit(isReview ? doc : podReview(doc, opts), config);

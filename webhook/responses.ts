@@ -21,7 +21,11 @@ export interface AdmissionReviewResponse {
   response: AdmissionResponse;
 }
 
-const review = (response: AdmissionResponse): AdmissionReviewResponse => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+const review = (response: AdmissionResponse): AdmissionReviewResponse => ({
+  apiVersion: 'admission.k8s.io/v1',
+  kind: 'AdmissionReview',
+  response,
+});
 
 /**
  * Warnings sent with one answer. The API server passes on only ~4 KiB of them (past that it cuts
@@ -52,12 +56,22 @@ export function denied(uid: string, message: string): AdmissionReviewResponse {
 }
 
 /** Admitted with a JSON Patch; an empty patch is the same answer as allowed(). */
-export function patched(uid: string, ops: readonly Operation[], warnings: readonly string[] = []): AdmissionReviewResponse {
+export function patched(
+  uid: string,
+  ops: readonly Operation[],
+  warnings: readonly string[] = [],
+): AdmissionReviewResponse {
   if (ops.length === 0) return allowed(uid, warnings);
   return patchedFromBytes(uid, Buffer.from(JSON.stringify(ops)), warnings);
 }
 
 /** As patched(), with the patch already serialised (so its size can be checked first). */
-export function patchedFromBytes(uid: string, patchJson: Buffer, warnings: readonly string[] = []): AdmissionReviewResponse {
-  return review(withWarnings({ uid, allowed: true, patchType: 'JSONPatch', patch: patchJson.toString('base64') }, warnings));
+export function patchedFromBytes(
+  uid: string,
+  patchJson: Buffer,
+  warnings: readonly string[] = [],
+): AdmissionReviewResponse {
+  return review(
+    withWarnings({ uid, allowed: true, patchType: 'JSONPatch', patch: patchJson.toString('base64') }, warnings),
+  );
 }

@@ -5,11 +5,19 @@
  * (the p99 target), then saturation — fixed rates first, so the memory a saturation run makes
  * the heap grow to does not count as the peak RSS of a fixed-rate run.
  */
-import { maxFinite, ratio } from '../lib/stats.js';
+
 import { procStatusBytes, resetPeakRss } from '../lib/processes.js';
-import { H2LOAD_MISSING, h2loadAvailable, load, type LoadResult, type Protocol, type Rate } from './load.js';
-import { SECRET_COUNTS, benchReviewBody, type SecretCount } from './pods.js';
-import { MUTATE_PATH, postOnce, startBaseline, startWebhook, writeCertificate, type ServerUnderTest } from './servers.js';
+import { maxFinite, ratio } from '../lib/stats.js';
+import { H2LOAD_MISSING, h2loadAvailable, type LoadResult, load, type Protocol, type Rate } from './load.js';
+import { benchReviewBody, SECRET_COUNTS, type SecretCount } from './pods.js';
+import {
+  MUTATE_PATH,
+  postOnce,
+  type ServerUnderTest,
+  startBaseline,
+  startWebhook,
+  writeCertificate,
+} from './servers.js';
 
 interface AdmissionScenario {
   protocol: Protocol;
@@ -63,19 +71,29 @@ function scenarios(): AdmissionScenario[] {
     list.push({ protocol, secrets: TARGET_RATE_SECRETS, rate: TARGET_RATE });
     for (const secrets of SECRET_COUNTS) list.push({ protocol, secrets, rate: FIXED_RATES[1] });
   }
-  for (const protocol of PROTOCOLS) for (const secrets of SECRET_COUNTS) list.push({ protocol, secrets, rate: 'saturation' });
+  for (const protocol of PROTOCOLS)
+    for (const secrets of SECRET_COUNTS) list.push({ protocol, secrets, rate: 'saturation' });
   return list;
 }
 
 /** Both servers must answer every benchmark body with 200 — and the webhook with a patch — before any load. */
-async function checkAnswers(servers: ServerUnderTest[], caPem: string, bodies: Record<SecretCount, string>): Promise<void> {
+async function checkAnswers(
+  servers: ServerUnderTest[],
+  caPem: string,
+  bodies: Record<SecretCount, string>,
+): Promise<void> {
   for (const server of servers) {
     for (const secrets of SECRET_COUNTS) {
       const res = await postOnce(server.port, caPem, bodies[secrets]);
-      if (res.status !== 200) throw new Error(`${server.name} answered the ${secrets}-secret pod with HTTP ${res.status}: ${res.body.slice(0, 300)}`);
+      if (res.status !== 200)
+        throw new Error(
+          `${server.name} answered the ${secrets}-secret pod with HTTP ${res.status}: ${res.body.slice(0, 300)}`,
+        );
       const response = (JSON.parse(res.body) as { response?: { allowed?: boolean; patchType?: string } }).response;
-      if (response?.allowed !== true) throw new Error(`${server.name} did not allow the ${secrets}-secret pod: ${res.body.slice(0, 300)}`);
-      if (server.name === 'webhook' && response.patchType !== 'JSONPatch') throw new Error(`the webhook did not patch the ${secrets}-secret pod: ${res.body.slice(0, 300)}`);
+      if (response?.allowed !== true)
+        throw new Error(`${server.name} did not allow the ${secrets}-secret pod: ${res.body.slice(0, 300)}`);
+      if (server.name === 'webhook' && response.patchType !== 'JSONPatch')
+        throw new Error(`the webhook did not patch the ${secrets}-secret pod: ${res.body.slice(0, 300)}`);
     }
   }
 }
@@ -92,7 +110,10 @@ export async function runAdmission(options: AdmissionOptions): Promise<Admission
     servers.push(await startBaseline(cert));
     const [webhook, baseline] = servers as [ServerUnderTest, ServerUnderTest];
     await checkAnswers(servers, cert.caPem, bodies);
-    const idleRssBytes = { webhook: procStatusBytes(webhook.child.pid, 'VmRSS'), baseline: procStatusBytes(baseline.child.pid, 'VmRSS') };
+    const idleRssBytes = {
+      webhook: procStatusBytes(webhook.child.pid, 'VmRSS'),
+      baseline: procStatusBytes(baseline.child.pid, 'VmRSS'),
+    };
 
     const measure = async (server: ServerUnderTest, s: AdmissionScenario): Promise<Measured> => {
       const resettable = resetPeakRss(server.child.pid);
@@ -120,15 +141,27 @@ export async function runAdmission(options: AdmissionOptions): Promise<Admission
         skipped.push({ scenario: s, why: H2LOAD_MISSING });
         continue;
       }
-      options.progress(`admission ${i + 1}/${list.length}: ${s.protocol}, ${s.secrets} secret(s), ${s.rate === 'saturation' ? 'saturation' : `${s.rate} req/s`}`);
+      options.progress(
+        `admission ${i + 1}/${list.length}: ${s.protocol}, ${s.secrets} secret(s), ${s.rate === 'saturation' ? 'saturation' : `${s.rate} req/s`}`,
+      );
       const w = await measure(webhook, s);
       const b = await measure(baseline, s);
-      runs.push({ ...s, webhook: w, baseline: b, throughputRatio: ratio(w.requestsPerSecond, b.requestsPerSecond), p99Ratio: ratio(w.latencyMs.p99, b.latencyMs.p99) });
+      runs.push({
+        ...s,
+        webhook: w,
+        baseline: b,
+        throughputRatio: ratio(w.requestsPerSecond, b.requestsPerSecond),
+        p99Ratio: ratio(w.latencyMs.p99, b.latencyMs.p99),
+      });
     }
     // VmHWM was reset before each run: the overall peak is the largest per-run peak (or, when it could not be reset, VmHWM itself).
-    const overall = (server: ServerUnderTest, pick: (r: AdmissionRun) => Measured) => maxFinite([server.peakRssBytes(), ...runs.map((r) => pick(r).peakRssBytes)]);
+    const overall = (server: ServerUnderTest, pick: (r: AdmissionRun) => Measured) =>
+      maxFinite([server.peakRssBytes(), ...runs.map((r) => pick(r).peakRssBytes)]);
     return {
-      bodyBytes: Object.fromEntries(SECRET_COUNTS.map((n) => [n, Buffer.byteLength(bodies[n])])) as Record<SecretCount, number>,
+      bodyBytes: Object.fromEntries(SECRET_COUNTS.map((n) => [n, Buffer.byteLength(bodies[n])])) as Record<
+        SecretCount,
+        number
+      >,
       runs,
       idleRssBytes,
       peakRssBytes: { webhook: overall(webhook, (r) => r.webhook), baseline: overall(baseline, (r) => r.baseline) },

@@ -18,7 +18,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { startChild, tempDir } from '../lib/processes.js';
-import { summarize, type LatencySummary } from '../lib/stats.js';
+import { type LatencySummary, summarize } from '../lib/stats.js';
 import { pacedHttp2 } from './paced-http2.js';
 
 export type Protocol = 'HTTP/1.1' | 'HTTP/2';
@@ -50,7 +50,8 @@ export interface LoadResult {
 const IN_FLIGHT = 16;
 
 export function load(protocol: Protocol, spec: LoadSpec): Promise<LoadResult> {
-  if (spec.rate === 'saturation') return protocol === 'HTTP/1.1' ? autocannonSaturation(spec) : h2loadRun(protocol, spec);
+  if (spec.rate === 'saturation')
+    return protocol === 'HTTP/1.1' ? autocannonSaturation(spec) : h2loadRun(protocol, spec);
   return protocol === 'HTTP/2' ? pacedHttp2({ ...spec, rate: spec.rate }) : h2loadRun(protocol, spec);
 }
 
@@ -84,7 +85,14 @@ async function autocannonSaturation(spec: LoadSpec): Promise<LoadResult> {
   instance.on('reqError', () => errors++);
   await finished;
   const measuredSeconds = (performance.now() - measureFrom) / 1000;
-  return { protocol: 'HTTP/1.1', rate: 'saturation', requestsPerSecond: latencies.length / measuredSeconds, latencyMs: summarize(latencies), non2xx, errors };
+  return {
+    protocol: 'HTTP/1.1',
+    rate: 'saturation',
+    requestsPerSecond: latencies.length / measuredSeconds,
+    latencyMs: summarize(latencies),
+    non2xx,
+    errors,
+  };
 }
 
 /** Without h2load, the HTTP/1.1 fixed-rate and HTTP/2 saturation rows say this. */
@@ -105,14 +113,28 @@ async function h2loadRun(protocol: Protocol, spec: LoadSpec): Promise<LoadResult
     const logFile = join(dir.path, 'requests.tsv');
     writeFileSync(bodyFile, spec.body);
     const shape = h2loadShape(protocol, spec);
-    const args = [...shape.args, '--data', bodyFile, '--header', 'content-type: application/json', '--log-file', logFile, `https://127.0.0.1:${spec.port}${spec.path}`];
+    const args = [
+      ...shape.args,
+      '--data',
+      bodyFile,
+      '--header',
+      'content-type: application/json',
+      '--log-file',
+      logFile,
+      `https://127.0.0.1:${spec.port}${spec.path}`,
+    ];
     const child = startChild(H2LOAD, args, process.env);
     // Bounded: h2load stops itself after the duration or request count; this is the backstop.
     const kill = setTimeout(() => void child.stop(0), (spec.warmupSeconds + spec.seconds + 15) * 1000);
-    const [code] = (await (child.process.exitCode !== null ? [child.process.exitCode] : once(child.process, 'exit'))) as [number | null];
+    const [code] = (await (child.process.exitCode !== null
+      ? [child.process.exitCode]
+      : once(child.process, 'exit'))) as [number | null];
     clearTimeout(kill);
     if (code !== 0) throw new Error(`h2load exited with ${code}:\n${child.output()}`);
-    return parseH2load(protocol, readFileSync(logFile, 'utf8'), child.output(), { rate: spec.rate, window: shape.window });
+    return parseH2load(protocol, readFileSync(logFile, 'utf8'), child.output(), {
+      rate: spec.rate,
+      window: shape.window,
+    });
   } finally {
     dir.remove();
   }
@@ -131,14 +153,38 @@ export type LogWindow = { measuredSeconds: number } | { warmupSeconds: number };
  * cut from the log by start time.
  */
 function h2loadShape(protocol: Protocol, spec: LoadSpec): { args: string[]; window: LogWindow } {
-  const timed = ['--duration', `${Math.round(spec.seconds * 1000)}ms`, '--warm-up-time', `${Math.round(spec.warmupSeconds * 1000)}ms`];
-  if (protocol === 'HTTP/2' && spec.rate === 'saturation') return { args: [...timed, '--clients', '1', '--max-concurrent-streams', String(IN_FLIGHT)], window: { measuredSeconds: spec.seconds } };
-  if (protocol === 'HTTP/2' || spec.rate === 'saturation') throw new Error(`h2load does not run ${protocol} at ${spec.rate}: see load()`);
+  const timed = [
+    '--duration',
+    `${Math.round(spec.seconds * 1000)}ms`,
+    '--warm-up-time',
+    `${Math.round(spec.warmupSeconds * 1000)}ms`,
+  ];
+  if (protocol === 'HTTP/2' && spec.rate === 'saturation')
+    return {
+      args: [...timed, '--clients', '1', '--max-concurrent-streams', String(IN_FLIGHT)],
+      window: { measuredSeconds: spec.seconds },
+    };
+  if (protocol === 'HTTP/2' || spec.rate === 'saturation')
+    throw new Error(`h2load does not run ${protocol} at ${spec.rate}: see load()`);
   const periodMs = Math.max(1, Math.round(1000 / spec.rate));
   const perPeriod = Math.max(1, Math.round((spec.rate * periodMs) / 1000));
   const requests = IN_FLIGHT * Math.ceil((spec.rate * (spec.warmupSeconds + spec.seconds)) / IN_FLIGHT);
   return {
-    args: ['--h1', '--clients', String(IN_FLIGHT), '--max-concurrent-streams', '1', '--rps', String(spec.rate / IN_FLIGHT), '--rate', String(perPeriod), '--rate-period', `${periodMs}ms`, '--requests', String(requests)],
+    args: [
+      '--h1',
+      '--clients',
+      String(IN_FLIGHT),
+      '--max-concurrent-streams',
+      '1',
+      '--rps',
+      String(spec.rate / IN_FLIGHT),
+      '--rate',
+      String(perPeriod),
+      '--rate-period',
+      `${periodMs}ms`,
+      '--requests',
+      String(requests),
+    ],
     window: { warmupSeconds: spec.warmupSeconds },
   };
 }
@@ -148,7 +194,12 @@ function h2loadShape(protocol: Protocol, spec: LoadSpec): { args: string[]; wind
  * response`; status 0 = still in flight when the measured phase ended (not counted). Requests/s
  * = 2xx responses in the window ÷ its length.
  */
-export function parseH2load(protocol: Protocol, log: string, summaryText: string, spec: { rate: Rate; window: LogWindow }): LoadResult {
+export function parseH2load(
+  protocol: Protocol,
+  log: string,
+  summaryText: string,
+  spec: { rate: Rate; window: LogWindow },
+): LoadResult {
   const rows = log
     .split('\n')
     .filter((line) => line !== '')
@@ -174,7 +225,17 @@ export function parseH2load(protocol: Protocol, log: string, summaryText: string
     if (status >= 200 && status < 300) latencies.push(micros / 1000);
     else non2xx++;
   }
-  const requests = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(summaryText);
+  const requests =
+    /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+      summaryText,
+    );
   const errors = requests ? Number(requests[6]) + Number(requests[7]) : 0;
-  return { protocol, rate: spec.rate, requestsPerSecond: seconds > 0 ? latencies.length / seconds : Number.NaN, latencyMs: summarize(latencies), non2xx, errors };
+  return {
+    protocol,
+    rate: spec.rate,
+    requestsPerSecond: seconds > 0 ? latencies.length / seconds : Number.NaN,
+    latencyMs: summarize(latencies),
+    non2xx,
+    errors,
+  };
 }

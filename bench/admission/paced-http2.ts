@@ -8,8 +8,9 @@
  * 0.4 ms). Bounded: rate × (warm-up + seconds) requests, at most MAX_IN_FLIGHT outstanding (a
  * request due beyond that counts as an error), and a deadline.
  */
-import http2 from 'node:http2';
+
 import { once } from 'node:events';
+import http2 from 'node:http2';
 import { summarize } from '../lib/stats.js';
 import type { LoadResult, LoadSpec } from './load.js';
 
@@ -17,7 +18,10 @@ const MAX_IN_FLIGHT = 256;
 const DRAIN_MS = 10_000;
 
 export async function pacedHttp2(spec: LoadSpec & { rate: number }): Promise<LoadResult> {
-  const session = http2.connect(`https://127.0.0.1:${spec.port}`, { rejectUnauthorized: false, servername: 'localhost' });
+  const session = http2.connect(`https://127.0.0.1:${spec.port}`, {
+    rejectUnauthorized: false,
+    servername: 'localhost',
+  });
   session.on('error', () => {});
   await Promise.race([once(session, 'connect'), once(session, 'error').then(([err]) => Promise.reject(err as Error))]);
   const body = Buffer.from(spec.body);
@@ -47,7 +51,12 @@ export async function pacedHttp2(spec: LoadSpec & { rate: number }): Promise<Loa
       return;
     }
     inFlight++;
-    const req = session.request({ ':method': 'POST', ':path': spec.path, 'content-type': 'application/json', 'content-length': body.length });
+    const req = session.request({
+      ':method': 'POST',
+      ':path': spec.path,
+      'content-type': 'application/json',
+      'content-length': body.length,
+    });
     let status = 0;
     req.on('response', (headers) => (status = Number(headers[':status'])));
     req.on('data', () => {});
@@ -79,5 +88,12 @@ export async function pacedHttp2(spec: LoadSpec & { rate: number }): Promise<Loa
   clearTimeout(deadline);
   session.destroy();
   errors += total - settled;
-  return { protocol: 'HTTP/2', rate: spec.rate, requestsPerSecond: completedInWindow / spec.seconds, latencyMs: summarize(latencies), non2xx, errors };
+  return {
+    protocol: 'HTTP/2',
+    rate: spec.rate,
+    requestsPerSecond: completedInWindow / spec.seconds,
+    latencyMs: summarize(latencies),
+    non2xx,
+    errors,
+  };
 }

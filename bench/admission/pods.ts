@@ -6,9 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { SECRET_ANNOTATION_PREFIX, encodeSecretAnnotation, type FlyteSecret, type MountRequirement } from '../../webhook/flyte/annotations.js';
-import { podReview } from '../../webhook/render.js';
 import { GOLDEN_DIR } from '../../test/support/goldens.js';
+import {
+  encodeSecretAnnotation,
+  type FlyteSecret,
+  type MountRequirement,
+  SECRET_ANNOTATION_PREFIX,
+} from '../../webhook/flyte/annotations.js';
+import { podReview } from '../../webhook/render.js';
 
 export const SECRET_COUNTS = [1, 4, 16] as const;
 export type SecretCount = (typeof SECRET_COUNTS)[number];
@@ -17,7 +22,13 @@ const MOUNTS: readonly MountRequirement[] = ['ENV_VAR', 'FILE', 'ANY'];
 
 /** Secret i of a pod: groups repeat (several keys per MLP project secret group), mounts rotate. */
 function benchSecret(i: number): FlyteSecret {
-  return { group: `team-${i % 3}-creds`, groupVersion: '', key: `secret_${i}`, mountRequirement: MOUNTS[i % MOUNTS.length]!, envVar: '' };
+  return {
+    group: `team-${i % 3}-creds`,
+    groupVersion: '',
+    key: `secret_${i}`,
+    mountRequirement: MOUNTS[i % MOUNTS.length]!,
+    envVar: '',
+  };
 }
 
 function template(): Record<string, any> {
@@ -30,7 +41,10 @@ function enrichContainer(container: Record<string, any>, name: string): Record<s
   c.name = name;
   c.env = [
     ...(c.env ?? []),
-    { name: 'FLYTE_INTERNAL_EXECUTION_DOMAIN_CONFIG', value: 's3://my-s3-bucket/metadata/propeller/config/development.yaml' },
+    {
+      name: 'FLYTE_INTERNAL_EXECUTION_DOMAIN_CONFIG',
+      value: 's3://my-s3-bucket/metadata/propeller/config/development.yaml',
+    },
     { name: 'FLYTE_AWS_ENDPOINT', value: 'http://minio.flyte.svc.cluster.local:9000' },
     { name: 'FLYTE_AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'flyte-storage', key: 'access-key' } } },
     { name: 'FLYTE_AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'flyte-storage', key: 'secret-key' } } },
@@ -53,7 +67,8 @@ function enrichContainer(container: Record<string, any>, name: string): Record<s
 export function benchPod(secrets: SecretCount): Record<string, unknown> {
   const pod = template();
   const annotations: Record<string, string> = { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' };
-  for (let i = 0; i < secrets; i++) annotations[`${SECRET_ANNOTATION_PREFIX}${i}`] = encodeSecretAnnotation(benchSecret(i));
+  for (let i = 0; i < secrets; i++)
+    annotations[`${SECRET_ANNOTATION_PREFIX}${i}`] = encodeSecretAnnotation(benchSecret(i));
   pod.metadata.annotations = annotations;
   const task = pod.spec.containers[0];
   pod.spec.containers = [
@@ -73,17 +88,37 @@ export function benchPod(secrets: SecretCount): Record<string, unknown> {
     },
   ];
   pod.spec.volumes = [
-    { name: 'kube-api-access-x7k2p', projected: { defaultMode: 420, sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }, { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } }, { downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } }] } },
+    {
+      name: 'kube-api-access-x7k2p',
+      projected: {
+        defaultMode: 420,
+        sources: [
+          { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+          { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+          {
+            downwardAPI: {
+              items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }],
+            },
+          },
+        ],
+      },
+    },
     { name: 'scratch', emptyDir: { sizeLimit: '1Gi' } },
   ];
   pod.spec.affinity = {
     nodeAffinity: {
       requiredDuringSchedulingIgnoredDuringExecution: {
-        nodeSelectorTerms: [{ matchExpressions: [{ key: 'node-pool', operator: 'In', values: ['flyte-cpu', 'flyte-cpu-spot'] }] }],
+        nodeSelectorTerms: [
+          { matchExpressions: [{ key: 'node-pool', operator: 'In', values: ['flyte-cpu', 'flyte-cpu-spot'] }] },
+        ],
       },
     },
   };
-  pod.spec.tolerations = [...(pod.spec.tolerations ?? []), { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }, { key: 'flyte', operator: 'Equal', value: 'true', effect: 'NoSchedule' }];
+  pod.spec.tolerations = [
+    ...(pod.spec.tolerations ?? []),
+    { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+    { key: 'flyte', operator: 'Equal', value: 'true', effect: 'NoSchedule' },
+  ];
   return pod;
 }
 

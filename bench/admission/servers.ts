@@ -3,14 +3,15 @@
  * the built webhook (`node dist/webhook/dap-secret-webhook.mjs serve`, as the container runs it) and
  * the baseline (baseline-server.mjs). Being processes, their peak RSS is their own.
  */
-import { WEBHOOK_NODE_FLAGS } from '../../webhook/node-flags.js';
+
 import { writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateCertBundle } from '../../webhook/certs.js';
 import { GOLDEN_ENV } from '../../test/support/goldens.js';
-import { freePort, httpStatus, procStatusBytes, startChild, tempDir, waitFor, type Child } from '../lib/processes.js';
+import { generateCertBundle } from '../../webhook/certs.js';
+import { WEBHOOK_NODE_FLAGS } from '../../webhook/node-flags.js';
+import { type Child, freePort, httpStatus, procStatusBytes, startChild, tempDir, waitFor } from '../lib/processes.js';
 
 const WEBHOOK_BUNDLE = fileURLToPath(new URL('../../dist/webhook/dap-secret-webhook.mjs', import.meta.url));
 const BASELINE_SERVER = fileURLToPath(new URL('./baseline-server.mjs', import.meta.url));
@@ -66,7 +67,8 @@ export async function startWebhook(cert: Certificate, nodeOptions?: string): Pro
   });
   try {
     await waitFor('the webhook to report ready on /readyz', async () => {
-      if (child.process.exitCode !== null) throw new Error(`the webhook exited with ${child.process.exitCode}:\n${child.output()}`);
+      if (child.process.exitCode !== null)
+        throw new Error(`the webhook exited with ${child.process.exitCode}:\n${child.output()}`);
       return (await httpStatus(healthPort, '/readyz')) === 200 ? true : undefined;
     });
   } catch (err) {
@@ -77,10 +79,16 @@ export async function startWebhook(cert: Certificate, nodeOptions?: string): Pro
 }
 
 export async function startBaseline(cert: Certificate): Promise<ServerUnderTest> {
-  const child = startChild(process.execPath, [BASELINE_SERVER], { ...baseEnv(), TLS_SERVER_CERT_FILE: cert.certFile, TLS_SERVER_KEY_FILE: cert.keyFile, WEBHOOK_PORT: '0' });
+  const child = startChild(process.execPath, [BASELINE_SERVER], {
+    ...baseEnv(),
+    TLS_SERVER_CERT_FILE: cert.certFile,
+    TLS_SERVER_KEY_FILE: cert.keyFile,
+    WEBHOOK_PORT: '0',
+  });
   try {
     const port = await waitFor('the baseline server to print its port', () => {
-      if (child.process.exitCode !== null) throw new Error(`the baseline server exited with ${child.process.exitCode}:\n${child.output()}`);
+      if (child.process.exitCode !== null)
+        throw new Error(`the baseline server exited with ${child.process.exitCode}:\n${child.output()}`);
       const match = /^listening (\d+)$/m.exec(child.output());
       return match ? Number(match[1]) : undefined;
     });
@@ -95,7 +103,16 @@ export async function startBaseline(cert: Certificate): Promise<ServerUnderTest>
 export function postOnce(port: number, caPem: string, body: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { host: '127.0.0.1', port, path: MUTATE_PATH, method: 'POST', ca: caPem, servername: 'localhost', headers: { 'content-type': 'application/json' }, timeout: 10_000 },
+      {
+        host: '127.0.0.1',
+        port,
+        path: MUTATE_PATH,
+        method: 'POST',
+        ca: caPem,
+        servername: 'localhost',
+        headers: { 'content-type': 'application/json' },
+        timeout: 10_000,
+      },
       (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlane } from '../../test/e2e/harness/controlPlane.js';
-import { startProcess, type ManagedProcess } from '../../test/e2e/harness/processes.js';
+import { type ManagedProcess, startProcess } from '../../test/e2e/harness/processes.js';
 import { provision } from '../../test/e2e/harness/provisioned.js';
 
 export interface Agnhost {
@@ -61,7 +61,9 @@ export async function startAgnhost(cp: ControlPlane): Promise<Agnhost> {
     ip('-n', ns, 'link', 'set', 'lo', 'up');
   } catch (err) {
     deleteNamespace(ns);
-    throw new Error(`could not create network namespace ${ns} for agnhost: ${(err as { stderr?: Buffer }).stderr?.toString().trim() ?? (err as Error).message}`);
+    throw new Error(
+      `could not create network namespace ${ns} for agnhost: ${(err as { stderr?: Buffer }).stderr?.toString().trim() ?? (err as Error).message}`,
+    );
   }
   const serving = await cp.ca.issueServer('agnhost', [agnhostIp]);
   const certFile = join(cp.dir, 'agnhost.crt');
@@ -69,10 +71,24 @@ export async function startAgnhost(cp: ControlPlane): Promise<Agnhost> {
   writeFileSync(certFile, serving.certPem);
   writeFileSync(keyFile, serving.keyPem, { mode: 0o600 });
   // `ip netns exec` enters the namespace and execs agnhost: the recorded PID is agnhost's.
-  const proc = startProcess('agnhost', 'ip', ['netns', 'exec', ns, bin, 'webhook', `--tls-cert-file=${certFile}`, `--tls-private-key-file=${keyFile}`, `--port=${PORT}`], {
-    logPath: join(cp.dir, 'agnhost.log'),
-    env: { PATH: process.env.PATH },
-  });
+  const proc = startProcess(
+    'agnhost',
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      bin,
+      'webhook',
+      `--tls-cert-file=${certFile}`,
+      `--tls-private-key-file=${keyFile}`,
+      `--port=${PORT}`,
+    ],
+    {
+      logPath: join(cp.dir, 'agnhost.log'),
+      env: { PATH: process.env.PATH },
+    },
+  );
   const stop = async () => {
     await proc.stop(3_000);
     deleteNamespace(ns);

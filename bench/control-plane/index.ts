@@ -19,14 +19,14 @@
 import { Agent, request } from 'node:https';
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { createNamespace } from '../../test/e2e/harness/cluster.js';
-import { startControlPlane, type ControlPlane } from '../../test/e2e/harness/controlPlane.js';
-import { startWebhook, type RunningWebhook } from '../../test/e2e/harness/webhook.js';
+import { type ControlPlane, startControlPlane } from '../../test/e2e/harness/controlPlane.js';
+import { type RunningWebhook, startWebhook } from '../../test/e2e/harness/webhook.js';
 import { INJECT_LABEL } from '../../webhook/mutate/inject.js';
 import { benchPod } from '../admission/pods.js';
 import { processCpuMs } from '../lib/proc-cpu.js';
 import { procStatusBytes, resetPeakRss } from '../lib/processes.js';
-import { summarize, type LatencySummary } from '../lib/stats.js';
-import { startAgnhost, type Agnhost } from './agnhost.js';
+import { type LatencySummary, summarize } from '../lib/stats.js';
+import { type Agnhost, startAgnhost } from './agnhost.js';
 
 const CASES = ['webhook', 'mutated', 'agnhost'] as const;
 type CaseId = (typeof CASES)[number];
@@ -91,12 +91,21 @@ function adminClient(cp: ControlPlane, concurrency: number): Client {
   });
   const call = (method: string, path: string, body?: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(new URL(path, cp.apiUrl), { method, agent, headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}, timeout: 60_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
+      const req = request(
+        new URL(path, cp.apiUrl),
+        {
+          method,
+          agent,
+          headers: body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {},
+          timeout: 60_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
       req.on('error', reject);
       req.end(body);
@@ -136,9 +145,21 @@ function flytePod(id: CaseId): Record<string, any> {
 
 /** The stored pod the webhook produced, as a create body again: server-set fields gone, no webhook label. */
 function asCreateBody(stored: Record<string, any>, namespace: string): Record<string, any> {
-  const { uid: _u, resourceVersion: _r, creationTimestamp: _c, managedFields: _m, name: _n, ...metadata } = stored.metadata;
+  const {
+    uid: _u,
+    resourceVersion: _r,
+    creationTimestamp: _c,
+    managedFields: _m,
+    name: _n,
+    ...metadata
+  } = stored.metadata;
   const { [INJECT_LABEL]: _, ...labels } = metadata.labels ?? {};
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { ...metadata, labels, namespace, generateName: 'bench-' }, spec: stored.spec };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { ...metadata, labels, namespace, generateName: 'bench-' },
+    spec: stored.spec,
+  };
 }
 
 async function pool(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -194,36 +215,73 @@ export async function runControlPlane(options: ControlPlaneOptions): Promise<Con
 
     // The mutated pod: what the webhook made of the Flyte pod, read back from the API server.
     const first = await c.create(namespaceOf('webhook'), JSON.stringify(flytePod('webhook')));
-    if (first.status !== 201) throw new Error(`the webhook case's first pod was refused (${first.status}): ${first.body.slice(0, 500)}`);
+    if (first.status !== 201)
+      throw new Error(`the webhook case's first pod was refused (${first.status}): ${first.body.slice(0, 500)}`);
     const mutated = JSON.stringify(asCreateBody(JSON.parse(first.body), namespaceOf('mutated')));
-    const bodies: Record<CaseId, string> = { webhook: JSON.stringify(flytePod('webhook')), mutated, agnhost: JSON.stringify(flytePod('agnhost')) };
-    const webhookPid: Record<CaseId, number | undefined> = { webhook: webhook.process.pid, mutated: undefined, agnhost: agnhost.process.pid };
+    const bodies: Record<CaseId, string> = {
+      webhook: JSON.stringify(flytePod('webhook')),
+      mutated,
+      agnhost: JSON.stringify(flytePod('agnhost')),
+    };
+    const webhookPid: Record<CaseId, number | undefined> = {
+      webhook: webhook.process.pid,
+      mutated: undefined,
+      agnhost: agnhost.process.pid,
+    };
 
     const metrics = async () => webhookCallCounts((await c.get('/metrics')).body);
     const callsOf = (counts: Map<string, number>, id: CaseId) =>
-      id === 'agnhost' ? (counts.get(AGNHOST_WEBHOOK) ?? 0) : [...counts].filter(([name]) => name !== AGNHOST_WEBHOOK).reduce((n, [, v]) => n + v, 0);
+      id === 'agnhost'
+        ? (counts.get(AGNHOST_WEBHOOK) ?? 0)
+        : [...counts].filter(([name]) => name !== AGNHOST_WEBHOOK).reduce((n, [, v]) => n + v, 0);
     const clear = async (id: CaseId) => {
       // Unscheduled pods go at once; wait until the list is empty so deletion does not overlap the next round.
       const del = await c.del(`/api/v1/namespaces/${namespaceOf(id)}/pods`);
       if (del.status !== 200) throw new Error(`deleting the pods of ${namespaceOf(id)} answered ${del.status}`);
       for (let i = 0; i < 200; i++) {
-        const list = JSON.parse((await c.get(`/api/v1/namespaces/${namespaceOf(id)}/pods?limit=1`)).body) as { items: unknown[] };
+        const list = JSON.parse((await c.get(`/api/v1/namespaces/${namespaceOf(id)}/pods?limit=1`)).body) as {
+          items: unknown[];
+        };
         if (list.items.length === 0) return;
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error(`the pods of ${namespaceOf(id)} were not gone after 20 s`);
     };
 
-    const totals = new Map(CASES.map((id) => [id, { pods: 0, failed: 0, failures: new Set<string>(), wallMs: 0, latencies: [] as number[], apiserverMs: 0, etcdMs: 0, webhookMs: 0, calls: 0, roundRates: [] as number[] }]));
+    const totals = new Map(
+      CASES.map((id) => [
+        id,
+        {
+          pods: 0,
+          failed: 0,
+          failures: new Set<string>(),
+          wallMs: 0,
+          latencies: [] as number[],
+          apiserverMs: 0,
+          etcdMs: 0,
+          webhookMs: 0,
+          calls: 0,
+          roundRates: [] as number[],
+        },
+      ]),
+    );
     const runCase = async (id: CaseId, pods: number, measured: boolean) => {
       const t = totals.get(id)!;
       const pid = webhookPid[id];
-      const before = { api: processCpuMs(apiserverPid), etcd: processCpuMs(etcdPid), hook: pid ? processCpuMs(pid) : 0, calls: callsOf(await metrics(), id), at: performance.now() };
+      const before = {
+        api: processCpuMs(apiserverPid),
+        etcd: processCpuMs(etcdPid),
+        hook: pid ? processCpuMs(pid) : 0,
+        calls: callsOf(await metrics(), id),
+        at: performance.now(),
+      };
       const latencies: number[] = [];
       let failed = 0;
       await pool(pods, options.concurrency, async () => {
         const started = performance.now();
-        const res = await c.create(namespaceOf(id), bodies[id]).catch((err: Error) => ({ status: 0, body: err.message }));
+        const res = await c
+          .create(namespaceOf(id), bodies[id])
+          .catch((err: Error) => ({ status: 0, body: err.message }));
         latencies.push(performance.now() - started);
         if (res.status !== 201) {
           failed++;
@@ -231,7 +289,12 @@ export async function runControlPlane(options: ControlPlaneOptions): Promise<Con
         }
       });
       const wallMs = performance.now() - before.at;
-      const after = { api: processCpuMs(apiserverPid), etcd: processCpuMs(etcdPid), hook: pid ? processCpuMs(pid) : 0, calls: callsOf(await metrics(), id) };
+      const after = {
+        api: processCpuMs(apiserverPid),
+        etcd: processCpuMs(etcdPid),
+        hook: pid ? processCpuMs(pid) : 0,
+        calls: callsOf(await metrics(), id),
+      };
       if (measured) {
         t.pods += pods;
         t.failed += failed;
@@ -254,7 +317,9 @@ export async function runControlPlane(options: ControlPlaneOptions): Promise<Con
       // Rotate the order so no case always runs right after another's deletion.
       const order = CASES.map((_, i) => CASES[(i + round) % CASES.length]!);
       for (const id of order) {
-        options.progress(`control plane: round ${round + 1}/${options.rounds}, ${id}: ${options.podsPerRound} pods, ${options.concurrency} at a time`);
+        options.progress(
+          `control plane: round ${round + 1}/${options.rounds}, ${id}: ${options.podsPerRound} pods, ${options.concurrency} at a time`,
+        );
         await runCase(id, options.podsPerRound, true);
       }
     }
@@ -291,4 +356,3 @@ export async function runControlPlane(options: ControlPlaneOptions): Promise<Con
     await cp?.stop();
   }
 }
-

@@ -9,12 +9,12 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { maxFinite, median, percentile, ratio } from '../lib/stats.js';
-import { addProject, makePod, startPeers, type Peers } from './peers.js';
+import { addProject, makePod, type Peers, startPeers } from './peers.js';
 
 export const EXECUTABLE = fileURLToPath(new URL('../../dist/dap-secret-fetcher', import.meta.url));
 const TIME = '/usr/bin/time';
@@ -106,12 +106,16 @@ function timing(runs: OneRun[]): Timing {
 
 async function gzipSize(path: string): Promise<number> {
   let bytes = 0;
-  await pipeline(createReadStream(path), createGzip(), new Writable({
+  await pipeline(
+    createReadStream(path),
+    createGzip(),
+    new Writable({
       write: (chunk: Buffer, _e, cb) => {
         bytes += chunk.length;
         cb();
       },
-    }));
+    }),
+  );
   return bytes;
 }
 
@@ -144,7 +148,8 @@ export async function runFetcherBench(options: FetcherOptions): Promise<FetcherF
     for (let i = 0; i < options.runs; i++) {
       options.progress(`fetcher run ${i + 1}/${options.runs}`);
       const version = await runOnce(['--version'], {}, rssFile);
-      if (version.code !== 0) throw new Error(`dap-secret-fetcher --version exited with ${version.code}: ${version.stderr}`);
+      if (version.code !== 0)
+        throw new Error(`dap-secret-fetcher --version exited with ${version.code}: ${version.stderr}`);
       versionRuns.push(version);
       for (const c of CASES) {
         const namespace = `bench-${c.id}`;
@@ -152,17 +157,35 @@ export async function runFetcherBench(options: FetcherOptions): Promise<FetcherF
         const pod = await makePod(peers, namespace, name, `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, {
           version: 1,
           project: namespace,
-          files: Array.from({ length: c.files }, (_, k) => ({ mlpSecret: secretName(k), path: `team-${k % 3}-creds/${secretName(k)}` })),
+          files: Array.from({ length: c.files }, (_, k) => ({
+            mlpSecret: secretName(k),
+            path: `team-${k % 3}-creds/${secretName(k)}`,
+          })),
           fileMode: 0o440,
           dirMode: 0o750,
-          secret: c.envSecrets === 0 ? null : { name: `${name}-flyte-secrets`, keys: Array.from({ length: c.envSecrets }, (_, k) => ({ mlpSecret: secretName(c.files + k), key: `_FSEC_TEAM_${k}_SECRET_${c.files + k}` })) },
+          secret:
+            c.envSecrets === 0
+              ? null
+              : {
+                  name: `${name}-flyte-secrets`,
+                  keys: Array.from({ length: c.envSecrets }, (_, k) => ({
+                    mlpSecret: secretName(c.files + k),
+                    key: `_FSEC_TEAM_${k}_SECRET_${c.files + k}`,
+                  })),
+                },
         });
         const run = await runOnce([], pod.env, rssFile);
-        if (run.code !== 0) throw new Error(`the fetcher failed (${c.label}, run ${i + 1}) with exit ${run.code}: ${run.stderr}`);
+        if (run.code !== 0)
+          throw new Error(`the fetcher failed (${c.label}, run ${i + 1}) with exit ${run.code}: ${run.stderr}`);
         // Delivered, not just exited 0: the files and the Secret are there.
-        const written = c.files === 0 ? 0 : readdirSync(pod.volume, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
-        if (written !== c.files) throw new Error(`the fetcher wrote ${written} files for ${c.label}, expected ${c.files}`);
-        if (c.envSecrets > 0 && !peers.kube.secrets.has(`${namespace}/${name}-flyte-secrets`)) throw new Error(`the fetcher did not create the Secret for ${c.label}`);
+        const written =
+          c.files === 0
+            ? 0
+            : readdirSync(pod.volume, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+        if (written !== c.files)
+          throw new Error(`the fetcher wrote ${written} files for ${c.label}, expected ${c.files}`);
+        if (c.envSecrets > 0 && !peers.kube.secrets.has(`${namespace}/${name}-flyte-secrets`))
+          throw new Error(`the fetcher did not create the Secret for ${c.label}`);
         rmSync(pod.volume, { recursive: true, force: true });
         caseRuns.get(c.id)!.push(run);
       }
@@ -170,9 +193,21 @@ export async function runFetcherBench(options: FetcherOptions): Promise<FetcherF
     const version = timing(versionRuns);
     const cases = CASES.map((c) => {
       const t = timing(caseRuns.get(c.id)!);
-      return { id: c.id, label: c.label, ...t, medianRatio: ratio(t.wallMs.median, version.wallMs.median), p90Ratio: ratio(t.wallMs.p90, version.wallMs.p90) };
+      return {
+        id: c.id,
+        label: c.label,
+        ...t,
+        medianRatio: ratio(t.wallMs.median, version.wallMs.median),
+        p90Ratio: ratio(t.wallMs.p90, version.wallMs.p90),
+      };
     });
-    return { executableBytes, executableGzipBytes, version, cases, ...(measureRss ? {} : { rssSkipped: TIME_MISSING }) };
+    return {
+      executableBytes,
+      executableGzipBytes,
+      version,
+      cases,
+      ...(measureRss ? {} : { rssSkipped: TIME_MISSING }),
+    };
   } finally {
     await peers?.close();
   }

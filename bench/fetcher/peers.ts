@@ -6,12 +6,12 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createCertificateAuthority } from '../../test/support/k8s/pki.js';
-import { startKubeSecretsApi, type KubeSecretsApi } from '../../test/support/kube-api/secrets.js';
-import { startMlp, type MlpPeer } from '../../test/support/mlp/index.js';
-import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../test/support/oidc/jwt-issuer.js';
 import { FETCHER_ENV as E } from '../../contract/fetcher-env.js';
 import type { Plan } from '../../contract/plan.js';
+import { createCertificateAuthority } from '../../test/support/k8s/pki.js';
+import { type KubeSecretsApi, startKubeSecretsApi } from '../../test/support/kube-api/secrets.js';
+import { type MlpPeer, startMlp } from '../../test/support/mlp/index.js';
+import { createJwtIssuer, type JwtIssuer, serviceAccountClaims } from '../../test/support/oidc/jwt-issuer.js';
 import { tempDir } from '../lib/processes.js';
 
 const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -39,7 +39,10 @@ export async function startPeers(): Promise<Peers> {
     const cluster = await createJwtIssuer(CLUSTER_ISSUER);
     const mlp = await startMlp({ jwks: cluster.jwks, issuer: CLUSTER_ISSUER, audience: MLP_AUDIENCE });
     started.push(mlp);
-    const kube = await startKubeSecretsApi({ tls: await ca.issueServer('127.0.0.1', ['127.0.0.1', 'localhost']), token: KUBE_TOKEN });
+    const kube = await startKubeSecretsApi({
+      tls: await ca.issueServer('127.0.0.1', ['127.0.0.1', 'localhost']),
+      token: KUBE_TOKEN,
+    });
     started.push(kube);
     const close = async () => {
       await Promise.allSettled([mlp.close(), kube.close()]);
@@ -55,7 +58,11 @@ export async function startPeers(): Promise<Peers> {
 
 /** An MLP project (named like the pods' namespace) the pods' service account may read, holding `secrets`. */
 export function addProject(peers: Peers, namespace: string, secrets: Record<string, string>): void {
-  peers.mlp.data.addProject({ name: namespace, readers: [`system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`], secrets });
+  peers.mlp.data.addProject({
+    name: namespace,
+    readers: [`system:serviceaccount:${namespace}:${SERVICE_ACCOUNT}`],
+    secrets,
+  });
 }
 
 export interface BenchPod {
@@ -69,13 +76,22 @@ export interface BenchPod {
  * One pod's init-container environment, as the webhook would give it (`contract/fetcher-env.ts`
  * names), with a fresh volume and token; `plan` without `fileRoot` (the volume is filled in).
  */
-export async function makePod(peers: Peers, namespace: string, name: string, uid: string, plan: Omit<Plan, 'fileRoot'>): Promise<BenchPod> {
+export async function makePod(
+  peers: Peers,
+  namespace: string,
+  name: string,
+  uid: string,
+  plan: Omit<Plan, 'fileRoot'>,
+): Promise<BenchPod> {
   const podDir = join(peers.dir, `${namespace}-${name}`);
   const volume = join(podDir, 'volume');
   await mkdir(volume, { recursive: true });
   const mlpTokenFile = join(podDir, 'mlp-token');
   const kubeTokenFile = join(podDir, 'kube-token');
-  await writeFile(mlpTokenFile, await peers.cluster.sign(serviceAccountClaims(namespace, SERVICE_ACCOUNT, MLP_AUDIENCE, name, uid)));
+  await writeFile(
+    mlpTokenFile,
+    await peers.cluster.sign(serviceAccountClaims(namespace, SERVICE_ACCOUNT, MLP_AUDIENCE, name, uid)),
+  );
   await writeFile(kubeTokenFile, KUBE_TOKEN);
   const fullPlan: Plan = { ...plan, fileRoot: plan.files.length > 0 ? volume : '' };
   return {

@@ -19,10 +19,10 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { FETCHER_ENV as E } from '../../contract/fetcher-env.js';
 import type { Plan } from '../../contract/plan.js';
-import { startRealMlpGateway, type RealMlpGateway } from '../../test/support/real-mlp/gateway.js';
-import { startRealMlp, type RealMlp } from '../../test/support/real-mlp/index.js';
+import { createJwtIssuer, type JwtIssuer, serviceAccountClaims } from '../../test/support/oidc/jwt-issuer.js';
+import { type RealMlpGateway, startRealMlpGateway } from '../../test/support/real-mlp/gateway.js';
+import { type RealMlp, startRealMlp } from '../../test/support/real-mlp/index.js';
 import { MLP_DATABASE_POOL } from '../../test/support/real-mlp/mlp-server.js';
-import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../test/support/oidc/jwt-issuer.js';
 import { EXECUTABLE, TIME_MISSING } from '../fetcher/index.js';
 import { processCpuMs, processTreeCpuMs } from '../lib/proc-cpu.js';
 import { tempDir } from '../lib/processes.js';
@@ -93,7 +93,18 @@ interface Totals {
   fetcherWallMs: number[];
 }
 
-const emptyTotals = (): Totals => ({ pods: 0, failed: 0, retries: 0, failures: new Set(), wallMs: 0, mlpCpuMs: 0, postgresCpuMs: 0, mlpRequests: 0, fetcherCpuMs: [], fetcherWallMs: [] });
+const emptyTotals = (): Totals => ({
+  pods: 0,
+  failed: 0,
+  retries: 0,
+  failures: new Set(),
+  wallMs: 0,
+  mlpCpuMs: 0,
+  postgresCpuMs: 0,
+  mlpRequests: 0,
+  fetcherCpuMs: [],
+  fetcherWallMs: [],
+});
 
 /** Runs `task(i)` for i in [0, count) with at most `limit` in flight. */
 async function pool(count: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -121,7 +132,9 @@ const projectName = (secrets: number) => `herd-s${secrets}`;
 async function seed(mlp: RealMlp, secrets: number, readers: string[]): Promise<void> {
   const project = await mlp.createProject({ name: projectName(secrets), readers });
   const value = (i: number) => `v${i}-`.padEnd(VALUE_BYTES, 'x');
-  await pool(secrets, 8, (i) => mlp.createSecret(project.id, { name: secretName(i), data: value(i) }).then(() => undefined));
+  await pool(secrets, 8, (i) =>
+    mlp.createSecret(project.id, { name: secretName(i), data: value(i) }).then(() => undefined),
+  );
 }
 
 interface FetcherRun {
@@ -141,11 +154,17 @@ async function runFetcher(herd: Herd, secrets: number, index: number, round: num
   const namespace = projectName(secrets);
   const uid = `00000000-0000-4000-8000-${String(round * 100_000 + index).padStart(12, '0')}`;
   const tokenFile = join(podDir, 'token');
-  writeFileSync(tokenFile, await herd.cluster.sign(serviceAccountClaims(namespace, SERVICE_ACCOUNT, AUDIENCE, name, uid)));
+  writeFileSync(
+    tokenFile,
+    await herd.cluster.sign(serviceAccountClaims(namespace, SERVICE_ACCOUNT, AUDIENCE, name, uid)),
+  );
   const plan: Plan = {
     version: 1,
     project: namespace,
-    files: Array.from({ length: SECRETS_PER_POD }, (_, k) => ({ mlpSecret: secretName(k), path: `creds/${secretName(k)}` })),
+    files: Array.from({ length: SECRETS_PER_POD }, (_, k) => ({
+      mlpSecret: secretName(k),
+      path: `creds/${secretName(k)}`,
+    })),
     fileMode: 0o440,
     dirMode: 0o750,
     secret: null,
@@ -166,7 +185,10 @@ async function runFetcher(herd: Herd, secrets: number, index: number, round: num
   };
   const timeFile = join(podDir, 'time');
   const started = performance.now();
-  const child = spawn(TIME, ['-f', '%U %S', '-o', timeFile, herd.executable], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TIME, ['-f', '%U %S', '-o', timeFile, herd.executable], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => {
@@ -194,15 +216,20 @@ async function runFetcher(herd: Herd, secrets: number, index: number, round: num
 async function oldDesignPod(herd: Herd, agent: http.Agent, token: string, secrets: number): Promise<void> {
   const get = (path: string) =>
     new Promise<unknown>((resolve, reject) => {
-      const req = http.get(new URL(path, herd.gateway.url), { agent, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, timeout: 30_000 }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode !== 200) reject(new Error(`MLP answered ${res.statusCode} to GET ${path.replace(/\?.*/, '')}`));
-          else resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-        });
-        res.on('error', reject);
-      });
+      const req = http.get(
+        new URL(path, herd.gateway.url),
+        { agent, headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, timeout: 30_000 },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            if (res.statusCode !== 200)
+              reject(new Error(`MLP answered ${res.statusCode} to GET ${path.replace(/\?.*/, '')}`));
+            else resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+          });
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`GET ${path} timed out`)));
       req.on('error', reject);
     });
@@ -218,7 +245,12 @@ async function oldDesignPod(herd: Herd, agent: http.Agent, token: string, secret
 async function measureRound(herd: Herd, totals: Totals, pods: number, work: () => Promise<void>): Promise<void> {
   const mlpPid = herd.mlp.processes.mlp.pid!;
   const pgPid = herd.mlp.processes.postgres.pid!;
-  const before = { mlp: processCpuMs(mlpPid), pg: processTreeCpuMs(pgPid), requests: herd.mlpRequests(), at: performance.now() };
+  const before = {
+    mlp: processCpuMs(mlpPid),
+    pg: processTreeCpuMs(pgPid),
+    requests: herd.mlpRequests(),
+    at: performance.now(),
+  };
   await work();
   totals.wallMs += performance.now() - before.at;
   totals.mlpCpuMs += processCpuMs(mlpPid) - before.mlp;
@@ -251,7 +283,14 @@ function figures(secrets: number, design: Design, t: Totals): HerdCaseFigures {
 }
 
 export async function runHerd(options: HerdOptions): Promise<HerdFigures> {
-  const base = { pods: options.pods, concurrency: options.concurrency, rounds: options.rounds, secretsPerPod: SECRETS_PER_POD, database: {}, cases: [] };
+  const base = {
+    pods: options.pods,
+    concurrency: options.concurrency,
+    rounds: options.rounds,
+    secretsPerPod: SECRETS_PER_POD,
+    database: {},
+    cases: [],
+  };
   if (!existsSync(EXECUTABLE)) throw new Error(`${EXECUTABLE} is missing: run npm run build:fetcher`);
   if (!existsSync(TIME)) return { ...base, skipped: TIME_MISSING };
   const temp = tempDir('dap-bench-herd-');
@@ -269,7 +308,8 @@ export async function runHerd(options: HerdOptions): Promise<HerdFigures> {
       mlp,
       gateway: g,
       cluster,
-      mlpRequests: () => g.decisions.reduce((n, d) => n + (d.outcome === 'forwarded' ? 1 : 0) + (d.projectId !== null ? 1 : 0), 0),
+      mlpRequests: () =>
+        g.decisions.reduce((n, d) => n + (d.outcome === 'forwarded' ? 1 : 0) + (d.projectId !== null ? 1 : 0), 0),
     };
     // The old webhook called MLP as itself; one identity that may read every herd project.
     const webhookIdentity = `system:serviceaccount:dap-secret-webhook:dap-secret-webhook`;
@@ -281,7 +321,9 @@ export async function runHerd(options: HerdOptions): Promise<HerdFigures> {
       const totals = { fetcher: emptyTotals(), old: emptyTotals() };
       const perRound = Math.ceil(options.pods / options.rounds);
       for (let round = 0; round < options.rounds; round++) {
-        options.progress(`herd: S=${secrets} round ${round + 1}/${options.rounds}: ${perRound} fetchers, ${options.concurrency} at a time`);
+        options.progress(
+          `herd: S=${secrets} round ${round + 1}/${options.rounds}: ${perRound} fetchers, ${options.concurrency} at a time`,
+        );
         const f = totals.fetcher;
         await measureRound(herd, f, perRound, () =>
           pool(perRound, options.concurrency, async (i) => {
@@ -296,7 +338,9 @@ export async function runHerd(options: HerdOptions): Promise<HerdFigures> {
           }),
         );
         // Bounded ramp: the old design's calls for the same pods at the same concurrency.
-        options.progress(`herd: S=${secrets} round ${round + 1}/${options.rounds}: the old design's calls for ${perRound} pods`);
+        options.progress(
+          `herd: S=${secrets} round ${round + 1}/${options.rounds}: the old design's calls for ${perRound} pods`,
+        );
         const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
         const o = totals.old;
         await measureRound(herd, o, perRound, () =>

@@ -20,7 +20,13 @@ export function describeMachine(): Omit<Machine, 'loadAverage'> {
   } catch {
     cpuModel = os.cpus()[0]?.model ?? cpuModel;
   }
-  return { nproc: os.availableParallelism(), cpuModel, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kernel: `${os.type()} ${os.release()}` };
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    kernel: `${os.type()} ${os.release()}`,
+  };
 }
 
 export const loadAverage1m = () => Math.round(os.loadavg()[0]! * 100) / 100;
@@ -29,7 +35,8 @@ export const loadAverage1m = () => Math.round(os.loadavg()[0]! * 100) / 100;
 export function sourceRevision(cwd: string): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim() !== '';
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' }).trim() !== '';
     return dirty ? `${head}+dirty` : head;
   } catch {
     return 'unknown';

@@ -4,13 +4,13 @@
  * likewise temporary directories.
  * Only processes this module started are ever signalled, by their own pid.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import http from 'node:http';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const running = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
@@ -55,7 +55,10 @@ export function startChild(command: string, args: string[], env: NodeJS.ProcessE
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, 'exit').then(() => undefined);
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : once(child, 'exit').then(() => undefined);
   exited.then(() => running.delete(child));
   let stopping: Promise<void> | undefined;
   return {
@@ -74,7 +77,12 @@ export function startChild(command: string, args: string[], env: NodeJS.ProcessE
 }
 
 /** Polls `check` every `intervalMs` until it returns a value, at most `timeoutMs`; throws `what` on timeout. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -6,7 +6,10 @@
 
 /** Nearest-rank percentile of unsorted samples; NaN for no samples. `p` in (0, 100]. */
 export function percentile(samples: readonly number[], p: number): number {
-  return percentileOfSorted([...samples].sort((a, b) => a - b), p);
+  return percentileOfSorted(
+    [...samples].sort((a, b) => a - b),
+    p,
+  );
 }
 
 function percentileOfSorted(sorted: readonly number[], p: number): number {

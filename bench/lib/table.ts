@@ -7,10 +7,22 @@ export interface Table {
 }
 
 export function renderTable(table: Table): string {
-  const width = table.header.map((h, i) => Math.max(h.length, ...table.rows.filter((r): r is readonly string[] => typeof r !== 'string').map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(width[i]!)).join(' │ ').trimEnd();
+  const width = table.header.map((h, i) =>
+    Math.max(
+      h.length,
+      ...table.rows.filter((r): r is readonly string[] => typeof r !== 'string').map((r) => (r[i] ?? '').length),
+    ),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(width[i]!))
+      .join(' │ ')
+      .trimEnd();
   const rule = width.map((w) => '─'.repeat(w)).join('─┼─');
   const out = [line(table.header), rule];
-  for (const row of table.rows) out.push(typeof row === 'string' ? `── ${row} ${'─'.repeat(Math.max(0, rule.length - row.length - 4))}` : line(row));
+  for (const row of table.rows)
+    out.push(
+      typeof row === 'string' ? `── ${row} ${'─'.repeat(Math.max(0, rule.length - row.length - 4))}` : line(row),
+    );
   return out.join('\n');
 }

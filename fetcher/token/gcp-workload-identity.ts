@@ -5,7 +5,7 @@
  */
 import { readCappedText } from '../bounded-body.js';
 import { FetcherError } from '../errors.js';
-import { attemptRequest, bodyReadFailure, peerErrorText, throwIfRetryableStatus, type CallInfo } from '../http.js';
+import { attemptRequest, bodyReadFailure, type CallInfo, peerErrorText, throwIfRetryableStatus } from '../http.js';
 import { jwtIdentity, type TokenDeps, type TokenSource } from './source.js';
 
 const PEER = 'the GKE metadata server';
@@ -19,7 +19,12 @@ export function identityTokenUrl(metadataHost: string, audience: string): URL {
   return url;
 }
 
-export function gcpWorkloadIdentityTokenSource(metadataHost: string, audience: string, namespace: string, deps: TokenDeps): TokenSource {
+export function gcpWorkloadIdentityTokenSource(
+  metadataHost: string,
+  audience: string,
+  namespace: string,
+  deps: TokenDeps,
+): TokenSource {
   const url = identityTokenUrl(metadataHost, audience);
   return {
     async token(attempt) {
@@ -30,15 +35,18 @@ export function gcpWorkloadIdentityTokenSource(metadataHost: string, audience: s
         const detail = await peerErrorText(response);
         throw new FetcherError({
           problem: `${PEER} refused an ID token for audience ${audience}${detail ? ` (${detail})` : ''}`,
-          fix: `enable Workload Identity on the node pool and bind the pod's Kubernetes ` +
+          fix:
+            `enable Workload Identity on the node pool and bind the pod's Kubernetes ` +
             `service account in namespace ${namespace} to a Google service account ` +
-              `(annotation iam.gke.io/gcp-service-account), or choose another MLP_AUTH_MODE`,
+            `(annotation iam.gke.io/gcp-service-account), or choose another MLP_AUTH_MODE`,
           status: response.status,
         });
       }
       let token: string;
       try {
-        token = (await readCappedText(response.body, { peer: PEER, operation: info.operation, maxBytes: MAX_ID_TOKEN_BYTES })).trim();
+        token = (
+          await readCappedText(response.body, { peer: PEER, operation: info.operation, maxBytes: MAX_ID_TOKEN_BYTES })
+        ).trim();
       } catch (err) {
         if (err instanceof FetcherError) throw err; // past the cap: not retried
         throw bodyReadFailure(info, url, err);
@@ -53,6 +61,7 @@ export function gcpWorkloadIdentityTokenSource(metadataHost: string, audience: s
       }
       return token;
     },
-    identity: (token) => (token && jwtIdentity(token)) ?? `the Google service account bound to the pod's service account in ${namespace}`,
+    identity: (token) =>
+      (token && jwtIdentity(token)) ?? `the Google service account bound to the pod's service account in ${namespace}`,
   };
 }

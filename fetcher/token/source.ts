@@ -42,10 +42,16 @@ export async function readTokenFile(path: string, variable: string, redactor: Re
     text = await readFile(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const what = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by the fetcher' : `cannot be read (${code ?? 'error'})`;
+    const what =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'is not readable by the fetcher'
+          : `cannot be read (${code ?? 'error'})`;
     throw new FetcherError({
       problem: `the token file ${path} (${variable}) ${what}`,
-      fix: `mount the projected service-account token there (the ` +
+      fix:
+        `mount the projected service-account token there (the ` +
         `webhook adds it to the pod) or point ${variable} at it`,
     });
   }

@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as oidc from 'openid-client';
-import type { AuthSettings, PodIdentity } from '../config.js';
 import { FETCHER_ENV } from '../../contract/fetcher-env.js';
-import { FetcherError } from '../errors.js';
 import { capped } from '../bounded-body.js';
+import type { AuthSettings, PodIdentity } from '../config.js';
+import { FetcherError } from '../errors.js';
 import { boundedAttempt, sanitisePeerText } from '../http.js';
 import { jwtIdentity, readTokenFile, type TokenDeps, type TokenSource } from './source.js';
 
@@ -28,7 +28,11 @@ const MAX_OIDC_RESPONSE_BYTES = 256 * 1024;
  */
 function cappedResponse(response: Response, operation: string): Response {
   if (response.body === null) return response;
-  const body = capped(response.body as AsyncIterable<Uint8Array>, { peer: PEER, operation, maxBytes: MAX_OIDC_RESPONSE_BYTES });
+  const body = capped(response.body as AsyncIterable<Uint8Array>, {
+    peer: PEER,
+    operation,
+    maxBytes: MAX_OIDC_RESPONSE_BYTES,
+  });
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
@@ -43,7 +47,11 @@ function cappedResponse(response: Response, operation: string): Response {
       await body.return(undefined);
     },
   });
-  const wrapped = new Response(stream, { status: response.status, statusText: response.statusText, headers: response.headers });
+  const wrapped = new Response(stream, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
   // oauth4webapi compares the URL a response came from with the one it asked for.
   Object.defineProperty(wrapped, 'url', { value: response.url });
   return wrapped;
@@ -61,7 +69,8 @@ async function readClientCredentials(settings: ExchangeSettings, deps: TokenDeps
   const unusable = (why: string): FetcherError =>
     new FetcherError({
       problem: `the client credentials file ${path} (${variable}) ${why}`,
-      fix: `mount a JSON file {"client_id": "...", "client_secret": ` +
+      fix:
+        `mount a JSON file {"client_id": "...", "client_secret": ` +
         `"..."} there, or unset ${variable} to use a public client`,
     });
   let text: string;
@@ -103,7 +112,9 @@ export function describeOidcError(err: unknown, operation: string, issuer: URL):
   const status = body?.status ?? response?.status;
   const code = (err as { code?: unknown }).code;
   // The issuer's words (or openid-client's, which may quote them): bounded and sanitised like any peer text.
-  const detail = sanitisePeerText(body ? [body.error, body.error_description].filter(Boolean).join(': ') : String((err as Error).message));
+  const detail = sanitisePeerText(
+    body ? [body.error, body.error_description].filter(Boolean).join(': ') : String((err as Error).message),
+  );
   if (status !== undefined && (status >= 500 || status === 429)) {
     return new FetcherError({
       problem: `${PEER} ${issuer.href} failed to ${operation}${detail ? ` (${detail})` : ''}`,
@@ -124,7 +135,7 @@ export function describeOidcError(err: unknown, operation: string, issuer: URL):
         `it must be an OpenID Connect issuer that serves /.well-known/openid-configuration`
       : `allow this client to use the token-exchange grant for Kubernetes ` +
         `service-account tokens at the issuer, and check ${FETCHER_ENV.exchangeAudience}, ` +
-          `${FETCHER_ENV.exchangeScope} and the client credentials`;
+        `${FETCHER_ENV.exchangeScope} and the client credentials`;
   return new FetcherError({
     problem: `${PEER} ${issuer.href} refused to ${operation}${detail ? ` (${detail})` : ''}`,
     fix,
@@ -140,7 +151,11 @@ export function tokenExchangeTokenSource(settings: ExchangeSettings, pod: PodIde
   // is loaded in this mode whatever transport sent the request.
   const fetchImpl = deps.http.fetch ?? fetch;
   const fetchForOidc: oidc.CustomFetch = (url, options) => {
-    const info = { peer: PEER, operation: new URL(url).pathname.includes('.well-known') ? 'discover its configuration' : 'exchange the token', attempt };
+    const info = {
+      peer: PEER,
+      operation: new URL(url).pathname.includes('.well-known') ? 'discover its configuration' : 'exchange the token',
+      attempt,
+    };
     const { signal: ownSignal, ...init } = options as RequestInit;
     return boundedAttempt(
       deps.http,
@@ -154,9 +169,12 @@ export function tokenExchangeTokenSource(settings: ExchangeSettings, pod: PodIde
 
   const discover = async (): Promise<oidc.Configuration> => {
     const credentials = await readClientCredentials(settings, deps);
-    const clientAuth = credentials.clientSecret === null ? oidc.None() : oidc.ClientSecretBasic(credentials.clientSecret);
+    const clientAuth =
+      credentials.clientSecret === null ? oidc.None() : oidc.ClientSecretBasic(credentials.clientSecret);
     try {
-      return await oidc.discovery(settings.issuer, credentials.clientId, undefined, clientAuth, { [oidc.customFetch]: fetchForOidc });
+      return await oidc.discovery(settings.issuer, credentials.clientId, undefined, clientAuth, {
+        [oidc.customFetch]: fetchForOidc,
+      });
     } catch (err) {
       throw describeOidcError(err, 'discover its configuration', settings.issuer);
     }
@@ -190,6 +208,8 @@ export function tokenExchangeTokenSource(settings: ExchangeSettings, pod: PodIde
     },
     identity: (token) =>
       (token && jwtIdentity(token)) ??
-      (pod.serviceAccount ? `the exchanged identity of system:serviceaccount:${pod.namespace}:${pod.serviceAccount}` : `the exchanged identity of the pod's service account`),
+      (pod.serviceAccount
+        ? `the exchanged identity of system:serviceaccount:${pod.namespace}:${pod.serviceAccount}`
+        : `the exchanged identity of the pod's service account`),
   };
 }

@@ -12,10 +12,10 @@ import { createNamespace, readPod } from './harness/cluster.js';
 import type { ControlPlane } from './harness/controlPlane.js';
 import { flytePropellerPod, vector } from './harness/flytePod.js';
 import { FETCHER_CONTAINER } from './harness/kubelet.js';
-import { sharedControlPlane, START_TIMEOUT_MS } from './harness/shared.js';
+import { START_TIMEOUT_MS, sharedControlPlane } from './harness/shared.js';
 import { DIGEST_PIN_LABEL, PINNED_DIGEST, startDigestPinningWebhook } from './harness/sidecarWebhook.js';
 import { waitFor } from './harness/wait.js';
-import { startWebhook, type RunningWebhook } from './harness/webhook.js';
+import { type RunningWebhook, startWebhook } from './harness/webhook.js';
 
 const NS = 'admission-chain';
 const SA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -26,7 +26,8 @@ async function webhookCalls(webhook: RunningWebhook): Promise<number> {
   const text = await (await fetch(webhook.healthUrl.replace(/\/readyz$/, '/metrics'))).text();
   let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith('dap_secret_webhook_admission_requests_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.startsWith('dap_secret_webhook_admission_requests_total{'))
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return total;
 }
@@ -48,11 +49,24 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
       env: { WEBHOOK_NAMESPACE_SELECTOR: JSON.stringify({ matchLabels: { 'kubernetes.io/metadata.name': NS } }) },
     });
     // The API server learns of a new configuration through an informer: wait until a dry run is injected.
-    const probe = flytePropellerPod({ name: 'probe', project: 'p', domain: 'd', secrets: [vector('group+key FILE').annotation_value] });
-    await waitFor(async () => ((await core.createNamespacedPod({ namespace: NS, body: probe, dryRun: 'All' })).spec?.initContainers?.some((c) => c.name === FETCHER_CONTAINER) ? true : undefined), {
-      what: 'the API server to call the newly registered webhook',
-      timeoutMs: 30_000,
+    const probe = flytePropellerPod({
+      name: 'probe',
+      project: 'p',
+      domain: 'd',
+      secrets: [vector('group+key FILE').annotation_value],
     });
+    await waitFor(
+      async () =>
+        (await core.createNamespacedPod({ namespace: NS, body: probe, dryRun: 'All' })).spec?.initContainers?.some(
+          (c) => c.name === FETCHER_CONTAINER,
+        )
+          ? true
+          : undefined,
+      {
+        what: 'the API server to call the newly registered webhook',
+        timeoutMs: 30_000,
+      },
+    );
   });
 
   after(async function () {
@@ -66,11 +80,24 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
     const before = await webhookCalls(webhook);
     const response = await core.createNamespacedPodWithHttpInfo({ namespace: NS, body });
     const calls = (await webhookCalls(webhook)) - before;
-    return { stored: await readPod(cp.kubeConfig, NS, body.metadata!.name!), warnings: response.headers.warning ?? '', calls };
+    return {
+      stored: await readPod(cp.kubeConfig, NS, body.metadata!.name!),
+      warnings: response.headers.warning ?? '',
+      calls,
+    };
   }
 
   const cases: [what: string, pod: () => V1Pod][] = [
-    ['a FILE secret (FLYTE_SECRETS_FILE_PREFIX: "")', () => flytePropellerPod({ name: 'file-only', project: 'p', domain: 'd', secrets: [vector('group+key FILE').annotation_value] })],
+    [
+      'a FILE secret (FLYTE_SECRETS_FILE_PREFIX: "")',
+      () =>
+        flytePropellerPod({
+          name: 'file-only',
+          project: 'p',
+          domain: 'd',
+          secrets: [vector('group+key FILE').annotation_value],
+        }),
+    ],
     [
       'ENV_VAR, FILE, group_version and env_var secrets together',
       () =>
@@ -78,13 +105,23 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
           name: 'mixed',
           project: 'p',
           domain: 'd',
-          secrets: ['group+key ENV_VAR', 'group_version set (FILE)', "k8s_secrets_test.go 'require file single with env var'", 'env_var custom name, ENV_VAR (flyteidl>=1.15.0)'].map((n) => vector(n).annotation_value),
+          secrets: [
+            'group+key ENV_VAR',
+            'group_version set (FILE)',
+            "k8s_secrets_test.go 'require file single with env var'",
+            'env_var custom name, ENV_VAR (flyteidl>=1.15.0)',
+          ].map((n) => vector(n).annotation_value),
         }),
     ],
     [
       'automountServiceAccountToken: false',
       () => {
-        const pod = flytePropellerPod({ name: 'no-automount', project: 'p', domain: 'd', secrets: [vector('group+key FILE').annotation_value, vector('group+key ENV_VAR').annotation_value] });
+        const pod = flytePropellerPod({
+          name: 'no-automount',
+          project: 'p',
+          domain: 'd',
+          secrets: [vector('group+key FILE').annotation_value, vector('group+key ENV_VAR').annotation_value],
+        });
         pod.spec!.automountServiceAccountToken = false;
         return pod;
       },
@@ -99,10 +136,17 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
       assert.equal(warnings, '', 'the API server passed on no admission warnings');
       assert.equal(calls, 1, 'the webhook was called once for this pod (no reinvocation)');
       // What the plugin would otherwise have added: only our identity volume is mounted at its path.
-      assert.deepEqual(fetcher.volumeMounts?.filter((m) => m.mountPath === SA_PATH).map((m) => m.name), ['dap-fetcher-identity']);
+      assert.deepEqual(
+        fetcher.volumeMounts?.filter((m) => m.mountPath === SA_PATH).map((m) => m.name),
+        ['dap-fetcher-identity'],
+      );
       const automount = stored.spec?.automountServiceAccountToken !== false;
       const taskMounts = stored.spec!.containers[0]!.volumeMounts ?? [];
-      assert.equal(taskMounts.some((m) => m.mountPath === SA_PATH && m.name.startsWith('kube-api-access-')), automount, 'the task container keeps exactly what the plugin gives it');
+      assert.equal(
+        taskMounts.some((m) => m.mountPath === SA_PATH && m.name.startsWith('kube-api-access-')),
+        automount,
+        'the task container keeps exactly what the plugin gives it',
+      );
     });
   }
 
@@ -110,7 +154,12 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
     this.timeout(60_000);
     const pinner = await startDigestPinningWebhook(cp);
     try {
-      const body = flytePropellerPod({ name: 'pinned', project: 'p', domain: 'd', secrets: [vector('group+key FILE').annotation_value] });
+      const body = flytePropellerPod({
+        name: 'pinned',
+        project: 'p',
+        domain: 'd',
+        secrets: [vector('group+key FILE').annotation_value],
+      });
       body.metadata!.labels = { ...body.metadata!.labels, [DIGEST_PIN_LABEL]: 'true' };
       // The API server learns of the new configuration through an informer: wait until it calls the pinner
       // (a denial of the dry run is the real create's to report, below).
@@ -125,7 +174,11 @@ describe('e2e: one webhook call and no warnings per pod through the real admissi
       const fetcher = stored.spec?.initContainers?.find((c) => c.name === FETCHER_CONTAINER);
       assert.equal(fetcher?.image, `${FETCHER_IMAGE}@${PINNED_DIGEST}`, 'the stored fetcher runs the pinned image');
       assert.equal(warnings, '');
-      assert.equal(calls, 2, 'our webhook was called again after the pin (reinvocationPolicy IfNeeded) and let the pod through');
+      assert.equal(
+        calls,
+        2,
+        'our webhook was called again after the pin (reinvocationPolicy IfNeeded) and let the pod through',
+      );
     } finally {
       await pinner.close();
     }

@@ -6,15 +6,15 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { createNamespace, readOrUndefined, readPod, waitForGone } from './harness/cluster.js';
 import { createPodSandbox, runContainer } from './harness/container.js';
 import type { ControlPlane } from './harness/controlPlane.js';
 import { runTaskStep } from './harness/flytekit.js';
 import { caFetch } from './harness/https.js';
 import { grantFetcherRbac } from './harness/rbac.js';
+import { START_TIMEOUT_MS, sharedControlPlane } from './harness/shared.js';
 import { describeSocket, isLoopback, listeningSockets } from './harness/sockets.js';
-import { sharedControlPlane, START_TIMEOUT_MS } from './harness/shared.js';
 import { mintPodToken } from './harness/tokens.js';
 
 const NS = 'harness-smoke';
@@ -32,7 +32,10 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
   });
 
   it('serves on loopback only: every socket etcd, kube-apiserver and kube-controller-manager listen on', async () => {
-    assert.deepEqual(cp.processes.map((p) => p.name), ['etcd', 'kube-apiserver', 'kube-controller-manager']);
+    assert.deepEqual(
+      cp.processes.map((p) => p.name),
+      ['etcd', 'kube-apiserver', 'kube-controller-manager'],
+    );
     for (const p of cp.processes) {
       // What the kernel says the running process listens on, not the flags it was given.
       const sockets = await listeningSockets(p.pid);
@@ -42,7 +45,10 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
     }
     const apiPort = Number(new URL(cp.apiUrl).port);
     const apiserver = cp.processes.find((p) => p.name === 'kube-apiserver')!;
-    assert.ok((await listeningSockets(apiserver.pid)).some((s) => s.port === apiPort), `kube-apiserver listens on ${apiPort}, the port of apiUrl`);
+    assert.ok(
+      (await listeningSockets(apiserver.pid)).some((s) => s.port === apiPort),
+      `kube-apiserver listens on ${apiPort}, the port of apiUrl`,
+    );
   });
 
   it('serves its JWKS without credentials', async () => {
@@ -70,12 +76,18 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
     await core.createNamespacedSecret({
       namespace: NS,
       body: {
-        metadata: { name: 'owned', ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'owner', uid: pod.metadata!.uid! }] },
+        metadata: {
+          name: 'owned',
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'owner', uid: pod.metadata!.uid! }],
+        },
         stringData: { k: 'v' },
       },
     });
     await core.deleteNamespacedPod({ namespace: NS, name: 'owner' });
-    await waitForGone(() => core.readNamespacedSecret({ namespace: NS, name: 'owned' }), `Secret ${NS}/owned (owner pod deleted)`);
+    await waitForGone(
+      () => core.readNamespacedSecret({ namespace: NS, name: 'owned' }),
+      `Secret ${NS}/owned (owner pod deleted)`,
+    );
   });
 
   it('leaves nothing behind for a dryRun=All pod creation', async () => {
@@ -87,8 +99,14 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
   it('enforces Pod Security "restricted" where a namespace asks for it', async () => {
     const ns = 'harness-restricted';
     await createNamespace(cp.kubeConfig, ns, { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } });
-    const loose: V1Pod = { metadata: { name: 'loose' }, spec: { containers: [{ name: 'task', image: 'example.invalid/task:v1' }] } };
-    await assert.rejects(core.createNamespacedPod({ namespace: ns, body: loose }), (err: unknown) => err instanceof ApiException && err.code === 403 && /restricted/.test(String(err.body)));
+    const loose: V1Pod = {
+      metadata: { name: 'loose' },
+      spec: { containers: [{ name: 'task', image: 'example.invalid/task:v1' }] },
+    };
+    await assert.rejects(
+      core.createNamespacedPod({ namespace: ns, body: loose }),
+      (err: unknown) => err instanceof ApiException && err.code === 403 && /restricted/.test(String(err.body)),
+    );
     await core.createNamespacedPod({ namespace: ns, body: taskPod('compliant') });
   });
 
@@ -98,12 +116,21 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
     const pod = await readPod(cp.kubeConfig, NS, 'rbac');
     const { token } = await mintPodToken(cp.kubeConfig, pod, { audiences: cp.apiAudiences });
     const asPod = tokenClient(cp, token).makeApiClient(CoreV1Api);
-    await asPod.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'by-pod' }, stringData: { k: 'v' } } });
-    await assert.rejects(asPod.readNamespacedSecret({ namespace: NS, name: 'by-pod' }), (err: unknown) => err instanceof ApiException && err.code === 403);
+    await asPod.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: 'by-pod' }, stringData: { k: 'v' } },
+    });
+    await assert.rejects(
+      asPod.readNamespacedSecret({ namespace: NS, name: 'by-pod' }),
+      (err: unknown) => err instanceof ApiException && err.code === 403,
+    );
   });
 
   it('runs a container of a stored pod with env, projected token, emptyDir and termination log resolved', async () => {
-    await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'run-env' }, stringData: { greeting: 'hello' } } });
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: 'run-env' }, stringData: { greeting: 'hello' } },
+    });
     await core.createNamespacedPod({ namespace: NS, body: runnablePod('runner') });
     const pod = await readPod(cp.kubeConfig, NS, 'runner');
     const sandbox = await createPodSandbox(cp.kubeConfig, pod, join(cp.dir, 'sandboxes'));
@@ -118,7 +145,11 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
       const jwks = createLocalJWKSet(await getJson<JSONWebKeySet>(cp.jwksUrl, cp.caPem));
       const { payload } = await jwtVerify(token, jwks, { issuer: cp.issuer, audience: AUDIENCE });
       assert.equal((payload['kubernetes.io'] as { pod: { uid: string } }).pod.uid, pod.metadata!.uid);
-      assert.equal(await readFile(join(shared.hostDir, 'ca.crt'), 'utf8'), cp.caPem, 'kube-root-ca.crt holds the cluster CA');
+      assert.equal(
+        await readFile(join(shared.hostDir, 'ca.crt'), 'utf8'),
+        cp.caPem,
+        'kube-root-ca.crt holds the cluster CA',
+      );
     } finally {
       await sandbox.dispose();
     }
@@ -126,22 +157,37 @@ describe('e2e harness: the control plane and the kubelet stand-in', () => {
 
   it('reads secrets back through the real flytekit from env (secretKeyRef) and files (shared emptyDir)', async function () {
     this.timeout(60_000);
-    await core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'task-env' }, stringData: { token: ' env-value \n' } } });
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: 'task-env' }, stringData: { token: ' env-value \n' } },
+    });
     await core.createNamespacedPod({ namespace: NS, body: runnablePod('reader') });
     const pod = await readPod(cp.kubeConfig, NS, 'reader');
     const sandbox = await createPodSandbox(cp.kubeConfig, pod, join(cp.dir, 'sandboxes'));
     try {
       const writer = await runContainer(sandbox, 'writer', { executable: '/bin/sh' });
       assert.equal(writer.exitCode, 0, writer.stderr);
-      const result = await runTaskStep(sandbox, 'task', [
-        { group: 'vault', key: 'token' },
-        { group: 'files', key: 'greeting' },
-        { group: 'files', groupVersion: 'v2', key: 'greeting' },
-      ], { env: ['PLAIN', 'FLYTE_SECRETS_DEFAULT_DIR'] });
+      const result = await runTaskStep(
+        sandbox,
+        'task',
+        [
+          { group: 'vault', key: 'token' },
+          { group: 'files', key: 'greeting' },
+          { group: 'files', groupVersion: 'v2', key: 'greeting' },
+        ],
+        { env: ['PLAIN', 'FLYTE_SECRETS_DEFAULT_DIR'] },
+      );
       assert.equal(result.flytekitVersion, '1.16.31');
-      assert.deepEqual(result.secrets.map((s) => s.value ?? `error: ${s.envVar} ${s.file}`), ['env-value', 'hello from reader', 'versioned']);
+      assert.deepEqual(
+        result.secrets.map((s) => s.value ?? `error: ${s.envVar} ${s.file}`),
+        ['env-value', 'hello from reader', 'versioned'],
+      );
       assert.equal(result.env.PLAIN, 'plain value');
-      assert.equal(result.env.FLYTE_SECRETS_DEFAULT_DIR, sandbox.volumes.get('shared')!.hostDir, 'the mount path is mapped to the volume on the host');
+      assert.equal(
+        result.env.FLYTE_SECRETS_DEFAULT_DIR,
+        sandbox.volumes.get('shared')!.hostDir,
+        'the mount path is mapped to the volume on the host',
+      );
       assert.equal(result.containerEnv.FLYTE_SECRETS_DEFAULT_DIR, '/etc/flyte/secrets');
     } finally {
       await sandbox.dispose();
@@ -155,7 +201,13 @@ function taskPod(name: string): V1Pod {
     metadata: { name },
     spec: {
       securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
-      containers: [{ name: 'task', image: 'example.invalid/task:v1', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } }],
+      containers: [
+        {
+          name: 'task',
+          image: 'example.invalid/task:v1',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
     },
   };
 }
@@ -203,7 +255,10 @@ function runnablePod(name: string): V1Pod {
           env: [
             { name: 'PLAIN', value: 'plain value' },
             { name: 'FLYTE_SECRETS_DEFAULT_DIR', value: '/etc/flyte/secrets' },
-            { name: '_FSEC_VAULT_TOKEN', valueFrom: { secretKeyRef: { name: 'task-env', key: 'token', optional: true } } },
+            {
+              name: '_FSEC_VAULT_TOKEN',
+              valueFrom: { secretKeyRef: { name: 'task-env', key: 'token', optional: true } },
+            },
           ],
           volumeMounts: [{ name: 'shared', mountPath: '/etc/flyte/secrets', readOnly: true }],
         },

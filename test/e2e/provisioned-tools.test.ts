@@ -17,14 +17,17 @@ const run = promisify(execFile);
 describe('provisioned tools', function () {
   this.timeout(15 * 60_000);
 
-  it('flytekit venv: bin/pyflyte names the venv\'s own python and runs', async () => {
+  it("flytekit venv: bin/pyflyte names the venv's own python and runs", async () => {
     const python = await flytekitPython();
     const bin = dirname(python);
     const shebang = (await readFile(join(bin, 'pyflyte'), 'utf8')).split('\n')[0]!;
     assert.equal(dirname(shebang.slice(2)), bin, `bin/pyflyte's interpreter is in the venv: ${shebang}`);
     const scratch = await mkdtemp(join(tmpdir(), 'dap-pyflyte-')); // flytekit makes temp dirs at import
     try {
-      const { stdout } = await run(join(bin, 'pyflyte'), ['--help'], { env: { PATH: `${bin}:/usr/bin:/bin`, TMPDIR: scratch, HOME: scratch }, timeout: 120_000 });
+      const { stdout } = await run(join(bin, 'pyflyte'), ['--help'], {
+        env: { PATH: `${bin}:/usr/bin:/bin`, TMPDIR: scratch, HOME: scratch },
+        timeout: 120_000,
+      });
       assert.match(stdout, /Usage: pyflyte/);
     } finally {
       await rm(scratch, { recursive: true, force: true });
@@ -33,7 +36,11 @@ describe('provisioned tools', function () {
 
   it('arm64 Node: the pinned version runs under qemu', async () => {
     const node = await provision('node-arm64.sh');
-    const { stdout } = await run('/usr/bin/qemu-aarch64-static', ['-L', '/usr/aarch64-linux-gnu', node, '-p', 'process.arch + " " + process.version'], { timeout: 120_000 });
+    const { stdout } = await run(
+      '/usr/bin/qemu-aarch64-static',
+      ['-L', '/usr/aarch64-linux-gnu', node, '-p', 'process.arch + " " + process.version'],
+      { timeout: 120_000 },
+    );
     assert.equal(stdout.trim(), `arm64 ${process.version}`);
   });
 });

@@ -6,22 +6,29 @@
  * Runs inside test/node/run.sh's network namespace (`npm run test:node`).
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, type V1Container, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
-import { startRealMlpPeer, type RealMlpPeer } from '../support/real-mlp/peer.js';
+import {
+  AdmissionregistrationV1Api,
+  AppsV1Api,
+  CoreV1Api,
+  type V1Container,
+  type V1ContainerStatus,
+  type V1Pod,
+} from '@kubernetes/client-node';
 import { createNamespace, waitForGone } from '../e2e/harness/cluster.js';
-import { flytePropellerPod, vector, type SecretVector } from '../e2e/harness/flytePod.js';
+import { flytePropellerPod, type SecretVector, vector } from '../e2e/harness/flytePod.js';
 import { caFetch } from '../e2e/harness/https.js';
 import { provision } from '../e2e/harness/provisioned.js';
 import { waitFor } from '../e2e/harness/wait.js';
+import { type RealMlpPeer, startRealMlpPeer } from '../support/real-mlp/peer.js';
 import { createPod } from './harness/api.js';
-import { nodeImages, type NodeImages } from './harness/images.js';
+import { type NodeImages, nodeImages } from './harness/images.js';
+import { type NodeCluster, nodeEnvironment, startNodeCluster, type Timings } from './harness/node.js';
 import { measurePodStart } from './harness/podStart.js';
-import { nodeEnvironment, startNodeCluster, type NodeCluster, type Timings } from './harness/node.js';
 
 const run = promisify(execFile);
 const CHART = fileURLToPath(new URL('../../deploy/helm/dap-secret-webhook', import.meta.url));
@@ -31,7 +38,12 @@ const RELEASE = 'dsw';
 const RELEASE_NS = 'dap-system';
 const DOMAIN = 'development';
 /** Flyte's `{{ project }}-{{ domain }}` namespaces; MLP project = namespace (the chart's default source). */
-const NS = { main: `flytesnacks-${DOMAIN}`, restricted: `locked-${DOMAIN}`, denied: `nosy-${DOMAIN}`, loop: `churn-${DOMAIN}` };
+const NS = {
+  main: `flytesnacks-${DOMAIN}`,
+  restricted: `locked-${DOMAIN}`,
+  denied: `nosy-${DOMAIN}`,
+  loop: `churn-${DOMAIN}`,
+};
 const identity = (ns: string) => `system:serviceaccount:${ns}:default`;
 const FETCHER = 'fetcher';
 
@@ -44,7 +56,9 @@ const REQUESTED: SecretVector[] = [
   vector('env_var custom name, ENV_VAR (flyteidl>=1.15.0)'),
   vector("k8s_secrets_test.go 'require file single with env var'"),
 ];
-const MLP_VALUES: Record<string, string> = Object.fromEntries(REQUESTED.map((v) => [v.secret.key!, ` node value of ${v.secret.key} \n`]));
+const MLP_VALUES: Record<string, string> = Object.fromEntries(
+  REQUESTED.map((v) => [v.secret.key!, ` node value of ${v.secret.key} \n`]),
+);
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const expectedDigest = (key: string) => sha(MLP_VALUES[key]!.trim());
 
@@ -70,16 +84,31 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
   const created: { ns: string; name: string; warnings: string[] }[] = [];
   const create = async (ns: string, pod: V1Pod, opts: { dryRun?: boolean } = {}) => {
     const res = await createPod(cluster.kc, ns, pod, opts);
-    assert.equal(res.status, 201, `creating ${ns}/${pod.metadata?.name} answered ${res.status}: ${res.body.message ?? ''}`);
+    assert.equal(
+      res.status,
+      201,
+      `creating ${ns}/${pod.metadata?.name} answered ${res.status}: ${res.body.message ?? ''}`,
+    );
     created.push({ ns, name: pod.metadata!.name!, warnings: res.warnings });
     return res;
   };
 
-  const taskPod = (name: string, opts: { fsGroup?: number; secrets?: string[]; sidecar?: boolean; reads?: SecretVector[] } = {}): V1Pod => {
+  const taskPod = (
+    name: string,
+    opts: { fsGroup?: number; secrets?: string[]; sidecar?: boolean; reads?: SecretVector[] } = {},
+  ): V1Pod => {
     const reads = opts.reads ?? REQUESTED;
-    const pod = flytePropellerPod({ name, project: 'flytesnacks', domain: DOMAIN, secrets: opts.secrets ?? reads.map((v) => v.annotation_value) });
+    const pod = flytePropellerPod({
+      name,
+      project: 'flytesnacks',
+      domain: DOMAIN,
+      secrets: opts.secrets ?? reads.map((v) => v.annotation_value),
+    });
     const spec = pod.spec!;
-    spec.securityContext = { ...spec.securityContext, ...(opts.fsGroup === undefined ? {} : { fsGroup: opts.fsGroup }) };
+    spec.securityContext = {
+      ...spec.securityContext,
+      ...(opts.fsGroup === undefined ? {} : { fsGroup: opts.fsGroup }),
+    };
     const task = spec.containers[0]!;
     task.image = images.task.image;
     task.imagePullPolicy = 'Never';
@@ -87,12 +116,20 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     const readerSpec = {
       requests: reads.map((v) => ({ group: v.secret.group, key: v.secret.key, group_version: v.secret.group_version })),
       env: reads.filter((v) => v.secret.env_var && v.secret.mount_requirement !== 'FILE').map((v) => v.secret.env_var!),
-      fileEnv: reads.filter((v) => v.secret.env_var && v.secret.mount_requirement === 'FILE').map((v) => v.secret.env_var!),
+      fileEnv: reads
+        .filter((v) => v.secret.env_var && v.secret.mount_requirement === 'FILE')
+        .map((v) => v.secret.env_var!),
     };
     task.args = ['-c', readerSource, JSON.stringify(readerSpec)];
     task.terminationMessagePolicy = 'File';
     task.resources = { requests: { cpu: '50m', memory: '96Mi' }, limits: { cpu: '1', memory: '256Mi' } };
-    task.securityContext = { ...task.securityContext, runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } };
+    task.securityContext = {
+      ...task.securityContext,
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      seccompProfile: { type: 'RuntimeDefault' },
+    };
     if (opts.sidecar) {
       // Flyte v1.16.8's copilot uploader shape: a leading native sidecar (init container, restartPolicy Always).
       const sidecar: V1Container = {
@@ -100,10 +137,19 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
         image: images.task.image,
         imagePullPolicy: 'Never',
         command: ['python3'],
-        args: ['-c', 'import signal, time\nsignal.signal(signal.SIGTERM, lambda *_: exit(0))\nwhile True: time.sleep(1)'],
+        args: [
+          '-c',
+          'import signal, time\nsignal.signal(signal.SIGTERM, lambda *_: exit(0))\nwhile True: time.sleep(1)',
+        ],
         restartPolicy: 'Always',
         resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
-        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+          runAsNonRoot: true,
+          runAsUser: 1000,
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
       };
       spec.initContainers = [sidecar];
     }
@@ -120,12 +166,18 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
       { what: `pod ${ns}/${name} to finish`, timeoutMs, intervalMs: 500 },
     );
   const status = (pod: V1Pod, container: string): V1ContainerStatus | undefined =>
-    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((s) => s.name === container);
+    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find(
+      (s) => s.name === container,
+    );
   const readerReport = (pod: V1Pod): ReaderReport => {
     const s = status(pod, pod.metadata!.name!);
     const term = s?.state?.terminated;
     assert.ok(term, `task container of ${pod.metadata!.name} did not terminate: ${JSON.stringify(s?.state)}`);
-    assert.equal(term.exitCode, 0, `task container of ${pod.metadata!.name} exited ${term.exitCode}: ${term.message ?? ''}`);
+    assert.equal(
+      term.exitCode,
+      0,
+      `task container of ${pod.metadata!.name} exited ${term.exitCode}: ${term.message ?? ''}`,
+    );
     return JSON.parse(term.message ?? '') as ReaderReport;
   };
   const assertEverySecretRead = (report: ReaderReport, reads = REQUESTED) => {
@@ -142,23 +194,36 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
   };
   const podSecretName = (pod: V1Pod): string => {
     const env = pod.spec?.initContainers?.find((c) => c.name === FETCHER)?.env ?? [];
-    const plan = JSON.parse(env.find((e) => e.name === 'DAP_PLAN')?.value ?? 'null') as { secret: { name: string } | null } | null;
+    const plan = JSON.parse(env.find((e) => e.name === 'DAP_PLAN')?.value ?? 'null') as {
+      secret: { name: string } | null;
+    } | null;
     assert.ok(plan?.secret, `pod ${pod.metadata?.name} has no fetcher plan naming a Secret`);
     return plan.secret.name;
   };
 
   /** Sum of the webhook's admission request counter over every ready replica, read from each pod's /metrics. */
   const webhookCalls = async (): Promise<number> => {
-    const pods = await core.listNamespacedPod({ namespace: RELEASE_NS, labelSelector: `app.kubernetes.io/instance=${RELEASE}` });
+    const pods = await core.listNamespacedPod({
+      namespace: RELEASE_NS,
+      labelSelector: `app.kubernetes.io/instance=${RELEASE}`,
+    });
     let total = 0;
     // The Deployment's replicas (owned by a ReplicaSet), not the certs Job's pods.
-    const replicas = pods.items.filter((x) => x.status?.phase === 'Running' && x.status.podIP && x.metadata?.ownerReferences?.some((o) => o.kind === 'ReplicaSet'));
+    const replicas = pods.items.filter(
+      (x) =>
+        x.status?.phase === 'Running' &&
+        x.status.podIP &&
+        x.metadata?.ownerReferences?.some((o) => o.kind === 'ReplicaSet'),
+    );
     assert.ok(replicas.length > 0, 'no running webhook replica to read /metrics from');
     for (const p of replicas) {
-      const port = p.spec?.containers.flatMap((c) => c.ports ?? []).find((x) => x.name === 'http-metrics')?.containerPort;
+      const port = p.spec?.containers
+        .flatMap((c) => c.ports ?? [])
+        .find((x) => x.name === 'http-metrics')?.containerPort;
       assert.ok(port, `webhook pod ${p.metadata?.name} has no http-metrics port`);
       const text = await (await fetch(`http://${p.status!.podIP}:${port}/metrics`)).text();
-      for (const m of text.matchAll(/^dap_secret_webhook_admission_requests_total\{[^}]*\} (\d+)/gm)) total += Number(m[1]);
+      for (const m of text.matchAll(/^dap_secret_webhook_admission_requests_total\{[^}]*\} (\d+)/gm))
+        total += Number(m[1]);
     }
     return total;
   };
@@ -167,15 +232,26 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
   const describePods = async (ns: string): Promise<string> => {
     const out: string[] = [];
     for (const p of (await core.listNamespacedPod({ namespace: ns }).catch(() => ({ items: [] as V1Pod[] }))).items) {
-      out.push(`--- pod ${ns}/${p.metadata?.name}: ${p.status?.phase} ${p.status?.reason ?? ''} ${p.status?.message ?? ''}`);
+      out.push(
+        `--- pod ${ns}/${p.metadata?.name}: ${p.status?.phase} ${p.status?.reason ?? ''} ${p.status?.message ?? ''}`,
+      );
       for (const c of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
         out.push(`  ${c.name}: ${JSON.stringify(c.state)}`);
         const logs = await cluster.containerLogs(ns, p.metadata!.name!, c.name);
-        if (logs) out.push(logs.trimEnd().split('\n').slice(-15).map((l) => `    | ${l}`).join('\n'));
+        if (logs)
+          out.push(
+            logs
+              .trimEnd()
+              .split('\n')
+              .slice(-15)
+              .map((l) => `    | ${l}`)
+              .join('\n'),
+          );
       }
     }
     const events = await core.listNamespacedEvent({ namespace: ns }).catch(() => ({ items: [] }));
-    for (const e of events.items.filter((x) => x.type === 'Warning').slice(-15)) out.push(`  event ${e.involvedObject.kind}/${e.involvedObject.name}: ${e.reason}: ${e.message}`);
+    for (const e of events.items.filter((x) => x.type === 'Warning').slice(-15))
+      out.push(`  event ${e.involvedObject.kind}/${e.involvedObject.name}: ${e.reason}: ${e.message}`);
     return out.join('\n');
   };
 
@@ -199,8 +275,10 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     let since = Date.now();
     // The webhook's image name is the chart's default (image.repository:appVersion): installed with defaults.
     const chart = (await readFile(`${CHART}/Chart.yaml`, 'utf8')).match(/^appVersion:\s*"?([^"\n]+)"?/m)?.[1];
-    const repository = (await readFile(`${CHART}/values.yaml`, 'utf8')).match(/^image:\n(?:\s+#.*\n)*\s+repository:\s*(\S+)/m)?.[1];
-    assert.equal(images.webhook.image, `${repository}:${chart}`, 'the webhook image carries the chart\'s default name');
+    const repository = (await readFile(`${CHART}/values.yaml`, 'utf8')).match(
+      /^image:\n(?:\s+#.*\n)*\s+repository:\s*(\S+)/m,
+    )?.[1];
+    assert.equal(images.webhook.image, `${repository}:${chart}`, "the webhook image carries the chart's default name");
     for (const { image, archive } of Object.values(images)) {
       const names = await cluster.importImage(archive);
       assert.ok(names.includes(image), `${archive} holds ${names.join(', ')}, not ${image}`);
@@ -219,23 +297,41 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     await mlp.seedProject({ name: NS.denied, readers: [], secrets: MLP_VALUES });
     await mlp.seedProject({ name: NS.loop, readers: [identity(NS.loop)], secrets: MLP_VALUES });
     for (const ns of Object.values(NS)) {
-      await createNamespace(cluster.kc, ns, ns === NS.restricted ? { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } : {});
+      await createNamespace(
+        cluster.kc,
+        ns,
+        ns === NS.restricted ? { labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } : {},
+      );
     }
     timings['real MLP + PostgreSQL, namespaces'] = Date.now() - since;
 
     since = Date.now();
     const helm = await provision('helm.sh');
-    await run(helm, [
-      'install', RELEASE, CHART,
-      '--namespace', RELEASE_NS, '--create-namespace',
-      '--kubeconfig', cp.kubeconfigPath,
-      // The two required values…
-      '--set', `fetcher.image=${images.fetcher.image}`,
-      '--set', `mlp.apiHost=${mlp.url}`,
-      // …and where the fetcher may create its Secret (the chart binds its RBAC per namespace).
-      '--set-json', `fetcher.rbac.namespaces=${JSON.stringify(Object.values(NS))}`,
-      '--wait', '--timeout', '8m',
-    ], { timeout: 9 * 60_000, maxBuffer: 16 * 1024 * 1024 }).catch(async (err: Error & { stderr?: string }) => {
+    await run(
+      helm,
+      [
+        'install',
+        RELEASE,
+        CHART,
+        '--namespace',
+        RELEASE_NS,
+        '--create-namespace',
+        '--kubeconfig',
+        cp.kubeconfigPath,
+        // The two required values…
+        '--set',
+        `fetcher.image=${images.fetcher.image}`,
+        '--set',
+        `mlp.apiHost=${mlp.url}`,
+        // …and where the fetcher may create its Secret (the chart binds its RBAC per namespace).
+        '--set-json',
+        `fetcher.rbac.namespaces=${JSON.stringify(Object.values(NS))}`,
+        '--wait',
+        '--timeout',
+        '8m',
+      ],
+      { timeout: 9 * 60_000, maxBuffer: 16 * 1024 * 1024 },
+    ).catch(async (err: Error & { stderr?: string }) => {
       throw new Error(`helm install failed: ${err.stderr ?? err.message}\n${await describePods(RELEASE_NS)}`);
     });
     timings['helm install --wait (certs Job, 2 webhook replicas Ready)'] = Date.now() - since;
@@ -250,10 +346,16 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
         last = `HTTP ${res.status} ${res.body.message ?? ''} init containers: ${JSON.stringify(res.body.spec?.initContainers?.map((c) => c.name))} warnings: ${JSON.stringify(res.warnings)}`;
         return res.status === 201 && res.body.spec?.initContainers?.some((c) => c.name === FETCHER) ? true : undefined;
       },
-      { what: 'the API server to call the installed webhook (a dry-run pod gets its fetcher)', timeoutMs: 120_000, intervalMs: 500 },
+      {
+        what: 'the API server to call the installed webhook (a dry-run pod gets its fetcher)',
+        timeoutMs: 120_000,
+        intervalMs: 500,
+      },
     ).catch(async (err: Error) => {
       const configs = await cluster.kc.makeApiClient(AdmissionregistrationV1Api).listMutatingWebhookConfiguration();
-      throw new Error(`${err.message}\nlast answer: ${last}\nMutatingWebhookConfigurations: ${JSON.stringify(configs.items.map((c) => ({ name: c.metadata?.name, webhooks: c.webhooks?.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: w.clientConfig.caBundle ? `${w.clientConfig.caBundle.length} chars` : undefined } })) })))}\n${await describePods(RELEASE_NS)}`);
+      throw new Error(
+        `${err.message}\nlast answer: ${last}\nMutatingWebhookConfigurations: ${JSON.stringify(configs.items.map((c) => ({ name: c.metadata?.name, webhooks: c.webhooks?.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: w.clientConfig.caBundle ? `${w.clientConfig.caBundle.length} chars` : undefined } })) })))}\n${await describePods(RELEASE_NS)}`,
+      );
     });
     timings['webhook registered and called'] = Date.now() - since;
   };
@@ -265,7 +367,10 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
   after(async function () {
     this.timeout(120_000);
     const since = Date.now();
-    if (failed && cluster) console.error(`\n[node] a test failed; the last log lines (all files kept in ${cluster.dir}):\n${cluster.logTails(12)}\n`);
+    if (failed && cluster)
+      console.error(
+        `\n[node] a test failed; the last log lines (all files kept in ${cluster.dir}):\n${cluster.logTails(12)}\n`,
+      );
     await mlp?.close();
     await cluster?.stop({ keepDir: failed || process.env.DAP_E2E_KEEP === '1' });
     timings['stop (kubelet, containerd, control plane)'] = Date.now() - since;
@@ -274,13 +379,20 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
 
   describe('1. secrets read by real flytekit in the task container', () => {
     const pods: Record<string, V1Pod> = {};
-    for (const [label, name, fsGroup] of [['with fsGroup', 'reader-fsgroup', 2000], ['without fsGroup', 'reader-plain', undefined]] as const) {
+    for (const [label, name, fsGroup] of [
+      ['with fsGroup', 'reader-fsgroup', 2000],
+      ['without fsGroup', 'reader-plain', undefined],
+    ] as const) {
       it(`FILE, ENV_VAR, ANY, group_version, env_var: a task uid ${label}`, async function () {
         this.timeout(240_000);
         await create(NS.main, taskPod(name, { fsGroup }));
         const pod = await waitForPodEnd(NS.main, name);
         const fetcher = status(pod, FETCHER);
-        assert.equal(fetcher?.state?.terminated?.exitCode, 0, `fetcher: ${JSON.stringify(fetcher?.state)}\n${await cluster.containerLogs(NS.main, name, FETCHER)}`);
+        assert.equal(
+          fetcher?.state?.terminated?.exitCode,
+          0,
+          `fetcher: ${JSON.stringify(fetcher?.state)}\n${await cluster.containerLogs(NS.main, name, FETCHER)}`,
+        );
         assert.equal(pod.status?.phase, 'Succeeded');
         const report = readerReport(pod);
         assert.equal(report.uid, 1000);
@@ -298,7 +410,11 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
       const stored = await core.readNamespacedSecret({ name: secret, namespace: NS.main });
       assert.equal(stored.metadata?.ownerReferences?.[0]?.uid, pod.metadata?.uid, 'the Secret is owned by its pod');
       await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: NS.main, gracePeriodSeconds: 0 });
-      await waitForGone(() => core.readNamespacedSecret({ name: secret, namespace: NS.main }), `Secret ${NS.main}/${secret}`, 90_000);
+      await waitForGone(
+        () => core.readNamespacedSecret({ name: secret, namespace: NS.main }),
+        `Secret ${NS.main}/${secret}`,
+        90_000,
+      );
     });
   });
 
@@ -310,7 +426,11 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
       const inits = pod.spec!.initContainers!.map((c) => c.name);
       assert.equal(inits[0], 'uploader', `init containers: ${inits}`);
       assert.ok(inits.includes(FETCHER));
-      assert.equal(status(pod, FETCHER)?.state?.terminated?.exitCode, 0, `fetcher: ${JSON.stringify(status(pod, FETCHER)?.state)}`);
+      assert.equal(
+        status(pod, FETCHER)?.state?.terminated?.exitCode,
+        0,
+        `fetcher: ${JSON.stringify(status(pod, FETCHER)?.state)}`,
+      );
       assertEverySecretRead(readerReport(pod));
     });
 
@@ -328,8 +448,20 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     const absent = vector('key with dots/dashes/uppercase (ENV_VAR)');
     assert.ok(!(absent.secret.key! in MLP_VALUES));
     const cases = [
-      { title: 'MLP answers 403 (the pod identity is not a reader)', ns: NS.denied, name: 'not-a-reader', read: vector('group+key FILE'), expect: [/denied/i, /add .* to the readers of MLP project/i] },
-      { title: 'the secret does not exist in MLP', ns: NS.main, name: 'missing-secret', read: absent, expect: [/not found in MLP project/i, /create it in MLP project/i] },
+      {
+        title: 'MLP answers 403 (the pod identity is not a reader)',
+        ns: NS.denied,
+        name: 'not-a-reader',
+        read: vector('group+key FILE'),
+        expect: [/denied/i, /add .* to the readers of MLP project/i],
+      },
+      {
+        title: 'the secret does not exist in MLP',
+        ns: NS.main,
+        name: 'missing-secret',
+        read: absent,
+        expect: [/not found in MLP project/i, /create it in MLP project/i],
+      },
     ];
     for (const c of cases) {
       it(c.title, async function () {
@@ -342,9 +474,13 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
         assert.ok(term && term.exitCode !== 0, `fetcher state: ${JSON.stringify(status(done, FETCHER)?.state)}`);
         const message = term.message ?? '';
         assert.match(message, new RegExp(c.name), `the message names the pod: ${message}`);
-        assert.ok(message.includes(c.read.secret.key!), `the message names the secret ${c.read.secret.key}: ${message}`);
+        assert.ok(
+          message.includes(c.read.secret.key!),
+          `the message names the secret ${c.read.secret.key}: ${message}`,
+        );
         for (const re of c.expect) assert.match(message, re, message);
-        for (const value of Object.values(MLP_VALUES)) assert.ok(!message.includes(value.trim()), 'no secret value in the message');
+        for (const value of Object.values(MLP_VALUES))
+          assert.ok(!message.includes(value.trim()), 'no secret value in the message');
         // The task container never started.
         assert.equal(status(done, c.name)?.state?.running, undefined);
         assert.equal(status(done, c.name)?.state?.terminated?.exitCode ?? null, null);
@@ -356,22 +492,53 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     it('no pod refused, none admitted without its fetcher', async function () {
       this.timeout(15 * 60_000);
       const apps = cluster.kc.makeApiClient(AppsV1Api);
-      const deployments = await apps.listNamespacedDeployment({ namespace: RELEASE_NS, labelSelector: `app.kubernetes.io/instance=${RELEASE}` });
+      const deployments = await apps.listNamespacedDeployment({
+        namespace: RELEASE_NS,
+        labelSelector: `app.kubernetes.io/instance=${RELEASE}`,
+      });
       assert.equal(deployments.items.length, 1);
       const name = deployments.items[0]!.metadata!.name!;
-      const oldPods = new Set((await core.listNamespacedPod({ namespace: RELEASE_NS, labelSelector: `app.kubernetes.io/instance=${RELEASE}` })).items.map((p) => p.metadata!.name!));
+      const oldPods = new Set(
+        (
+          await core.listNamespacedPod({
+            namespace: RELEASE_NS,
+            labelSelector: `app.kubernetes.io/instance=${RELEASE}`,
+          })
+        ).items.map((p) => p.metadata!.name!),
+      );
       // `kubectl rollout restart`: a new pod-template annotation.
       await apps.patchNamespacedDeployment(
-        { name, namespace: RELEASE_NS, body: [{ op: 'add', path: '/spec/template/metadata/annotations', value: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() } }] },
+        {
+          name,
+          namespace: RELEASE_NS,
+          body: [
+            {
+              op: 'add',
+              path: '/spec/template/metadata/annotations',
+              value: { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() },
+            },
+          ],
+        },
         { headers: { 'Content-Type': 'application/json-patch+json' } } as never,
       );
       const rolledOut = async () => {
         const d = await apps.readNamespacedDeployment({ name, namespace: RELEASE_NS });
         const s = d.status;
         const want = d.spec?.replicas ?? 1;
-        const pods = (await core.listNamespacedPod({ namespace: RELEASE_NS, labelSelector: `app.kubernetes.io/instance=${RELEASE}` })).items;
+        const pods = (
+          await core.listNamespacedPod({
+            namespace: RELEASE_NS,
+            labelSelector: `app.kubernetes.io/instance=${RELEASE}`,
+          })
+        ).items;
         const oldLeft = pods.filter((p) => oldPods.has(p.metadata!.name!) && !p.metadata?.labels?.['job-name']).length;
-        return (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && s?.updatedReplicas === want && s?.readyReplicas === want && s?.replicas === want && oldLeft === 0;
+        return (
+          (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+          s?.updatedReplicas === want &&
+          s?.readyReplicas === want &&
+          s?.replicas === want &&
+          oldLeft === 0
+        );
       };
       const MAX_PODS = 200;
       const refused: string[] = [];
@@ -385,7 +552,8 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
         const res = await createPod(cluster.kc, NS.loop, pod);
         n++;
         if (res.status !== 201) refused.push(`${pod.metadata!.name}: ${res.status} ${res.body.message}`);
-        else if (!res.body.spec?.initContainers?.some((c) => c.name === FETCHER)) withoutFetcher.push(pod.metadata!.name!);
+        else if (!res.body.spec?.initContainers?.some((c) => c.name === FETCHER))
+          withoutFetcher.push(pod.metadata!.name!);
         else created.push({ ns: NS.loop, name: pod.metadata!.name!, warnings: res.warnings });
         if (!done && n % 5 === 0) done = await rolledOut();
         if (done && n >= 50) break;
@@ -399,32 +567,49 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     });
   });
   describe('5. admission through the default admission chain', () => {
-    it('every clean pod creation in this tier (incl. the rolling restart\'s) returned no warning', () => {
+    it("every clean pod creation in this tier (incl. the rolling restart's) returned no warning", () => {
       assert.ok(created.length >= 5, `only ${created.length} pods were created; earlier scenarios failed`);
       const warned = created.filter((c) => c.warnings.length);
       const distinct = [...new Set(warned.flatMap((c) => c.warnings.map((w) => w.replace(c.name, '<pod>'))))];
-      assert.equal(warned.length, 0, `${warned.length} of ${created.length} pod creations returned warnings, e.g. ${warned.slice(0, 3).map((c) => `${c.ns}/${c.name}`).join(', ')}: ${distinct.join(' | ')}`);
+      assert.equal(
+        warned.length,
+        0,
+        `${warned.length} of ${created.length} pod creations returned warnings, e.g. ${warned
+          .slice(0, 3)
+          .map((c) => `${c.ns}/${c.name}`)
+          .join(', ')}: ${distinct.join(' | ')}`,
+      );
     });
 
-    it('one webhook call per pod (read from the webhook replicas\' /metrics)', async function () {
+    it("one webhook call per pod (read from the webhook replicas' /metrics)", async function () {
       this.timeout(60_000);
       const before = await webhookCalls();
       const res = await create(NS.main, taskPod('counted'));
       assert.ok(res.body.spec?.initContainers?.some((c) => c.name === FETCHER));
       const after = await webhookCalls();
-      assert.deepEqual({ calls: after - before, warnings: res.warnings }, { calls: 1, warnings: [] }, 'one call and no warning for one pod');
+      assert.deepEqual(
+        { calls: after - before, warnings: res.warnings },
+        { calls: 1, warnings: [] },
+        'one call and no warning for one pod',
+      );
     });
   });
-
 
   describe('bench helper', () => {
     it('measurePodStart starts the injected pod and its fetcher-free twin (for bench/, no timing asserted here)', async function () {
       this.timeout(300_000);
-      const result = await measurePodStart(cluster.kc, { namespace: NS.main, pod: taskPod('bench'), values: MLP_VALUES, samples: 1 });
+      const result = await measurePodStart(cluster.kc, {
+        namespace: NS.main,
+        pod: taskPod('bench'),
+        values: MLP_VALUES,
+        samples: 1,
+      });
       assert.equal(result.injected.length, 1);
       assert.equal(result.baseline.length, 1);
       assert.ok([...result.injected, ...result.baseline].every((ms) => ms > 0));
-      console.error(`[node] pod start (1 sample, ms): injected ${result.injected[0]!.toFixed(0)}, baseline ${result.baseline[0]!.toFixed(0)}`);
+      console.error(
+        `[node] pod start (1 sample, ms): injected ${result.injected[0]!.toFixed(0)}, baseline ${result.baseline[0]!.toFixed(0)}`,
+      );
     });
   });
 });

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { loadConfig, type InjectionConfig } from '../../webhook/config.js';
+import { type InjectionConfig, loadConfig } from '../../webhook/config.js';
 
 export const GOLDEN_DIR = fileURLToPath(new URL('../goldens/', import.meta.url));
 
@@ -86,7 +86,9 @@ export function loadGolden(name: string): GoldenCase {
     env: goldenEnv(config),
     inputText,
     input: parse(inputText) as Record<string, unknown>,
-    expected: has(name, 'denied.txt') ? { kind: 'denied', message: read(name, 'denied.txt').trimEnd() } : { kind: 'pod', pod: parse(read(name, 'expected.yaml')) },
+    expected: has(name, 'denied.txt')
+      ? { kind: 'denied', message: read(name, 'denied.txt').trimEnd() }
+      : { kind: 'pod', pod: parse(read(name, 'expected.yaml')) },
     warnings: has(name, 'warnings.txt') ? read(name, 'warnings.txt').trimEnd().split('\n') : [],
   };
 }
@@ -98,9 +100,12 @@ export function goldenCaseProblems(name: string, root = GOLDEN_DIR): string[] {
   const problems: string[] = [];
   if (!has(name, 'input.yaml', root)) problems.push(`${where}/input.yaml is missing`);
   const results = ['expected.yaml', 'denied.txt'].filter((f) => has(name, f, root));
-  if (results.length !== 1) problems.push(`${where} needs exactly one of expected.yaml, denied.txt (has ${results.length})`);
-  for (const f of readdirSync(dir(name, root))) if (!CASE_FILES.has(f)) problems.push(`${where}/${f} is not a golden file (${[...CASE_FILES].join(', ')})`);
-  if (has(name, 'warnings.txt', root) && read(name, 'warnings.txt', root).trim() === '') problems.push(`${where}/warnings.txt is empty: delete it`);
+  if (results.length !== 1)
+    problems.push(`${where} needs exactly one of expected.yaml, denied.txt (has ${results.length})`);
+  for (const f of readdirSync(dir(name, root)))
+    if (!CASE_FILES.has(f)) problems.push(`${where}/${f} is not a golden file (${[...CASE_FILES].join(', ')})`);
+  if (has(name, 'warnings.txt', root) && read(name, 'warnings.txt', root).trim() === '')
+    problems.push(`${where}/warnings.txt is empty: delete it`);
   if (has(name, 'config.yaml', root)) {
     let config: unknown;
     try {
@@ -108,10 +113,16 @@ export function goldenCaseProblems(name: string, root = GOLDEN_DIR): string[] {
     } catch (err) {
       return [...problems, `${where}/config.yaml is not valid YAML: ${(err as Error).message.split('\n')[0]}`];
     }
-    if (typeof config !== 'object' || config === null || Array.isArray(config)) return [...problems, `${where}/config.yaml must be a mapping`];
-    for (const key of Object.keys(config)) if (!CONFIG_KEYS.has(key)) problems.push(`${where}/config.yaml: unknown key ${JSON.stringify(key)} (${[...CONFIG_KEYS].join(', ')})`);
+    if (typeof config !== 'object' || config === null || Array.isArray(config))
+      return [...problems, `${where}/config.yaml must be a mapping`];
+    for (const key of Object.keys(config))
+      if (!CONFIG_KEYS.has(key))
+        problems.push(`${where}/config.yaml: unknown key ${JSON.stringify(key)} (${[...CONFIG_KEYS].join(', ')})`);
     const env = (config as GoldenCaseConfig).env;
-    if (env !== undefined && (typeof env !== 'object' || env === null || Object.values(env).some((v) => typeof v !== 'string'))) {
+    if (
+      env !== undefined &&
+      (typeof env !== 'object' || env === null || Object.values(env).some((v) => typeof v !== 'string'))
+    ) {
       problems.push(`${where}/config.yaml: env must map setting names to strings (quote numbers and booleans)`);
     } else if (env !== undefined) {
       const loaded = loadConfig(goldenEnv({ env }));

@@ -9,7 +9,10 @@ const skipped: { test: string; reason: string }[] = [];
 
 /** Skips the current test or hook's suite, recording why. */
 export function skipFor(ctx: Context, reason: string): never {
-  skipped.push({ test: ctx.currentTest?.fullTitle() ?? ctx.test?.parent?.fullTitle() ?? ctx.test?.fullTitle() ?? '?', reason });
+  skipped.push({
+    test: ctx.currentTest?.fullTitle() ?? ctx.test?.parent?.fullTitle() ?? ctx.test?.fullTitle() ?? '?',
+    reason,
+  });
   ctx.skip();
 }
 

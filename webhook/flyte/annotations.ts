@@ -4,7 +4,7 @@
  * `pkg/utils/secrets/marshaler.go`). Pure: no I/O, no logging.
  */
 import { Base32Error, decodeBase32, encodeBase32 } from './base32.js';
-import { type FlyteSecret, TextFormatError, formatSecretText, parseSecretText } from './prototext.js';
+import { type FlyteSecret, formatSecretText, parseSecretText, TextFormatError } from './prototext.js';
 
 export type { FlyteSecret, MountRequirement } from './prototext.js';
 

@@ -52,7 +52,10 @@ export function decodeBase32(text: string): Uint8Array {
     if (char === '\n' || char === '\r') continue;
     const value = DECODE_MAP.get(char);
     if (value === undefined) {
-      throw new Base32Error(`not valid base32 at character ${position} (${describeChar(char)})${hintFor(char)}`, position);
+      throw new Base32Error(
+        `not valid base32 at character ${position} (${describeChar(char)})${hintFor(char)}`,
+        position,
+      );
     }
     values.push(value);
   }

@@ -15,7 +15,12 @@ function parts(secret: FlyteSecret): string[] {
 }
 
 export function flytekitEnvName(secret: FlyteSecret): string {
-  return ENV_PREFIX + parts(secret).map((x) => x.toUpperCase()).join('_');
+  return (
+    ENV_PREFIX +
+    parts(secret)
+      .map((x) => x.toUpperCase())
+      .join('_')
+  );
 }
 
 /** Path relative to FLYTE_SECRETS_DEFAULT_DIR, as flytekit builds it. */
@@ -35,7 +40,8 @@ export function envNameProblem(name: string): string | null {
   if (name.length === 0) return 'is empty';
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e) return `contains the non-printable or non-ASCII character ${JSON.stringify(name[i])} at position ${i + 1}`;
+    if (c < 0x20 || c > 0x7e)
+      return `contains the non-printable or non-ASCII character ${JSON.stringify(name[i])} at position ${i + 1}`;
     if (c === 0x3d) return `contains "=" at position ${i + 1}`;
   }
   return null;

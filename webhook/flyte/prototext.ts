@@ -100,11 +100,21 @@ function quoteLikeGo(value: string, prop: string): string {
   let out = '"';
   for (const byte of new TextEncoder().encode(value)) {
     switch (byte) {
-      case 0x0a: out += '\\n'; break;
-      case 0x0d: out += '\\r'; break;
-      case 0x09: out += '\\t'; break;
-      case 0x22: out += '\\"'; break;
-      case 0x5c: out += '\\\\'; break;
+      case 0x0a:
+        out += '\\n';
+        break;
+      case 0x0d:
+        out += '\\r';
+        break;
+      case 0x09:
+        out += '\\t';
+        break;
+      case 0x22:
+        out += '\\"';
+        break;
+      case 0x5c:
+        out += '\\\\';
+        break;
       default:
         out += byte >= 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `\\${byte.toString(8).padStart(3, '0')}`;
     }
@@ -133,7 +143,11 @@ export function parseSecretText(text: Uint8Array): FlyteSecret {
     const field = nameToken.kind === 'word' ? FIELD_BY_NAME.get(nameToken.text) : undefined;
     if (field === undefined) {
       if (nameToken.kind === 'word') {
-        throw lexer.error(nameToken.offset, `unknown field "${shorten(nameToken.text)}"`, fieldNameHint(nameToken.text));
+        throw lexer.error(
+          nameToken.offset,
+          `unknown field "${shorten(nameToken.text)}"`,
+          fieldNameHint(nameToken.text),
+        );
       }
       throw lexer.error(nameToken.offset, `expected a field name, found ${describeToken(nameToken)}`, FIELD_LIST_HINT);
     }
@@ -169,13 +183,21 @@ function readMountRequirement(lexer: Lexer, token: Token): MountRequirement {
     if (number !== undefined) {
       const name = MOUNT_REQUIREMENT_BY_NUMBER[number];
       if (name === undefined) {
-        throw lexer.error(token.offset, `mount_requirement ${number} is not a known mount type`, MOUNT_REQUIREMENT_HINT);
+        throw lexer.error(
+          token.offset,
+          `mount_requirement ${number} is not a known mount type`,
+          MOUNT_REQUIREMENT_HINT,
+        );
       }
       return name;
     }
     if (Object.hasOwn(MOUNT_REQUIREMENT_NUMBERS, token.text)) return token.text as MountRequirement;
   }
-  throw lexer.error(token.offset, `mount_requirement must be ANY, ENV_VAR or FILE, found ${describeToken(token)}`, MOUNT_REQUIREMENT_HINT);
+  throw lexer.error(
+    token.offset,
+    `mount_requirement must be ANY, ENV_VAR or FILE, found ${describeToken(token)}`,
+    MOUNT_REQUIREMENT_HINT,
+  );
 }
 
 function fieldNameHint(name: string): string {
@@ -186,10 +208,14 @@ function fieldNameHint(name: string): string {
 
 function describeToken(token: Token): string {
   switch (token.kind) {
-    case 'end': return 'the end of the text';
-    case 'symbol': return `'${token.text}'`;
-    case 'word': return `"${shorten(token.text)}"`;
-    case 'string': return 'a quoted string';
+    case 'end':
+      return 'the end of the text';
+    case 'symbol':
+      return `'${token.text}'`;
+    case 'word':
+      return `"${shorten(token.text)}"`;
+    case 'string':
+      return 'a quoted string';
   }
 }
 
@@ -206,7 +232,15 @@ const BACKSLASH = 0x5c;
 const NEWLINE = 0x0a;
 
 function isWordByte(b: number): boolean {
-  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2b || b === 0x2d || b === 0x2e || b === 0x5f;
+  return (
+    (b >= 0x30 && b <= 0x39) ||
+    (b >= 0x41 && b <= 0x5a) ||
+    (b >= 0x61 && b <= 0x7a) ||
+    b === 0x2b ||
+    b === 0x2d ||
+    b === 0x2e ||
+    b === 0x5f
+  );
 }
 
 /** The tokenizer of golang/protobuf `text_decode.go`, with positions kept for messages. */
@@ -306,7 +340,11 @@ class Lexer {
       close += 1;
     }
     if (close >= text.length || text[close] !== quote) {
-      throw this.error(open, 'quoted string is not closed', `add the closing ${String.fromCharCode(quote)} before the end of the line`);
+      throw this.error(
+        open,
+        'quoted string is not closed',
+        `add the closing ${String.fromCharCode(quote)} before the end of the line`,
+      );
     }
     this.unescape(open + 1, close, into);
     this.offset = close + 1;
@@ -333,17 +371,45 @@ class Lexer {
       const c = text[i + 1];
       const rest = to - (i + 2); // bytes after the escape letter
       switch (c) {
-        case 0x61: push(escapeAt, 0x07); i += 2; continue; // \a
-        case 0x62: push(escapeAt, 0x08); i += 2; continue; // \b
-        case 0x66: push(escapeAt, 0x0c); i += 2; continue; // \f
-        case 0x6e: push(escapeAt, 0x0a); i += 2; continue; // \n
-        case 0x72: push(escapeAt, 0x0d); i += 2; continue; // \r
-        case 0x74: push(escapeAt, 0x09); i += 2; continue; // \t
-        case 0x76: push(escapeAt, 0x0b); i += 2; continue; // \v
-        case 0x3f: case 0x27: case 0x22: case 0x5c: push(escapeAt, c); i += 2; continue; // \? \' \" \\
+        case 0x61:
+          push(escapeAt, 0x07);
+          i += 2;
+          continue; // \a
+        case 0x62:
+          push(escapeAt, 0x08);
+          i += 2;
+          continue; // \b
+        case 0x66:
+          push(escapeAt, 0x0c);
+          i += 2;
+          continue; // \f
+        case 0x6e:
+          push(escapeAt, 0x0a);
+          i += 2;
+          continue; // \n
+        case 0x72:
+          push(escapeAt, 0x0d);
+          i += 2;
+          continue; // \r
+        case 0x74:
+          push(escapeAt, 0x09);
+          i += 2;
+          continue; // \t
+        case 0x76:
+          push(escapeAt, 0x0b);
+          i += 2;
+          continue; // \v
+        case 0x3f:
+        case 0x27:
+        case 0x22:
+        case 0x5c:
+          push(escapeAt, c);
+          i += 2;
+          continue; // \? \' \" \\
       }
       if (c !== undefined && c >= 0x30 && c <= 0x37) {
-        if (rest < 2) throw this.error(escapeAt, `octal escape \\${printable(text.subarray(i + 1, to))} needs three digits`);
+        if (rest < 2)
+          throw this.error(escapeAt, `octal escape \\${printable(text.subarray(i + 1, to))} needs three digits`);
         const digits = printable(text.subarray(i + 1, i + 4));
         if (!/^[0-7]{3}$/.test(digits)) throw this.error(escapeAt, `octal escape \\${digits} has a non-octal digit`);
         const value = Number.parseInt(digits, 8);
@@ -380,7 +446,8 @@ class Lexer {
 /** Printable ASCII as is, anything else as \xNN: safe to put in a message. */
 function printable(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  for (const b of bytes)
+    out += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
   return out;
 }
 

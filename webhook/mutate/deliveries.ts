@@ -3,9 +3,16 @@
  * mount type, which env var name or file path. Pure. Anything that cannot be delivered safely
  * becomes a denial reason naming the annotation, the secret and the fix.
  */
-import type { FlyteSecret } from '../flyte/annotations.js';
-import { ENV_PREFIX, envNameProblem, flytekitEnvName, flytekitRelativePath, pathSegmentProblem } from '../flyte/flytekit-names.js';
+
 import type { FileMountType } from '../config.js';
+import type { FlyteSecret } from '../flyte/annotations.js';
+import {
+  ENV_PREFIX,
+  envNameProblem,
+  flytekitEnvName,
+  flytekitRelativePath,
+  pathSegmentProblem,
+} from '../flyte/flytekit-names.js';
 import { quote } from '../quote.js';
 
 export interface Delivery {
@@ -66,7 +73,7 @@ const HIJACK_NAMES = new Map<string, string>([
   ['BASH_ENV', 'is a file bash runs at start'],
   ['IFS', 'changes how the shell splits words'],
   ['TMPDIR', 'decides where programs write temporary files'],
-  ['HOSTNAME', 'is the pod\'s host name'],
+  ['HOSTNAME', "is the pod's host name"],
   ['NODE_OPTIONS', 'adds options to every Node.js process'],
   ['JAVA_TOOL_OPTIONS', 'adds options to every JVM'],
   ['_JAVA_OPTIONS', 'adds options to every JVM'],
@@ -81,11 +88,11 @@ const HIJACK_NAMES = new Map<string, string>([
   ['OPENSSL_CONF', 'is a file OpenSSL reads at start, which can load modules'],
   ['OPENSSL_MODULES', 'makes OpenSSL load code from a directory'],
   ['OPENSSL_ENGINES', 'makes OpenSSL load code from a directory'],
-  ['GLIBC_TUNABLES', 'changes how glibc\'s loader and allocator behave'],
+  ['GLIBC_TUNABLES', "changes how glibc's loader and allocator behave"],
   ['GCONV_PATH', 'makes glibc load code from a directory'],
-  ['HTTP_PROXY', 'sends the task\'s HTTP traffic through a proxy'],
-  ['HTTPS_PROXY', 'sends the task\'s HTTPS traffic through a proxy'],
-  ['ALL_PROXY', 'sends the task\'s traffic through a proxy'],
+  ['HTTP_PROXY', "sends the task's HTTP traffic through a proxy"],
+  ['HTTPS_PROXY', "sends the task's HTTPS traffic through a proxy"],
+  ['ALL_PROXY', "sends the task's traffic through a proxy"],
   ['NO_PROXY', 'changes which hosts bypass the proxy'],
   ['REQUESTS_CA_BUNDLE', 'replaces the CAs Python trusts'],
   ['CURL_CA_BUNDLE', 'replaces the CAs curl trusts'],
@@ -97,8 +104,8 @@ const HIJACK_PREFIXES: [prefix: string, why: string][] = [
   ['BASH_FUNC_', 'defines bash functions, which replace commands in every bash script'],
   ['PYTHON', 'changes how Python starts (PYTHONPATH, PYTHONSTARTUP run code)'],
   ['KUBERNETES_', 'is how programs find the Kubernetes API'],
-  ['DAP_', 'is the secret fetcher\'s namespace'],
-  ['MLP_', 'is the secret fetcher\'s namespace'],
+  ['DAP_', "is the secret fetcher's namespace"],
+  ['MLP_', "is the secret fetcher's namespace"],
   ['FLYTE_', 'is read by Flyte and flytekit'],
   [ENV_PREFIX, `is flytekit's ${ENV_PREFIX} namespace, where it looks secrets up by name`],
 ];
@@ -110,18 +117,26 @@ export function reservedEnvVarProblem(name: string): string | null {
   const exact = HIJACK_NAMES.get(upper);
   if (exact) return `${exact}, so a secret there could take over the task's process`;
   for (const [prefix, why] of HIJACK_PREFIXES) {
-    if (upper.startsWith(prefix)) return `starts with ${prefix} (compared without case), which ${why}; ` +
-      `a secret there could take over the task or hide another secret`;
+    if (upper.startsWith(prefix))
+      return (
+        `starts with ${prefix} (compared without case), which ${why}; ` +
+        `a secret there could take over the task or hide another secret`
+      );
   }
   return null;
 }
 
-export function resolveDelivery(annotation: string, secret: FlyteSecret, defaultMount: FileMountType): Delivery | Denial {
+export function resolveDelivery(
+  annotation: string,
+  secret: FlyteSecret,
+  defaultMount: FileMountType,
+): Delivery | Denial {
   const what = `${annotation} (${describeSecret(secret)})`;
   if (secret.key === '') {
     return {
       reason: 'undeliverable-secret',
-      message: `${what}: the secret has no key, and the MLP secret name is the Flyte key; ` +
+      message:
+        `${what}: the secret has no key, and the MLP secret name is the Flyte key; ` +
         `request Secret(group=..., key="<MLP secret name>")`,
     };
   }
@@ -133,12 +148,17 @@ export function resolveDelivery(annotation: string, secret: FlyteSecret, default
     if (problem) {
       return {
         reason: 'undeliverable-secret',
-        message: `${what}: env var name ${quote(delivery.envName)} ${problem}, which Kubernetes rejects; ` +
+        message:
+          `${what}: env var name ${quote(delivery.envName)} ${problem}, which Kubernetes rejects; ` +
           `use ASCII group/key names or mount_requirement FILE`,
       };
     }
   } else {
-    for (const [field, value] of [['group', secret.group], ['group_version', secret.groupVersion], ['key', secret.key]] as const) {
+    for (const [field, value] of [
+      ['group', secret.group],
+      ['group_version', secret.groupVersion],
+      ['key', secret.key],
+    ] as const) {
       const problem = value === '' ? null : pathSegmentProblem(value.toLowerCase());
       if (problem) {
         return {
@@ -152,7 +172,10 @@ export function resolveDelivery(annotation: string, secret: FlyteSecret, default
   if (secret.envVar !== '') {
     const problem = envNameProblem(secret.envVar) ?? reservedEnvVarProblem(secret.envVar);
     if (problem) {
-      return { reason: 'undeliverable-secret', message: `${what}: env_var ${quote(secret.envVar)} ${problem}; choose another env var name` };
+      return {
+        reason: 'undeliverable-secret',
+        message: `${what}: env_var ${quote(secret.envVar)} ${problem}; choose another env var name`,
+      };
     }
   }
   return delivery;
@@ -175,8 +198,17 @@ interface Target {
 function targets(d: Delivery): Target[] {
   const value = `mlp:${d.mlpSecret}`;
   const path = d.pathSegments.join('/');
-  const out: Target[] = [d.mount === 'ENV_VAR' ? { id: `env:${d.envName}`, label: `env var ${quote(d.envName)}`, content: value } : { id: `file:${path}`, label: `file ${quote(path)}`, content: value }];
-  if (d.secret.envVar) out.push({ id: `env:${d.secret.envVar}`, label: `env var ${quote(d.secret.envVar)}`, content: d.mount === 'ENV_VAR' ? value : `path:${path}` });
+  const out: Target[] = [
+    d.mount === 'ENV_VAR'
+      ? { id: `env:${d.envName}`, label: `env var ${quote(d.envName)}`, content: value }
+      : { id: `file:${path}`, label: `file ${quote(path)}`, content: value },
+  ];
+  if (d.secret.envVar)
+    out.push({
+      id: `env:${d.secret.envVar}`,
+      label: `env var ${quote(d.secret.envVar)}`,
+      content: d.mount === 'ENV_VAR' ? value : `path:${path}`,
+    });
   return out;
 }
 
@@ -192,9 +224,10 @@ function fileDirectoryClashes(deliveries: Delivery[]): Denial[] {
       if (clash) {
         denials.push({
           reason: 'conflicting-secrets',
-          message: `${d.annotation} (${describeSecret(d.secret)}) needs the directory ${quote(`${dir}/`)} ` +
+          message:
+            `${d.annotation} (${describeSecret(d.secret)}) needs the directory ${quote(`${dir}/`)} ` +
             `for file ${quote(path)}, but ${clash.annotation} (${describeSecret(clash.secret)}) is the file ${quote(dir)}; ` +
-              `rename one of them or use mount_requirement ENV_VAR for one`,
+            `rename one of them or use mount_requirement ENV_VAR for one`,
         });
       }
     }
@@ -216,7 +249,8 @@ export function findConflicts(deliveries: Delivery[]): Denial[] {
       else if (earlier.content !== t.content) {
         denials.push({
           reason: 'conflicting-secrets',
-          message: `${d.annotation} (${describeSecret(d.secret)}) and ${earlier.by.annotation} ` +
+          message:
+            `${d.annotation} (${describeSecret(d.secret)}) and ${earlier.by.annotation} ` +
             `(${describeSecret(earlier.by.secret)}) both need ${t.label} with different content; rename one of them`,
         });
       }
@@ -241,13 +275,15 @@ export function groupVersionAliases(deliveries: Delivery[]): string[] {
   const explicitDirs = new Set<string>();
   for (const d of deliveries) {
     for (const t of targets(d)) explicit.add(t.id);
-    if (d.mount === 'FILE') for (let i = 1; i < d.pathSegments.length; i++) explicitDirs.add(d.pathSegments.slice(0, i).join('/'));
+    if (d.mount === 'FILE')
+      for (let i = 1; i < d.pathSegments.length; i++) explicitDirs.add(d.pathSegments.slice(0, i).join('/'));
   }
   const candidates = new Map<string, Delivery[]>();
   for (const d of deliveries) {
     if (d.secret.groupVersion === '') continue;
     const plain = { ...d.secret, groupVersion: '' };
-    const id = d.mount === 'ENV_VAR' ? `env:${flytekitEnvName(plain)}` : `file:${flytekitRelativePath(plain).join('/')}`;
+    const id =
+      d.mount === 'ENV_VAR' ? `env:${flytekitEnvName(plain)}` : `file:${flytekitRelativePath(plain).join('/')}`;
     if (explicit.has(id)) continue; // a request without group_version (or an identical one) owns it
     candidates.set(id, [...(candidates.get(id) ?? []), d]);
   }
@@ -256,9 +292,11 @@ export function groupVersionAliases(deliveries: Delivery[]): string[] {
   for (const [id, ds] of candidates) {
     if (new Set(ds.map((d) => d.mlpSecret)).size > 1) {
       const [a, b] = ds as [Delivery, Delivery];
-      warnings.push(`${a.annotation} (${describeSecret(a.secret)}) and ${b.annotation} ` +
-        `(${describeSecret(b.secret)}) differ only in group_version, ` +
-          `so get() without group_version finds neither; pass group_version`);
+      warnings.push(
+        `${a.annotation} (${describeSecret(a.secret)}) and ${b.annotation} ` +
+          `(${describeSecret(b.secret)}) differ only in group_version, ` +
+          `so get() without group_version finds neither; pass group_version`,
+      );
       continue;
     }
     for (const d of ds) {
@@ -270,7 +308,10 @@ export function groupVersionAliases(deliveries: Delivery[]): string[] {
   const aliasDirs = new Set([...keptFiles.keys()].flatMap((path) => dirsOf(path.split('/'))));
   for (const [path, d] of keptFiles) {
     const segments = path.split('/');
-    const clash = explicitDirs.has(path) || aliasDirs.has(path) || dirsOf(segments).some((dir) => explicit.has(`file:${dir}`) || keptFiles.has(dir));
+    const clash =
+      explicitDirs.has(path) ||
+      aliasDirs.has(path) ||
+      dirsOf(segments).some((dir) => explicit.has(`file:${dir}`) || keptFiles.has(dir));
     if (!clash) d.aliasPathSegments = segments;
   }
   return warnings;

@@ -3,7 +3,13 @@
  * (the in-memory secrets volume and the fetcher-only identity volume). Pure builders.
  */
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
-import { DEFAULT_BYTE_CAPS, FETCHER_ENV, FETCHER_VOLUME_PATH, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../contract/fetcher-env.js';
+import {
+  DEFAULT_BYTE_CAPS,
+  FETCHER_ENV,
+  FETCHER_VOLUME_PATH,
+  IDENTITY_FILES,
+  IDENTITY_MOUNT_PATH,
+} from '../../contract/fetcher-env.js';
 import type { Plan } from '../../contract/plan.js';
 import type { InjectionConfig } from '../config.js';
 import { adminEnv, caBundleSource } from './fetcher-admin-parts.js';
@@ -23,33 +29,55 @@ function identitySources(plan: Plan, config: InjectionConfig): V1VolumeProjectio
   const { mlp } = config;
   const sources: V1VolumeProjection[] = [];
   if (needsMlpServiceAccountToken(config)) {
-    sources.push({ serviceAccountToken: { audience: mlp.tokenAudience, expirationSeconds: mlp.tokenExpirationSeconds, path: IDENTITY_FILES.mlpToken } });
+    sources.push({
+      serviceAccountToken: {
+        audience: mlp.tokenAudience,
+        expirationSeconds: mlp.tokenExpirationSeconds,
+        path: IDENTITY_FILES.mlpToken,
+      },
+    });
   }
   if (plan.secret) {
     // Its own API token and CA, so creating the Secret works even with automountServiceAccountToken: false.
-    sources.push({ serviceAccountToken: { expirationSeconds: mlp.tokenExpirationSeconds, path: IDENTITY_FILES.kubeToken } });
+    sources.push({
+      serviceAccountToken: { expirationSeconds: mlp.tokenExpirationSeconds, path: IDENTITY_FILES.kubeToken },
+    });
     sources.push({ configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: IDENTITY_FILES.kubeCa }] } });
   }
   if (mlp.authMode === 'token-exchange' && mlp.exchangeClientSecretName) {
-    sources.push({ secret: { name: mlp.exchangeClientSecretName, items: [{ key: 'client-credentials.json', path: IDENTITY_FILES.exchangeClientCredentials }] } });
+    sources.push({
+      secret: {
+        name: mlp.exchangeClientSecretName,
+        items: [{ key: 'client-credentials.json', path: IDENTITY_FILES.exchangeClientCredentials }],
+      },
+    });
   }
   sources.push(...caBundleSource(config.fetcher.admin));
   // Never empty: the volume must exist to occupy the ServiceAccount plugin's mount path (see
   // IDENTITY_MOUNT_PATH); the namespace file is what the plugin's own volume holds too.
-  if (sources.length === 0) sources.push({ downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } });
+  if (sources.length === 0)
+    sources.push({
+      downwardAPI: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] },
+    });
   return sources;
 }
 
 export function fetcherVolumes(plan: Plan, config: InjectionConfig): V1Volume[] {
   const volumes: V1Volume[] = [];
   if (plan.files.length > 0) {
-    volumes.push({ name: SECRETS_VOLUME_NAME, emptyDir: { medium: 'Memory', sizeLimit: config.fetcher.volumeSizeLimit } });
+    volumes.push({
+      name: SECRETS_VOLUME_NAME,
+      emptyDir: { medium: 'Memory', sizeLimit: config.fetcher.volumeSizeLimit },
+    });
   }
   volumes.push({ name: IDENTITY_VOLUME_NAME, projected: { sources: identitySources(plan, config) } });
   return volumes;
 }
 
-const fieldRef = (name: string, fieldPath: string): V1EnvVar => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
+const fieldRef = (name: string, fieldPath: string): V1EnvVar => ({
+  name,
+  valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } },
+});
 
 function fetcherEnv(plan: Plan, config: InjectionConfig): V1EnvVar[] {
   const { mlp, fetcher } = config;
@@ -71,13 +99,18 @@ function fetcherEnv(plan: Plan, config: InjectionConfig): V1EnvVar[] {
     [FETCHER_ENV.maxSecretBytes, fetcher.caps.secretBytes, DEFAULT_BYTE_CAPS.secretBytes],
   ] as const;
   for (const [name, value, fallback] of caps) if (value !== fallback) env.push({ name, value: String(value) });
-  if (needsMlpServiceAccountToken(config)) env.push({ name: FETCHER_ENV.mlpTokenFile, value: identityPath(IDENTITY_FILES.mlpToken) });
+  if (needsMlpServiceAccountToken(config))
+    env.push({ name: FETCHER_ENV.mlpTokenFile, value: identityPath(IDENTITY_FILES.mlpToken) });
   if (mlp.authMode === 'token-exchange') {
     env.push({ name: FETCHER_ENV.exchangeIssuer, value: mlp.exchangeIssuer });
     if (mlp.exchangeAudience) env.push({ name: FETCHER_ENV.exchangeAudience, value: mlp.exchangeAudience });
     if (mlp.exchangeScope) env.push({ name: FETCHER_ENV.exchangeScope, value: mlp.exchangeScope });
     if (mlp.exchangeClientId) env.push({ name: FETCHER_ENV.exchangeClientId, value: mlp.exchangeClientId });
-    if (mlp.exchangeClientSecretName) env.push({ name: FETCHER_ENV.exchangeClientCredentialsFile, value: identityPath(IDENTITY_FILES.exchangeClientCredentials) });
+    if (mlp.exchangeClientSecretName)
+      env.push({
+        name: FETCHER_ENV.exchangeClientCredentialsFile,
+        value: identityPath(IDENTITY_FILES.exchangeClientCredentials),
+      });
   }
   if (plan.secret) {
     env.push({ name: FETCHER_ENV.kubeTokenFile, value: identityPath(IDENTITY_FILES.kubeToken) });

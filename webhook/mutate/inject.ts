@@ -5,16 +5,36 @@
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
-import { PLAN_ENV, PLAN_VERSION, isSecretDataKey, type Plan, type PlanFile, type PlanSecretKey } from '../../contract/plan.js';
 import { FETCHER_VOLUME_PATH } from '../../contract/fetcher-env.js';
+import {
+  isSecretDataKey,
+  PLAN_ENV,
+  PLAN_VERSION,
+  type Plan,
+  type PlanFile,
+  type PlanSecretKey,
+} from '../../contract/plan.js';
+import type { AdmissionLimits, FileMountType, InjectionConfig } from '../config.js';
 import { readSecretAnnotations, rememberDecoded, secretAnnotationKeys } from '../flyte/annotations.js';
 import { ENV_PREFIX, FILE_PREFIX } from '../flyte/flytekit-names.js';
-import type { AdmissionLimits, FileMountType, InjectionConfig } from '../config.js';
 import { quote } from '../quote.js';
-import { findConflicts, groupVersionAliases, isDenial, resolveDelivery, type Delivery, type Denial } from './deliveries.js';
+import {
+  type Delivery,
+  type Denial,
+  findConflicts,
+  groupVersionAliases,
+  isDenial,
+  resolveDelivery,
+} from './deliveries.js';
 import { withPullSecrets } from './fetcher-admin-parts.js';
-import { FETCHER_CONTAINER_NAME, SECRETS_VOLUME_NAME, fetcherContainer, fetcherVolumes, isFetcherImage } from './fetcher-parts.js';
-import { DEFAULT_DIR_VAR, ENV_PREFIX_VAR, FILE_PREFIX_VAR, containerLookup } from './flytekit-settings.js';
+import {
+  FETCHER_CONTAINER_NAME,
+  fetcherContainer,
+  fetcherVolumes,
+  isFetcherImage,
+  SECRETS_VOLUME_NAME,
+} from './fetcher-parts.js';
+import { containerLookup, DEFAULT_DIR_VAR, ENV_PREFIX_VAR, FILE_PREFIX_VAR } from './flytekit-settings.js';
 import { ensureWiring, type Wiring } from './wiring.js';
 
 export const INJECT_LABEL = 'inject-flyte-secrets';
@@ -80,7 +100,11 @@ export function perPodSecretName(pod: V1Pod, nonce: string): string {
 /** Whether `name` is what perPodSecretName gives for this pod (with some request's nonce). */
 function isPerPodSecretName(pod: V1Pod, name: string): boolean {
   const { base, infix } = secretNameParts(pod);
-  return name.length === base.length + infix.length + HASH_LENGTH && name.startsWith(base + infix) && /^[0-9a-f]{10}$/.test(name.slice(-HASH_LENGTH));
+  return (
+    name.length === base.length + infix.length + HASH_LENGTH &&
+    name.startsWith(base + infix) &&
+    /^[0-9a-f]{10}$/.test(name.slice(-HASH_LENGTH))
+  );
 }
 
 /** Secret data keys: the MLP name when it is a valid key, else a sanitised name plus a hash; always unique. */
@@ -91,7 +115,10 @@ function dataKeys(mlpSecrets: string[]): Map<string, string> {
     let key = isSecretDataKey(name) && !used.has(name) ? name : '';
     for (let len = 8; key === '' || used.has(key); len += 4) {
       // A generated key never starts with "." (Kubernetes refuses a leading "..", and "." + suffix would make one).
-      key = `${name.replace(/[^-._a-zA-Z0-9]/g, '_').replace(/^\./, '_').slice(0, 200)}.${hash(name, len)}`;
+      key = `${name
+        .replace(/[^-._a-zA-Z0-9]/g, '_')
+        .replace(/^\./, '_')
+        .slice(0, 200)}.${hash(name, len)}`;
     }
     keys.set(name, key);
     used.add(key);
@@ -103,11 +130,20 @@ function mlpProject(input: InjectionInput): string | Denial {
   if (input.config.mlp.projectSource === 'namespace') return input.namespace;
   const project = input.pod.metadata?.labels?.[PROJECT_LABEL] ?? '';
   if (project !== '') return project;
-  return { reason: 'no-project', message: `the pod has no "${PROJECT_LABEL}" label, and MLP_PROJECT_SOURCE=project-label takes the MLP project from it; ` +
-    `add the label or use MLP_PROJECT_SOURCE=namespace` };
+  return {
+    reason: 'no-project',
+    message:
+      `the pod has no "${PROJECT_LABEL}" label, and MLP_PROJECT_SOURCE=project-label takes the MLP project from it; ` +
+      `add the label or use MLP_PROJECT_SOURCE=namespace`,
+  };
 }
 
-function buildPlan(deliveries: Delivery[], project: string, secretName: string, pod: V1Pod): { plan: Plan; keys: Map<string, string> } {
+function buildPlan(
+  deliveries: Delivery[],
+  project: string,
+  secretName: string,
+  pod: V1Pod,
+): { plan: Plan; keys: Map<string, string> } {
   const files: PlanFile[] = [];
   const seenPaths = new Set<string>();
   const addFile = (mlpSecret: string, segments: string[]) => {
@@ -143,7 +179,10 @@ function taskWiring(deliveries: Delivery[], plan: Plan, keys: Map<string, string
     if (!names.has(e.name)) env.push(e);
     names.add(e.name);
   };
-  const fromSecret = (name: string, mlpSecret: string): V1EnvVar => ({ name, valueFrom: { secretKeyRef: { name: plan.secret!.name, key: keys.get(mlpSecret)! } } });
+  const fromSecret = (name: string, mlpSecret: string): V1EnvVar => ({
+    name,
+    valueFrom: { secretKeyRef: { name: plan.secret!.name, key: keys.get(mlpSecret)! } },
+  });
   if (plan.secret) add({ name: ENV_PREFIX_VAR, value: ENV_PREFIX });
   if (plan.files.length > 0) {
     add({ name: DEFAULT_DIR_VAR, value: secretsDir });
@@ -151,7 +190,12 @@ function taskWiring(deliveries: Delivery[], plan: Plan, keys: Map<string, string
   }
   for (const d of deliveries) {
     if (d.mount === 'ENV_VAR') add(fromSecret(d.envName, d.mlpSecret));
-    if (d.secret.envVar) add(d.mount === 'ENV_VAR' ? fromSecret(d.secret.envVar, d.mlpSecret) : { name: d.secret.envVar, value: [secretsDir, ...d.pathSegments].join('/') });
+    if (d.secret.envVar)
+      add(
+        d.mount === 'ENV_VAR'
+          ? fromSecret(d.secret.envVar, d.mlpSecret)
+          : { name: d.secret.envVar, value: [secretsDir, ...d.pathSegments].join('/') },
+      );
   }
   for (const d of deliveries) if (d.aliasEnvName) add(fromSecret(d.aliasEnvName, d.mlpSecret));
   const mounts = plan.files.length > 0 ? [{ name: SECRETS_VOLUME_NAME, mountPath: secretsDir, readOnly: true }] : [];
@@ -182,21 +226,36 @@ function staleInjection(pod: V1Pod, plan: Plan, config: InjectionConfig): Denial
   const planValue = fetcher?.env?.find((e) => e.name === PLAN_ENV)?.value;
   const problems = [
     ...(fetcher ? [] : [`lacks the ${FETCHER_CONTAINER_NAME} init container`]),
-    ...(fetcher && !isFetcherImage(fetcher.image ?? '', config.fetcher.image) ? [`its ${FETCHER_CONTAINER_NAME} init container runs ` +
-      `${quote(fetcher.image ?? '')}, not this webhook's fetcher image`] : []),
-    ...(fetcher && !samePlan(planValue, plan) ? [`its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} ` +
-      `is not the plan for this pod's secret annotations`] : []),
-    ...fetcherVolumes(plan, config).filter((v) => !present.has(v.name)).map((v) => `lacks the volume ${v.name}`),
+    ...(fetcher && !isFetcherImage(fetcher.image ?? '', config.fetcher.image)
+      ? [
+          `its ${FETCHER_CONTAINER_NAME} init container runs ` +
+            `${quote(fetcher.image ?? '')}, not this webhook's fetcher image`,
+        ]
+      : []),
+    ...(fetcher && !samePlan(planValue, plan)
+      ? [
+          `its ${FETCHER_CONTAINER_NAME} init container's ${PLAN_ENV} ` +
+            `is not the plan for this pod's secret annotations`,
+        ]
+      : []),
+    ...fetcherVolumes(plan, config)
+      .filter((v) => !present.has(v.name))
+      .map((v) => `lacks the volume ${v.name}`),
     ...(plan.secret && !secretName ? [`lacks the ${SECRET_NAME_ANNOTATION} annotation`] : []),
-    ...(plan.secret && secretName && !isPerPodSecretName(pod, secretName) ? [`its ${SECRET_NAME_ANNOTATION} ${quote(secretName)} was not made for this pod`] : []),
+    ...(plan.secret && secretName && !isPerPodSecretName(pod, secretName)
+      ? [`its ${SECRET_NAME_ANNOTATION} ${quote(secretName)} was not made for this pod`]
+      : []),
   ];
   if (problems.length === 0) return [];
-  return [{
-    reason: 'stale-injection',
-    message: `the pod is annotated ${INJECTED_ANNOTATION}: "true" but ${problems.join(', ')} (was it copied from another pod?); ` +
-      `remove the ${INJECTED_ANNOTATION} and ${SECRET_NAME_ANNOTATION} annotations ` +
+  return [
+    {
+      reason: 'stale-injection',
+      message:
+        `the pod is annotated ${INJECTED_ANNOTATION}: "true" but ${problems.join(', ')} (was it copied from another pod?); ` +
+        `remove the ${INJECTED_ANNOTATION} and ${SECRET_NAME_ANNOTATION} annotations ` +
         `and the ${FETCHER_CONTAINER_NAME} init container and create it again`,
-  }];
+    },
+  ];
 }
 
 /**
@@ -212,7 +271,14 @@ function samePlan(json: string | undefined, plan: Plan): boolean {
     return false;
   }
   const withoutModes = (p: Record<string, unknown>) => ({ ...p, fileMode: 0, dirMode: 0 });
-  return typeof stored === 'object' && stored !== null && isDeepStrictEqual(withoutModes(stored as Record<string, unknown>), withoutModes(plan as unknown as Record<string, unknown>));
+  return (
+    typeof stored === 'object' &&
+    stored !== null &&
+    isDeepStrictEqual(
+      withoutModes(stored as Record<string, unknown>),
+      withoutModes(plan as unknown as Record<string, unknown>),
+    )
+  );
 }
 
 /** Denials for a pod that asks for more work than the caps allow, before any decoding. */
@@ -220,15 +286,23 @@ function overAnnotationLimits(annotations: Record<string, string>, limits: Admis
   const keys = secretAnnotationKeys(annotations);
   const denials: Denial[] = [];
   if (keys.length > limits.maxSecretsPerPod) {
-    denials.push({ reason: 'over-limit', message: `the pod requests ${keys.length} secrets (flyte.secrets/s<i> annotations), ` +
-      `more than WEBHOOK_MAX_SECRETS_PER_POD=${limits.maxSecretsPerPod}; ` +
-        `request fewer secrets in this task, or ask the webhook's admin to raise WEBHOOK_MAX_SECRETS_PER_POD` });
+    denials.push({
+      reason: 'over-limit',
+      message:
+        `the pod requests ${keys.length} secrets (flyte.secrets/s<i> annotations), ` +
+        `more than WEBHOOK_MAX_SECRETS_PER_POD=${limits.maxSecretsPerPod}; ` +
+        `request fewer secrets in this task, or ask the webhook's admin to raise WEBHOOK_MAX_SECRETS_PER_POD`,
+    });
   }
   // Kubernetes validates annotation keys only after admission; a longer one would be quoted in every message.
   const longKey = keys.find((key) => key.length > MAX_ANNOTATION_KEY_LENGTH);
   if (longKey !== undefined) {
-    denials.push({ reason: 'malformed-annotation', message: `the annotation key ${quote(longKey)} is longer than Kubernetes allows (${MAX_ANNOTATION_KEY_LENGTH} characters: ` +
-      `a 253-character prefix, "/", a 63-character name); remove it` });
+    denials.push({
+      reason: 'malformed-annotation',
+      message:
+        `the annotation key ${quote(longKey)} is longer than Kubernetes allows (${MAX_ANNOTATION_KEY_LENGTH} characters: ` +
+        `a 253-character prefix, "/", a 63-character name); remove it`,
+    });
   }
   let bytes = 0;
   for (const key of keys) {
@@ -236,9 +310,13 @@ function overAnnotationLimits(annotations: Record<string, string>, limits: Admis
     bytes += typeof value === 'string' ? Buffer.byteLength(value) : 0;
   }
   if (bytes > limits.maxAnnotationBytes) {
-    denials.push({ reason: 'over-limit', message: `the pod's flyte.secrets/s<i> annotations hold ${bytes} bytes, ` +
-      `more than WEBHOOK_MAX_ANNOTATION_BYTES=${limits.maxAnnotationBytes}; ` +
-        `request fewer or shorter secrets, or ask the webhook's admin to raise WEBHOOK_MAX_ANNOTATION_BYTES` });
+    denials.push({
+      reason: 'over-limit',
+      message:
+        `the pod's flyte.secrets/s<i> annotations hold ${bytes} bytes, ` +
+        `more than WEBHOOK_MAX_ANNOTATION_BYTES=${limits.maxAnnotationBytes}; ` +
+        `request fewer or shorter secrets, or ask the webhook's admin to raise WEBHOOK_MAX_ANNOTATION_BYTES`,
+    });
   }
   return denials;
 }
@@ -248,12 +326,19 @@ function nameCollisions(pod: V1Pod, volumeNames: string[]): Denial[] {
   const denials: Denial[] = [];
   const containers = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   if (containers.some((c) => c.name === FETCHER_CONTAINER_NAME)) {
-    denials.push({ reason: 'name-collision', message: `the pod already has a container named "${FETCHER_CONTAINER_NAME}", ` +
-      `which the secret fetcher needs; rename that container` });
+    denials.push({
+      reason: 'name-collision',
+      message:
+        `the pod already has a container named "${FETCHER_CONTAINER_NAME}", ` +
+        `which the secret fetcher needs; rename that container`,
+    });
   }
   for (const name of volumeNames) {
     if (pod.spec?.volumes?.some((v) => v.name === name)) {
-      denials.push({ reason: 'name-collision', message: `the pod already has a volume named "${name}", which the secret injection needs; rename that volume` });
+      denials.push({
+        reason: 'name-collision',
+        message: `the pod already has a volume named "${name}", which the secret injection needs; rename that volume`,
+      });
     }
   }
   return denials;
@@ -315,8 +400,18 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   if (denials.length > 0) return { kind: 'deny', denials };
   if (deliveries.length === 0) return { kind: 'skip', why: 'no-secret-annotations' };
   const windows = windowsSetting(pod);
-  if (windows) return { kind: 'deny', denials: [{ reason: 'unsupported-pod', message: `${windows} is "windows", but the secret fetcher init container runs only on Linux; ` +
-    `run this task on Linux nodes, or remove its secret requests` }] };
+  if (windows)
+    return {
+      kind: 'deny',
+      denials: [
+        {
+          reason: 'unsupported-pod',
+          message:
+            `${windows} is "windows", but the secret fetcher init container runs only on Linux; ` +
+            `run this task on Linux nodes, or remove its secret requests`,
+        },
+      ],
+    };
   const warnings = groupVersionAliases(deliveries);
 
   const reinvocation = annotations[INJECTED_ANNOTATION] === 'true';
@@ -334,7 +429,10 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   const metadata = (out.metadata ??= {});
   if (!reinvocation) {
     const volumes = fetcherVolumes(plan, config);
-    const collisions = nameCollisions(out, volumes.map((v) => v.name));
+    const collisions = nameCollisions(
+      out,
+      volumes.map((v) => v.name),
+    );
     if (collisions.length > 0) return { kind: 'deny', denials: collisions };
     const init = spec.initContainers ?? [];
     const at = fetcherPosition(init);
@@ -342,7 +440,11 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
     spec.volumes = [...(spec.volumes ?? []), ...volumes];
     const pullSecrets = withPullSecrets(spec.imagePullSecrets, config.fetcher.admin);
     if (pullSecrets !== undefined) spec.imagePullSecrets = pullSecrets;
-    metadata.annotations = { ...metadata.annotations, [INJECTED_ANNOTATION]: 'true', ...(plan.secret ? { [SECRET_NAME_ANNOTATION]: plan.secret.name } : {}) };
+    metadata.annotations = {
+      ...metadata.annotations,
+      [INJECTED_ANNOTATION]: 'true',
+      ...(plan.secret ? { [SECRET_NAME_ANNOTATION]: plan.secret.name } : {}),
+    };
   }
 
   // Only containers that start after the fetcher: an earlier one (a native sidecar, or an init
@@ -351,9 +453,18 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
   const init = spec.initContainers ?? [];
   const wired = [...init.slice(init.findIndex((c) => c.name === FETCHER_CONTAINER_NAME) + 1), ...spec.containers];
   if (wired.length > config.limits.maxWiredContainers) {
-    return { kind: 'deny', denials: [{ reason: 'over-limit', message: `the pod has ${wired.length} containers to wire (init containers after the fetcher and containers), ` +
-      `more than WEBHOOK_MAX_WIRED_CONTAINERS=${config.limits.maxWiredContainers}; ` +
-        `split the task, or ask the webhook's admin to raise WEBHOOK_MAX_WIRED_CONTAINERS` }] };
+    return {
+      kind: 'deny',
+      denials: [
+        {
+          reason: 'over-limit',
+          message:
+            `the pod has ${wired.length} containers to wire (init containers after the fetcher and containers), ` +
+            `more than WEBHOOK_MAX_WIRED_CONTAINERS=${config.limits.maxWiredContainers}; ` +
+            `split the task, or ask the webhook's admin to raise WEBHOOK_MAX_WIRED_CONTAINERS`,
+        },
+      ],
+    };
   }
   const needs = { files: plan.files.length > 0, env: plan.secret !== null };
   const lookups = wired.map((c) => containerLookup(c, config.secretsDir, needs));
@@ -370,5 +481,13 @@ export function injectSecrets(input: InjectionInput): InjectionOutcome {
 
   const secretsByMount: Record<FileMountType, number> = { FILE: 0, ENV_VAR: 0 };
   for (const d of deliveries) secretsByMount[d.mount] += 1;
-  return { kind: 'inject', pod: out, plan, warnings, secretsByMount, reinvocation, remember: () => rememberDecoded(secrets.map((s) => [annotations[s.annotation]!, s.secret] as const)) };
+  return {
+    kind: 'inject',
+    pod: out,
+    plan,
+    warnings,
+    secretsByMount,
+    reinvocation,
+    remember: () => rememberDecoded(secrets.map((s) => [annotations[s.annotation]!, s.secret] as const)),
+  };
 }

@@ -13,7 +13,8 @@ import fastJsonPatch, { type Operation } from 'fast-json-patch';
 
 const { escapePathComponent } = fastJsonPatch;
 
-const keysOf = (value: object): string[] => (Array.isArray(value) ? Array.from({ length: value.length }, (_, i) => String(i)) : Object.keys(value));
+const keysOf = (value: object): string[] =>
+  Array.isArray(value) ? Array.from({ length: value.length }, (_, i) => String(i)) : Object.keys(value);
 const has = (value: object, key: string) => Object.hasOwn(value, key);
 
 export function diffJson(from: object, to: object): Operation[] {
@@ -35,7 +36,13 @@ function generate(mirror: any, target: any, ops: Operation[], path: string): voi
     const oldVal = mirror[key];
     if (has(obj, key) && !(obj[key] === undefined && oldVal !== undefined && !Array.isArray(obj))) {
       const newVal = obj[key];
-      if (typeof oldVal === 'object' && oldVal !== null && typeof newVal === 'object' && newVal !== null && Array.isArray(oldVal) === Array.isArray(newVal)) {
+      if (
+        typeof oldVal === 'object' &&
+        oldVal !== null &&
+        typeof newVal === 'object' &&
+        newVal !== null &&
+        Array.isArray(oldVal) === Array.isArray(newVal)
+      ) {
         generate(oldVal, newVal, ops, `${path}/${escapePathComponent(key)}`);
       } else if (oldVal !== newVal) {
         ops.push({ op: 'replace', path: `${path}/${escapePathComponent(key)}`, value: newVal });
@@ -49,6 +56,7 @@ function generate(mirror: any, target: any, ops: Operation[], path: string): voi
   }
   if (!deleted && newKeys.length === oldKeys.length) return;
   for (const key of newKeys) {
-    if (!has(mirror, key) && obj[key] !== undefined) ops.push({ op: 'add', path: `${path}/${escapePathComponent(key)}`, value: obj[key] });
+    if (!has(mirror, key) && obj[key] !== undefined)
+      ops.push({ op: 'add', path: `${path}/${escapePathComponent(key)}`, value: obj[key] });
   }
 }

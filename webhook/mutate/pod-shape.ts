@@ -28,7 +28,12 @@ function stringMap(value: Json, path: string, problems: string[]): void {
   }
 }
 
-function objects(value: Json, path: string, problems: string[], each: (item: Record<string, Json>, at: string) => void): void {
+function objects(
+  value: Json,
+  path: string,
+  problems: string[],
+  each: (item: Record<string, Json>, at: string) => void,
+): void {
   if (!optional(value, path, problems, Array.isArray, 'an array')) return;
   (value as Json[]).forEach((item, i) => {
     if (!isObject(item)) problems.push(`${path}[${i}] must be an object`);
@@ -76,7 +81,8 @@ export function podShapeProblems(pod: Json): string[] {
     objects(s.initContainers, 'spec.initContainers', problems, (c, p) => container(c, p, problems));
     objects(s.volumes, 'spec.volumes', problems, (v, p) => stringField(v, 'name', p, problems, true));
     stringMap(s.nodeSelector, 'spec.nodeSelector', problems);
-    if (optional(s.os, 'spec.os', problems, isObject, 'an object')) stringField(s.os as Record<string, Json>, 'name', 'spec.os', problems, false);
+    if (optional(s.os, 'spec.os', problems, isObject, 'an object'))
+      stringField(s.os as Record<string, Json>, 'name', 'spec.os', problems, false);
     if (optional(s.securityContext, 'spec.securityContext', problems, isObject, 'an object')) {
       const fsGroup = (s.securityContext as Record<string, Json>).fsGroup;
       optional(fsGroup, 'spec.securityContext.fsGroup', problems, Number.isInteger, 'an integer');

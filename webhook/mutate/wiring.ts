@@ -4,9 +4,10 @@
  * pod changes nothing), and anything the pod already sets differently is kept and reported as
  * a warning — we never overwrite the pod's own env or mounts. Linear in env + wiring size.
  */
-import type { V1Container, V1EnvVar, V1VolumeMount } from '@kubernetes/client-node';
+
 import { posix } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
+import type { V1Container, V1EnvVar, V1VolumeMount } from '@kubernetes/client-node';
 import { quote } from '../quote.js';
 
 export interface Wiring {
@@ -19,7 +20,11 @@ export interface Wiring {
  * env names the container already sets to something equivalent (checked by the caller), kept
  * without a warning.
  */
-export function ensureWiring(container: V1Container, wiring: Wiring, settled: ReadonlySet<string> = new Set()): string[] {
+export function ensureWiring(
+  container: V1Container,
+  wiring: Wiring,
+  settled: ReadonlySet<string> = new Set(),
+): string[] {
   const warnings: string[] = [];
   const env = (container.env ??= []);
   const existing = new Map<string, V1EnvVar>();
@@ -31,8 +36,10 @@ export function ensureWiring(container: V1Container, wiring: Wiring, settled: Re
       env.push(copy);
       existing.set(copy.name, copy);
     } else if (!settled.has(wanted.name) && !sameEnv(own, wanted)) {
-      warnings.push(`container ${quote(container.name)} already sets ${quote(wanted.name)}; ` +
-        `kept its value, so flytekit may not see the injected secret there`);
+      warnings.push(
+        `container ${quote(container.name)} already sets ${quote(wanted.name)}; ` +
+          `kept its value, so flytekit may not see the injected secret there`,
+      );
     }
   }
   if (env.length === 0) delete container.env;
@@ -44,8 +51,10 @@ export function ensureWiring(container: V1Container, wiring: Wiring, settled: Re
       const own = byPath.get(normalPath(wanted.mountPath));
       if (!own) mounts.push({ ...wanted });
       else if (own.name !== wanted.name) {
-        warnings.push(`container ${quote(container.name)} already mounts ${quote(own.name)} at ${quote(wanted.mountPath)}; ` +
-          `kept it, so FILE secrets are not visible there`);
+        warnings.push(
+          `container ${quote(container.name)} already mounts ${quote(own.name)} at ${quote(wanted.mountPath)}; ` +
+            `kept it, so FILE secrets are not visible there`,
+        );
       }
     }
   }

@@ -7,12 +7,12 @@
  * Nothing in this path does I/O besides reading the body: no network, no files.
  */
 import { randomUUID } from 'node:crypto';
-import { constants as h2constants, type Http2ServerRequest } from 'node:http2';
-import Koa from 'koa';
+import { type Http2ServerRequest, constants as h2constants } from 'node:http2';
 import { Router } from '@koa/router';
+import Koa from 'koa';
 import getRawBody from 'raw-body';
+import { type AdmissionResult, admit as defaultAdmit, InvalidReviewError } from '../admission.js';
 import type { InjectionConfig } from '../config.js';
-import { InvalidReviewError, admit as defaultAdmit, type AdmissionResult } from '../admission.js';
 import { errorFields, type Logger } from './log.js';
 import type { RequestOutcome, WebhookMetrics } from './metrics.js';
 
@@ -32,7 +32,10 @@ export interface AdmissionAppOptions {
 
 /** An HTTP status for bad input, with the sentence the client sees. */
 class BadInput extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -51,7 +54,16 @@ function isJsonContentType(header: string): boolean {
 async function readBody(ctx: Koa.Context, limit: number, timeoutMs: number): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BadInput(408, `the request body did not arrive within ${timeoutMs / 1000} s (WEBHOOK_REQUEST_TIMEOUT_SECONDS)`)), timeoutMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new BadInput(
+            408,
+            `the request body did not arrive within ${timeoutMs / 1000} s (WEBHOOK_REQUEST_TIMEOUT_SECONDS)`,
+          ),
+        ),
+      timeoutMs,
+    );
   });
   try {
     const reading = getRawBody(ctx.req, { length: ctx.request.length ?? null, limit, encoding: 'utf8' });
@@ -60,8 +72,10 @@ async function readBody(ctx: Koa.Context, limit: number, timeoutMs: number): Pro
   } catch (err) {
     if (err instanceof BadInput) throw err;
     const e = err as RawBodyError;
-    if (e.type === 'entity.too.large') throw new BadInput(413, `request body is larger than the limit of ${limit} bytes (WEBHOOK_MAX_BODY_BYTES)`);
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) throw new BadInput(400, 'the request body could not be read completely');
+    if (e.type === 'entity.too.large')
+      throw new BadInput(413, `request body is larger than the limit of ${limit} bytes (WEBHOOK_MAX_BODY_BYTES)`);
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      throw new BadInput(400, 'the request body could not be read completely');
     throw err;
   } finally {
     clearTimeout(timer);
@@ -147,7 +161,13 @@ function dropUnreadBody(ctx: Koa.Context): void {
   }
 }
 
-function respondToFailure(ctx: Koa.Context, err: unknown, seconds: number, metrics: WebhookMetrics, logger: Logger): void {
+function respondToFailure(
+  ctx: Koa.Context,
+  err: unknown,
+  seconds: number,
+  metrics: WebhookMetrics,
+  logger: Logger,
+): void {
   let outcome: RequestOutcome;
   if (!ctx.req.complete) dropUnreadBody(ctx);
   ctx.type = 'text/plain';
@@ -155,7 +175,10 @@ function respondToFailure(ctx: Koa.Context, err: unknown, seconds: number, metri
     outcome = 'invalid';
     ctx.status = err instanceof BadInput ? err.status : 400;
     ctx.body = `${err.message}\n`;
-    logger.warn({ outcome, status: ctx.status, reason: err.message.slice(0, 200), durationMs: toMs(seconds) }, 'admission request rejected');
+    logger.warn(
+      { outcome, status: ctx.status, reason: err.message.slice(0, 200), durationMs: toMs(seconds) },
+      'admission request rejected',
+    );
   } else {
     outcome = 'error';
     const errorId = randomUUID();
@@ -171,6 +194,7 @@ function recordAdmission(metrics: WebhookMetrics, result: AdmissionResult, secon
   metrics.requests.inc({ outcome: result.outcome });
   metrics.duration.observe({ outcome: result.outcome }, seconds);
   if (result.secretsByMount.FILE > 0) metrics.injectedSecrets.inc({ mount: 'FILE' }, result.secretsByMount.FILE);
-  if (result.secretsByMount.ENV_VAR > 0) metrics.injectedSecrets.inc({ mount: 'ENV_VAR' }, result.secretsByMount.ENV_VAR);
+  if (result.secretsByMount.ENV_VAR > 0)
+    metrics.injectedSecrets.inc({ mount: 'ENV_VAR' }, result.secretsByMount.ENV_VAR);
   for (const reason of result.denialReasons) metrics.denials.inc({ reason });
 }

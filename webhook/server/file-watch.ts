@@ -7,7 +7,7 @@
  * `stat` sees through the symlinks (inode, size, mtime). fs.watch can miss events (network
  * filesystems, some container runtimes), so a periodic check runs as well.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, watch } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { errorFields, type Logger } from './log.js';
@@ -81,7 +81,9 @@ export async function watchFiles(opts: FileWatchOptions): Promise<FileWatch> {
   for (const dir of new Set(paths.map((p) => dirname(p)))) {
     try {
       const w = watch(dir, { persistent: false }, trigger);
-      w.on('error', (err) => logger.warn({ dir, err: errorFields(err) }, 'watching a directory failed; relying on the periodic check'));
+      w.on('error', (err) =>
+        logger.warn({ dir, err: errorFields(err) }, 'watching a directory failed; relying on the periodic check'),
+      );
       watchers.push(w);
     } catch (err) {
       logger.warn({ dir, err: errorFields(err) }, 'cannot watch directory; relying on the periodic check');

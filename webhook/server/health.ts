@@ -29,8 +29,10 @@ export class Readiness {
     if (this.shuttingDown) reasons.push('shutting down');
     if (!this.tlsListening) reasons.push('the HTTPS listener is not up yet');
     if (this.registration.state === 'pending') {
-      reasons.push(`the MutatingWebhookConfiguration is not registered ` +
-        `yet${this.registration.lastError ? ` (last attempt: ${this.registration.lastError})` : ''}`);
+      reasons.push(
+        `the MutatingWebhookConfiguration is not registered ` +
+          `yet${this.registration.lastError ? ` (last attempt: ${this.registration.lastError})` : ''}`,
+      );
     }
     return reasons;
   }
@@ -41,7 +43,13 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
-export async function startHealthServer(opts: { host: string; port: number; readiness: Readiness; metrics: WebhookMetrics; logger: Logger }): Promise<HealthServer> {
+export async function startHealthServer(opts: {
+  host: string;
+  port: number;
+  readiness: Readiness;
+  metrics: WebhookMetrics;
+  logger: Logger;
+}): Promise<HealthServer> {
   const { readiness, metrics, logger } = opts;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
@@ -55,7 +63,9 @@ export async function startHealthServer(opts: { host: string; port: number; read
         return reply(200, 'ok\n');
       case '/readyz': {
         const reasons = readiness.notReadyReasons();
-        return reasons.length === 0 ? reply(200, `ready (registration: ${readiness.registration.state})\n`) : reply(503, `not ready: ${reasons.join('; ')}\n`);
+        return reasons.length === 0
+          ? reply(200, `ready (registration: ${readiness.registration.state})\n`)
+          : reply(503, `not ready: ${reasons.join('; ')}\n`);
       }
       case '/metrics':
         metrics.registry.metrics().then(

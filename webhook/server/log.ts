@@ -6,7 +6,7 @@
  * values, pod specs, tokens, key material. Call sites pass only such fields; there is no
  * "log the object" helper on purpose.
  */
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
 export type { Logger };
 

@@ -3,9 +3,9 @@
  * (not prom-client's global one), so tests can run several servers in one process.
  * Every label has a small fixed set of values; pod names never become labels.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { FileMountType } from '../config.js';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import type { Outcome } from '../admission.js';
+import type { FileMountType } from '../config.js';
 import type { DenialReason } from '../mutate/deliveries.js';
 
 const METRIC_PREFIX = 'dap_secret_webhook_';
@@ -43,7 +43,12 @@ export function createMetrics(): WebhookMetrics {
   const registers = [registry];
   const metrics: WebhookMetrics = {
     registry,
-    requests: new Counter({ name: `${METRIC_PREFIX}admission_requests_total`, help: 'Admission requests by outcome (invalid = rejected HTTP input, error = internal error).', labelNames: ['outcome'], registers }),
+    requests: new Counter({
+      name: `${METRIC_PREFIX}admission_requests_total`,
+      help: 'Admission requests by outcome (invalid = rejected HTTP input, error = internal error).',
+      labelNames: ['outcome'],
+      registers,
+    }),
     duration: new Histogram({
       name: `${METRIC_PREFIX}admission_duration_seconds`,
       help: 'Time from request start to response, body read included.',
@@ -52,10 +57,30 @@ export function createMetrics(): WebhookMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    injectedSecrets: new Counter({ name: `${METRIC_PREFIX}injected_secrets_total`, help: 'Secrets wired into admitted pods, by mount type.', labelNames: ['mount'], registers }),
-    denials: new Counter({ name: `${METRIC_PREFIX}denials_total`, help: 'Denial causes (one denied pod may count several).', labelNames: ['reason'], registers }),
-    registrations: new Counter({ name: `${METRIC_PREFIX}registration_attempts_total`, help: 'Attempts to create or update the MutatingWebhookConfiguration, by result.', labelNames: ['result'], registers }),
-    certificateReloads: new Counter({ name: `${METRIC_PREFIX}certificate_reloads_total`, help: 'Serving certificate reloads after the files changed, by result.', labelNames: ['result'], registers }),
+    injectedSecrets: new Counter({
+      name: `${METRIC_PREFIX}injected_secrets_total`,
+      help: 'Secrets wired into admitted pods, by mount type.',
+      labelNames: ['mount'],
+      registers,
+    }),
+    denials: new Counter({
+      name: `${METRIC_PREFIX}denials_total`,
+      help: 'Denial causes (one denied pod may count several).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    registrations: new Counter({
+      name: `${METRIC_PREFIX}registration_attempts_total`,
+      help: 'Attempts to create or update the MutatingWebhookConfiguration, by result.',
+      labelNames: ['result'],
+      registers,
+    }),
+    certificateReloads: new Counter({
+      name: `${METRIC_PREFIX}certificate_reloads_total`,
+      help: 'Serving certificate reloads after the files changed, by result.',
+      labelNames: ['result'],
+      registers,
+    }),
   };
   // Zero every known series up front: a rate() over a series that appears late misses its first increments.
   for (const outcome of REQUEST_OUTCOMES) metrics.requests.inc({ outcome }, 0);

@@ -21,7 +21,7 @@ import {
 } from '@kubernetes/client-node';
 import type { RegistrationSettings } from '../config.js';
 import { INJECT_LABEL } from '../mutate/inject.js';
-import { watchFiles, type FileWatch } from './file-watch.js';
+import { type FileWatch, watchFiles } from './file-watch.js';
 import type { Readiness } from './health.js';
 import { errorFields, type Logger } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -34,9 +34,13 @@ export function desiredWebhook(s: RegistrationSettings, caBundle: string | undef
   const ca = caBundle === undefined ? {} : { caBundle };
   return {
     name: s.webhookName,
-    clientConfig: s.url !== ''
-      ? { url: s.url, ...ca }
-      : { service: { name: s.serviceName, namespace: s.serviceNamespace, port: s.servicePort, path: s.mutatePath }, ...ca },
+    clientConfig:
+      s.url !== ''
+        ? { url: s.url, ...ca }
+        : {
+            service: { name: s.serviceName, namespace: s.serviceNamespace, port: s.servicePort, path: s.mutatePath },
+            ...ca,
+          },
     rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: '*' }],
     // The API server filters first: only pods Flyte labelled ever reach us (the handler checks again).
     objectSelector: { matchLabels: { [INJECT_LABEL]: 'true' } },
@@ -52,7 +56,11 @@ export function desiredWebhook(s: RegistrationSettings, caBundle: string | undef
   };
 }
 
-export function desiredConfiguration(s: RegistrationSettings, caBundle: string | undefined, existing?: V1MutatingWebhookConfiguration): V1MutatingWebhookConfiguration {
+export function desiredConfiguration(
+  s: RegistrationSettings,
+  caBundle: string | undefined,
+  existing?: V1MutatingWebhookConfiguration,
+): V1MutatingWebhookConfiguration {
   const webhook = desiredWebhook(s, caBundle);
   if (caBundle === undefined) {
     // Without a CA file of our own (e.g. cert-manager's cainjector fills it in), keep the current caBundle.
@@ -79,16 +87,20 @@ export function describeKubeError(err: unknown): string {
     let message = '';
     try {
       const body: unknown = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
-      if (body && typeof body === 'object' && 'message' in body) message = String((body as { message: unknown }).message);
+      if (body && typeof body === 'object' && 'message' in body)
+        message = String((body as { message: unknown }).message);
     } catch {
       /* not JSON: the status code alone */
     }
-    const hint = err.code === 403 ? ' (grant this service account get, create and update on mutatingwebhookconfigurations)' : '';
+    const hint =
+      err.code === 403 ? ' (grant this service account get, create and update on mutatingwebhookconfigurations)' : '';
     return `HTTP ${err.code}${message ? `: ${message}` : ''}${hint}`;
   }
   if (err instanceof Error) {
     const cause = (err as Error & { cause?: unknown }).cause;
-    return cause instanceof Error && !err.message.includes(cause.message) ? `${err.message}: ${cause.message}` : err.message;
+    return cause instanceof Error && !err.message.includes(cause.message)
+      ? `${err.message}: ${cause.message}`
+      : err.message;
   }
   return String(err);
 }
@@ -98,7 +110,11 @@ function isStatus(err: unknown, code: number): boolean {
 }
 
 /** Create when absent, otherwise replace (with the read resourceVersion, so a concurrent writer makes us retry). */
-export async function applyConfiguration(api: AdmissionregistrationV1Api, s: RegistrationSettings, caBundle: string | undefined): Promise<'created' | 'updated'> {
+export async function applyConfiguration(
+  api: AdmissionregistrationV1Api,
+  s: RegistrationSettings,
+  caBundle: string | undefined,
+): Promise<'created' | 'updated'> {
   let existing: V1MutatingWebhookConfiguration | undefined;
   try {
     existing = await api.readMutatingWebhookConfiguration({ name: s.configurationName });
@@ -109,7 +125,10 @@ export async function applyConfiguration(api: AdmissionregistrationV1Api, s: Reg
     await api.createMutatingWebhookConfiguration({ body: desiredConfiguration(s, caBundle) });
     return 'created';
   }
-  await api.replaceMutatingWebhookConfiguration({ name: s.configurationName, body: desiredConfiguration(s, caBundle, existing) });
+  await api.replaceMutatingWebhookConfiguration({
+    name: s.configurationName,
+    body: desiredConfiguration(s, caBundle, existing),
+  });
   return 'updated';
 }
 
@@ -152,8 +171,12 @@ export async function findCluster(env: Readonly<Record<string, string | undefine
     kc.loadFromCluster();
     return { found: true, kubeConfig: kc, source: 'in-cluster service account' };
   }
-  return { found: false, why: 'KUBECONFIG is not set, there is no ~/.kube/config, ' +
-    'and this is not a pod (no KUBERNETES_SERVICE_HOST or service-account token)' };
+  return {
+    found: false,
+    why:
+      'KUBECONFIG is not set, there is no ~/.kube/config, ' +
+      'and this is not a pod (no KUBERNETES_SERVICE_HOST or service-account token)',
+  };
 }
 
 export interface RegistrarOptions {
@@ -183,7 +206,8 @@ async function readCaBundle(caFile: string, generatedCaPem: string | null): Prom
     } catch (err) {
       throw new Error(`cannot read TLS_CA_CERT_FILE ${caFile}: ${(err as Error).message}`);
     }
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`TLS_CA_CERT_FILE ${caFile} holds no PEM certificate`);
+    if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      throw new Error(`TLS_CA_CERT_FILE ${caFile} holds no PEM certificate`);
     return Buffer.from(pem).toString('base64');
   }
   return generatedCaPem === null ? undefined : Buffer.from(generatedCaPem).toString('base64');
@@ -193,7 +217,12 @@ async function readCaBundle(caFile: string, generatedCaPem: string | null): Prom
 export async function startRegistrar(opts: RegistrarOptions): Promise<Registrar> {
   const { settings, readiness, metrics, logger } = opts;
   const api = opts.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
-  const target = settings.url !== '' ? { url: settings.url } : { service: `${settings.serviceNamespace}/${settings.serviceName}:${settings.servicePort}${settings.mutatePath}` };
+  const target =
+    settings.url !== ''
+      ? { url: settings.url }
+      : {
+          service: `${settings.serviceNamespace}/${settings.serviceName}:${settings.servicePort}${settings.mutatePath}`,
+        };
   let stopped = false;
   let running = false;
   let again = false;
@@ -219,14 +248,27 @@ export async function startRegistrar(opts: RegistrarOptions): Promise<Registrar>
           readiness.registration = { state: 'registered' };
           backoffMs = opts.initialBackoffMs;
           failures = 0;
-          logger.info({ configuration: settings.configurationName, webhook: settings.webhookName, ...target, caBundle: caBundle === undefined ? 'kept' : 'set', result }, 'registered the MutatingWebhookConfiguration');
+          logger.info(
+            {
+              configuration: settings.configurationName,
+              webhook: settings.webhookName,
+              ...target,
+              caBundle: caBundle === undefined ? 'kept' : 'set',
+              result,
+            },
+            'registered the MutatingWebhookConfiguration',
+          );
         } catch (err) {
           if (stopped) return;
           failures++;
           const reason = describeKubeError(err);
           metrics.registrations.inc({ result: 'failed' });
-          if (readiness.registration.state !== 'registered') readiness.registration = { state: 'pending', lastError: reason };
-          logger.warn({ configuration: settings.configurationName, attempt: failures, retryInMs: backoffMs, reason }, 'registering the MutatingWebhookConfiguration failed; will retry');
+          if (readiness.registration.state !== 'registered')
+            readiness.registration = { state: 'pending', lastError: reason };
+          logger.warn(
+            { configuration: settings.configurationName, attempt: failures, retryInMs: backoffMs, reason },
+            'registering the MutatingWebhookConfiguration failed; will retry',
+          );
           retryTimer = setTimeout(() => void attempt(), backoffMs);
           backoffMs = Math.min(backoffMs * 2, opts.maxBackoffMs);
           return;

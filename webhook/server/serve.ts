@@ -7,10 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DestinationStream } from 'pino';
-import { loadConfig, type Config } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import { serviceDnsNames } from '../service-names.js';
 import { createAdmissionApp } from './app.js';
-import { Readiness, startHealthServer, type HealthServer } from './health.js';
+import { type HealthServer, Readiness, startHealthServer } from './health.js';
 import { createLogger, errorFields, type Logger } from './log.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
 import type { Registrar } from './registration.js';
@@ -64,7 +64,10 @@ async function podNamespace(): Promise<string> {
 
 /** Names for a generated certificate: local use, plus the Service and URL host so a cluster could use it too. */
 function selfSignedNames(config: Config): { dnsNames: string[]; ipAddresses: string[] } {
-  const dnsNames = ['localhost', ...serviceDnsNames(config.registration.serviceName, config.registration.serviceNamespace)];
+  const dnsNames = [
+    'localhost',
+    ...serviceDnsNames(config.registration.serviceName, config.registration.serviceNamespace),
+  ];
   const ipAddresses = ['127.0.0.1'];
   if (config.registration.url !== '') {
     const host = new URL(config.registration.url).hostname.replace(/^\[|\]$/g, '');
@@ -84,7 +87,8 @@ function selfSignedNames(config: Config): { dnsNames: string[]; ipAddresses: str
 export async function serve(env: NodeJS.ProcessEnv = process.env, options: ServeOptions = {}): Promise<RunningServer> {
   const loaded = loadConfig(env, await podNamespace());
   if (!loaded.ok) {
-    for (const problem of loaded.problems) process.stderr.write(`dap-secret-webhook: invalid configuration: ${problem}\n`);
+    for (const problem of loaded.problems)
+      process.stderr.write(`dap-secret-webhook: invalid configuration: ${problem}\n`);
     process.exit(2);
   }
   const config = loaded.config;
@@ -105,8 +109,11 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
       readiness.shuttingDown = true;
       registrar?.stop();
       if (drainDelayMs > 0 && tls) {
-        logger.info({ drainDelayMs }, 'shutting down: not ready; still serving until the API server ' +
-          'stops sending here (a second signal ends this drain delay)');
+        logger.info(
+          { drainDelayMs },
+          'shutting down: not ready; still serving until the API server ' +
+            'stops sending here (a second signal ends this drain delay)',
+        );
         draining = new AbortController();
         await sleep(drainDelayMs, undefined, { signal: draining.signal }).catch(() => undefined);
         draining = undefined;
@@ -120,7 +127,13 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
   const stop = () => shutdown(options.drainDelayMs ?? config.server.drainDelaySeconds * 1000);
 
   try {
-    health = await startHealthServer({ host: config.server.host, port: config.server.healthPort, readiness, metrics, logger });
+    health = await startHealthServer({
+      host: config.server.host,
+      port: config.server.healthPort,
+      readiness,
+      metrics,
+      logger,
+    });
     const app = createAdmissionApp({
       injection: config.injection,
       mutatePath: config.registration.mutatePath,
@@ -149,7 +162,10 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
       },
     });
     readiness.tlsListening = true;
-    logger.info({ host: config.server.host, port: tls.port, mutatePath: config.registration.mutatePath, healthPort: health.port }, 'serving admission requests (HTTPS: HTTP/2 and HTTP/1.1)');
+    logger.info(
+      { host: config.server.host, port: tls.port, mutatePath: config.registration.mutatePath, healthPort: health.port },
+      'serving admission requests (HTTPS: HTTP/2 and HTTP/1.1)',
+    );
 
     registrar = await startRegistration(config, env, tls, readiness, metrics, logger, fileCheckIntervalMs, options);
   } catch (err) {
@@ -184,7 +200,16 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
     };
   }
 
-  return { config, port: tls.port, healthPort: health.port, generatedCaPem: tls.generatedCaPem, readiness, metrics, logger, stop };
+  return {
+    config,
+    port: tls.port,
+    healthPort: health.port,
+    generatedCaPem: tls.generatedCaPem,
+    readiness,
+    metrics,
+    logger,
+    stop,
+  };
 }
 
 async function startRegistration(
@@ -200,8 +225,11 @@ async function startRegistration(
   const settings = config.registration;
   if (!settings.enabled) {
     readiness.registration = { state: 'disabled' };
-    logger.info({ configuration: settings.configurationName }, 'WEBHOOK_REGISTER=false: not registering; ' +
-      'the MutatingWebhookConfiguration is managed elsewhere (Helm/GitOps)');
+    logger.info(
+      { configuration: settings.configurationName },
+      'WEBHOOK_REGISTER=false: not registering; ' +
+        'the MutatingWebhookConfiguration is managed elsewhere (Helm/GitOps)',
+    );
     return undefined;
   }
   // Loaded only when registering: the Kubernetes client is most of the webhook's idle memory.
@@ -210,11 +238,21 @@ async function startRegistration(
   if (!cluster.found) {
     readiness.registration = { state: 'skipped', why: cluster.why };
     metrics.registrations.inc({ result: 'skipped' });
-    logger.warn({ configuration: settings.configurationName, why: cluster.why }, 'no Kubernetes cluster reachable: registration skipped; ' +
-      'serving anyway, but no API server will call this webhook');
+    logger.warn(
+      { configuration: settings.configurationName, why: cluster.why },
+      'no Kubernetes cluster reachable: registration skipped; ' +
+        'serving anyway, but no API server will call this webhook',
+    );
     return undefined;
   }
-  logger.info({ configuration: settings.configurationName, cluster: cluster.kubeConfig.getCurrentCluster()?.server, source: cluster.source }, 'registering the MutatingWebhookConfiguration');
+  logger.info(
+    {
+      configuration: settings.configurationName,
+      cluster: cluster.kubeConfig.getCurrentCluster()?.server,
+      source: cluster.source,
+    },
+    'registering the MutatingWebhookConfiguration',
+  );
   return startRegistrar({
     settings,
     kubeConfig: cluster.kubeConfig,

@@ -8,12 +8,12 @@
  * response, wait for in-flight requests (bounded), then cut whatever is left.
  */
 import { X509Certificate } from 'node:crypto';
-import { createSecureContext } from 'node:tls';
 import { readFile } from 'node:fs/promises';
-import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { Socket } from 'node:net';
-import { watchFiles, type FileWatch } from './file-watch.js';
+import { createSecureContext } from 'node:tls';
+import { type FileWatch, watchFiles } from './file-watch.js';
 import { listen } from './listen.js';
 import { errorFields, type Logger } from './log.js';
 import type { WebhookMetrics } from './metrics.js';
@@ -68,15 +68,21 @@ function checkKeyPair(pair: KeyPair, certFile: string, keyFile: string): void {
   try {
     createSecureContext({ cert: pair.cert, key: pair.key, minVersion: MIN_TLS_VERSION });
   } catch (err) {
-    throw new Error(`TLS_SERVER_CERT_FILE ${certFile} and TLS_SERVER_KEY_FILE ${keyFile} are ` +
-      `not a usable PEM certificate and matching key (${(err as Error).message})`);
+    throw new Error(
+      `TLS_SERVER_CERT_FILE ${certFile} and TLS_SERVER_KEY_FILE ${keyFile} are ` +
+        `not a usable PEM certificate and matching key (${(err as Error).message})`,
+    );
   }
 }
 
 async function readKeyPair(certFile: string, keyFile: string): Promise<KeyPair> {
   const [cert, key] = await Promise.all([
-    readFile(certFile, 'utf8').catch((err: Error) => Promise.reject(new Error(`cannot read TLS_SERVER_CERT_FILE ${certFile}: ${err.message}`))),
-    readFile(keyFile, 'utf8').catch((err: Error) => Promise.reject(new Error(`cannot read TLS_SERVER_KEY_FILE ${keyFile}: ${err.message}`))),
+    readFile(certFile, 'utf8').catch((err: Error) =>
+      Promise.reject(new Error(`cannot read TLS_SERVER_CERT_FILE ${certFile}: ${err.message}`)),
+    ),
+    readFile(keyFile, 'utf8').catch((err: Error) =>
+      Promise.reject(new Error(`cannot read TLS_SERVER_KEY_FILE ${keyFile}: ${err.message}`)),
+    ),
   ]);
   checkKeyPair({ cert, key }, certFile, keyFile);
   return { cert, key };
@@ -99,10 +105,14 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
     pair = { cert: bundle.certPem, key: bundle.keyPem };
     generatedCaPem = bundle.caCertPem;
     logger.warn(
-      { dnsNames: opts.selfSignedFor.dnsNames, ipAddresses: opts.selfSignedFor.ipAddresses, validTo: bundle.notAfter.toISOString() },
+      {
+        dnsNames: opts.selfSignedFor.dnsNames,
+        ipAddresses: opts.selfSignedFor.ipAddresses,
+        validTo: bundle.notAfter.toISOString(),
+      },
       'TLS_SERVER_CERT_FILE and TLS_SERVER_KEY_FILE are not set: ' +
         'serving a throw-away self-signed certificate made at start-up (fine for local use; ' +
-          'mount a real one in a cluster)',
+        'mount a real one in a cluster)',
     );
   } else {
     pair = await readKeyPair(certFile, keyFile);
@@ -130,19 +140,19 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
       connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
     } as Parameters<typeof createSecureServer>[0],
     (req, res) => {
-    inFlight++;
-    const socket = req.httpVersionMajor === 1 ? (req.socket as Socket) : null;
-    if (socket) busySockets.set(socket, (busySockets.get(socket) ?? 0) + 1);
-    res.once('close', () => {
-      inFlight--;
-      if (socket) {
-        const n = (busySockets.get(socket) ?? 1) - 1;
-        if (n === 0) busySockets.delete(socket);
-        else busySockets.set(socket, n);
-      }
-      if (inFlight === 0 && drained) drained();
-    });
-    handler(req, res);
+      inFlight++;
+      const socket = req.httpVersionMajor === 1 ? (req.socket as Socket) : null;
+      if (socket) busySockets.set(socket, (busySockets.get(socket) ?? 0) + 1);
+      res.once('close', () => {
+        inFlight--;
+        if (socket) {
+          const n = (busySockets.get(socket) ?? 1) - 1;
+          if (n === 0) busySockets.delete(socket);
+          else busySockets.set(socket, n);
+        }
+        if (inFlight === 0 && drained) drained();
+      });
+      handler(req, res);
     },
   );
   server.maxConnections = limits.maxConnections;
@@ -193,12 +203,18 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
           server.setSecureContext({ cert: next.cert, key: next.key, minVersion: MIN_TLS_VERSION });
           pair = next;
           metrics.certificateReloads.inc({ result: 'success' });
-          logger.info({ certFile, keyFile, ...describeCert(next.cert) }, 'reloaded the serving certificate; new connections use it');
+          logger.info(
+            { certFile, keyFile, ...describeCert(next.cert) },
+            'reloaded the serving certificate; new connections use it',
+          );
           return true;
         } catch (err) {
           // Often transient: the certificate is written before its key. The next change retries.
           metrics.certificateReloads.inc({ result: 'failure' });
-          logger.warn({ certFile, keyFile, err: { message: (err as Error).message } }, 'the changed certificate files are not usable (yet); still serving the previous certificate');
+          logger.warn(
+            { certFile, keyFile, err: { message: (err as Error).message } },
+            'the changed certificate files are not usable (yet); still serving the previous certificate',
+          );
           return false;
         }
       },
@@ -222,7 +238,8 @@ export async function startTlsServer(opts: TlsServerOptions): Promise<TlsServer>
           new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
         ]);
         clearTimeout(timer);
-        if (inFlight > 0) logger.warn({ inFlight, graceMs }, 'shutdown grace period over; cutting the remaining requests');
+        if (inFlight > 0)
+          logger.warn({ inFlight, graceMs }, 'shutdown grace period over; cutting the remaining requests');
       }
       cutting = true;
       for (const session of sessions) session.destroy();

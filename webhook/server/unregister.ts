@@ -5,8 +5,8 @@
  * pod after uninstall. Needs only `delete` on that one name; "already gone" counts as done.
  */
 import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
-import { CONFIG_VARS } from '../config.js';
 import { isDnsSubdomain } from '../../contract/plan.js';
+import { CONFIG_VARS } from '../config.js';
 import { describeKubeError, findCluster } from './registration.js';
 
 type Out = { out: (s: string) => void; err: (s: string) => void };

@@ -8,8 +8,8 @@ import {
   ApiextensionsV1Api,
   CoreV1Api,
   KubeConfig,
-  KubernetesObjectApi,
   type KubernetesObject,
+  KubernetesObjectApi,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import type { ControlPlane } from '../harness/controlPlane.js';
@@ -43,10 +43,21 @@ export async function dryRunCreate(kc: KubeConfig, obj: KubernetesObject): Promi
   } catch (err) {
     if (err instanceof ApiException && err.code === 409) {
       try {
-        const existing = await client.read({ apiVersion: obj.apiVersion!, kind: obj.kind!, metadata: { name: obj.metadata!.name!, namespace: obj.metadata?.namespace } });
-        return await client.replace({ ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } }, undefined, 'All', 'dap-deploy-test');
+        const existing = await client.read({
+          apiVersion: obj.apiVersion!,
+          kind: obj.kind!,
+          metadata: { name: obj.metadata!.name!, namespace: obj.metadata?.namespace },
+        });
+        return await client.replace(
+          { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+          undefined,
+          'All',
+          'dap-deploy-test',
+        );
       } catch (replaceErr) {
-        throw new Error(`the API server rejected ${describeObject(obj)}: ${apiMessage(replaceErr)}`, { cause: replaceErr });
+        throw new Error(`the API server rejected ${describeObject(obj)}: ${apiMessage(replaceErr)}`, {
+          cause: replaceErr,
+        });
       }
     }
     throw new Error(`the API server rejected ${describeObject(obj)}: ${apiMessage(err)}`, { cause: err });
@@ -64,7 +75,11 @@ export async function createIfAbsent(kc: KubeConfig, obj: KubernetesObject): Pro
 }
 
 /** Namespaces for dry-runs; created for real (a dry-run cannot place objects in a dry-run namespace). */
-export async function ensureNamespace(kc: KubeConfig, name: string, labels: Record<string, string> = {}): Promise<void> {
+export async function ensureNamespace(
+  kc: KubeConfig,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<void> {
   await createIfAbsent(kc, { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
 }
 
@@ -105,7 +120,8 @@ export async function installStandInCrds(kc: KubeConfig): Promise<void> {
     try {
       await api.createCustomResourceDefinition({ body: crd });
     } catch (err) {
-      if (!(err instanceof ApiException && err.code === 409)) throw new Error(`creating CRD ${name} failed: ${apiMessage(err)}`, { cause: err });
+      if (!(err instanceof ApiException && err.code === 409))
+        throw new Error(`creating CRD ${name} failed: ${apiMessage(err)}`, { cause: err });
     }
     const established = await waitFor(
       async () => {

@@ -11,9 +11,8 @@ import type {
   V1PodDisruptionBudget,
   V1Service,
 } from '@kubernetes/client-node';
-import { loadConfig, type Config } from '../../../webhook/config.js';
+import { CONFIG_VARS, type Config, loadConfig } from '../../../webhook/config.js';
 import { DEFAULT_SHUTDOWN_GRACE_MS } from '../../../webhook/server/serve.js';
-import { CONFIG_VARS } from '../../../webhook/config.js';
 import { maybe, normalRules, ofKind, one, rulesOf, webhookDeployment, webhookEnv } from './objects.js';
 
 /** What the webhook takes after SIGTERM at most: the drain delay, then in-flight requests. */
@@ -22,12 +21,23 @@ const DEFAULT_DRAIN_DELAY_SECONDS = Number(CONFIG_VARS.find((v) => v.name === 'W
 export const SHUTDOWN_SECONDS = DEFAULT_DRAIN_DELAY_SECONDS + DEFAULT_SHUTDOWN_GRACE_MS / 1000;
 
 export const FETCHER_RULES = [{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }];
-export const FETCHER_RULES_WITH_EVENTS = [...FETCHER_RULES, { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create'] }];
+export const FETCHER_RULES_WITH_EVENTS = [
+  ...FETCHER_RULES,
+  { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create'] },
+];
 
 /** Resources any of our Roles may name; everything else would be a privilege we do not need. */
-const ALLOWED_RESOURCES = new Set(['admissionregistration.k8s.io/mutatingwebhookconfigurations', '/secrets', '/events', 'events.k8s.io/events']);
+const ALLOWED_RESOURCES = new Set([
+  'admissionregistration.k8s.io/mutatingwebhookconfigurations',
+  '/secrets',
+  '/events',
+  'events.k8s.io/events',
+]);
 
-function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+function selectorMatches(
+  selector: Record<string, string> | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
   return Object.entries(selector ?? {}).every(([k, v]) => labels?.[k] === v);
 }
 
@@ -54,14 +64,30 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
   assert.equal(spec.replicas, 2, 'two replicas');
   assert.equal(spec.strategy?.rollingUpdate?.maxUnavailable, 0, 'rolling updates keep every ready replica');
   const selector = spec.selector.matchLabels!;
-  assert.ok(selectorMatches(selector, spec.template.metadata?.labels), 'the Deployment selector matches its pod template');
+  assert.ok(
+    selectorMatches(selector, spec.template.metadata?.labels),
+    'the Deployment selector matches its pod template',
+  );
   const pdb = one<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget');
   assert.equal(pdb.spec!.minAvailable, 1);
   assert.deepEqual(pdb.spec!.selector!.matchLabels, selector, 'the PDB selects the webhook pods');
-  assert.ok(pod.topologySpreadConstraints?.some((c) => c.topologyKey === 'kubernetes.io/hostname' && selectorMatches(c.labelSelector?.matchLabels, spec.template.metadata?.labels)), 'replicas spread across nodes');
-  const drain = Number(pod.containers.find((c) => c.name === 'webhook')?.env?.find((e) => e.name === 'WEBHOOK_DRAIN_DELAY_SECONDS')?.value ?? DEFAULT_DRAIN_DELAY_SECONDS);
+  assert.ok(
+    pod.topologySpreadConstraints?.some(
+      (c) =>
+        c.topologyKey === 'kubernetes.io/hostname' &&
+        selectorMatches(c.labelSelector?.matchLabels, spec.template.metadata?.labels),
+    ),
+    'replicas spread across nodes',
+  );
+  const drain = Number(
+    pod.containers.find((c) => c.name === 'webhook')?.env?.find((e) => e.name === 'WEBHOOK_DRAIN_DELAY_SECONDS')
+      ?.value ?? DEFAULT_DRAIN_DELAY_SECONDS,
+  );
   const shutdown = drain + DEFAULT_SHUTDOWN_GRACE_MS / 1000;
-  assert.ok((pod.terminationGracePeriodSeconds ?? 0) > shutdown, `terminationGracePeriodSeconds above the webhook's ${shutdown} s shutdown (drain delay + in-flight requests)`);
+  assert.ok(
+    (pod.terminationGracePeriodSeconds ?? 0) > shutdown,
+    `terminationGracePeriodSeconds above the webhook's ${shutdown} s shutdown (drain delay + in-flight requests)`,
+  );
 
   // Service: 443 → the HTTPS container port; metrics port by name; selects the pods.
   const service = one<V1Service>(objects, 'Service');
@@ -70,17 +96,40 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
   const https = service.spec!.ports!.find((p) => p.name === 'https')!;
   assert.equal(https.port, config.registration.servicePort, 'WEBHOOK_SERVICE_PORT is the Service port');
   assert.equal(https.targetPort, 'https');
-  assert.equal(container.ports!.find((p) => p.name === 'https')!.containerPort, config.server.port, 'WEBHOOK_PORT is the https container port');
-  assert.equal(container.ports!.find((p) => p.name === 'http-metrics')!.containerPort, config.server.healthPort, 'HEALTH_PORT is the metrics container port');
-  assert.ok(service.spec!.ports!.some((p) => p.name === 'http-metrics'), 'the Service exposes the metrics port');
+  assert.equal(
+    container.ports!.find((p) => p.name === 'https')!.containerPort,
+    config.server.port,
+    'WEBHOOK_PORT is the https container port',
+  );
+  assert.equal(
+    container.ports!.find((p) => p.name === 'http-metrics')!.containerPort,
+    config.server.healthPort,
+    'HEALTH_PORT is the metrics container port',
+  );
+  assert.ok(
+    service.spec!.ports!.some((p) => p.name === 'http-metrics'),
+    'the Service exposes the metrics port',
+  );
   assert.equal(config.registration.serviceName, service.metadata!.name, 'WEBHOOK_SERVICE_NAME is the Service');
-  assert.equal(config.registration.serviceNamespace, want.namespace, 'WEBHOOK_SERVICE_NAMESPACE is the install namespace');
+  assert.equal(
+    config.registration.serviceNamespace,
+    want.namespace,
+    'WEBHOOK_SERVICE_NAMESPACE is the install namespace',
+  );
 
   // Probes on the health port; requests and limits; restricted security context.
   assert.equal(container.readinessProbe?.httpGet?.path, '/readyz');
-  assert.equal(container.livenessProbe?.httpGet?.path, '/healthz', 'liveness stays 200 while the webhook drains (/readyz is 503 then)');
+  assert.equal(
+    container.livenessProbe?.httpGet?.path,
+    '/healthz',
+    'liveness stays 200 while the webhook drains (/readyz is 503 then)',
+  );
   assert.equal(container.readinessProbe?.httpGet?.port, 'http-metrics');
-  assert.equal(container.lifecycle?.preStop, undefined, 'no preStop hook: the image has no shell, the webhook drains itself');
+  assert.equal(
+    container.lifecycle?.preStop,
+    undefined,
+    'no preStop hook: the image has no shell, the webhook drains itself',
+  );
   for (const r of ['cpu', 'memory']) {
     assert.ok(container.resources?.requests?.[r], `request for ${r}`);
     assert.ok(container.resources?.limits?.[r], `limit for ${r}`);
@@ -114,15 +163,30 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
 
   // Exactly one writer of the MutatingWebhookConfiguration.
   const mwcs = ofKind<V1MutatingWebhookConfiguration>(objects, 'MutatingWebhookConfiguration');
-  const registrationRole = ofKind<V1ClusterRole>(objects, 'ClusterRole').find((r) => r.rules?.some((x) => x.resources?.includes('mutatingwebhookconfigurations') && x.verbs.includes('create')));
+  const registrationRole = ofKind<V1ClusterRole>(objects, 'ClusterRole').find((r) =>
+    r.rules?.some((x) => x.resources?.includes('mutatingwebhookconfigurations') && x.verbs.includes('create')),
+  );
   if (config.registration.enabled) {
     assert.equal(mwcs.length, 0, 'the webhook registers itself, so the manifests must not contain the configuration');
     assert.ok(registrationRole, 'the webhook may write its configuration');
     assert.equal(pod.automountServiceAccountToken, true, 'registration needs the token');
-    assert.deepEqual(normalRules(registrationRole.rules), normalRules([
-      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: [config.registration.configurationName], verbs: ['get', 'update'] },
-      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], verbs: ['create'] },
-    ]), 'registration RBAC: get/update on the one name, create (which resourceNames cannot limit)');
+    assert.deepEqual(
+      normalRules(registrationRole.rules),
+      normalRules([
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['mutatingwebhookconfigurations'],
+          resourceNames: [config.registration.configurationName],
+          verbs: ['get', 'update'],
+        },
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['mutatingwebhookconfigurations'],
+          verbs: ['create'],
+        },
+      ]),
+      'registration RBAC: get/update on the one name, create (which resourceNames cannot limit)',
+    );
   } else {
     assert.equal(mwcs.length, 1, 'the chart renders the configuration when the webhook does not register');
     assert.equal(registrationRole, undefined, 'no registration RBAC when the webhook does not register');
@@ -139,11 +203,15 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
     assert.equal(rule.nonResourceURLs, undefined, `${owner}: no non-resource URLs`);
     for (const group of rule.apiGroups ?? []) {
       for (const resource of rule.resources ?? []) {
-        assert.ok(ALLOWED_RESOURCES.has(`${group}/${resource}`), `${owner}: ${group}/${resource} is not a resource this install needs`);
+        assert.ok(
+          ALLOWED_RESOURCES.has(`${group}/${resource}`),
+          `${owner}: ${group}/${resource} is not a resource this install needs`,
+        );
       }
     }
     for (const verb of rule.verbs) {
-      if (verb !== 'create') assert.ok(rule.resourceNames?.length, `${owner}: ${verb} must be limited by resourceNames`);
+      if (verb !== 'create')
+        assert.ok(rule.resourceNames?.length, `${owner}: ${verb} must be limited by resourceNames`);
       assert.ok(['get', 'update', 'create', 'delete'].includes(verb), `${owner}: verb ${verb} is not needed`);
     }
   }
@@ -153,7 +221,8 @@ export function assertInstallInvariants(objects: KubernetesObject[], want: Insta
   assert.ok(fetcherRole, `ClusterRole ${want.fetcherClusterRole}`);
   const fetcherRules = normalRules(fetcherRole.rules);
   assert.ok(
-    JSON.stringify(fetcherRules) === JSON.stringify(normalRules(FETCHER_RULES)) || JSON.stringify(fetcherRules) === JSON.stringify(normalRules(FETCHER_RULES_WITH_EVENTS)),
+    JSON.stringify(fetcherRules) === JSON.stringify(normalRules(FETCHER_RULES)) ||
+      JSON.stringify(fetcherRules) === JSON.stringify(normalRules(FETCHER_RULES_WITH_EVENTS)),
     `the fetcher ClusterRole grants create on secrets (and events) only, got ${JSON.stringify(fetcherRules)}`,
   );
 }

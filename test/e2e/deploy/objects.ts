@@ -20,11 +20,19 @@ export function ofKind<T extends KubernetesObject>(objects: KubernetesObject[], 
 
 export function one<T extends KubernetesObject>(objects: KubernetesObject[], kind: string, name?: string): T {
   const found = ofKind<T>(objects, kind).filter((o) => name === undefined || o.metadata?.name === name);
-  assert.equal(found.length, 1, `expected exactly one ${kind}${name ? ` named ${name}` : ''}, found ${found.map((o) => o.metadata?.name).join(', ') || 'none'}`);
+  assert.equal(
+    found.length,
+    1,
+    `expected exactly one ${kind}${name ? ` named ${name}` : ''}, found ${found.map((o) => o.metadata?.name).join(', ') || 'none'}`,
+  );
   return found[0]!;
 }
 
-export function maybe<T extends KubernetesObject>(objects: KubernetesObject[], kind: string, name: string): T | undefined {
+export function maybe<T extends KubernetesObject>(
+  objects: KubernetesObject[],
+  kind: string,
+  name: string,
+): T | undefined {
   return ofKind<T>(objects, kind).find((o) => o.metadata?.name === name);
 }
 
@@ -47,9 +55,12 @@ export function webhookEnv(deployment: V1Deployment): Record<string, string> {
 /** Every pod template in the objects: Deployments, Jobs and CronJobs. */
 export function podTemplates(objects: KubernetesObject[]): { owner: string; template: V1PodTemplateSpec }[] {
   const out: { owner: string; template: V1PodTemplateSpec }[] = [];
-  for (const d of ofKind<V1Deployment>(objects, 'Deployment')) out.push({ owner: `Deployment ${d.metadata!.name}`, template: d.spec!.template });
-  for (const j of ofKind<V1Job>(objects, 'Job')) out.push({ owner: `Job ${j.metadata!.name}`, template: j.spec!.template });
-  for (const c of ofKind<V1CronJob>(objects, 'CronJob')) out.push({ owner: `CronJob ${c.metadata!.name}`, template: c.spec!.jobTemplate.spec!.template });
+  for (const d of ofKind<V1Deployment>(objects, 'Deployment'))
+    out.push({ owner: `Deployment ${d.metadata!.name}`, template: d.spec!.template });
+  for (const j of ofKind<V1Job>(objects, 'Job'))
+    out.push({ owner: `Job ${j.metadata!.name}`, template: j.spec!.template });
+  for (const c of ofKind<V1CronJob>(objects, 'CronJob'))
+    out.push({ owner: `CronJob ${c.metadata!.name}`, template: c.spec!.jobTemplate.spec!.template });
   return out;
 }
 

@@ -25,11 +25,16 @@ const tools = new Map<string, Promise<string>>();
 function tool(script: string): Promise<string> {
   let path = tools.get(script);
   if (!path) {
-    path = run('bash', [join(REPO_ROOT, 'test/e2e/provision', script)], { timeout: PROVISION_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 })
+    path = run('bash', [join(REPO_ROOT, 'test/e2e/provision', script)], {
+      timeout: PROVISION_TIMEOUT_MS,
+      maxBuffer: 64 * 1024 * 1024,
+    })
       .then(({ stdout }) => stdout.trim().split('\n').at(-1) ?? '')
       .catch((err: Error & { stderr?: string }) => {
         tools.delete(script);
-        throw new Error(`test/e2e/provision/${script} failed; run \`npm run provision\` to see why.\n${(err.stderr ?? '').split('\n').slice(-20).join('\n')}`);
+        throw new Error(
+          `test/e2e/provision/${script} failed; run \`npm run provision\` to see why.\n${(err.stderr ?? '').split('\n').slice(-20).join('\n')}`,
+        );
       });
     tools.set(script, path);
   }
@@ -45,13 +50,22 @@ export interface Rendered {
 }
 
 /** `helm template RELEASE CHART -n NAMESPACE -f values.yaml`; values are written to a temp file. */
-export async function helmTemplate(release: string, namespace: string, values: object, extraArgs: string[] = []): Promise<Rendered> {
+export async function helmTemplate(
+  release: string,
+  namespace: string,
+  values: object,
+  extraArgs: string[] = [],
+): Promise<Rendered> {
   const helm = await helmBinary();
   const dir = await mkdtemp(join(tmpdir(), 'dap-helm-values-'));
   try {
     const file = join(dir, 'values.yaml');
     await writeFile(file, stringify(values));
-    const { stdout } = await run(helm, ['template', release, CHART_DIR, '--namespace', namespace, '--values', file, ...extraArgs], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(
+      helm,
+      ['template', release, CHART_DIR, '--namespace', namespace, '--values', file, ...extraArgs],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
     return { text: stdout, objects: parseManifests(stdout, `helm template ${release}`) };
   } finally {
     await rm(dir, { recursive: true, force: true });

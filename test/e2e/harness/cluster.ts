@@ -24,7 +24,10 @@ export async function createNamespace(kc: KubeConfig, name: string, opts: Namesp
       await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: name });
       return true;
     },
-    { what: `service account default and ConfigMap kube-root-ca.crt in new namespace ${name}`, timeoutMs: opts.timeoutMs ?? 30_000 },
+    {
+      what: `service account default and ConfigMap kube-root-ca.crt in new namespace ${name}`,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+    },
   );
 }
 
@@ -45,5 +48,9 @@ export async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | un
 
 /** Waits until `read` answers 404 (e.g. a Secret the garbage collector removes). */
 export async function waitForGone(read: () => Promise<unknown>, what: string, timeoutMs = 30_000): Promise<void> {
-  await waitFor(async () => ((await readOrUndefined(read)) === undefined ? true : undefined), { what: `${what} to be deleted`, timeoutMs, intervalMs: 200 });
+  await waitFor(async () => ((await readOrUndefined(read)) === undefined ? true : undefined), {
+    what: `${what} to be deleted`,
+    timeoutMs,
+    intervalMs: 200,
+  });
 }

@@ -17,9 +17,9 @@
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import type { KubeConfig, V1Container, V1Pod } from '@kubernetes/client-node';
-import { expandReferences, resolveContainerEnv, type EnvSource } from './env.js';
+import { type EnvSource, expandReferences, resolveContainerEnv } from './env.js';
 import { removeTempDir, startProcess } from './processes.js';
-import { materialiseVolume, type MaterialisedVolume } from './volumes.js';
+import { type MaterialisedVolume, materialiseVolume } from './volumes.js';
 
 export interface PodSandbox {
   readonly kubeConfig: KubeConfig;
@@ -35,7 +35,10 @@ let sandboxCount = 0;
 
 /** Materialises every volume of a stored pod, as the kubelet does before its first container. */
 export async function createPodSandbox(kc: KubeConfig, pod: V1Pod, baseDir: string): Promise<PodSandbox> {
-  if (!pod.metadata?.uid) throw new Error(`pod ${pod.metadata?.namespace}/${pod.metadata?.name} has no uid: pass the pod read back from the API server`);
+  if (!pod.metadata?.uid)
+    throw new Error(
+      `pod ${pod.metadata?.namespace}/${pod.metadata?.name} has no uid: pass the pod read back from the API server`,
+    );
   const dir = join(baseDir, `pod-${pod.metadata.name}-${++sandboxCount}`);
   await mkdir(dir, { recursive: true });
   const volumes = new Map<string, MaterialisedVolume>();
@@ -44,7 +47,8 @@ export async function createPodSandbox(kc: KubeConfig, pod: V1Pod, baseDir: stri
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    for (const volume of pod.spec?.volumes ?? []) volumes.set(volume.name, await materialiseVolume(kc, pod, volume, dir));
+    for (const volume of pod.spec?.volumes ?? [])
+      volumes.set(volume.name, await materialiseVolume(kc, pod, volume, dir));
   } catch (err) {
     await dispose();
     throw err;
@@ -102,7 +106,10 @@ export async function prepareContainer(sandbox: PodSandbox, containerName: strin
   const podRef = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
   const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])];
   const container = all.find((c) => c.name === containerName);
-  if (!container) throw new Error(`pod ${podRef} has no container ${JSON.stringify(containerName)} (it has: ${all.map((c) => c.name).join(', ')})`);
+  if (!container)
+    throw new Error(
+      `pod ${podRef} has no container ${JSON.stringify(containerName)} (it has: ${all.map((c) => c.name).join(', ')})`,
+    );
 
   const { values: env, sources: envSources } = await resolveContainerEnv(sandbox.kubeConfig, pod, container);
   const dir = join(sandbox.dir, `container-${containerName}-${++runCount}`);
@@ -120,7 +127,10 @@ export async function prepareContainer(sandbox: PodSandbox, containerName: strin
   }
   for (const a of mounts) {
     const outer = mounts.find((b) => b !== a && isUnder(a.path, b.path));
-    if (outer) throw new Error(`container ${containerName} of pod ${podRef} mounts ${a.path} inside ${outer.path}; the kubelet step does not nest mounts (extend test/e2e/harness/container.ts)`);
+    if (outer)
+      throw new Error(
+        `container ${containerName} of pod ${podRef} mounts ${a.path} inside ${outer.path}; the kubelet step does not nest mounts (extend test/e2e/harness/container.ts)`,
+      );
   }
   for (const m of mounts) {
     await mkdir(dirname(join(rootfs, m.path)), { recursive: true });
@@ -145,7 +155,11 @@ export async function prepareContainer(sandbox: PodSandbox, containerName: strin
 }
 
 /** Runs a prepared container's stand-in program; see the module comment. */
-export async function runPreparedContainer(sandbox: PodSandbox, view: ContainerView, opts: RunContainerOptions): Promise<ContainerRun> {
+export async function runPreparedContainer(
+  sandbox: PodSandbox,
+  view: ContainerView,
+  opts: RunContainerOptions,
+): Promise<ContainerRun> {
   const { container, env, envSources, hostPath, dir } = view;
   const home = join(dir, 'home');
   // A container has its own /tmp: temp files (flytekit makes some at import) go with the sandbox, not the host's /tmp.
@@ -163,7 +177,9 @@ export async function runPreparedContainer(sandbox: PodSandbox, view: ContainerV
   for (const [k, v] of env) processEnv[k] = envSources.get(k) === 'value' ? toHost(v) : v;
   Object.assign(processEnv, opts.extraEnv ?? {});
 
-  const args = (opts.args ?? [...(container.command ?? []).slice(1), ...(container.args ?? [])].map((a) => toHost(expandReferences(a, env))));
+  const args =
+    opts.args ??
+    [...(container.command ?? []).slice(1), ...(container.args ?? [])].map((a) => toHost(expandReferences(a, env)));
   const cwd = (container.workingDir && hostPath(container.workingDir)) || home;
   const stdoutPath = join(dir, 'stdout');
   const stderrPath = join(dir, 'stderr');
@@ -190,7 +206,11 @@ export async function runPreparedContainer(sandbox: PodSandbox, view: ContainerV
 }
 
 /** prepareContainer + runPreparedContainer. */
-export async function runContainer(sandbox: PodSandbox, containerName: string, opts: RunContainerOptions): Promise<ContainerRun> {
+export async function runContainer(
+  sandbox: PodSandbox,
+  containerName: string,
+  opts: RunContainerOptions,
+): Promise<ContainerRun> {
   return runPreparedContainer(sandbox, await prepareContainer(sandbox, containerName), opts);
 }
 

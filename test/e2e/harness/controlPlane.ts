@@ -8,9 +8,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, Health, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { createCertificateAuthority, createSigningKeyPair, type CertificateAuthority } from '../../support/k8s/pki.js';
-import { keepTempDir, registerTempDir, removeTempDir, startProcess, type ManagedProcess } from './processes.js';
+import { type CertificateAuthority, createCertificateAuthority, createSigningKeyPair } from '../../support/k8s/pki.js';
 import { freePort } from './ports.js';
+import { keepTempDir, type ManagedProcess, registerTempDir, removeTempDir, startProcess } from './processes.js';
 import { kubernetesBinaries } from './provisioned.js';
 import { waitFor } from './wait.js';
 
@@ -113,52 +113,65 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const kubeconfigPath = file('admin.kubeconfig');
     await writeFile(kubeconfigPath, kubeConfig.exportConfig(), { mode: 0o600 });
     const kcmKubeconfigPath = file('kcm.kubeconfig');
-    await writeFile(kcmKubeconfigPath, clientConfig(apiUrl, ca.certPem, 'kcm', kcmClient).exportConfig(), { mode: 0o600 });
+    await writeFile(kcmKubeconfigPath, clientConfig(apiUrl, ca.certPem, 'kcm', kcmClient).exportConfig(), {
+      mode: 0o600,
+    });
 
     // --- etcd ---
     const etcdUrl = `http://127.0.0.1:${etcdClientPort}`;
     const etcdPeerUrl = `http://127.0.0.1:${etcdPeerPort}`;
-    const etcd = startProcess('etcd', bins.etcd, [
-      '--name=dap-e2e',
-      `--data-dir=${file('etcd-data')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${etcdPeerUrl}`,
-      `--initial-advertise-peer-urls=${etcdPeerUrl}`,
-      `--initial-cluster=dap-e2e=${etcdPeerUrl}`,
-      '--unsafe-no-fsync', // throw-away data: durability buys nothing, fsync costs start-up time
-      '--log-level=warn',
-    ], { logPath: file('etcd.log') });
-    processes.push(etcd);
-    await waitFor(
-      async () => ((await fetch(`${etcdUrl}/health`)).ok ? true : undefined),
-      { what: `etcd to report healthy at ${etcdUrl}`, timeoutMs: readyTimeoutMs, abortIf: exitedReason(etcd) },
+    const etcd = startProcess(
+      'etcd',
+      bins.etcd,
+      [
+        '--name=dap-e2e',
+        `--data-dir=${file('etcd-data')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${etcdPeerUrl}`,
+        `--initial-advertise-peer-urls=${etcdPeerUrl}`,
+        `--initial-cluster=dap-e2e=${etcdPeerUrl}`,
+        '--unsafe-no-fsync', // throw-away data: durability buys nothing, fsync costs start-up time
+        '--log-level=warn',
+      ],
+      { logPath: file('etcd.log') },
     );
+    processes.push(etcd);
+    await waitFor(async () => ((await fetch(`${etcdUrl}/health`)).ok ? true : undefined), {
+      what: `etcd to report healthy at ${etcdUrl}`,
+      timeoutMs: readyTimeoutMs,
+      abortIf: exitedReason(etcd),
+    });
 
     // --- kube-apiserver ---
-    const apiserver = startProcess('kube-apiserver', bins.kubeApiserver, [
-      `--etcd-servers=${etcdUrl}`,
-      `--bind-address=${bindAddress}`,
-      `--advertise-address=${bindAddress}`,
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${file('apiserver-certs')}`,
-      `--tls-cert-file=${file('apiserver.crt')}`,
-      `--tls-private-key-file=${file('apiserver.key')}`,
-      `--client-ca-file=${file('ca.crt')}`,
-      `--service-account-issuer=${issuer}`,
-      `--service-account-key-file=${file('sa.pub')}`,
-      `--service-account-signing-key-file=${file('sa.key')}`,
-      `--api-audiences=${apiAudiences.join(',')}`,
-      '--service-cluster-ip-range=10.96.0.0/24',
-      '--authorization-mode=Node,RBAC',
-      // On top of the defaults (which include ServiceAccount and NamespaceLifecycle); named so the
-      // test's premise is visible here.
-      '--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook,PodSecurity,ServiceAccount,NamespaceLifecycle',
-      '--anonymous-auth=true',
-      // On loopback the `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse; no pod runs to use it.
-      ...(bindAddress === '127.0.0.1' ? ['--endpoint-reconciler-type=none'] : []),
-      '--profiling=false',
-    ], { logPath: file('kube-apiserver.log') });
+    const apiserver = startProcess(
+      'kube-apiserver',
+      bins.kubeApiserver,
+      [
+        `--etcd-servers=${etcdUrl}`,
+        `--bind-address=${bindAddress}`,
+        `--advertise-address=${bindAddress}`,
+        `--secure-port=${apiPort}`,
+        `--cert-dir=${file('apiserver-certs')}`,
+        `--tls-cert-file=${file('apiserver.crt')}`,
+        `--tls-private-key-file=${file('apiserver.key')}`,
+        `--client-ca-file=${file('ca.crt')}`,
+        `--service-account-issuer=${issuer}`,
+        `--service-account-key-file=${file('sa.pub')}`,
+        `--service-account-signing-key-file=${file('sa.key')}`,
+        `--api-audiences=${apiAudiences.join(',')}`,
+        '--service-cluster-ip-range=10.96.0.0/24',
+        '--authorization-mode=Node,RBAC',
+        // On top of the defaults (which include ServiceAccount and NamespaceLifecycle); named so the
+        // test's premise is visible here.
+        '--enable-admission-plugins=MutatingAdmissionWebhook,ValidatingAdmissionWebhook,PodSecurity,ServiceAccount,NamespaceLifecycle',
+        '--anonymous-auth=true',
+        // On loopback the `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse; no pod runs to use it.
+        ...(bindAddress === '127.0.0.1' ? ['--endpoint-reconciler-type=none'] : []),
+        '--profiling=false',
+      ],
+      { logPath: file('kube-apiserver.log') },
+    );
     processes.push(apiserver);
     const health = new Health(kubeConfig);
     await waitFor(async () => ((await health.readyz({})) ? true : undefined), {
@@ -169,27 +182,36 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
 
     // --- kube-controller-manager ---
-    const kcm = startProcess('kube-controller-manager', bins.kubeControllerManager, [
-      `--kubeconfig=${kcmKubeconfigPath}`,
-      `--authentication-kubeconfig=${kcmKubeconfigPath}`,
-      `--authorization-kubeconfig=${kcmKubeconfigPath}`,
-      '--authentication-skip-lookup', // the API server has no front-proxy CA to look up
-      '--bind-address=127.0.0.1',
-      `--secure-port=${kcmPort}`,
-      `--cert-dir=${file('kcm-certs')}`,
-      '--leader-elect=false',
-      '--use-service-account-credentials=false',
-      `--root-ca-file=${file('ca.crt')}`,
-      `--service-account-private-key-file=${file('sa.key')}`,
-      `--controllers=${opts.controllers ?? 'garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,namespace-controller'}`,
-    ], { logPath: file('kube-controller-manager.log') });
+    const kcm = startProcess(
+      'kube-controller-manager',
+      bins.kubeControllerManager,
+      [
+        `--kubeconfig=${kcmKubeconfigPath}`,
+        `--authentication-kubeconfig=${kcmKubeconfigPath}`,
+        `--authorization-kubeconfig=${kcmKubeconfigPath}`,
+        '--authentication-skip-lookup', // the API server has no front-proxy CA to look up
+        '--bind-address=127.0.0.1',
+        `--secure-port=${kcmPort}`,
+        `--cert-dir=${file('kcm-certs')}`,
+        '--leader-elect=false',
+        '--use-service-account-credentials=false',
+        `--root-ca-file=${file('ca.crt')}`,
+        `--service-account-private-key-file=${file('sa.key')}`,
+        `--controllers=${opts.controllers ?? 'garbage-collector-controller,serviceaccount-controller,serviceaccount-token-controller,root-ca-certificate-publisher-controller,namespace-controller'}`,
+      ],
+      { logPath: file('kube-controller-manager.log') },
+    );
     processes.push(kcm);
 
     // Readable without credentials, so the MLP gateway stand-in needs only the CA (see jwksUrl).
     await kubeConfig.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
       body: {
         metadata: { name: 'dap-e2e:service-account-issuer-discovery:unauthenticated' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:service-account-issuer-discovery' },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: 'system:service-account-issuer-discovery',
+        },
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:unauthenticated' }],
       },
     });
@@ -203,7 +225,12 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         await core.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: 'default' });
         return true;
       },
-      { what: 'kube-controller-manager to create the default service account and kube-root-ca.crt', timeoutMs: readyTimeoutMs, intervalMs: 200, abortIf: exitedReason(kcm) },
+      {
+        what: 'kube-controller-manager to create the default service account and kube-root-ca.crt',
+        timeoutMs: readyTimeoutMs,
+        intervalMs: 200,
+        abortIf: exitedReason(kcm),
+      },
     );
 
     return {
@@ -229,12 +256,20 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const report = logTails();
     await stopAll();
     keepTempDir(dir);
-    throw new Error(`the e2e control plane did not start: ${(err as Error).message}\n(files kept in ${dir})\n${report}`, { cause: err });
+    throw new Error(
+      `the e2e control plane did not start: ${(err as Error).message}\n(files kept in ${dir})\n${report}`,
+      { cause: err },
+    );
   }
 }
 
 /** A kubeconfig for `server` with a client certificate issued by the cluster CA. */
-export function clientConfig(server: string, caPem: string, user: string, cred: { certPem: string; keyPem: string }): KubeConfig {
+export function clientConfig(
+  server: string,
+  caPem: string,
+  user: string,
+  cred: { certPem: string; keyPem: string },
+): KubeConfig {
   const kc = new KubeConfig();
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   kc.loadFromOptions({

@@ -33,7 +33,9 @@ export function resolveFieldRef(pod: V1Pod, fieldPath: string): string {
     case 'status.podIPs':
       return '';
     default:
-      throw new Error(`the kubelet step does not resolve fieldRef ${JSON.stringify(fieldPath)} (pod ${meta.namespace}/${meta.name}); extend test/e2e/harness/downward.ts`);
+      throw new Error(
+        `the kubelet step does not resolve fieldRef ${JSON.stringify(fieldPath)} (pod ${meta.namespace}/${meta.name}); extend test/e2e/harness/downward.ts`,
+      );
   }
 }
 

@@ -28,8 +28,10 @@ export async function resolveContainerEnv(kc: KubeConfig, pod: V1Pod, container:
   for (const source of container.envFrom ?? []) {
     const prefix = source.prefix ?? '';
     let data: Record<string, string> | undefined;
-    if (source.configMapRef) data = await reader.configMap(source.configMapRef.name ?? '', source.configMapRef.optional ?? false);
-    else if (source.secretRef) data = await reader.secret(source.secretRef.name ?? '', source.secretRef.optional ?? false);
+    if (source.configMapRef)
+      data = await reader.configMap(source.configMapRef.name ?? '', source.configMapRef.optional ?? false);
+    else if (source.secretRef)
+      data = await reader.secret(source.secretRef.name ?? '', source.secretRef.optional ?? false);
     for (const [k, v] of Object.entries(data ?? {})) env.set(prefix + k, v, 'envFrom');
   }
 
@@ -48,7 +50,9 @@ export async function resolveContainerEnv(kc: KubeConfig, pod: V1Pod, container:
       const value = await reader.key('ConfigMap', ref.name ?? '', ref.key, ref.optional ?? false, entry.name);
       if (value !== undefined) env.set(entry.name, value, 'configMapKeyRef');
     } else {
-      throw new Error(`the kubelet step does not resolve env ${entry.name} of container ${container.name} (${Object.keys(from).join(', ')}); extend test/e2e/harness/env.ts`);
+      throw new Error(
+        `the kubelet step does not resolve env ${entry.name} of container ${container.name} (${Object.keys(from).join(', ')}); extend test/e2e/harness/env.ts`,
+      );
     }
   }
   return { values, sources };
@@ -111,17 +115,27 @@ class ObjectReader {
     return cm.data ?? {};
   }
 
-  async key(kind: 'Secret' | 'ConfigMap', name: string, key: string, optional: boolean, envName: string): Promise<string | undefined> {
+  async key(
+    kind: 'Secret' | 'ConfigMap',
+    name: string,
+    key: string,
+    optional: boolean,
+    envName: string,
+  ): Promise<string | undefined> {
     const data = kind === 'Secret' ? await this.secret(name, optional) : await this.configMap(name, optional);
     if (data === undefined) return undefined;
     if (key in data) return data[key];
     if (optional) return undefined;
-    throw new Error(`couldn't find key ${key} in ${kind} ${this.namespace}/${name} for env ${envName} (pod ${this.pod.metadata?.name}): the kubelet would not start the container`);
+    throw new Error(
+      `couldn't find key ${key} in ${kind} ${this.namespace}/${name} for env ${envName} (pod ${this.pod.metadata?.name}): the kubelet would not start the container`,
+    );
   }
 
   private missing(kind: string, name: string, optional: boolean): undefined {
     if (optional) return undefined;
-    throw new Error(`${kind} ${this.namespace}/${name} not found (pod ${this.pod.metadata?.name}): the kubelet would not start the container`);
+    throw new Error(
+      `${kind} ${this.namespace}/${name} not found (pod ${this.pod.metadata?.name}): the kubelet would not start the container`,
+    );
   }
 
   private async orMissing<T>(read: () => Promise<T>): Promise<T | undefined> {

@@ -8,7 +8,13 @@ import type { V1Pod } from '@kubernetes/client-node';
 
 export interface SecretVector {
   name: string;
-  secret: { group?: string; group_version?: string; key?: string; mount_requirement?: 'ANY' | 'ENV_VAR' | 'FILE'; env_var?: string };
+  secret: {
+    group?: string;
+    group_version?: string;
+    key?: string;
+    mount_requirement?: 'ANY' | 'ENV_VAR' | 'FILE';
+    env_var?: string;
+  };
   annotation_key: string;
   annotation_value: string;
   flytekit_lookup: { env_var: string; file_path: string };
@@ -68,7 +74,17 @@ export function flytePropellerPod(o: FlytePodOptions): V1Pod {
         {
           name: o.name,
           image: 'registry.example/flytesnacks:v1',
-          args: ['pyflyte-fast-execute', '--additional-distribution', 's3://bucket/fast.tar.gz', '--', 'pyflyte-execute', '--task-module', 'secrets_demo', '--task-name', 'read_secrets'],
+          args: [
+            'pyflyte-fast-execute',
+            '--additional-distribution',
+            's3://bucket/fast.tar.gz',
+            '--',
+            'pyflyte-execute',
+            '--task-module',
+            'secrets_demo',
+            '--task-name',
+            'read_secrets',
+          ],
           env: [
             { name: 'FLYTE_INTERNAL_EXECUTION_ID', value: executionId },
             { name: 'FLYTE_INTERNAL_EXECUTION_PROJECT', value: o.project },

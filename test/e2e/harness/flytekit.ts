@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { prepareContainer, runPreparedContainer, type ContainerRun, type PodSandbox } from './container.js';
+import { type ContainerRun, type PodSandbox, prepareContainer, runPreparedContainer } from './container.js';
 import { flytekitPython } from './provisioned.js';
 
 const READER = fileURLToPath(new URL('./flytekit_reader.py', import.meta.url));
@@ -46,13 +46,19 @@ export interface TaskStepOptions {
   timeoutMs?: number;
 }
 
-export async function runTaskStep(sandbox: PodSandbox, containerName: string, requests: SecretRequest[], opts: TaskStepOptions = {}): Promise<TaskStepResult> {
+export async function runTaskStep(
+  sandbox: PodSandbox,
+  containerName: string,
+  requests: SecretRequest[],
+  opts: TaskStepOptions = {},
+): Promise<TaskStepResult> {
   const python = await flytekitPython();
   const view = await prepareContainer(sandbox, containerName);
   const extraEnv: Record<string, string> = {};
   // FLYTE_SECRETS_DEFAULT_DIR set by the pod is mapped like any path; when unset, flytekit's default
   // must still mean the container's /etc/secrets, not the host's.
-  if (!view.env.has('FLYTE_SECRETS_DEFAULT_DIR')) extraEnv.FLYTE_SECRETS_DEFAULT_DIR = view.rootfsPath(FLYTEKIT_DEFAULT_DIR);
+  if (!view.env.has('FLYTE_SECRETS_DEFAULT_DIR'))
+    extraEnv.FLYTE_SECRETS_DEFAULT_DIR = view.rootfsPath(FLYTEKIT_DEFAULT_DIR);
 
   const resultFile = join(view.dir, 'flytekit-result.json');
   const spec = {
@@ -67,10 +73,17 @@ export async function runTaskStep(sandbox: PodSandbox, containerName: string, re
   });
   if (run.exitCode !== 0) {
     // stderr is flytekit's own output (import errors, tracebacks); the reader never prints values.
-    throw new Error(`the flytekit reader in container ${containerName} exited with ${run.signal ?? run.exitCode}${run.timedOut ? ' (timed out)' : ''}:\n${run.stderr.slice(-4000)}`);
+    throw new Error(
+      `the flytekit reader in container ${containerName} exited with ${run.signal ?? run.exitCode}${run.timedOut ? ' (timed out)' : ''}:\n${run.stderr.slice(-4000)}`,
+    );
   }
-  const parsed = JSON.parse(await readFile(resultFile, 'utf8')) as Omit<TaskStepResult, 'run' | 'secrets' | 'containerEnv'> & {
-    secrets: (Omit<FlytekitSecret, 'request'> & { request: { group?: string; key?: string; group_version?: string } })[];
+  const parsed = JSON.parse(await readFile(resultFile, 'utf8')) as Omit<
+    TaskStepResult,
+    'run' | 'secrets' | 'containerEnv'
+  > & {
+    secrets: (Omit<FlytekitSecret, 'request'> & {
+      request: { group?: string; key?: string; group_version?: string };
+    })[];
   };
   return {
     flytekitVersion: parsed.flytekitVersion,

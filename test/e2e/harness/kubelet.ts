@@ -9,11 +9,12 @@
  *   - the plan's `fileRoot` (a container path inside a JSON env value) is mapped to the host
  *     directory of the volume mounted there.
  */
-import { fileURLToPath } from 'node:url';
+
 import { posix } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FETCHER_ENV, IDENTITY_FILES, IDENTITY_MOUNT_PATH } from '../../../contract/fetcher-env.js';
 import { PLAN_ENV } from '../../../contract/plan.js';
-import { prepareContainer, runPreparedContainer, type ContainerRun, type PodSandbox } from './container.js';
+import { type ContainerRun, type PodSandbox, prepareContainer, runPreparedContainer } from './container.js';
 
 export const FETCHER_CONTAINER = 'fetcher';
 export const FETCHER_EXECUTABLE = fileURLToPath(new URL('../../../dist/dap-secret-fetcher', import.meta.url));
@@ -49,13 +50,16 @@ export async function runFetcherStep(sandbox: PodSandbox, opts: FetcherStepOptio
     if (!view.env.has(name) && mapped) extraEnv[name] = mapped;
   }
   // Without a projected kube-root-ca.crt the fetcher would still need the cluster's CA.
-  if (!view.env.has(FETCHER_ENV.kubeCaFile) && !extraEnv[FETCHER_ENV.kubeCaFile]) extraEnv[FETCHER_ENV.kubeCaFile] = opts.caFile;
+  if (!view.env.has(FETCHER_ENV.kubeCaFile) && !extraEnv[FETCHER_ENV.kubeCaFile])
+    extraEnv[FETCHER_ENV.kubeCaFile] = opts.caFile;
 
   const terminationLog = view.env.get(FETCHER_ENV.terminationLog);
   if (terminationLog === undefined) {
     extraEnv[FETCHER_ENV.terminationLog] = view.terminationLogHostPath;
   } else if (view.hostPath(terminationLog) !== view.terminationLogHostPath) {
-    throw new Error(`${where}: ${FETCHER_ENV.terminationLog}=${terminationLog} is not the container's terminationMessagePath (${view.container.terminationMessagePath ?? '/dev/termination-log'}), so the kubelet would never show the fetcher's message`);
+    throw new Error(
+      `${where}: ${FETCHER_ENV.terminationLog}=${terminationLog} is not the container's terminationMessagePath (${view.container.terminationMessagePath ?? '/dev/termination-log'}), so the kubelet would never show the fetcher's message`,
+    );
   }
 
   const planText = view.env.get(PLAN_ENV);
@@ -77,8 +81,18 @@ function withHostFileRoot(planText: string, hostPath: (p: string) => string | un
   } catch {
     return planText;
   }
-  if (typeof plan !== 'object' || plan === null || !('fileRoot' in plan) || typeof plan.fileRoot !== 'string' || plan.fileRoot === '') return planText;
+  if (
+    typeof plan !== 'object' ||
+    plan === null ||
+    !('fileRoot' in plan) ||
+    typeof plan.fileRoot !== 'string' ||
+    plan.fileRoot === ''
+  )
+    return planText;
   const mapped = hostPath(plan.fileRoot);
-  if (!mapped) throw new Error(`${where}: the plan's fileRoot ${plan.fileRoot} is not under any of the container's volume mounts, so the files would not reach the task`);
+  if (!mapped)
+    throw new Error(
+      `${where}: the plan's fileRoot ${plan.fileRoot} is not under any of the container's volume mounts, so the files would not reach the task`,
+    );
   return JSON.stringify({ ...plan, fileRoot: mapped });
 }

@@ -4,9 +4,9 @@
  * And the temp dirs holding keys, tokens and fetched secret values: removed on such an early
  * exit too (see registerTempDir).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 
 const live = new Set<ManagedProcess>();

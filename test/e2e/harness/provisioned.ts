@@ -3,9 +3,9 @@
  * asking them is both the lookup (seconds when cached) and, on a fresh machine, the build.
  */
 import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
 
 const run = promisify(execFile);
 const provisionDir = fileURLToPath(new URL('../provision/', import.meta.url));
@@ -29,7 +29,9 @@ function provisionOutput(script: string): Promise<string> {
       .catch((err: Error & { stderr?: string }) => {
         cache.delete(script);
         const tail = (err.stderr ?? '').trimEnd().split('\n').slice(-30).join('\n');
-        throw new Error(`provisioning with test/e2e/provision/${script} failed; run \`npm run provision\` to see why.\n${tail}`);
+        throw new Error(
+          `provisioning with test/e2e/provision/${script} failed; run \`npm run provision\` to see why.\n${tail}`,
+        );
       });
     cache.set(script, result);
   }

@@ -7,7 +7,7 @@
  *   let cp: ControlPlane;
  *   before(async function () { this.timeout(START_TIMEOUT_MS); cp = await sharedControlPlane(); });
  */
-import { startControlPlane, type ControlPlane } from './controlPlane.js';
+import { type ControlPlane, startControlPlane } from './controlPlane.js';
 import { liveProcesses } from './processes.js';
 
 /** Generous for a cold machine (the first call may compile Kubernetes); seconds when warm. */
@@ -29,7 +29,9 @@ afterEach(async function () {
   if (!cp) return;
   // Control plane and anything else still running (e.g. the webhook); never container runs' env.
   const others = liveProcesses().filter((p) => !cp.processes.includes(p));
-  const tails = others.map((p) => `----- ${p.describeExit()}, last lines of ${p.logPath} -----\n${p.tail(20)}`).join('\n');
+  const tails = others
+    .map((p) => `----- ${p.describeExit()}, last lines of ${p.logPath} -----\n${p.tail(20)}`)
+    .join('\n');
   console.error(`\n[e2e] "${this.currentTest.fullTitle()}" failed; logs (${cp.dir}):\n${cp.logTails(20)}\n${tails}\n`);
 });
 

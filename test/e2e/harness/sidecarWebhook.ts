@@ -22,9 +22,14 @@ export interface SidecarWebhook {
 
 type JsonPatch = { op: 'add' | 'replace'; path: string; value: unknown }[];
 
-export function startSidecarWebhook(cp: ControlPlane, sidecar: V1Container = { name: SIDECAR_NAME, image: 'registry.example/sidecar:e2e' }): Promise<SidecarWebhook> {
+export function startSidecarWebhook(
+  cp: ControlPlane,
+  sidecar: V1Container = { name: SIDECAR_NAME, image: 'registry.example/sidecar:e2e' },
+): Promise<SidecarWebhook> {
   return startSecondWebhook(cp, 'zz-dap-e2e-sidecar-injector', SIDECAR_LABEL, (pod) =>
-    (pod.spec?.containers ?? []).some((c) => c.name === sidecar.name) ? [] : [{ op: 'add', path: '/spec/containers/-', value: sidecar }],
+    (pod.spec?.containers ?? []).some((c) => c.name === sidecar.name)
+      ? []
+      : [{ op: 'add', path: '/spec/containers/-', value: sidecar }],
   );
 }
 
@@ -34,11 +39,20 @@ export const PINNED_DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 /** Rewrites every init container's `repo:tag` to `repo:tag@sha256:…`, as Kyverno's verifyImages (mutateDigest) does. */
 export function startDigestPinningWebhook(cp: ControlPlane): Promise<SidecarWebhook> {
   return startSecondWebhook(cp, 'zz-dap-e2e-digest-pinner', DIGEST_PIN_LABEL, (pod) =>
-    (pod.spec?.initContainers ?? []).flatMap((c, i) => (c.image && !c.image.includes('@') ? [{ op: 'replace' as const, path: `/spec/initContainers/${i}/image`, value: `${c.image}@${PINNED_DIGEST}` }] : [])),
+    (pod.spec?.initContainers ?? []).flatMap((c, i) =>
+      c.image && !c.image.includes('@')
+        ? [{ op: 'replace' as const, path: `/spec/initContainers/${i}/image`, value: `${c.image}@${PINNED_DIGEST}` }]
+        : [],
+    ),
   );
 }
 
-async function startSecondWebhook(cp: ControlPlane, configurationName: string, label: string, patchFor: (pod: V1Pod) => JsonPatch): Promise<SidecarWebhook> {
+async function startSecondWebhook(
+  cp: ControlPlane,
+  configurationName: string,
+  label: string,
+  patchFor: (pod: V1Pod) => JsonPatch,
+): Promise<SidecarWebhook> {
   const cert = await cp.ca.issueServer(configurationName, ['127.0.0.1']);
   const state = { calls: 0 };
   const server: Server = createServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
@@ -51,7 +65,9 @@ async function startSecondWebhook(cp: ControlPlane, configurationName: string, l
       const response = {
         uid: review.request.uid,
         allowed: true,
-        ...(patch.length > 0 ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') } : {}),
+        ...(patch.length > 0
+          ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
+          : {}),
       };
       const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });

@@ -43,7 +43,10 @@ export async function listeningSockets(pid: number): Promise<ListeningSocket[]> 
 export function isLoopback(socket: ListeningSocket): boolean {
   if (socket.family === 4) return socket.address.startsWith('127.');
   if (socket.address === '0000:0000:0000:0000:0000:0000:0000:0001') return true;
-  return socket.address.startsWith('0000:0000:0000:0000:0000:ffff:') && hexToIpv4(socket.address.slice(30).replace(':', '')).startsWith('127.');
+  return (
+    socket.address.startsWith('0000:0000:0000:0000:0000:ffff:') &&
+    hexToIpv4(socket.address.slice(30).replace(':', '')).startsWith('127.')
+  );
 }
 
 export function describeSocket(s: ListeningSocket): string {
@@ -62,5 +65,8 @@ function decodeAddress(hex: string): string {
 }
 
 function hexToIpv4(hex: string): string {
-  return hex.match(/../g)!.map((b) => parseInt(b, 16)).join('.');
+  return hex
+    .match(/../g)!
+    .map((b) => parseInt(b, 16))
+    .join('.');
 }

@@ -19,7 +19,9 @@ export interface PodToken {
 export async function mintPodToken(kc: KubeConfig, pod: V1Pod, opts: PodTokenOptions = {}): Promise<PodToken> {
   const { name, namespace, uid } = pod.metadata ?? {};
   if (!name || !namespace || !uid) {
-    throw new Error(`cannot bind a token to pod ${namespace ?? '?'}/${name ?? '?'}: read the stored pod first (it needs name, namespace and uid)`);
+    throw new Error(
+      `cannot bind a token to pod ${namespace ?? '?'}/${name ?? '?'}: read the stored pod first (it needs name, namespace and uid)`,
+    );
   }
   const serviceAccount = pod.spec?.serviceAccountName || 'default';
   const response = await kc.makeApiClient(CoreV1Api).createNamespacedServiceAccountToken({
@@ -34,6 +36,9 @@ export async function mintPodToken(kc: KubeConfig, pod: V1Pod, opts: PodTokenOpt
     },
   });
   const token = response.status?.token;
-  if (!token) throw new Error(`the API server returned no token for service account ${namespace}/${serviceAccount} (pod ${name})`);
+  if (!token)
+    throw new Error(
+      `the API server returned no token for service account ${namespace}/${serviceAccount} (pod ${name})`,
+    );
   return { token, expirationTimestamp: new Date(response.status?.expirationTimestamp ?? 0) };
 }

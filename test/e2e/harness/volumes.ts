@@ -5,8 +5,9 @@
  * written from the API server's objects; service-account tokens come from the TokenRequest API,
  * bound to the pod.
  */
-import { access, chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+
 import { constants } from 'node:fs';
+import { access, chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { KubeConfig, V1KeyToPath, V1Pod, V1Volume, V1VolumeProjection } from '@kubernetes/client-node';
 import { resolveFieldRef } from './downward.js';
@@ -21,7 +22,12 @@ export interface MaterialisedVolume {
   tmpfsDir?: string;
 }
 
-export async function materialiseVolume(kc: KubeConfig, pod: V1Pod, volume: V1Volume, podDir: string): Promise<MaterialisedVolume> {
+export async function materialiseVolume(
+  kc: KubeConfig,
+  pod: V1Pod,
+  volume: V1Volume,
+  podDir: string,
+): Promise<MaterialisedVolume> {
   const where = `volume ${volume.name} of pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
   if (volume.emptyDir) {
     const inMemory = volume.emptyDir.medium === 'Memory' && (await isWritableDir('/dev/shm'));
@@ -38,7 +44,12 @@ export async function materialiseVolume(kc: KubeConfig, pod: V1Pod, volume: V1Vo
   const hostDir = join(podDir, 'volumes', volume.name);
   await mkdir(hostDir, { recursive: true });
   const reader = objectReader(kc, pod);
-  const defaultMode = volume.projected?.defaultMode ?? volume.configMap?.defaultMode ?? volume.secret?.defaultMode ?? volume.downwardAPI?.defaultMode ?? 0o644;
+  const defaultMode =
+    volume.projected?.defaultMode ??
+    volume.configMap?.defaultMode ??
+    volume.secret?.defaultMode ??
+    volume.downwardAPI?.defaultMode ??
+    0o644;
   const sources: V1VolumeProjection[] = volume.projected
     ? (volume.projected.sources ?? [])
     : volume.configMap
@@ -47,7 +58,10 @@ export async function materialiseVolume(kc: KubeConfig, pod: V1Pod, volume: V1Vo
         ? [{ secret: { name: volume.secret.secretName, items: volume.secret.items, optional: volume.secret.optional } }]
         : volume.downwardAPI
           ? [{ downwardAPI: { items: volume.downwardAPI.items } }]
-          : unsupported(where, Object.keys(volume).filter((k) => k !== 'name'));
+          : unsupported(
+              where,
+              Object.keys(volume).filter((k) => k !== 'name'),
+            );
 
   for (const source of sources) {
     if (source.serviceAccountToken) {
@@ -59,14 +73,27 @@ export async function materialiseVolume(kc: KubeConfig, pod: V1Pod, volume: V1Vo
       await writeVolumeFile(hostDir, sat.path, token, defaultMode);
     } else if (source.configMap) {
       const data = await reader.configMap(source.configMap.name ?? '', source.configMap.optional ?? false);
-      if (data) await writeKeys(hostDir, data, source.configMap.items, defaultMode, `${where}, ConfigMap ${source.configMap.name}`);
+      if (data)
+        await writeKeys(
+          hostDir,
+          data,
+          source.configMap.items,
+          defaultMode,
+          `${where}, ConfigMap ${source.configMap.name}`,
+        );
     } else if (source.secret) {
       const data = await reader.secret(source.secret.name ?? '', source.secret.optional ?? false);
-      if (data) await writeKeys(hostDir, data, source.secret.items, defaultMode, `${where}, Secret ${source.secret.name}`);
+      if (data)
+        await writeKeys(hostDir, data, source.secret.items, defaultMode, `${where}, Secret ${source.secret.name}`);
     } else if (source.downwardAPI) {
       for (const item of source.downwardAPI.items ?? []) {
         if (!item.fieldRef) unsupported(`${where}, downwardAPI item ${item.path}`, ['resourceFieldRef']);
-        await writeVolumeFile(hostDir, item.path, resolveFieldRef(pod, item.fieldRef.fieldPath), item.mode ?? defaultMode);
+        await writeVolumeFile(
+          hostDir,
+          item.path,
+          resolveFieldRef(pod, item.fieldRef.fieldPath),
+          item.mode ?? defaultMode,
+        );
       }
     } else {
       unsupported(where, Object.keys(source));
@@ -75,7 +102,13 @@ export async function materialiseVolume(kc: KubeConfig, pod: V1Pod, volume: V1Vo
   return { name: volume.name, hostDir };
 }
 
-async function writeKeys(hostDir: string, data: Record<string, string>, items: V1KeyToPath[] | undefined, mode: number, where: string): Promise<void> {
+async function writeKeys(
+  hostDir: string,
+  data: Record<string, string>,
+  items: V1KeyToPath[] | undefined,
+  mode: number,
+  where: string,
+): Promise<void> {
   const wanted: V1KeyToPath[] = items ?? Object.keys(data).map((key) => ({ key, path: key }));
   for (const item of wanted) {
     const value = data[item.key];
@@ -86,7 +119,8 @@ async function writeKeys(hostDir: string, data: Record<string, string>, items: V
 
 async function writeVolumeFile(hostDir: string, relPath: string, content: string, mode: number): Promise<void> {
   const target = join(hostDir, relPath);
-  if (!target.startsWith(`${hostDir}/`)) throw new Error(`volume file path ${JSON.stringify(relPath)} escapes its volume`);
+  if (!target.startsWith(`${hostDir}/`))
+    throw new Error(`volume file path ${JSON.stringify(relPath)} escapes its volume`);
   await mkdir(dirname(target), { recursive: true });
   await writeFile(target, content, { mode });
   await chmod(target, mode);
@@ -102,5 +136,7 @@ async function isWritableDir(path: string): Promise<boolean> {
 }
 
 function unsupported(where: string, kinds: string[]): never {
-  throw new Error(`the kubelet step does not materialise ${where} (${kinds.join(', ')}); extend test/e2e/harness/volumes.ts`);
+  throw new Error(
+    `the kubelet step does not materialise ${where} (${kinds.join(', ')}); extend test/e2e/harness/volumes.ts`,
+  );
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { AdmissionregistrationV1Api, type V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { ControlPlane } from './controlPlane.js';
 import { freePort } from './ports.js';
-import { startProcess, type ManagedProcess } from './processes.js';
+import { type ManagedProcess, startProcess } from './processes.js';
 import { waitFor } from './wait.js';
 
 export const WEBHOOK_PROGRAM = fileURLToPath(new URL('../../../dist/webhook/dap-secret-webhook.mjs', import.meta.url));
@@ -101,7 +101,9 @@ export async function startWebhook(cp: ControlPlane, opts: WebhookOptions): Prom
     });
   } catch (err) {
     await proc.stop();
-    throw new Error(`${(err as Error).message}\n----- last lines of ${logPath} -----\n${proc.tail(40)}`, { cause: err });
+    throw new Error(`${(err as Error).message}\n----- last lines of ${logPath} -----\n${proc.tail(40)}`, {
+      cause: err,
+    });
   }
   return running;
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeRun, makePod, podEnv, ROOT, runFetcher, startWorld, type World } from './world.js';
@@ -15,7 +15,8 @@ const ARM64_EXECUTABLE = join(ROOT, 'dist', 'dap-secret-fetcher-linux-arm64');
 const QEMU = '/usr/bin/qemu-aarch64-static';
 const SYSROOT = '/usr/aarch64-linux-gnu';
 /** Under qemu on x64; directly on an arm64 machine (where the build was native). */
-const underQemu = (...args: string[]): [string, string[]] => (process.arch === 'arm64' ? [ARM64_EXECUTABLE, args] : [QEMU, ['-L', SYSROOT, ARM64_EXECUTABLE, ...args]]);
+const underQemu = (...args: string[]): [string, string[]] =>
+  process.arch === 'arm64' ? [ARM64_EXECUTABLE, args] : [QEMU, ['-L', SYSROOT, ARM64_EXECUTABLE, ...args]];
 
 /** ELF e_machine (offset 18, little-endian): 183 = AArch64, 62 = x86-64. */
 function elfMachine(file: string): number {
@@ -33,8 +34,17 @@ function elfMachine(file: string): number {
 /** `npm test` builds it (build:fetcher:arm64); a targeted run builds it when missing or stale. */
 function ensureArm64Executable(): void {
   const bundle = join(ROOT, 'dist', 'fetcher.cjs');
-  if (existsSync(ARM64_EXECUTABLE) && existsSync(bundle) && statSync(ARM64_EXECUTABLE).mtimeMs >= statSync(bundle).mtimeMs) return;
-  const built = spawnSync(join(ROOT, 'node_modules', 'node', 'bin', 'node'), ['scripts/build-fetcher.mjs', '--arch=arm64'], { cwd: ROOT, encoding: 'utf8', timeout: 600_000 });
+  if (
+    existsSync(ARM64_EXECUTABLE) &&
+    existsSync(bundle) &&
+    statSync(ARM64_EXECUTABLE).mtimeMs >= statSync(bundle).mtimeMs
+  )
+    return;
+  const built = spawnSync(
+    join(ROOT, 'node_modules', 'node', 'bin', 'node'),
+    ['scripts/build-fetcher.mjs', '--arch=arm64'],
+    { cwd: ROOT, encoding: 'utf8', timeout: 600_000 },
+  );
   if (built.status !== 0) throw new Error(`npm run build:fetcher:arm64 failed:\n${built.stderr}`);
 }
 
@@ -60,14 +70,28 @@ describe('dap-secret-fetcher for linux-arm64 (under qemu)', function () {
     assert.match(run.stdout, /^dap-secret-fetcher \d+\.\d+\.\d+\n$/);
   });
 
-  it('a FILE run: reads the secret from MLP behind the gateway and writes it with the plan\'s mode', async function () {
+  it("a FILE run: reads the secret from MLP behind the gateway and writes it with the plan's mode", async function () {
     const pod = await makePod(world);
-    world.mlp.data.addProject({ name: pod.namespace, readers: [pod.identity], secrets: { 'db-password': 'arm64-pw-5e1c' } });
-    const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['db-password', 'db/password']], fileMode: 0o440 }), 90_000, underQemu());
+    world.mlp.data.addProject({
+      name: pod.namespace,
+      readers: [pod.identity],
+      secrets: { 'db-password': 'arm64-pw-5e1c' },
+    });
+    const run = await runFetcher(
+      podEnv(world, pod, { project: pod.namespace, files: [['db-password', 'db/password']], fileMode: 0o440 }),
+      90_000,
+      underQemu(),
+    );
     assert.equal(run.code, 0, describeRun(run));
     assert.equal(await readFile(join(pod.volume, 'db/password'), 'utf8'), 'arm64-pw-5e1c');
     assert.equal(statSync(join(pod.volume, 'db/password')).mode & 0o777, 0o440);
-    assert.deepEqual(run.logs.filter((l) => l.msg === 'http call').map((l) => [l.operation, l.status]), [['list projects', 200], ['list secrets', 200]]);
+    assert.deepEqual(
+      run.logs.filter((l) => l.msg === 'http call').map((l) => [l.operation, l.status]),
+      [
+        ['list projects', 200],
+        ['list secrets', 200],
+      ],
+    );
     assert.equal(run.logs.at(-1)?.msg, 'done');
   });
 });

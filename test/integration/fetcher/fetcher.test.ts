@@ -14,16 +14,16 @@ import { gzipSync } from 'node:zlib';
 import { createCertificateAuthority } from '../../support/k8s/pki.js';
 import {
   describeRun,
-  ensureExecutable,
   EXCHANGE_CLIENT,
   EXCHANGE_SUBJECT_AUDIENCE,
+  ensureExecutable,
   GOOGLE_SA_EMAIL,
   makePod,
+  type Pod,
   podEnv,
+  type RunResult,
   runFetcher,
   startWorld,
-  type Pod,
-  type RunResult,
   type World,
 } from './world.js';
 
@@ -48,7 +48,10 @@ describe('dap-secret-fetcher (built executable)', function () {
   });
 
   /** A pod whose namespace is an MLP project it may read, holding `secrets`. */
-  async function readablePod(secrets: Record<string, string>, options: Parameters<typeof makePod>[1] = {}): Promise<Pod> {
+  async function readablePod(
+    secrets: Record<string, string>,
+    options: Parameters<typeof makePod>[1] = {},
+  ): Promise<Pod> {
     const pod = await makePod(world, options);
     world.mlp.data.addProject({ name: pod.namespace, readers: [pod.identity], secrets });
     return pod;
@@ -73,12 +76,21 @@ describe('dap-secret-fetcher (built executable)', function () {
   }
 
   describe('delivers secrets', function () {
-    it('FILE only: writes each file with the plan\'s modes, with one secrets list call for three secrets', async function () {
-      const pod = await readablePod({ 'db-password': 'pw-7f3a9c', 'api-token': 'tok-51de0b', other: 'unused-value' , cert: 'line1\nline2\n' });
+    it("FILE only: writes each file with the plan's modes, with one secrets list call for three secrets", async function () {
+      const pod = await readablePod({
+        'db-password': 'pw-7f3a9c',
+        'api-token': 'tok-51de0b',
+        other: 'unused-value',
+        cert: 'line1\nline2\n',
+      });
       const run = await runFetcher(
         podEnv(world, pod, {
           project: pod.namespace,
-          files: [['db-password', 'db/password'], ['api-token', 'api/token'], ['cert', 'tls/v2/cert.pem']],
+          files: [
+            ['db-password', 'db/password'],
+            ['api-token', 'api/token'],
+            ['cert', 'tls/v2/cert.pem'],
+          ],
           fileMode: 0o440,
           dirMode: 0o750,
         }),
@@ -96,14 +108,29 @@ describe('dap-secret-fetcher (built executable)', function () {
       const msgs = run.logs.map((l) => l.msg);
       assert.deepEqual([msgs[0], msgs.at(-1)], ['start', 'done']);
       const calls = run.logs.filter((l) => l.msg === 'http call');
-      assert.deepEqual(calls.map((c) => [c.operation, c.status]), [['list projects', 200], ['list secrets', 200]]);
+      assert.deepEqual(
+        calls.map((c) => [c.operation, c.status]),
+        [
+          ['list projects', 200],
+          ['list secrets', 200],
+        ],
+      );
       for (const c of calls) assert.equal(typeof c.durationMs, 'number');
     });
 
     it('ENV_VAR only: creates the immutable per-pod Secret owned by the pod', async function () {
       const pod = await readablePod({ api_token: 'tok-env-0a1b2c', 'api-key': 'key-env-3d4e5f' });
       const run = await runFetcher(
-        podEnv(world, pod, { project: pod.namespace, secret: { name: `${pod.name}-flyte-secrets`, keys: [['api_token', 'api_token'], ['api-key', 'api-key']] } }),
+        podEnv(world, pod, {
+          project: pod.namespace,
+          secret: {
+            name: `${pod.name}-flyte-secrets`,
+            keys: [
+              ['api_token', 'api_token'],
+              ['api-key', 'api-key'],
+            ],
+          },
+        }),
       );
       assert.equal(run.code, EXIT.ok, describeRun(run));
       const stored = world.kube.secrets.get(`${pod.namespace}/${pod.name}-flyte-secrets`);
@@ -114,9 +141,17 @@ describe('dap-secret-fetcher (built executable)', function () {
       assert.deepEqual(body.metadata.ownerReferences, [
         { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid, controller: false, blockOwnerDeletion: false },
       ]);
-      assert.deepEqual(body.metadata.labels, { 'app.kubernetes.io/managed-by': 'dap-secret-webhook', 'dap-secret-webhook/pod': pod.name });
+      assert.deepEqual(body.metadata.labels, {
+        'app.kubernetes.io/managed-by': 'dap-secret-webhook',
+        'dap-secret-webhook/pod': pod.name,
+      });
       assert.deepEqual(
-        Object.fromEntries(Object.entries(body.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')])),
+        Object.fromEntries(
+          Object.entries(body.data as Record<string, string>).map(([k, v]) => [
+            k,
+            Buffer.from(v, 'base64').toString('utf8'),
+          ]),
+        ),
         { api_token: 'tok-env-0a1b2c', 'api-key': 'key-env-3d4e5f' },
       );
       assert.deepEqual(await readdir(pod.volume), [], 'no files for an ENV_VAR-only plan');
@@ -128,7 +163,13 @@ describe('dap-secret-fetcher (built executable)', function () {
         podEnv(world, pod, {
           project: pod.namespace,
           files: [['password', 'db-creds/password']],
-          secret: { name: 'mixed-secret', keys: [['api_token', 'api_token'], ['password', 'password']] },
+          secret: {
+            name: 'mixed-secret',
+            keys: [
+              ['api_token', 'api_token'],
+              ['password', 'password'],
+            ],
+          },
         }),
       );
       assert.equal(run.code, EXIT.ok, describeRun(run));
@@ -140,23 +181,49 @@ describe('dap-secret-fetcher (built executable)', function () {
 
     it('a restarted init container finds its Secret already there and succeeds (409 AlreadyExists)', async function () {
       const pod = await readablePod({ k: 'restart-value-1' });
-      const env = podEnv(world, pod, { project: pod.namespace, files: [['k', 'k']], secret: { name: 'restart-secret', keys: [['k', 'k']] } });
+      const env = podEnv(world, pod, {
+        project: pod.namespace,
+        files: [['k', 'k']],
+        secret: { name: 'restart-secret', keys: [['k', 'k']] },
+      });
       const first = await runFetcher(env);
       assert.equal(first.code, EXIT.ok, describeRun(first));
       const second = await runFetcher(env);
       assert.equal(second.code, EXIT.ok, describeRun(second));
       const creates = world.kube.requests.filter((r) => r.path === `/api/v1/namespaces/${pod.namespace}/secrets`);
-      assert.deepEqual(creates.map((r) => r.status), [201, 409]);
-      assert.ok(second.logs.some((l) => l.level === 'warn' && String(l.msg).includes('found the pod secret already there') && String(l.msg).includes('expected when the kubelet runs this init container again')));
+      assert.deepEqual(
+        creates.map((r) => r.status),
+        [201, 409],
+      );
+      assert.ok(
+        second.logs.some(
+          (l) =>
+            l.level === 'warn' &&
+            String(l.msg).includes('found the pod secret already there') &&
+            String(l.msg).includes('expected when the kubelet runs this init container again'),
+        ),
+      );
       assert.equal(await readFile(join(pod.volume, 'k'), 'utf8'), 'restart-value-1', 'files are rewritten in place');
     });
 
     it('picks the exact project although MLP matches by prefix (and `_` is a LIKE wildcard)', async function () {
       const pod = await makePod(world);
       // Created first, so MLP lists them before the real project.
-      world.mlp.data.addProject({ name: `${pod.namespace}-staging`, readers: [pod.identity], secrets: { s: 'wrong-project-value' } });
-      world.mlp.data.addProject({ name: pod.namespace.replace('-', '_'), readers: [pod.identity], secrets: { s: 'wrong-project-value' } });
-      world.mlp.data.addProject({ name: pod.namespace, readers: [pod.identity], secrets: { s: 'right-project-value' } });
+      world.mlp.data.addProject({
+        name: `${pod.namespace}-staging`,
+        readers: [pod.identity],
+        secrets: { s: 'wrong-project-value' },
+      });
+      world.mlp.data.addProject({
+        name: pod.namespace.replace('-', '_'),
+        readers: [pod.identity],
+        secrets: { s: 'wrong-project-value' },
+      });
+      world.mlp.data.addProject({
+        name: pod.namespace,
+        readers: [pod.identity],
+        secrets: { s: 'right-project-value' },
+      });
       const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }));
       assert.equal(run.code, EXIT.ok, describeRun(run));
       assert.equal(await readFile(join(pod.volume, 's'), 'utf8'), 'right-project-value');
@@ -164,9 +231,11 @@ describe('dap-secret-fetcher (built executable)', function () {
   });
 
   describe('auth modes', function () {
-    it('serviceaccount: MLP sees the pod\'s service account (sub of the projected token)', async function () {
+    it("serviceaccount: MLP sees the pod's service account (sub of the projected token)", async function () {
       const pod = await readablePod({ s: 'sa-mode-value' });
-      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_AUTH_MODE: 'serviceaccount' }));
+      const run = await runFetcher(
+        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_AUTH_MODE: 'serviceaccount' }),
+      );
       assert.equal(run.code, EXIT.ok, describeRun(run));
       const seen = world.mlp.decisions.filter((d) => d.outcome === 'forwarded').at(-1);
       assert.equal(seen?.identity, pod.identity);
@@ -180,19 +249,30 @@ describe('dap-secret-fetcher (built executable)', function () {
       await writeFile(credentials, JSON.stringify(EXCHANGE_CLIENT));
       const before = world.oidc.exchanges.length;
       const run = await runFetcher(
-        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, {
-          MLP_AUTH_MODE: 'token-exchange',
-          MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
-          MLP_TOKEN_EXCHANGE_AUDIENCE: 'api.caraml',
-          MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE: credentials,
-          NODE_EXTRA_CA_CERTS: world.caFile,
-        }),
+        podEnv(
+          world,
+          pod,
+          { project: pod.namespace, files: [['s', 's']] },
+          {
+            MLP_AUTH_MODE: 'token-exchange',
+            MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
+            MLP_TOKEN_EXCHANGE_AUDIENCE: 'api.caraml',
+            MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE: credentials,
+            NODE_EXTRA_CA_CERTS: world.caFile,
+          },
+        ),
       );
       assert.equal(run.code, EXIT.ok, describeRun(run));
       assert.equal(await readFile(join(pod.volume, 's'), 'utf8'), 'exchange-mode-value');
       const exchanges = world.oidc.exchanges.slice(before);
       assert.ok(exchanges.length >= 1);
-      assert.deepEqual(exchanges[0], { clientId: EXCHANGE_CLIENT.client_id, subject: pod.identity, email, audience: 'api.caraml', scope: undefined });
+      assert.deepEqual(exchanges[0], {
+        clientId: EXCHANGE_CLIENT.client_id,
+        subject: pod.identity,
+        email,
+        audience: 'api.caraml',
+        scope: undefined,
+      });
       assert.equal(world.mlp.decisions.filter((d) => d.outcome === 'forwarded').at(-1)?.identity, email);
     });
 
@@ -201,11 +281,16 @@ describe('dap-secret-fetcher (built executable)', function () {
       const email = `${pod.serviceAccount}@${pod.namespace}.serviceaccounts.test`;
       world.mlp.data.addProject({ name: pod.namespace, readers: [email], secrets: { s: 'public-client-value' } });
       const run = await runFetcher(
-        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, {
-          MLP_AUTH_MODE: 'token-exchange',
-          MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
-          NODE_EXTRA_CA_CERTS: world.caFile,
-        }),
+        podEnv(
+          world,
+          pod,
+          { project: pod.namespace, files: [['s', 's']] },
+          {
+            MLP_AUTH_MODE: 'token-exchange',
+            MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
+            NODE_EXTRA_CA_CERTS: world.caFile,
+          },
+        ),
       );
       assert.equal(run.code, EXIT.ok, describeRun(run));
       assert.equal(world.oidc.exchanges.at(-1)?.clientId, 'dap-secret-fetcher');
@@ -214,20 +299,36 @@ describe('dap-secret-fetcher (built executable)', function () {
     it('token-exchange: the issuer refuses a subject token it does not trust, and the report names the issuer', async function () {
       const pod = await readablePod({ s: 'never-delivered-1' }); // token audience api.caraml, not the exchange's
       const run = await runFetcher(
-        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, {
-          MLP_AUTH_MODE: 'token-exchange',
-          MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
-          NODE_EXTRA_CA_CERTS: world.caFile,
-        }),
+        podEnv(
+          world,
+          pod,
+          { project: pod.namespace, files: [['s', 's']] },
+          {
+            MLP_AUTH_MODE: 'token-exchange',
+            MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
+            NODE_EXTRA_CA_CERTS: world.caFile,
+          },
+        ),
       );
-      assertFailed(run, EXIT.failed, /OIDC issuer https:\/\/127\.0\.0\.1:\d+\/ refused to exchange/, /invalid_grant/, /HTTP 400/);
+      assertFailed(
+        run,
+        EXIT.failed,
+        /OIDC issuer https:\/\/127\.0\.0\.1:\d+\/ refused to exchange/,
+        /invalid_grant/,
+        /HTTP 400/,
+      );
     });
 
-    it('gcp-workload-identity: sends the metadata server\'s Google ID token; MLP sees the Google service account', async function () {
+    it("gcp-workload-identity: sends the metadata server's Google ID token; MLP sees the Google service account", async function () {
       const pod = await makePod(world);
       world.mlp.data.addProject({ name: pod.namespace, readers: [GOOGLE_SA_EMAIL], secrets: { s: 'gcp-mode-value' } });
       const run = await runFetcher(
-        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_AUTH_MODE: 'gcp-workload-identity', GCE_METADATA_HOST: world.metadata.host }),
+        podEnv(
+          world,
+          pod,
+          { project: pod.namespace, files: [['s', 's']] },
+          { MLP_AUTH_MODE: 'gcp-workload-identity', GCE_METADATA_HOST: world.metadata.host },
+        ),
       );
       assert.equal(run.code, EXIT.ok, describeRun(run));
       assert.equal(world.mlp.decisions.filter((d) => d.outcome === 'forwarded').at(-1)?.identity, GOOGLE_SA_EMAIL);
@@ -239,9 +340,20 @@ describe('dap-secret-fetcher (built executable)', function () {
       world.metadata.boundEmail = null;
       try {
         const run = await runFetcher(
-          podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_AUTH_MODE: 'gcp-workload-identity', GCE_METADATA_HOST: world.metadata.host }),
+          podEnv(
+            world,
+            pod,
+            { project: pod.namespace, files: [['s', 's']] },
+            { MLP_AUTH_MODE: 'gcp-workload-identity', GCE_METADATA_HOST: world.metadata.host },
+          ),
         );
-        assertFailed(run, EXIT.failed, /GKE metadata server refused an ID token/, /HTTP 404/, /iam\.gke\.io\/gcp-service-account/);
+        assertFailed(
+          run,
+          EXIT.failed,
+          /GKE metadata server refused an ID token/,
+          /HTTP 404/,
+          /iam\.gke\.io\/gcp-service-account/,
+        );
       } finally {
         world.metadata.boundEmail = GOOGLE_SA_EMAIL;
       }
@@ -252,9 +364,21 @@ describe('dap-secret-fetcher (built executable)', function () {
     it('reports every missing secret at once', async function () {
       const pod = await readablePod({ present: 'present-value' });
       const run = await runFetcher(
-        podEnv(world, pod, { project: pod.namespace, files: [['present', 'p'], ['missing-a', 'a']], secret: { name: 'x', keys: [['missing-b', 'b']] } }),
+        podEnv(world, pod, {
+          project: pod.namespace,
+          files: [
+            ['present', 'p'],
+            ['missing-a', 'a'],
+          ],
+          secret: { name: 'x', keys: [['missing-b', 'b']] },
+        }),
       );
-      assertFailed(run, EXIT.failed, /secrets `missing-a`, `missing-b` not found in MLP project `team-\d+`/, /Create them in MLP project/);
+      assertFailed(
+        run,
+        EXIT.failed,
+        /secrets `missing-a`, `missing-b` not found in MLP project `team-\d+`/,
+        /Create them in MLP project/,
+      );
       assert.equal(secretCalls(pod), 1, 'one list, no retries');
       assert.deepEqual(await readdir(pod.volume), [], 'nothing written');
       assert.equal(world.kube.secrets.has(`${pod.namespace}/x`), false);
@@ -269,12 +393,19 @@ describe('dap-secret-fetcher (built executable)', function () {
 
     it('identity not a reader: names the identity and says to add it to the readers', async function () {
       const pod = await makePod(world);
-      world.mlp.data.addProject({ name: pod.namespace, readers: ['someone@example.com'], administrators: ['admin@example.com'], secrets: { s: 'denied-value' } });
+      world.mlp.data.addProject({
+        name: pod.namespace,
+        readers: ['someone@example.com'],
+        administrators: ['admin@example.com'],
+        secrets: { s: 'denied-value' },
+      });
       const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }));
       assertFailed(
         run,
         EXIT.failed,
-        new RegExp(`MLP denied project \`${pod.namespace}\` to identity \`system:serviceaccount:${pod.namespace}:flyte-task\``),
+        new RegExp(
+          `MLP denied project \`${pod.namespace}\` to identity \`system:serviceaccount:${pod.namespace}:flyte-task\``,
+        ),
         /HTTP 403/,
         new RegExp(`add \`system:serviceaccount:${pod.namespace}:flyte-task\` to the readers of MLP project`, 'i'),
         /secret `s`/,
@@ -295,7 +426,10 @@ describe('dap-secret-fetcher (built executable)', function () {
       world.mlp.faults.failNext(2, 500);
       const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }));
       assert.equal(run.code, EXIT.ok, describeRun(run));
-      assert.deepEqual(world.mlp.faults.requests.slice(-4).map((r) => r.fault), ['failed', 'failed', null, null]);
+      assert.deepEqual(
+        world.mlp.faults.requests.slice(-4).map((r) => r.fault),
+        ['failed', 'failed', null, null],
+      );
       assert.equal(run.logs.filter((l) => l.msg === 'retrying').length, 2);
       assert.equal(await readFile(join(pod.volume, 's'), 'utf8'), 'after-500-value');
     });
@@ -313,8 +447,16 @@ describe('dap-secret-fetcher (built executable)', function () {
     it('429 with an HTTP-date Retry-After past the deadline: gives up at once, saying why', async function () {
       const pod = await readablePod({ s: 'never-delivered-3' });
       world.mlp.faults.rateLimitNext(1, new Date(Date.now() + 10 * 60_000).toUTCString());
-      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { DAP_DEADLINE_SECONDS: '30' }));
-      assertFailed(run, EXIT.deadline, /asked to retry after \d+(\.\d)? s, past the 30 s deadline/, /rate-limiting/, /HTTP 429/);
+      const run = await runFetcher(
+        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { DAP_DEADLINE_SECONDS: '30' }),
+      );
+      assertFailed(
+        run,
+        EXIT.deadline,
+        /asked to retry after \d+(\.\d)? s, past the 30 s deadline/,
+        /rate-limiting/,
+        /HTTP 429/,
+      );
     });
 
     it('a reset connection is retried', async function () {
@@ -329,14 +471,18 @@ describe('dap-secret-fetcher (built executable)', function () {
     it('MLP that never answers: exits when the deadline passes, with exit code 3', async function () {
       const pod = await readablePod({ s: 'never-delivered-4' });
       world.mlp.faults.latencyMs = 10 * 60_000;
-      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { DAP_DEADLINE_SECONDS: '1.5' }));
+      const run = await runFetcher(
+        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { DAP_DEADLINE_SECONDS: '1.5' }),
+      );
       assertFailed(run, EXIT.deadline, /1\.5 s deadline/, /could not reach MLP/, /DAP_DEADLINE_SECONDS/);
     });
 
     it('MLP failing with 503 until the deadline: gives up naming the status', async function () {
       const pod = await readablePod({ s: 'never-delivered-5' });
       world.mlp.faults.failNext(1000, 503);
-      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { DAP_DEADLINE_SECONDS: '2' }));
+      const run = await runFetcher(
+        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { DAP_DEADLINE_SECONDS: '2' }),
+      );
       assertFailed(run, EXIT.deadline, /gave up/, /MLP failed to list projects/, /HTTP 503/);
     });
   });
@@ -364,22 +510,29 @@ describe('dap-secret-fetcher (built executable)', function () {
           return;
         }
         const { 'accept-encoding': _encoding, host: _host, ...headers } = req.headers;
-        const forward = httpRequest(new URL(url.slice('/mlp'.length), upstream), { method: req.method, headers }, (answer) => {
-          const chunks: Buffer[] = [];
-          answer.on('data', (c: Buffer) => chunks.push(c));
-          answer.on('end', () => {
-            const body = Buffer.concat(chunks);
-            if (cutNextList && url.endsWith('/secrets')) {
-              cutNextList = false;
-              res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
-              res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
-              return;
-            }
-            const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding']));
-            res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
-            res.end(gzip ? gzipSync(body) : body);
-          });
-        });
+        const forward = httpRequest(
+          new URL(url.slice('/mlp'.length), upstream),
+          { method: req.method, headers },
+          (answer) => {
+            const chunks: Buffer[] = [];
+            answer.on('data', (c: Buffer) => chunks.push(c));
+            answer.on('end', () => {
+              const body = Buffer.concat(chunks);
+              if (cutNextList && url.endsWith('/secrets')) {
+                cutNextList = false;
+                res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+                res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
+                return;
+              }
+              const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding']));
+              res.writeHead(answer.statusCode ?? 502, {
+                'content-type': answer.headers['content-type'] ?? 'application/json',
+                ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+              });
+              res.end(gzip ? gzipSync(body) : body);
+            });
+          },
+        );
         forward.on('error', () => res.destroy());
         req.pipe(forward);
       });
@@ -394,7 +547,12 @@ describe('dap-secret-fetcher (built executable)', function () {
     });
 
     function httpsEnv(pod: Pod, extra: Record<string, string> = {}): Record<string, string> {
-      return podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_API_HOST: proxyUrl, NODE_EXTRA_CA_CERTS: proxyCaFile, ...extra });
+      return podEnv(
+        world,
+        pod,
+        { project: pod.namespace, files: [['s', 's']] },
+        { MLP_API_HOST: proxyUrl, NODE_EXTRA_CA_CERTS: proxyCaFile, ...extra },
+      );
     }
 
     it('keeps the prefix, trusts the NODE_EXTRA_CA_CERTS CA and reads gzipped answers', async function () {
@@ -418,7 +576,10 @@ describe('dap-secret-fetcher (built executable)', function () {
       assert.equal(cutNextList, false, 'the proxy cut one list off');
       assert.equal(secretCalls(pod), 2);
       const retry = run.logs.find((l) => l.msg === 'retrying');
-      assert.match(String(retry?.reason), /could not read the answer of MLP at https:\/\/127\.0\.0\.1:\d+ to list secrets \(ECONNRESET\)/);
+      assert.match(
+        String(retry?.reason),
+        /could not read the answer of MLP at https:\/\/127\.0\.0\.1:\d+ to list secrets \(ECONNRESET\)/,
+      );
       assert.equal(await readFile(join(pod.volume, 's'), 'utf8'), 'after-cut-value');
     });
 
@@ -443,17 +604,34 @@ describe('dap-secret-fetcher (built executable)', function () {
     it('token file missing: names MLP_TOKEN_FILE and the path', async function () {
       const pod = await readablePod({ s: 'never-delivered-6' });
       const missing = join(pod.dir, 'no-such-token');
-      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_TOKEN_FILE: missing }));
+      const run = await runFetcher(
+        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_TOKEN_FILE: missing }),
+      );
       assertFailed(run, EXIT.failed, new RegExp(`token file ${missing} \\(MLP_TOKEN_FILE\\) does not exist`));
-      assert.equal(world.mlp.faults.requests.filter((r) => r.path.includes(pod.namespace)).length, 0, 'MLP was not called');
+      assert.equal(
+        world.mlp.faults.requests.filter((r) => r.path.includes(pod.namespace)).length,
+        0,
+        'MLP was not called',
+      );
     });
 
     it('configuration problems are all named at once, exit code 2', async function () {
       const pod = await makePod(world);
-      const env = podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, { MLP_AUTH_MODE: 'kerberos', DAP_DEADLINE_SECONDS: '-1' });
+      const env = podEnv(
+        world,
+        pod,
+        { project: pod.namespace, files: [['s', 's']] },
+        { MLP_AUTH_MODE: 'kerberos', DAP_DEADLINE_SECONDS: '-1' },
+      );
       delete (env as Record<string, string | undefined>).POD_UID;
       const run = await runFetcher(env);
-      assertFailed(run, EXIT.config, /POD_UID is not set/, /MLP_AUTH_MODE="kerberos" is not an auth mode/, /DAP_DEADLINE_SECONDS="-1"/);
+      assertFailed(
+        run,
+        EXIT.config,
+        /POD_UID is not set/,
+        /MLP_AUTH_MODE="kerberos" is not an auth mode/,
+        /DAP_DEADLINE_SECONDS="-1"/,
+      );
     });
 
     for (const [label, path] of [
@@ -476,7 +654,13 @@ describe('dap-secret-fetcher (built executable)', function () {
       await mkdir(outside);
       await symlink(outside, join(pod.volume, 'group'));
       const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', 'group/key']] }));
-      assertFailed(run, EXIT.failed, /refused to write secret file `group\/key`/, /`group`, which is a symbolic link/, /secret `s`/);
+      assertFailed(
+        run,
+        EXIT.failed,
+        /refused to write secret file `group\/key`/,
+        /`group`, which is a symbolic link/,
+        /secret `s`/,
+      );
       assert.deepEqual(await readdir(outside), [], 'nothing written through the link');
       assert.ok((await lstat(join(pod.volume, 'group'))).isSymbolicLink());
     });
@@ -485,28 +669,69 @@ describe('dap-secret-fetcher (built executable)', function () {
       const longPodName = `${'p'.repeat(70)}.${'q'.repeat(40)}`;
       const pod = await readablePod({ s: 'long-name-value' }, { name: longPodName });
       const name = 'k'.repeat(255);
-      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['s', `g/${name}`]], secret: { name: 'long-pod-secret', keys: [['s', 's']] } }));
+      const run = await runFetcher(
+        podEnv(world, pod, {
+          project: pod.namespace,
+          files: [['s', `g/${name}`]],
+          secret: { name: 'long-pod-secret', keys: [['s', 's']] },
+        }),
+      );
       assert.equal(run.code, EXIT.ok, describeRun(run));
       assert.equal(await readFile(join(pod.volume, 'g', name), 'utf8'), 'long-name-value');
-      const label = world.kube.secrets.get(`${pod.namespace}/long-pod-secret`)?.body.metadata.labels['dap-secret-webhook/pod'];
+      const label = world.kube.secrets.get(`${pod.namespace}/long-pod-secret`)?.body.metadata.labels[
+        'dap-secret-webhook/pod'
+      ];
       assert.ok(label.length <= 63 && label.startsWith('ppp'), label);
     });
 
     it('oversized env-var data: a clear error before anything is written or created', async function () {
-      const pod = await readablePod({ big: 'x'.repeat(700 * 1024), big2: 'y'.repeat(400 * 1024), small: 'small-value' });
+      const pod = await readablePod({
+        big: 'x'.repeat(700 * 1024),
+        big2: 'y'.repeat(400 * 1024),
+        small: 'small-value',
+      });
       const run = await runFetcher(
-        podEnv(world, pod, { project: pod.namespace, files: [['small', 'small']], secret: { name: 'too-big', keys: [['big', 'big'], ['big2', 'big2']] } }),
+        podEnv(world, pod, {
+          project: pod.namespace,
+          files: [['small', 'small']],
+          secret: {
+            name: 'too-big',
+            keys: [
+              ['big', 'big'],
+              ['big2', 'big2'],
+            ],
+          },
+        }),
       );
-      assertFailed(run, EXIT.failed, /add up to 1126400 bytes/, /over the 1048576-byte limit/, /`big` 716800 bytes/, /as files \(mount_requirement FILE\)/);
-      assert.equal(world.kube.requests.filter((r) => r.path.includes(pod.namespace)).length, 0, 'the API was not called');
+      assertFailed(
+        run,
+        EXIT.failed,
+        /add up to 1126400 bytes/,
+        /over the 1048576-byte limit/,
+        /`big` 716800 bytes/,
+        /as files \(mount_requirement FILE\)/,
+      );
+      assert.equal(
+        world.kube.requests.filter((r) => r.path.includes(pod.namespace)).length,
+        0,
+        'the API was not called',
+      );
       assert.deepEqual(await readdir(pod.volume), [], 'no files written');
     });
 
     it('Kubernetes forbids creating the Secret: says which permission is missing', async function () {
       const pod = await readablePod({ s: 'forbidden-value' });
       world.kube.forbiddenNamespaces.add(pod.namespace);
-      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, secret: { name: 'forbidden', keys: [['s', 's']] } }));
-      assertFailed(run, EXIT.failed, /Kubernetes denied creating Secret `team-\d+\/forbidden`/, /HTTP 403/, /"create" on "secrets"/);
+      const run = await runFetcher(
+        podEnv(world, pod, { project: pod.namespace, secret: { name: 'forbidden', keys: [['s', 's']] } }),
+      );
+      assertFailed(
+        run,
+        EXIT.failed,
+        /Kubernetes denied creating Secret `team-\d+\/forbidden`/,
+        /HTTP 403/,
+        /"create" on "secrets"/,
+      );
     });
   });
 
@@ -524,15 +749,28 @@ describe('dap-secret-fetcher (built executable)', function () {
       // Success in every mode, through files and the Secret.
       const plan = (pod: Pod) => ({
         project: pod.namespace,
-        files: [['alpha', 'a/alpha'], ['gamma', 'g/gamma']] as [string, string][],
-        secret: { name: 'leak-check', keys: [['beta', 'beta'], ['delta', 'delta']] as [string, string][] },
+        files: [
+          ['alpha', 'a/alpha'],
+          ['gamma', 'g/gamma'],
+        ] as [string, string][],
+        secret: {
+          name: 'leak-check',
+          keys: [
+            ['beta', 'beta'],
+            ['delta', 'delta'],
+          ] as [string, string][],
+        },
       });
       const saPod = await readablePod(values);
       sensitive.push((await readFile(saPod.mlpTokenFile, 'utf8')).trim());
       runs.push(await runFetcher(podEnv(world, saPod, plan(saPod))));
 
       const exPod = await makePod(world, { mlpTokenAudience: EXCHANGE_SUBJECT_AUDIENCE });
-      world.mlp.data.addProject({ name: exPod.namespace, readers: [`flyte-task@${exPod.namespace}.serviceaccounts.test`], secrets: values });
+      world.mlp.data.addProject({
+        name: exPod.namespace,
+        readers: [`flyte-task@${exPod.namespace}.serviceaccounts.test`],
+        secrets: values,
+      });
       sensitive.push((await readFile(exPod.mlpTokenFile, 'utf8')).trim());
       const credentials = join(exPod.dir, 'client-credentials.json');
       await writeFile(credentials, JSON.stringify(EXCHANGE_CLIENT));
@@ -546,16 +784,45 @@ describe('dap-secret-fetcher (built executable)', function () {
 
       const gcpPod = await makePod(world);
       world.mlp.data.addProject({ name: gcpPod.namespace, readers: [GOOGLE_SA_EMAIL], secrets: values });
-      runs.push(await runFetcher(podEnv(world, gcpPod, plan(gcpPod), { MLP_AUTH_MODE: 'gcp-workload-identity', GCE_METADATA_HOST: world.metadata.host })));
+      runs.push(
+        await runFetcher(
+          podEnv(world, gcpPod, plan(gcpPod), {
+            MLP_AUTH_MODE: 'gcp-workload-identity',
+            GCE_METADATA_HOST: world.metadata.host,
+          }),
+        ),
+      );
       for (const run of runs) assert.equal(run.code, EXIT.ok, describeRun(run));
 
       // Failures after values were fetched or tokens obtained: missing secret, oversized, forbidden, 5xx exhaustion, Secret exists.
       const failPod = await readablePod({ ...values, huge: `${values.alpha}${'z'.repeat(1024 * 1024)}` });
       sensitive.push((await readFile(failPod.mlpTokenFile, 'utf8')).trim());
-      runs.push(await runFetcher(podEnv(world, failPod, { project: failPod.namespace, files: [['alpha', 'a']], secret: { name: 'big', keys: [['huge', 'huge']] } })));
-      runs.push(await runFetcher(podEnv(world, failPod, { project: failPod.namespace, files: [['alpha', 'a'], ['nope', 'n']] })));
+      runs.push(
+        await runFetcher(
+          podEnv(world, failPod, {
+            project: failPod.namespace,
+            files: [['alpha', 'a']],
+            secret: { name: 'big', keys: [['huge', 'huge']] },
+          }),
+        ),
+      );
+      runs.push(
+        await runFetcher(
+          podEnv(world, failPod, {
+            project: failPod.namespace,
+            files: [
+              ['alpha', 'a'],
+              ['nope', 'n'],
+            ],
+          }),
+        ),
+      );
       world.kube.forbiddenNamespaces.add(failPod.namespace);
-      runs.push(await runFetcher(podEnv(world, failPod, { project: failPod.namespace, secret: { name: 'denied', keys: [['beta', 'beta']] } })));
+      runs.push(
+        await runFetcher(
+          podEnv(world, failPod, { project: failPod.namespace, secret: { name: 'denied', keys: [['beta', 'beta']] } }),
+        ),
+      );
       world.mlp.faults.failNext(1000, 500);
       runs.push(await runFetcher(podEnv(world, failPod, plan(failPod), { DAP_DEADLINE_SECONDS: '1' })));
       world.mlp.faults.clear();
@@ -563,7 +830,11 @@ describe('dap-secret-fetcher (built executable)', function () {
       // The exchanged access tokens and the Google ID tokens never touch the disk, so the check
       // for them is broader: no JWT-shaped string at all may appear in any output.
       for (const run of runs) {
-        for (const [where, text] of [['stdout', run.stdout], ['stderr', run.stderr], ['termination message', run.termination]] as const) {
+        for (const [where, text] of [
+          ['stdout', run.stdout],
+          ['stderr', run.stderr],
+          ['termination message', run.termination],
+        ] as const) {
           for (const s of sensitive) {
             assert.ok(!text.includes(s), `${where} contains a sensitive string (${s.slice(0, 12)}…)`);
             assert.ok(!text.includes(Buffer.from(s).toString('base64')), `${where} contains a base64 sensitive string`);
@@ -572,12 +843,24 @@ describe('dap-secret-fetcher (built executable)', function () {
           assert.doesNotMatch(text, /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/, `${where} contains a JWT`);
         }
       }
-      assert.deepEqual(runs.map((r) => r.code), [0, 0, 0, 1, 1, 1, 3, 0]);
+      assert.deepEqual(
+        runs.map((r) => r.code),
+        [0, 0, 0, 1, 1, 1, 3, 0],
+      );
     });
 
     it('secret values that look like log structure (`info`, an event name) leave every line intact', async function () {
       const pod = await readablePod({ short: 'info', event: 'http call', level: 'error' });
-      const run = await runFetcher(podEnv(world, pod, { project: pod.namespace, files: [['short', 's'], ['event', 'e'], ['level', 'l']] }));
+      const run = await runFetcher(
+        podEnv(world, pod, {
+          project: pod.namespace,
+          files: [
+            ['short', 's'],
+            ['event', 'e'],
+            ['level', 'l'],
+          ],
+        }),
+      );
       assert.equal(run.code, EXIT.ok, describeRun(run));
       assert.doesNotMatch(run.stdout, /redacted/);
       for (const line of run.logs) {

@@ -51,7 +51,8 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
   let dir: string;
 
   before(async function () {
-    if (!existsSync(GNU_TIME)) skipFor(this, `${GNU_TIME} (Debian package \`time\`, installed by .ci/run) is missing: it measures the peak RSS`);
+    if (!existsSync(GNU_TIME))
+      skipFor(this, `${GNU_TIME} (Debian package \`time\`, installed by .ci/run) is missing: it measures the peak RSS`);
     this.timeout(240_000);
     ensureExecutable();
     dir = await mkdtemp(join(tmpdir(), 'dap-fetcher-hostile-'));
@@ -75,7 +76,9 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
     requests = [];
   });
 
-  async function runMeasured(extra: Record<string, string> = {}): Promise<{ code: number | null; stderr: string; termination: string; rssMiB: number }> {
+  async function runMeasured(
+    extra: Record<string, string> = {},
+  ): Promise<{ code: number | null; stderr: string; termination: string; rssMiB: number }> {
     const volume = await mkdtemp(join(dir, 'volume-'));
     await mkdir(volume, { recursive: true });
     const termination = join(volume, '..', `${volume.split('/').pop()}.termination`);
@@ -106,7 +109,10 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
     };
   }
 
-  function assertBounded(run: { code: number | null; stderr: string; termination: string; rssMiB: number }, message: RegExp): void {
+  function assertBounded(
+    run: { code: number | null; stderr: string; termination: string; rssMiB: number },
+    message: RegExp,
+  ): void {
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, message);
     assert.equal(run.termination, run.stderr, 'the same paragraph is the termination message');
@@ -121,7 +127,10 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
       stream(res, Buffer.alloc(64 * 1024, 0x20), TWO_GIB, '[');
     };
     const run = await runMeasured();
-    assertBounded(run, /MLP sent more than 4 MiB in its answer to list projects \(counted after decompression\); the fetcher stopped reading\. .*raise DAP_MAX_PROJECTS_BYTES/);
+    assertBounded(
+      run,
+      /MLP sent more than 4 MiB in its answer to list projects \(counted after decompression\); the fetcher stopped reading\. .*raise DAP_MAX_PROJECTS_BYTES/,
+    );
     assert.deepEqual(requests, ['/v1/projects']);
   });
 
@@ -145,7 +154,12 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
       stream(res, Buffer.concat(Array.from({ length: 64 }, () => item)), TWO_GIB, '[');
     };
     const run = await runMeasured();
-    assertBounded(run, new RegExp(`MLP sent more than ${DEFAULT_BYTE_CAPS.secretsBytes / 1024 / 1024} MiB in its answer to list secrets`));
+    assertBounded(
+      run,
+      new RegExp(
+        `MLP sent more than ${DEFAULT_BYTE_CAPS.secretsBytes / 1024 / 1024} MiB in its answer to list secrets`,
+      ),
+    );
   });
 
   it('about 1 MB of gzip inflating to 1 GiB: stopped as it inflates', async function () {
@@ -170,7 +184,10 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
       stream(res, Buffer.alloc(64 * 1024, 0x78), TWO_GIB, '[{"id":1,"name":"pw","data":"');
     };
     const run = await runMeasured();
-    assertBounded(run, /MLP sent more than 1 MiB in one secret of the list to list secrets .*raise DAP_MAX_SECRET_BYTES/);
+    assertBounded(
+      run,
+      /MLP sent more than 1 MiB in one secret of the list to list secrets .*raise DAP_MAX_SECRET_BYTES/,
+    );
     assert.deepEqual(requests, ['/v1/projects', '/v1/projects/7/secrets']);
   });
 
@@ -186,7 +203,8 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
       const pump = (): void => {
         while (i < items && !res.destroyed) {
           const batch: string[] = [];
-          for (let n = 0; n < 4096 && i < items; n++, i++) batch.push(`{"id":${i},"name":"pw","data":"value-${String(i).padStart(9, '0')}"}`);
+          for (let n = 0; n < 4096 && i < items; n++, i++)
+            batch.push(`{"id":${i},"name":"pw","data":"value-${String(i).padStart(9, '0')}"}`);
           if (!res.write(`${i <= 4096 ? '[' : ','}${batch.join(',')}`)) return void res.once('drain', pump);
         }
         if (!res.destroyed) res.end(']');
@@ -195,7 +213,10 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
     };
     const run = await runMeasured();
     assert.equal(run.code, 0, run.stderr);
-    assert.ok(run.rssMiB < RSS_BOUND_MIB, `peak RSS ${run.rssMiB.toFixed(0)} MiB, bound ${RSS_BOUND_MIB} MiB\n${run.stderr}`);
+    assert.ok(
+      run.rssMiB < RSS_BOUND_MIB,
+      `peak RSS ${run.rssMiB.toFixed(0)} MiB, bound ${RSS_BOUND_MIB} MiB\n${run.stderr}`,
+    );
     assert.deepEqual(requests, ['/v1/projects', '/v1/projects/7/secrets']);
   });
 
@@ -205,7 +226,10 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
       stream(res, Buffer.from('denied \u001b[2J\n{"level":"info","msg":"forged"} '.repeat(1000)), TWO_GIB);
     };
     const run = await runMeasured();
-    assertBounded(run, /MLP denied project `ads` to identity .* \(MLP said: denied \[2J \{"level":"info","msg":"forged"\} denied/);
+    assertBounded(
+      run,
+      /MLP denied project `ads` to identity .* \(MLP said: denied \[2J \{"level":"info","msg":"forged"\} denied/,
+    );
     // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for a raw ESC is the point
     assert.doesNotMatch(run.stderr, /\u001b|\n./, 'no escape sequences or extra lines');
     assert.ok(run.stderr.length < 1500, `${run.stderr.length} characters`);
@@ -219,7 +243,10 @@ describe('dap-secret-fetcher against hostile peers (byte caps, bounded memory)',
     };
     const port = (server.address() as AddressInfo).port;
     const run = await runMeasured({ MLP_AUTH_MODE: 'gcp-workload-identity', GCE_METADATA_HOST: `127.0.0.1:${port}` });
-    assertBounded(run, /the GKE metadata server sent more than 64 KiB in its answer to get an ID token for audience api\.caraml/);
+    assertBounded(
+      run,
+      /the GKE metadata server sent more than 64 KiB in its answer to get an ID token for audience api\.caraml/,
+    );
     assert.deepEqual(requests, ['/computeMetadata/v1/instance/service-accounts/default/identity']);
   });
 });

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXECUTABLE, makePod, podEnv, startWorld, type PlanSpec, type World } from './world.js';
+import { EXECUTABLE, makePod, type PlanSpec, podEnv, startWorld, type World } from './world.js';
 
 interface Scenario {
   label: string;
@@ -36,7 +36,9 @@ const RUNS = 3;
 
 function value(bytes: number): string {
   // Printable, incompressible and distinct per secret, like real keys and certificates.
-  return randomBytes(Math.ceil((bytes * 3) / 4)).toString('base64').slice(0, bytes);
+  return randomBytes(Math.ceil((bytes * 3) / 4))
+    .toString('base64')
+    .slice(0, bytes);
 }
 
 async function peakRssKb(command: string[], env: Record<string, string>): Promise<number> {
@@ -51,7 +53,9 @@ async function peakRssKb(command: string[], env: Record<string, string>): Promis
 
 async function measure(world: World, command: string[], scenario: Scenario): Promise<number[]> {
   const pod = await makePod(world);
-  const secrets = Object.fromEntries(Array.from({ length: scenario.count }, (_, i) => [`secret-${i}`, value(scenario.bytes)]));
+  const secrets = Object.fromEntries(
+    Array.from({ length: scenario.count }, (_, i) => [`secret-${i}`, value(scenario.bytes)]),
+  );
   world.mlp.data.addProject({ name: pod.namespace, readers: [pod.identity], secrets });
   const plan: PlanSpec = {
     project: pod.namespace,

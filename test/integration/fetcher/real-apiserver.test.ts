@@ -16,10 +16,10 @@ import type { ControlPlane } from '../../e2e/harness/controlPlane.js';
 import { caFetch } from '../../e2e/harness/https.js';
 import { applyManifests } from '../../e2e/harness/manifests.js';
 import { grantFetcherRbac } from '../../e2e/harness/rbac.js';
-import { sharedControlPlane, START_TIMEOUT_MS } from '../../e2e/harness/shared.js';
+import { START_TIMEOUT_MS, sharedControlPlane } from '../../e2e/harness/shared.js';
 import { mintPodToken } from '../../e2e/harness/tokens.js';
 import { waitFor } from '../../e2e/harness/wait.js';
-import { startMlp, type MlpPeer } from '../../support/mlp/index.js';
+import { type MlpPeer, startMlp } from '../../support/mlp/index.js';
 import { describeRun, ensureExecutable, planJson, ROOT, runFetcher } from './world.js';
 
 const GRANTED = 'fetcher-it-granted';
@@ -33,12 +33,18 @@ const POLICY_NAME = 'fetcher-it-secret-policy';
 
 /** deploy/'s ValidatingAdmissionPolicy and its binding, as they are, renamed and bound to `namespace`. */
 async function secretPolicyFor(namespace: string): Promise<string> {
-  const objects = parseAllDocuments(await readFile(POLICY_FILE, 'utf8')).map((d) => d.toJS() as KubernetesObject & { spec: Record<string, any> });
+  const objects = parseAllDocuments(await readFile(POLICY_FILE, 'utf8')).map(
+    (d) => d.toJS() as KubernetesObject & { spec: Record<string, any> },
+  );
   for (const obj of objects) {
     obj.metadata!.name = POLICY_NAME;
     if (obj.kind === 'ValidatingAdmissionPolicyBinding') {
       obj.spec.policyName = POLICY_NAME;
-      obj.spec.matchResources = { namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespace] }] } };
+      obj.spec.matchResources = {
+        namespaceSelector: {
+          matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: [namespace] }],
+        },
+      };
     }
   }
   return objects.map((o) => stringify(o)).join('---\n');
@@ -60,9 +66,18 @@ describe('dap-secret-fetcher against the real kube-apiserver', function () {
     await grantFetcherRbac(cp.kubeConfig, GRANTED);
     await grantFetcherRbac(cp.kubeConfig, GUARDED);
     await applyManifests(cp.kubeConfig, await secretPolicyFor(GUARDED), { source: POLICY_FILE });
-    mlp = await startMlp({ jwks: new URL(cp.jwksUrl), jwksFetch: caFetch(cp.caPem), issuer: cp.issuer, audience: MLP_AUDIENCE });
+    mlp = await startMlp({
+      jwks: new URL(cp.jwksUrl),
+      jwksFetch: caFetch(cp.caPem),
+      issuer: cp.issuer,
+      audience: MLP_AUDIENCE,
+    });
     for (const ns of [GRANTED, NOT_GRANTED, GUARDED]) {
-      mlp.data.addProject({ name: ns, readers: [`system:serviceaccount:${ns}:default`], secrets: { api_token: `real-api-token-of-${ns}`, password: 'real-api-password' } });
+      mlp.data.addProject({
+        name: ns,
+        readers: [`system:serviceaccount:${ns}:default`],
+        secrets: { api_token: `real-api-token-of-${ns}`, password: 'real-api-password' },
+      });
     }
     dir = await mkdtemp(join(tmpdir(), 'dap-fetcher-real-api-'));
   });
@@ -73,15 +88,37 @@ describe('dap-secret-fetcher against the real kube-apiserver', function () {
   });
 
   /** A stored pod (never scheduled: no kubelet needed) and the env its fetcher would get, with pod-bound tokens. */
-  async function podAndEnv(namespace: string, name: string, secretName: string): Promise<{ pod: V1Pod; env: Record<string, string> }> {
-    await core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: { containers: [{ name: 'task', image: 'registry.invalid/task:1' }] } } });
+  async function podAndEnv(
+    namespace: string,
+    name: string,
+    secretName: string,
+  ): Promise<{ pod: V1Pod; env: Record<string, string> }> {
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name }, spec: { containers: [{ name: 'task', image: 'registry.invalid/task:1' }] } },
+    });
     const pod = await readPod(cp.kubeConfig, namespace, name);
     const podDir = join(dir, `${namespace}-${name}`);
     await mkdir(join(podDir, 'volume'), { recursive: true });
-    await writeFile(join(podDir, 'mlp-token'), (await mintPodToken(cp.kubeConfig, pod, { audiences: [MLP_AUDIENCE] })).token);
+    await writeFile(
+      join(podDir, 'mlp-token'),
+      (await mintPodToken(cp.kubeConfig, pod, { audiences: [MLP_AUDIENCE] })).token,
+    );
     await writeFile(join(podDir, 'kube-token'), (await mintPodToken(cp.kubeConfig, pod)).token);
     const env = {
-      DAP_PLAN: planJson({ project: namespace, secret: { name: secretName, keys: [['api_token', 'api_token'], ['password', 'password']] } }, join(podDir, 'volume')),
+      DAP_PLAN: planJson(
+        {
+          project: namespace,
+          secret: {
+            name: secretName,
+            keys: [
+              ['api_token', 'api_token'],
+              ['password', 'password'],
+            ],
+          },
+        },
+        join(podDir, 'volume'),
+      ),
       POD_NAME: name,
       POD_NAMESPACE: namespace,
       POD_UID: pod.metadata?.uid as string,
@@ -101,11 +138,21 @@ describe('dap-secret-fetcher against the real kube-apiserver', function () {
     const { pod, env } = await podAndEnv(GRANTED, 'wf-real-n0-0', 'wf-real-n0-0-flyte-secrets-0a1b2c3d4e');
     const first = await runFetcher(env);
     assert.equal(first.code, 0, describeRun(first));
-    const secret = await core.readNamespacedSecret({ namespace: GRANTED, name: 'wf-real-n0-0-flyte-secrets-0a1b2c3d4e' });
+    const secret = await core.readNamespacedSecret({
+      namespace: GRANTED,
+      name: 'wf-real-n0-0-flyte-secrets-0a1b2c3d4e',
+    });
     assert.equal(secret.immutable, true);
     assert.equal(secret.type, 'Opaque');
     assert.deepEqual(JSON.parse(JSON.stringify(secret.metadata?.ownerReferences)), [
-      { apiVersion: 'v1', kind: 'Pod', name: pod.metadata?.name, uid: pod.metadata?.uid, controller: false, blockOwnerDeletion: false },
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        name: pod.metadata?.name,
+        uid: pod.metadata?.uid,
+        controller: false,
+        blockOwnerDeletion: false,
+      },
     ]);
     assert.equal(secret.metadata?.labels?.['app.kubernetes.io/managed-by'], 'dap-secret-webhook');
     assert.equal(Buffer.from(secret.data?.api_token ?? '', 'base64').toString(), `real-api-token-of-${GRANTED}`);
@@ -114,20 +161,30 @@ describe('dap-secret-fetcher against the real kube-apiserver', function () {
     assert.equal(second.code, 0, describeRun(second));
     const call = second.logs.find((l) => l.msg === 'kubernetes call');
     assert.equal(call?.status, 409);
-    assert.ok(second.logs.some((l) => l.level === 'warn' && String(l.msg).includes('found the pod secret already there') && String(l.msg).includes('expected when the kubelet runs this init container again')));
+    assert.ok(
+      second.logs.some(
+        (l) =>
+          l.level === 'warn' &&
+          String(l.msg).includes('found the pod secret already there') &&
+          String(l.msg).includes('expected when the kubelet runs this init container again'),
+      ),
+    );
   });
 
   it('a namespace without the fetcher grant: exit 1, naming the Secret and the missing permission', async function () {
     const { env } = await podAndEnv(NOT_GRANTED, 'wf-nogrant-n0-0', 'wf-nogrant-n0-0-flyte-secrets-5f6a7b8c9d');
     const run = await runFetcher(env);
     assert.equal(run.code, 1, describeRun(run));
-    assert.match(run.stderr, /Kubernetes denied creating Secret `fetcher-it-no-grant\/wf-nogrant-n0-0-flyte-secrets-5f6a7b8c9d`/);
+    assert.match(
+      run.stderr,
+      /Kubernetes denied creating Secret `fetcher-it-no-grant\/wf-nogrant-n0-0-flyte-secrets-5f6a7b8c9d`/,
+    );
     assert.match(run.stderr, /HTTP 403/);
     assert.match(run.stderr, /"create" on "secrets" in namespace `fetcher-it-no-grant`/);
     assert.equal(await readFile(env.DAP_TERMINATION_LOG as string, 'utf8'), run.stderr.trim());
   });
 
-  it('under deploy/\'s Secret policy: a Secret not named after the pod is refused, naming the policy and its rule; the pod\'s own is created', async function () {
+  it("under deploy/'s Secret policy: a Secret not named after the pod is refused, naming the policy and its rule; the pod's own is created", async function () {
     const { pod, env } = await podAndEnv(GUARDED, 'wf-guarded-n0-0', 'wf-other-n0-0-flyte-secrets-0a1b2c3d4e');
     // The admission plugin picks a new policy up asynchronously: wait until it refuses this pod's dry run.
     const asPod = new KubeConfig();
@@ -137,11 +194,19 @@ describe('dap-secret-fetcher against the real kube-apiserver', function () {
       contexts: [{ name: 'it', cluster: 'it', user: 'pod' }],
       currentContext: 'it',
     });
-    const probe = { metadata: { name: 'not-a-fetcher-name', ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, uid: pod.metadata!.uid! }] }, type: 'Opaque' };
+    const probe = {
+      metadata: {
+        name: 'not-a-fetcher-name',
+        ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, uid: pod.metadata!.uid! }],
+      },
+      type: 'Opaque',
+    };
     await waitFor(
       async () => {
         try {
-          await asPod.makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: GUARDED, body: probe, dryRun: 'All' });
+          await asPod
+            .makeApiClient(CoreV1Api)
+            .createNamespacedSecret({ namespace: GUARDED, body: probe, dryRun: 'All' });
           return undefined;
         } catch (err) {
           return (err as { code?: number }).code === 403 ? true : undefined;
@@ -152,7 +217,10 @@ describe('dap-secret-fetcher against the real kube-apiserver', function () {
 
     const refused = await runFetcher(env);
     assert.equal(refused.code, 1, describeRun(refused));
-    assert.match(refused.stderr, /the admission policy `fetcher-it-secret-policy` refused creating Secret `fetcher-it-policy\/wf-other-n0-0-flyte-secrets-0a1b2c3d4e`: pod wf-guarded-n0-0 may create only its own per-pod Secret/);
+    assert.match(
+      refused.stderr,
+      /the admission policy `fetcher-it-secret-policy` refused creating Secret `fetcher-it-policy\/wf-other-n0-0-flyte-secrets-0a1b2c3d4e`: pod wf-guarded-n0-0 may create only its own per-pod Secret/,
+    );
     assert.match(refused.stderr, /\(HTTP 403\)/);
     assert.match(refused.stderr, /named like its own name: `wf-guarded-n0-0-flyte-secrets-<10 hex>`/);
     assert.doesNotMatch(refused.stderr, /"create" on "secrets"/, 'not an RBAC problem');

@@ -13,11 +13,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { startMetadataServer, type MetadataServer } from '../../support/gcp-metadata/server.js';
+import { type MetadataServer, startMetadataServer } from '../../support/gcp-metadata/server.js';
 import { createCertificateAuthority } from '../../support/k8s/pki.js';
-import { startKubeSecretsApi, type KubeSecretsApi } from '../../support/kube-api/secrets.js';
-import { startMlp, type MlpPeer } from '../../support/mlp/index.js';
-import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../support/oidc/jwt-issuer.js';
+import { type KubeSecretsApi, startKubeSecretsApi } from '../../support/kube-api/secrets.js';
+import { type MlpPeer, startMlp } from '../../support/mlp/index.js';
+import { createJwtIssuer, type JwtIssuer, serviceAccountClaims } from '../../support/oidc/jwt-issuer.js';
 import { startTokenExchangeProvider, type TokenExchangeProvider } from '../../support/oidc/provider.js';
 
 export const ROOT = resolve(import.meta.dirname, '../../..');
@@ -26,7 +26,10 @@ const CLUSTER_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const MLP_AUDIENCE = 'api.caraml';
 /** The audience of the projected token used as a token-exchange subject: not one MLP accepts. */
 export const EXCHANGE_SUBJECT_AUDIENCE = 'dap-token-exchange';
-export const EXCHANGE_CLIENT = { client_id: 'dap-fetcher-confidential', client_secret: 'client-secret-0123456789abcdef-not-for-logs' };
+export const EXCHANGE_CLIENT = {
+  client_id: 'dap-fetcher-confidential',
+  client_secret: 'client-secret-0123456789abcdef-not-for-logs',
+};
 const PUBLIC_CLIENT_ID = 'dap-secret-fetcher';
 export const GOOGLE_SA_EMAIL = 'flyte-task@caraml-project.iam.gserviceaccount.com';
 const KUBE_TOKEN = 'kube-api-token-6d1f8e0b2c4a-not-for-logs';
@@ -88,7 +91,11 @@ export async function startWorld(): Promise<World> {
   // The gateway trusts three issuers, like a CaraML gateway configured for each auth mode.
   const trusted: JSONWebKeySet = { keys: [...cluster.jwks.keys, ...metadata.jwks.keys, ...oidc.jwks.keys] };
   const keys: JWTVerifyGetKey = createLocalJWKSet(trusted);
-  const mlp = await startMlp({ jwks: keys, issuer: [CLUSTER_ISSUER, metadata.issuer, oidc.issuer], audience: MLP_AUDIENCE });
+  const mlp = await startMlp({
+    jwks: keys,
+    issuer: [CLUSTER_ISSUER, metadata.issuer, oidc.issuer],
+    audience: MLP_AUDIENCE,
+  });
   const kube = await startKubeSecretsApi({ tls, token: KUBE_TOKEN });
   return {
     dir,
@@ -122,7 +129,9 @@ export function planJson(spec: PlanSpec, fileRoot: string): string {
     files: (spec.files ?? []).map(([mlpSecret, path]) => ({ mlpSecret, path })),
     fileMode: spec.fileMode ?? 0o440,
     dirMode: spec.dirMode ?? 0o750,
-    secret: spec.secret ? { name: spec.secret.name, keys: spec.secret.keys.map(([mlpSecret, key]) => ({ mlpSecret, key })) } : null,
+    secret: spec.secret
+      ? { name: spec.secret.name, keys: spec.secret.keys.map(([mlpSecret, key]) => ({ mlpSecret, key })) }
+      : null,
   });
 }
 
@@ -154,7 +163,12 @@ export async function makePod(world: World, options: { mlpTokenAudience?: string
   await mkdir(volume);
   const mlpTokenFile = join(dir, 'mlp-token');
   const kubeTokenFile = join(dir, 'kube-token');
-  await writeFile(mlpTokenFile, await world.cluster.sign(serviceAccountClaims(namespace, serviceAccount, options.mlpTokenAudience ?? MLP_AUDIENCE, name, uid)));
+  await writeFile(
+    mlpTokenFile,
+    await world.cluster.sign(
+      serviceAccountClaims(namespace, serviceAccount, options.mlpTokenAudience ?? MLP_AUDIENCE, name, uid),
+    ),
+  );
   await writeFile(kubeTokenFile, world.kubeToken);
   return {
     name,
@@ -171,7 +185,12 @@ export async function makePod(world: World, options: { mlpTokenAudience?: string
 }
 
 /** The env the webhook would give the init container, pointed at this world. */
-export function podEnv(world: World, pod: Pod, plan: PlanSpec, extra: Record<string, string> = {}): Record<string, string> {
+export function podEnv(
+  world: World,
+  pod: Pod,
+  plan: PlanSpec,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return {
     DAP_PLAN: planJson(plan, pod.volume),
     POD_NAME: pod.name,
@@ -196,7 +215,11 @@ export function podEnv(world: World, pod: Pod, plan: PlanSpec, extra: Record<str
  * and waits for it to exit, bounded by `timeoutMs`. `command` runs another build (e.g. the arm64
  * one under qemu).
  */
-export async function runFetcher(env: Record<string, string>, timeoutMs = 30_000, command: [string, string[]] = [EXECUTABLE, []]): Promise<RunResult> {
+export async function runFetcher(
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+  command: [string, string[]] = [EXECUTABLE, []],
+): Promise<RunResult> {
   const child = spawn(command[0], command[1], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -205,7 +228,9 @@ export async function runFetcher(env: Record<string, string>, timeoutMs = 30_000
   const code = await new Promise<number | null>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`the fetcher did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}\nstderr:\n${stderr}`));
+      reject(
+        new Error(`the fetcher did not exit within ${timeoutMs} ms; stdout so far:\n${stdout}\nstderr:\n${stderr}`),
+      );
     }, timeoutMs);
     child.once('error', (err) => {
       clearTimeout(timer);

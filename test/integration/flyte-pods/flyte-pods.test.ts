@@ -22,7 +22,10 @@ describe("Flyte's real pods (goldens from FlytePropeller's own code)", function 
   let pods: Map<string, unknown>;
 
   before(() => {
-    const dir = execFileSync('bash', ['test/e2e/provision/flyte-pods.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+    const dir = execFileSync('bash', ['test/e2e/provision/flyte-pods.sh'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }).trim();
     pods = new Map(
       readdirSync(dir)
         .filter((f) => f.endsWith('.json'))
@@ -42,22 +45,34 @@ describe("Flyte's real pods (goldens from FlytePropeller's own code)", function 
         const dir = join(GOLDEN_DIR, caseName(task));
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, 'input.yaml'), header(task) + stringify(pod));
-        if (!existsSync(join(dir, 'config.yaml'))) writeFileSync(join(dir, 'config.yaml'), `about: Flyte's own pod for task ${task}\nflyteTask: ${task}\n`);
+        if (!existsSync(join(dir, 'config.yaml')))
+          writeFileSync(join(dir, 'config.yaml'), `about: Flyte's own pod for task ${task}\nflyteTask: ${task}\n`);
       }
     }
-    const claimed = new Map(goldenCaseNames().flatMap((name) => {
-      const task = readGoldenConfig(name).flyteTask;
-      return task === undefined ? [] : [[task, name] as const];
-    }));
-    assert.deepEqual([...claimed.keys()].sort(), [...pods.keys()].sort(), 'test/goldens cases with flyteTask vs the tasks in test/flyte-pods/tasks.py');
-    for (const [task, name] of claimed) assert.equal(name, caseName(task), `the case for task ${task} is named ${caseName(task)}`);
+    const claimed = new Map(
+      goldenCaseNames().flatMap((name) => {
+        const task = readGoldenConfig(name).flyteTask;
+        return task === undefined ? [] : [[task, name] as const];
+      }),
+    );
+    assert.deepEqual(
+      [...claimed.keys()].sort(),
+      [...pods.keys()].sort(),
+      'test/goldens cases with flyteTask vs the tasks in test/flyte-pods/tasks.py',
+    );
+    for (const [task, name] of claimed)
+      assert.equal(name, caseName(task), `the case for task ${task} is named ${caseName(task)}`);
   });
 
   it('the committed inputs are what Flyte makes today', () => {
     for (const [task, pod] of pods) {
       const file = join(GOLDEN_DIR, caseName(task), 'input.yaml');
       assert.ok(existsSync(file), `${file} is missing: UPDATE_GOLDENS=1 writes it`);
-      assert.deepEqual(parse(readFileSync(file, 'utf8')), pod, `test/goldens/${caseName(task)}/input.yaml is stale: UPDATE_GOLDENS=1 rewrites it`);
+      assert.deepEqual(
+        parse(readFileSync(file, 'utf8')),
+        pod,
+        `test/goldens/${caseName(task)}/input.yaml is stale: UPDATE_GOLDENS=1 rewrites it`,
+      );
     }
   });
 });

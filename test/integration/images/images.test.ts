@@ -4,18 +4,19 @@
  * back from their OCI archives and run under chroot as the image's user. Also: a fetcher that
  * does not start makes `npm run images` fail in the Dockerfile's verify stage.
  */
-import { containerImages, type ContainerImage } from '../../e2e/harness/provisioned.js';
-import { readOciArchive, unpackOciArchive, type OciImage } from '../../support/oci/archive.js';
-import { WEBHOOK_NODE_FLAGS } from '../../../webhook/node-flags.js';
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { WEBHOOK_NODE_FLAGS } from '../../../webhook/node-flags.js';
+import { type ContainerImage, containerImages } from '../../e2e/harness/provisioned.js';
+import { type OciImage, readOciArchive, unpackOciArchive } from '../../support/oci/archive.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CHART = join(ROOT, 'deploy/helm/dap-secret-webhook');
@@ -27,10 +28,14 @@ const NONROOT = '65532:65532';
 /** Runs a program of the unpacked image as its numeric user, with only the image's env (no shell, no env binary inside). */
 async function runInRootfs(rootfs: string, image: OciImage, argv: string[]) {
   const user = image.config.User ?? '0:0';
-  const env = Object.fromEntries((image.config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
-  return run('chroot', [`--userspec=${user}`, rootfs, ...argv], { env, timeout: 60_000 }).catch((err: Error & { stderr?: string }) => {
-    throw new Error(`${argv.join(' ')} in the image failed: ${err.message}\n${err.stderr ?? ''}`);
-  });
+  const env = Object.fromEntries(
+    (image.config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+  );
+  return run('chroot', [`--userspec=${user}`, rootfs, ...argv], { env, timeout: 60_000 }).catch(
+    (err: Error & { stderr?: string }) => {
+      throw new Error(`${argv.join(' ')} in the image failed: ${err.message}\n${err.stderr ?? ''}`);
+    },
+  );
 }
 
 describe('container images (buildah on Debian stand-in bases)', function () {
@@ -43,7 +48,9 @@ describe('container images (buildah on Debian stand-in bases)', function () {
     this.timeout(PROVISION_TIMEOUT_MS);
     images = await containerImages();
     appVersion = (parseYaml(await readFile(join(CHART, 'Chart.yaml'), 'utf8')) as { appVersion: string }).appVersion;
-    chartRepository = (parseYaml(await readFile(join(CHART, 'values.yaml'), 'utf8')) as { image: { repository: string } }).image.repository;
+    chartRepository = (
+      parseYaml(await readFile(join(CHART, 'values.yaml'), 'utf8')) as { image: { repository: string } }
+    ).image.repository;
   });
   after(async () => {
     for (const dir of scratch) await rm(dir, { recursive: true, force: true });
@@ -56,10 +63,21 @@ describe('container images (buildah on Debian stand-in bases)', function () {
   };
 
   it('names the webhook image as the chart deploys it by default, and the fetcher next to it', async () => {
-    assert.equal(images.webhook.image, `${chartRepository}:${appVersion}`, 'the chart would deploy a different image than `npm run images` builds');
-    assert.equal(images.fetcher.image, `${chartRepository.replace(/dap-secret-webhook$/, 'dap-secret-fetcher')}:${appVersion}`);
+    assert.equal(
+      images.webhook.image,
+      `${chartRepository}:${appVersion}`,
+      'the chart would deploy a different image than `npm run images` builds',
+    );
+    assert.equal(
+      images.fetcher.image,
+      `${chartRepository.replace(/dap-secret-webhook$/, 'dap-secret-fetcher')}:${appVersion}`,
+    );
     for (const { image, archive } of [images.webhook, images.fetcher, images.task]) {
-      assert.equal((await readOciArchive(archive)).refName, image, `${archive} must name ${image} for \`ctr images import\``);
+      assert.equal(
+        (await readOciArchive(archive)).refName,
+        image,
+        `${archive} must name ${image} for \`ctr images import\``,
+      );
     }
   });
 
@@ -74,7 +92,11 @@ describe('container images (buildah on Debian stand-in bases)', function () {
 
     it('runs the bundle with the benchmarked node flags, as numeric non-root 65532, and carries its labels', () => {
       assert.equal(`${image.os}/${image.architecture}`, 'linux/amd64');
-      assert.deepEqual(image.config.Entrypoint, ['/nodejs/bin/node', ...WEBHOOK_NODE_FLAGS, '/app/dap-secret-webhook.mjs']);
+      assert.deepEqual(image.config.Entrypoint, [
+        '/nodejs/bin/node',
+        ...WEBHOOK_NODE_FLAGS,
+        '/app/dap-secret-webhook.mjs',
+      ]);
       assert.deepEqual(image.config.Cmd, ['serve']);
       assert.equal(image.config.User, NONROOT);
       assert.deepEqual(Object.keys(image.config.ExposedPorts ?? {}).sort(), ['8080/tcp', '8443/tcp']);
@@ -119,7 +141,16 @@ describe('container images (buildah on Debian stand-in bases)', function () {
     });
 
     it('has no shell, no package manager and nothing else to execute besides the fetcher', async () => {
-      for (const path of ['bin/sh', 'usr/bin/sh', 'bin/bash', 'usr/bin/bash', 'usr/bin/dash', 'bin/busybox', 'usr/bin/dpkg', 'usr/bin/apt']) {
+      for (const path of [
+        'bin/sh',
+        'usr/bin/sh',
+        'bin/bash',
+        'usr/bin/bash',
+        'usr/bin/dash',
+        'bin/busybox',
+        'usr/bin/dpkg',
+        'usr/bin/apt',
+      ]) {
         assert.ok(!existsSync(join(rootfs, path)), `the fetcher image has /${path}`);
       }
       for (const dir of ['usr/bin', 'usr/sbin', 'usr/local/sbin']) {
@@ -159,19 +190,29 @@ describe('container images (buildah on Debian stand-in bases)', function () {
       DAP_IMAGES_DIR: join(context, 'out'),
       DAP_IMAGE_REPO: 'localhost/dap-test-broken',
     };
-    const result = await run('bash', [join(ROOT, 'scripts/images/build.sh')], { env, timeout: 280_000, maxBuffer: 32 * 1024 * 1024 }).then(
+    const result = await run('bash', [join(ROOT, 'scripts/images/build.sh')], {
+      env,
+      timeout: 280_000,
+      maxBuffer: 32 * 1024 * 1024,
+    }).then(
       () => undefined,
       (err: Error & { code?: number; stderr?: string }) => err,
     );
     assert.ok(result, 'the image build succeeded with a fetcher that exits 1');
-    assert.match(result.stderr ?? '', /RUN \["\/usr\/local\/bin\/dap-secret-fetcher", "--version"\]/, 'the verify stage should be the step that failed');
+    assert.match(
+      result.stderr ?? '',
+      /RUN \["\/usr\/local\/bin\/dap-secret-fetcher", "--version"\]/,
+      'the verify stage should be the step that failed',
+    );
     assert.match(result.stderr ?? '', /building localhost\/dap-test-broken\/dap-secret-fetcher:.* failed/);
     assert.ok(!existsSync(join(context, 'out/dap-secret-fetcher.oci.tar')), 'no archive is written for a failed build');
   });
 
   it('the flytekit task image puts the pinned flytekit first on PATH', async () => {
     const image = await readOciArchive(images.task.archive);
-    const pinned = /FLYTEKIT_VERSION="\$\{FLYTEKIT_VERSION:-([^}]+)\}"/.exec(await readFile(join(ROOT, 'test/e2e/provision/flytekit.sh'), 'utf8'))?.[1];
+    const pinned = /FLYTEKIT_VERSION="\$\{FLYTEKIT_VERSION:-([^}]+)\}"/.exec(
+      await readFile(join(ROOT, 'test/e2e/provision/flytekit.sh'), 'utf8'),
+    )?.[1];
     assert.equal(images.task.image, `localhost/dap-e2e/flytekit-task:${pinned}`);
     assert.match(image.config.Env?.find((e) => e.startsWith('PATH=')) ?? '', /^PATH=\/opt\/flytekit\/bin:/);
   });

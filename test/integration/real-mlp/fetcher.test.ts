@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FETCHER_ENV } from '../../../contract/fetcher-env.js';
 import { createCertificateAuthority } from '../../support/k8s/pki.js';
-import { startKubeSecretsApi, type KubeSecretsApi } from '../../support/kube-api/secrets.js';
-import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../support/oidc/jwt-issuer.js';
-import { startRealMlpPeer, type RealMlpPeer } from '../../support/real-mlp/peer.js';
-import { describeRun, ensureExecutable, planJson, runFetcher, type PlanSpec } from '../fetcher/world.js';
+import { type KubeSecretsApi, startKubeSecretsApi } from '../../support/kube-api/secrets.js';
+import { createJwtIssuer, type JwtIssuer, serviceAccountClaims } from '../../support/oidc/jwt-issuer.js';
+import { type RealMlpPeer, startRealMlpPeer } from '../../support/real-mlp/peer.js';
+import { describeRun, ensureExecutable, type PlanSpec, planJson, runFetcher } from '../fetcher/world.js';
 
 const START_TIMEOUT_MS = 20 * 60 * 1000;
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -44,12 +44,19 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
     const ca = await createCertificateAuthority();
     caFile = join(dir, 'ca.crt');
     await writeFile(caFile, ca.certPem);
-    kube = await startKubeSecretsApi({ tls: await ca.issueServer('127.0.0.1', ['127.0.0.1', 'localhost']), token: KUBE_TOKEN });
+    kube = await startKubeSecretsApi({
+      tls: await ca.issueServer('127.0.0.1', ['127.0.0.1', 'localhost']),
+      token: KUBE_TOKEN,
+    });
     cluster = await createJwtIssuer(ISSUER);
     peer = await startRealMlpPeer({ jwks: cluster.jwks, issuer: ISSUER, audience: AUDIENCE });
     // The longer name first, so MLP's prefix answer to ?name=ads lists it before `ads`; the pods in
     // `ads` may read both, so only an exact-name pick gives them the right values.
-    await peer.seedProject({ name: 'ads-ranking', readers: [identityIn('ads'), identityIn('ads-ranking')], secrets: RANKING_VALUES });
+    await peer.seedProject({
+      name: 'ads-ranking',
+      readers: [identityIn('ads'), identityIn('ads-ranking')],
+      secrets: RANKING_VALUES,
+    });
     await peer.seedProject({ name: 'ads', readers: [identityIn('ads')], secrets: ADS_VALUES });
   });
 
@@ -97,7 +104,7 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
 
   function assertNoLeak(output: string, token: string): void {
     for (const value of [...Object.values(ADS_VALUES), ...Object.values(RANKING_VALUES), token, KUBE_TOKEN]) {
-      assert.ok(!output.includes(value), 'no secret value or token in the fetcher\'s output');
+      assert.ok(!output.includes(value), "no secret value or token in the fetcher's output");
     }
   }
 
@@ -105,7 +112,13 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
     const decisionsBefore = peer.decisions.length;
     const { run, volume, token } = await runPod('ads', {
       files: [['db-password', 'db/password']],
-      secret: { name: 'ads-pod-secrets', keys: [['api-token', 'api-token'], ['db-password', 'db-password']] },
+      secret: {
+        name: 'ads-pod-secrets',
+        keys: [
+          ['api-token', 'api-token'],
+          ['db-password', 'db-password'],
+        ],
+      },
     });
     assert.equal(run.code, EXIT.ok, describeRun(run));
     assert.equal(await readFile(join(volume, 'db/password'), 'utf8'), ADS_VALUES['db-password']);
@@ -116,12 +129,17 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
     );
     // One project lookup and one secrets list, both forwarded under the pod's identity.
     const adsId = (await peer.mlp.client.listProjects('ads')).find((p) => p.name === 'ads')?.id;
-    const forwarded = peer.decisions.slice(decisionsBefore).filter((d) => d.outcome === 'forwarded' && d.identity === identityIn('ads'));
-    assert.deepEqual(forwarded.map((d) => d.path), ['/v1/projects', `/v1/projects/${adsId}/secrets`]);
+    const forwarded = peer.decisions
+      .slice(decisionsBefore)
+      .filter((d) => d.outcome === 'forwarded' && d.identity === identityIn('ads'));
+    assert.deepEqual(
+      forwarded.map((d) => d.path),
+      ['/v1/projects', `/v1/projects/${adsId}/secrets`],
+    );
     assertNoLeak(run.stdout + run.stderr + run.termination, token);
   });
 
-  it('reports an identity that is not among the project\'s readers, naming project and identity', async function () {
+  it("reports an identity that is not among the project's readers, naming project and identity", async function () {
     // `ads-ranking`'s pods may read their own project but not `ads`: ask for `ads` from there.
     const { run, token } = await runPod('ads-ranking', { files: [['db-password', 'p']] }, 'ads');
     assert.equal(run.code, EXIT.failed, describeRun(run));
@@ -131,14 +149,20 @@ describe('dap-secret-fetcher against the real MLP (through the gateway)', functi
   });
 
   it('names every missing secret at once', async function () {
-    const { run } = await runPod('ads', { files: [['db-password', 'a'], ['no-such-one', 'b'], ['nor-this', 'c']] });
+    const { run } = await runPod('ads', {
+      files: [
+        ['db-password', 'a'],
+        ['no-such-one', 'b'],
+        ['nor-this', 'c'],
+      ],
+    });
     assert.equal(run.code, EXIT.failed, describeRun(run));
     assert.match(run.stderr, /no-such-one/);
     assert.match(run.stderr, /nor-this/);
     assert.doesNotMatch(run.stderr, /db-password/);
   });
 
-  it('finds no project when the namespace is only a prefix of an existing project\'s name', async function () {
+  it("finds no project when the namespace is only a prefix of an existing project's name", async function () {
     const { run } = await runPod('ads-r', { files: [['db-password', 'p']] });
     assert.equal(run.code, EXIT.failed, describeRun(run));
     assert.match(run.stderr, /no MLP project named `ads-r`/);

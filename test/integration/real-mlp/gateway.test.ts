@@ -4,9 +4,9 @@
  * sees the identity as `User-Email`.
  */
 import assert from 'node:assert/strict';
-import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../support/oidc/jwt-issuer.js';
-import { startRealMlpGateway, type RealMlpGateway } from '../../support/real-mlp/gateway.js';
-import { startRealMlp, type MlpProject, type RealMlp } from '../../support/real-mlp/index.js';
+import { createJwtIssuer, type JwtIssuer, serviceAccountClaims } from '../../support/oidc/jwt-issuer.js';
+import { type RealMlpGateway, startRealMlpGateway } from '../../support/real-mlp/gateway.js';
+import { type MlpProject, type RealMlp, startRealMlp } from '../../support/real-mlp/index.js';
 
 const START_TIMEOUT_MS = 20 * 60 * 1000;
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -57,25 +57,31 @@ describe('gateway in front of the real MLP', function () {
     await mlp?.stop();
   });
 
-  it('lets a reader (email claim) list projects by prefix and read the exact project\'s secrets in plaintext', async function () {
+  it("lets a reader (email claim) list projects by prefix and read the exact project's secrets in plaintext", async function () {
     const projects = await call('/v1/projects?name=ads', await emailToken(BOB));
     assert.equal(projects.status, 200);
     const exact = (projects.json() as MlpProject[]).find((p) => p.name === 'ads');
     assert.equal(exact?.id, ads.id);
     const secrets = await call(`/v1/projects/${ads.id}/secrets`, await emailToken(BOB));
     assert.equal(secrets.status, 200);
-    assert.deepEqual((secrets.json() as Array<{ name: string; data: string }>).map((s) => [s.name, s.data]), [['db-password', 'ads-db-value']]);
+    assert.deepEqual(
+      (secrets.json() as Array<{ name: string; data: string }>).map((s) => [s.name, s.data]),
+      [['db-password', 'ads-db-value']],
+    );
   });
 
   it('lets an administrator read', async function () {
     assert.equal((await call(`/v1/projects/${ads.id}/secrets`, await emailToken(ALICE))).status, 200);
   });
 
-  it('takes a service-account token\'s `sub` as the identity (it has no email)', async function () {
+  it("takes a service-account token's `sub` as the identity (it has no email)", async function () {
     const token = await bearer(serviceAccountClaims(SA_NAMESPACE, 'flyte-task', AUDIENCE));
     const secrets = await call(`/v1/projects/${adsRanking.id}/secrets`, token);
     assert.equal(secrets.status, 200);
-    assert.deepEqual((secrets.json() as Array<{ data: string }>).map((s) => s.data), ['ranking-db-value']);
+    assert.deepEqual(
+      (secrets.json() as Array<{ data: string }>).map((s) => s.data),
+      ['ranking-db-value'],
+    );
     assert.equal(gateway.decisions.at(-1)?.identity, SA_IDENTITY);
   });
 
@@ -84,7 +90,11 @@ describe('gateway in front of the real MLP', function () {
     const answer = await call(`/v1/projects/${ads.id}/secrets`, token);
     assert.equal(answer.status, 403);
     assert.deepEqual(answer.json(), {
-      error: { code: 403, status: 'Forbidden', message: 'Access credentials are not sufficient to access this resource' },
+      error: {
+        code: 403,
+        status: 'Forbidden',
+        message: 'Access credentials are not sufficient to access this resource',
+      },
     });
     assert.doesNotMatch(answer.body, /ads-db-value/);
     assert.equal(gateway.decisions.at(-1)?.outcome, 'forbidden');
@@ -102,7 +112,11 @@ describe('gateway in front of the real MLP', function () {
       const answer = await call(`/v1/projects/${ads.id}/secrets`, token);
       assert.equal(answer.status, 401, `${kind} token`);
       // Oathkeeper's shape, not MLP's flat {"error": "..."} (see contract.md §5 for MLP's own 401).
-      assert.deepEqual(answer.json(), { error: { code: 401, status: 'Unauthorized', message: 'Access credentials are invalid' } }, `${kind} token`);
+      assert.deepEqual(
+        answer.json(),
+        { error: { code: 401, status: 'Unauthorized', message: 'Access credentials are invalid' } },
+        `${kind} token`,
+      );
     }
   });
 
@@ -112,11 +126,11 @@ describe('gateway in front of the real MLP', function () {
     assert.deepEqual(answer.json(), { error: 'project with ID 999999 not found' });
   });
 
-  it('serves MLP\'s health checks without a token', async function () {
+  it("serves MLP's health checks without a token", async function () {
     assert.equal((await call('/v1/internal/ready')).status, 200);
   });
 
-  it('forwards the token\'s identity as User-Email and drops the one the client sent', async function () {
+  it("forwards the token's identity as User-Email and drops the one the client sent", async function () {
     // MLP adds the requester (User-Email) to a new project's administrators: that shows what it saw.
     const answer = await call('/v1/projects', await emailToken('carol@example.com'), {
       method: 'POST',

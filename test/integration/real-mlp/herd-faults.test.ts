@@ -15,10 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FETCHER_ENV } from '../../../contract/fetcher-env.js';
 import { closeServer, createGateway, Faults, listen } from '../../support/mlp/index.js';
-import { createJwtIssuer, serviceAccountClaims, type JwtIssuer } from '../../support/oidc/jwt-issuer.js';
+import { createJwtIssuer, type JwtIssuer, serviceAccountClaims } from '../../support/oidc/jwt-issuer.js';
 import { projectAccessFromMlp } from '../../support/real-mlp/gateway.js';
-import { startRealMlp, type RealMlp } from '../../support/real-mlp/index.js';
-import { describeRun, ensureExecutable, planJson, runFetcher, type RunResult } from '../fetcher/world.js';
+import { type RealMlp, startRealMlp } from '../../support/real-mlp/index.js';
+import { describeRun, ensureExecutable, planJson, type RunResult, runFetcher } from '../fetcher/world.js';
 
 const START_TIMEOUT_MS = 20 * 60 * 1000;
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -46,7 +46,9 @@ function recording(inner: RequestListener, seen: Seen[]): RequestListener {
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
     let identity = '';
     try {
-      identity = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: string }).sub ?? '';
+      identity =
+        (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: string }).sub ??
+        '';
     } catch {
       // not a JWT: recorded without identity
     }
@@ -93,7 +95,18 @@ describe('a herd of fetchers through a 503 burst and an MLP outage (real MLP)', 
     cluster = await createJwtIssuer(ISSUER);
     mlp = await startRealMlp();
     gateway = await listen(
-      recording(faults.wrap(createGateway({ jwks: cluster.jwks, issuer: ISSUER, audience: AUDIENCE, authorize: projectAccessFromMlp(mlp.client), upstream: mlp.url })), seen),
+      recording(
+        faults.wrap(
+          createGateway({
+            jwks: cluster.jwks,
+            issuer: ISSUER,
+            audience: AUDIENCE,
+            authorize: projectAccessFromMlp(mlp.client),
+            upstream: mlp.url,
+          }),
+        ),
+        seen,
+      ),
     );
     const secrets: Record<string, string> = {};
     for (let i = 0; i < 20; i++) secrets[`s${i}`] = `herd-value-${i}-${randomUUID()}`;
@@ -124,7 +137,16 @@ describe('a herd of fetchers through a 503 burst and an MLP outage (real MLP)', 
     await writeFile(tokenFile, await cluster.sign(serviceAccountClaims(PROJECT, serviceAccount, AUDIENCE, name, uid)));
     const run = await runFetcher(
       {
-        [FETCHER_ENV.plan]: planJson({ project: PROJECT, files: [['s1', 'a/s1'], [`s${2 + (i % 10)}`, 'b/s']] }, volume),
+        [FETCHER_ENV.plan]: planJson(
+          {
+            project: PROJECT,
+            files: [
+              ['s1', 'a/s1'],
+              [`s${2 + (i % 10)}`, 'b/s'],
+            ],
+          },
+          volume,
+        ),
         [FETCHER_ENV.podName]: name,
         [FETCHER_ENV.podNamespace]: PROJECT,
         [FETCHER_ENV.podUid]: uid,
@@ -146,7 +168,11 @@ describe('a herd of fetchers through a 503 burst and an MLP outage (real MLP)', 
     faults.failNext(GATEWAY_503S, 503, String(RETRY_AFTER_SECONDS));
     const pods = Promise.all(Array.from({ length: FETCHERS }, (_, i) => runPod(i)));
     // The outage: once the 503s are used up, MLP goes away until fetchers have met it (502s) and a few seconds passed.
-    await until('the gateway to hand out its 503s', () => seen.filter((s) => s.status === 503).length >= GATEWAY_503S, 60_000);
+    await until(
+      'the gateway to hand out its 503s',
+      () => seen.filter((s) => s.status === 503).length >= GATEWAY_503S,
+      60_000,
+    );
     await mlp.stopServer();
     const down = Date.now();
     await until('a fetcher to meet the outage', () => seen.some((s) => s.at >= down && s.status === 502), 60_000);
@@ -161,18 +187,31 @@ describe('a herd of fetchers through a 503 burst and an MLP outage (real MLP)', 
       // None gives up silently: each refused request is followed by a logged retry.
       const refused = seen.filter((s) => s.identity === identity && s.status !== 200);
       const retries = run.logs.filter((l) => l.msg === 'retrying');
-      assert.equal(retries.length, refused.length, `fetcher ${i}: ${refused.length} refused requests, ${retries.length} retries logged\n${describeRun(run)}`);
+      assert.equal(
+        retries.length,
+        refused.length,
+        `fetcher ${i}: ${refused.length} refused requests, ${retries.length} retries logged\n${describeRun(run)}`,
+      );
       // Retry-After honoured: its next request comes no sooner than the gateway asked.
       const mine = seen.filter((s) => s.identity === identity);
       for (const [k, s] of mine.entries()) {
         if (s.retryAfter === undefined || k + 1 >= mine.length) continue;
         const waitedMs = mine[k + 1]!.at - s.answeredAt!;
         // 100 ms below for timer rounding; a backoff without Retry-After would be < 500 ms here.
-        assert.ok(waitedMs >= RETRY_AFTER_SECONDS * 1000 - 100, `fetcher ${i} came back ${waitedMs} ms after a Retry-After: ${RETRY_AFTER_SECONDS}`);
+        assert.ok(
+          waitedMs >= RETRY_AFTER_SECONDS * 1000 - 100,
+          `fetcher ${i} came back ${waitedMs} ms after a Retry-After: ${RETRY_AFTER_SECONDS}`,
+        );
       }
     }
     // The faults really happened under load: every 503 handed out with its Retry-After, and the outage met.
-    assert.equal(seen.filter((s) => s.status === 503 && s.retryAfter === String(RETRY_AFTER_SECONDS)).length, GATEWAY_503S);
-    assert.ok(seen.some((s) => s.status === 502), 'some fetcher met the outage');
+    assert.equal(
+      seen.filter((s) => s.status === 503 && s.retryAfter === String(RETRY_AFTER_SECONDS)).length,
+      GATEWAY_503S,
+    );
+    assert.ok(
+      seen.some((s) => s.status === 502),
+      'some fetcher met the outage',
+    );
   });
 });

@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { describeSocket, isLoopback, listeningSockets } from '../../e2e/harness/sockets.js';
-import { startRealMlp, SEEDER_EMAIL, MlpApiError, type MlpProject, type RealMlp } from '../../support/real-mlp/index.js';
+import {
+  MlpApiError,
+  type MlpProject,
+  type RealMlp,
+  SEEDER_EMAIL,
+  startRealMlp,
+} from '../../support/real-mlp/index.js';
 
 /** Cold provisioning may build MLP first (about a minute); a warm start takes a second or two. */
 const START_TIMEOUT_MS = 20 * 60 * 1000;
@@ -23,7 +29,10 @@ describe('real MLP API server (contract.md §5)', function () {
   let adsRanking: MlpProject;
 
   const get = async (path: string, identity = 'bob@example.com'): Promise<Answer> => {
-    const res = await fetch(`${mlp.url}${path}`, { headers: { 'User-Email': identity }, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(`${mlp.url}${path}`, {
+      headers: { 'User-Email': identity },
+      signal: AbortSignal.timeout(10_000),
+    });
     const body = await res.text();
     return { status: res.status, contentType: res.headers.get('content-type'), body, json: () => JSON.parse(body) };
   };
@@ -38,7 +47,10 @@ describe('real MLP API server (contract.md §5)', function () {
       administrators: ['alice@example.com'],
       secrets: { 'db-password': 'ads-db-value', 'api-token': 'ads-token-value' },
     }));
-    ({ project: adsRanking } = await mlp.seedProject({ name: 'ads-ranking', secrets: { 'db-password': 'ranking-db-value' } }));
+    ({ project: adsRanking } = await mlp.seedProject({
+      name: 'ads-ranking',
+      secrets: { 'db-password': 'ranking-db-value' },
+    }));
   });
 
   after(async function () {
@@ -50,9 +62,17 @@ describe('real MLP API server (contract.md §5)', function () {
   it('listens on loopback only (MLP, patched by mlp.sh), and PostgreSQL on no TCP socket at all (Unix socket only)', async function () {
     // What the kernel says the running processes listen on, not the config they were given.
     const mlpSockets = await listeningSockets(mlp.processes.mlp.pid);
-    assert.deepEqual(mlpSockets.map((s) => s.port), [Number(new URL(mlp.url).port)], 'MLP listens on its one port');
+    assert.deepEqual(
+      mlpSockets.map((s) => s.port),
+      [Number(new URL(mlp.url).port)],
+      'MLP listens on its one port',
+    );
     assert.deepEqual(mlpSockets.filter((s) => !isLoopback(s)).map(describeSocket), [], 'MLP listens beyond loopback');
-    assert.deepEqual((await listeningSockets(mlp.processes.postgres.pid)).map(describeSocket), [], 'PostgreSQL listens on TCP');
+    assert.deepEqual(
+      (await listeningSockets(mlp.processes.postgres.pid)).map(describeSocket),
+      [],
+      'PostgreSQL listens on TCP',
+    );
   });
 
   describe('GET /v1/projects?name=', function () {
@@ -82,7 +102,9 @@ describe('real MLP API server (contract.md §5)', function () {
       // MLP builds `name LIKE '<name>%'` without escaping, so the client must compare names exactly.
       const underscore = ((await get('/v1/projects?name=ad_')).json() as MlpProject[]).map((p) => p.name).sort();
       assert.deepEqual(underscore, ['ads', 'ads-ranking']);
-      const percent = ((await get(`/v1/projects?name=${encodeURIComponent('a%king')}`)).json() as MlpProject[]).map((p) => p.name);
+      const percent = ((await get(`/v1/projects?name=${encodeURIComponent('a%king')}`)).json() as MlpProject[]).map(
+        (p) => p.name,
+      );
       assert.deepEqual(percent, ['ads-ranking']);
     });
 
@@ -100,28 +122,43 @@ describe('real MLP API server (contract.md §5)', function () {
   });
 
   describe('GET /v1/projects/{id}/secrets', function () {
-    it('lists only that project\'s secrets, values in plaintext, with project_id and secret_storage', async function () {
+    it("lists only that project's secrets, values in plaintext, with project_id and secret_storage", async function () {
       const answer = await get(`/v1/projects/${ads.id}/secrets`);
       assert.equal(answer.status, 200);
       assert.match(answer.contentType ?? '', /^application\/json/);
       const secrets = answer.json() as Array<Record<string, unknown>>;
-      assert.deepEqual(secrets.map((s) => [s.name, s.data]).sort(), [['api-token', 'ads-token-value'], ['db-password', 'ads-db-value']]);
+      assert.deepEqual(secrets.map((s) => [s.name, s.data]).sort(), [
+        ['api-token', 'ads-token-value'],
+        ['db-password', 'ads-db-value'],
+      ]);
       for (const s of secrets) {
         assert.equal(s.project_id, ads.id);
         assert.equal(typeof s.id, 'number');
         assert.equal(typeof s.secret_storage_id, 'number');
-        assert.deepEqual(
-          Object.keys(s).sort(),
-          ['created_at', 'data', 'id', 'name', 'project_id', 'secret_storage', 'secret_storage_id', 'updated_at'],
-        );
+        assert.deepEqual(Object.keys(s).sort(), [
+          'created_at',
+          'data',
+          'id',
+          'name',
+          'project_id',
+          'secret_storage',
+          'secret_storage_id',
+          'updated_at',
+        ]);
         const storage = s.secret_storage as Record<string, unknown>;
         assert.equal(storage.id, s.secret_storage_id);
         assert.equal(storage.type, 'internal');
         assert.equal(storage.scope, 'global');
         assert.equal(storage.name, 'internal');
       }
-      const ranking = (await get(`/v1/projects/${adsRanking.id}/secrets`)).json() as Array<{ name: string; data: string }>;
-      assert.deepEqual(ranking.map((s) => [s.name, s.data]), [['db-password', 'ranking-db-value']]);
+      const ranking = (await get(`/v1/projects/${adsRanking.id}/secrets`)).json() as Array<{
+        name: string;
+        data: string;
+      }>;
+      assert.deepEqual(
+        ranking.map((s) => [s.name, s.data]),
+        [['db-password', 'ranking-db-value']],
+      );
     });
 
     it('answers [] for a project without secrets', async function () {
@@ -138,7 +175,7 @@ describe('real MLP API server (contract.md §5)', function () {
       assert.deepEqual(answer.json(), { error: 'project with ID 999999 not found' });
     });
 
-    it('answers a plain-text 404 (the router\'s, not MLP\'s JSON) for a non-numeric project id', async function () {
+    it("answers a plain-text 404 (the router's, not MLP's JSON) for a non-numeric project id", async function () {
       const answer = await get('/v1/projects/ads/secrets');
       assert.equal(answer.status, 404);
       assert.match(answer.contentType ?? '', /^text\/plain/);

@@ -8,13 +8,18 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { closeServer, createMlpStandIn, listen, MlpData } from '../../support/mlp/index.js';
-import { startRealMlp, SEEDER_EMAIL, type RealMlp, type SeedProject } from '../../support/real-mlp/index.js';
+import { type RealMlp, SEEDER_EMAIL, type SeedProject, startRealMlp } from '../../support/real-mlp/index.js';
 
 const START_TIMEOUT_MS = 20 * 60 * 1000;
 
 /** Seeded identically in both: MLP's creator becomes an administrator, so the stand-in lists it too. */
 const SEEDS: SeedProject[] = [
-  { name: 'ads', readers: ['bob@example.com'], administrators: ['alice@example.com'], secrets: { 'db-password': 'v-ads-db', 'api-token': 'v-ads-token' } },
+  {
+    name: 'ads',
+    readers: ['bob@example.com'],
+    administrators: ['alice@example.com'],
+    secrets: { 'db-password': 'v-ads-db', 'api-token': 'v-ads-token' },
+  },
   { name: 'ads-ranking', secrets: { 'db-password': 'v-ranking-db' } },
   { name: 'no-secrets', readers: [], administrators: [] },
 ];
@@ -35,7 +40,8 @@ function normalise(value: unknown, key = ''): unknown {
   if (key === 'mlflow_tracking_url' && typeof value === 'string' && value !== '') return '<url>';
   if (Array.isArray(value)) {
     const items = value.map((v) => normalise(v));
-    const byId = (x: unknown) => (x !== null && typeof x === 'object' && 'id' in x ? Number((x as { id: unknown }).id) : NaN);
+    const byId = (x: unknown) =>
+      x !== null && typeof x === 'object' && 'id' in x ? Number((x as { id: unknown }).id) : NaN;
     return items.every((x) => !Number.isNaN(byId(x))) ? items.sort((a, b) => byId(a) - byId(b)) : items;
   }
   if (value !== null && typeof value === 'object') {
@@ -84,8 +90,8 @@ describe('MLP stand-in matches the real MLP server', function () {
   });
 
   const cases: Array<[method: string, path: string, why: string]> = [
-    ['GET', '/v1/projects?name=ads', 'the fetcher\'s project lookup: prefix match'],
-    ['GET', '/v1/projects?name=ads-ranking', 'exact name that is nobody\'s prefix'],
+    ['GET', '/v1/projects?name=ads', "the fetcher's project lookup: prefix match"],
+    ['GET', '/v1/projects?name=ads-ranking', "exact name that is nobody's prefix"],
     ['GET', '/v1/projects?name=nothing', 'no match: []'],
     ['GET', '/v1/projects?name=ad_', 'LIKE wildcard _'],
     ['GET', `/v1/projects?name=${encodeURIComponent('%ranking')}`, 'LIKE wildcard %'],
@@ -93,12 +99,12 @@ describe('MLP stand-in matches the real MLP server', function () {
     ['GET', '/v1/projects', 'no filter'],
     ['GET', '/v1/projects/1', 'one project'],
     ['GET', '/v1/projects/3', 'a project with empty access lists'],
-    ['GET', '/v1/projects/1/secrets', 'the fetcher\'s secrets list'],
+    ['GET', '/v1/projects/1/secrets', "the fetcher's secrets list"],
     ['GET', '/v1/projects/3/secrets', 'no secrets: []'],
     ['GET', '/v1/projects/999/secrets', 'unknown project id: 404 {"error"}'],
     ['GET', '/v1/projects/999', 'unknown project id: 404 {"error"}'],
-    ['GET', '/v1/projects/ads/secrets', 'non-numeric id: the router\'s plain-text 404'],
-    ['GET', '/v1/projects/-1/secrets', 'negative id: the router\'s plain-text 404'],
+    ['GET', '/v1/projects/ads/secrets', "non-numeric id: the router's plain-text 404"],
+    ['GET', '/v1/projects/-1/secrets', "negative id: the router's plain-text 404"],
     ['GET', '/v1/projects/01/secrets', 'leading zero'],
     ['GET', '/v1/projects/1/secrets/', 'trailing slash: MLP redirects (to a path without /v1)'],
     ['GET', '/v1/projects/', 'trailing slash on the list'],

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { connect as tlsConnect } from 'node:tls';
 import {
-  PROTOCOLS,
   admissionReview,
   flytePod,
   getHealth,
   looksLikeStackTrace,
+  PROTOCOLS,
   post,
   secret,
   startTestServer,
@@ -19,7 +19,14 @@ import {
 interface ReviewResponse {
   apiVersion: string;
   kind: string;
-  response: { uid: string; allowed: boolean; patch?: string; patchType?: string; warnings?: string[]; status?: { code: number; message: string } };
+  response: {
+    uid: string;
+    allowed: boolean;
+    patch?: string;
+    patchType?: string;
+    warnings?: string[];
+    status?: { code: number; message: string };
+  };
 }
 
 describe('webhook server: admission endpoint over HTTPS', function () {
@@ -33,7 +40,12 @@ describe('webhook server: admission endpoint over HTTPS', function () {
   });
 
   const send = (protocol: (typeof PROTOCOLS)[number], body: unknown, extra: Partial<Parameters<typeof post>[1]> = {}) =>
-    post(protocol, { port: server.running.port, ca: server.ca, body: typeof body === 'string' ? body : JSON.stringify(body), ...extra });
+    post(protocol, {
+      port: server.running.port,
+      ca: server.ca,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      ...extra,
+    });
 
   for (const protocol of PROTOCOLS) {
     describe(`over ${protocol}`, function () {
@@ -44,7 +56,12 @@ describe('webhook server: admission endpoint over HTTPS', function () {
 
       it('injects into a labelled Flyte pod: 200, base64 JSONPatch, patchType JSONPatch, uid echoed', async function () {
         const uid = `uid-${protocol}-inject`;
-        const pod = flytePod({ secrets: [secret({ group: 'db-creds', key: 'password', mountRequirement: 'FILE' }), secret({ group: 'my-secrets', key: 'api_token', mountRequirement: 'ENV_VAR' })] });
+        const pod = flytePod({
+          secrets: [
+            secret({ group: 'db-creds', key: 'password', mountRequirement: 'FILE' }),
+            secret({ group: 'my-secrets', key: 'api_token', mountRequirement: 'ENV_VAR' }),
+          ],
+        });
         const res = await send(protocol, admissionReview(pod, { uid }));
         assert.equal(res.status, 200, res.body);
         assert.match(String(res.headers['content-type']), /^application\/json/);
@@ -54,11 +71,23 @@ describe('webhook server: admission endpoint over HTTPS', function () {
         assert.equal(review.response.uid, uid);
         assert.equal(review.response.allowed, true);
         assert.equal(review.response.patchType, 'JSONPatch');
-        const ops = JSON.parse(Buffer.from(review.response.patch!, 'base64').toString('utf8')) as { op: string; path: string; value?: unknown }[];
+        const ops = JSON.parse(Buffer.from(review.response.patch!, 'base64').toString('utf8')) as {
+          op: string;
+          path: string;
+          value?: unknown;
+        }[];
         assert.ok(Array.isArray(ops) && ops.length > 0);
-        for (const op of ops) assert.ok(['add', 'replace', 'remove'].includes(op.op) && op.path.startsWith('/'), JSON.stringify(op));
+        for (const op of ops)
+          assert.ok(['add', 'replace', 'remove'].includes(op.op) && op.path.startsWith('/'), JSON.stringify(op));
         // The fetcher init container is part of the patch.
-        assert.ok(ops.some((op) => op.path.startsWith('/spec/initContainers') && JSON.stringify(op.value).includes('registry.example/dap-secret-fetcher:test')), 'a patch op adds the fetcher');
+        assert.ok(
+          ops.some(
+            (op) =>
+              op.path.startsWith('/spec/initContainers') &&
+              JSON.stringify(op.value).includes('registry.example/dap-secret-fetcher:test'),
+          ),
+          'a patch op adds the fetcher',
+        );
       });
 
       it('answers a dry-run request like any other', async function () {
@@ -70,9 +99,22 @@ describe('webhook server: admission endpoint over HTTPS', function () {
       });
 
       const unchanged: [string, () => unknown][] = [
-        ['an unlabelled pod', () => admissionReview(flytePod({ labelled: false, secrets: [secret({ group: 'g', key: 'k' })] }))],
-        ['an UPDATE of a labelled pod', () => admissionReview(flytePod({ secrets: [secret({ group: 'g', key: 'k' })] }), { operation: 'UPDATE' })],
-        ['a non-pod object', () => admissionReview({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }, { resource: { group: '', version: 'v1', resource: 'configmaps' } })],
+        [
+          'an unlabelled pod',
+          () => admissionReview(flytePod({ labelled: false, secrets: [secret({ group: 'g', key: 'k' })] })),
+        ],
+        [
+          'an UPDATE of a labelled pod',
+          () => admissionReview(flytePod({ secrets: [secret({ group: 'g', key: 'k' })] }), { operation: 'UPDATE' }),
+        ],
+        [
+          'a non-pod object',
+          () =>
+            admissionReview(
+              { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } },
+              { resource: { group: '', version: 'v1', resource: 'configmaps' } },
+            ),
+        ],
       ];
       for (const [what, review] of unchanged) {
         it(`allows ${what} unchanged: no patch, no patchType`, async function () {
@@ -98,14 +140,44 @@ describe('webhook server: admission endpoint over HTTPS', function () {
       });
 
       const bad: [string, number, Partial<Parameters<typeof post>[1]>, RegExp][] = [
-        ['a wrong content type', 415, { body: JSON.stringify(admissionReview(flytePod())), contentType: 'text/plain' }, /application\/json/],
-        ['no content type', 415, { body: JSON.stringify(admissionReview(flytePod())), contentType: null }, /application\/json/],
-        ['a body over the limit (with content-length)', 413, { body: JSON.stringify({ pad: 'x'.repeat(100 * 1024) }) }, /larger than the limit of 65536 bytes/],
-        ['a body over the limit (streamed, no content-length)', 413, { body: JSON.stringify({ pad: 'x'.repeat(100 * 1024) }), omitLength: true }, /larger than the limit/],
+        [
+          'a wrong content type',
+          415,
+          { body: JSON.stringify(admissionReview(flytePod())), contentType: 'text/plain' },
+          /application\/json/,
+        ],
+        [
+          'no content type',
+          415,
+          { body: JSON.stringify(admissionReview(flytePod())), contentType: null },
+          /application\/json/,
+        ],
+        [
+          'a body over the limit (with content-length)',
+          413,
+          { body: JSON.stringify({ pad: 'x'.repeat(100 * 1024) }) },
+          /larger than the limit of 65536 bytes/,
+        ],
+        [
+          'a body over the limit (streamed, no content-length)',
+          413,
+          { body: JSON.stringify({ pad: 'x'.repeat(100 * 1024) }), omitLength: true },
+          /larger than the limit/,
+        ],
         ['malformed JSON', 400, { body: '{"apiVersion": "admission.k8s.io/v1", "kind": ' }, /not valid JSON/],
         ['an empty body', 400, { body: '' }, /not valid JSON/],
-        ['JSON that is not an AdmissionReview', 400, { body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: {} }) }, /AdmissionReview/],
-        ['an AdmissionReview without request.uid', 400, { body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {} }) }, /uid/],
+        [
+          'JSON that is not an AdmissionReview',
+          400,
+          { body: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: {} }) },
+          /AdmissionReview/,
+        ],
+        [
+          'an AdmissionReview without request.uid',
+          400,
+          { body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: {} }) },
+          /uid/,
+        ],
         ['a JSON array', 400, { body: '[1,2,3]' }, /AdmissionReview/],
       ];
       for (const [what, status, extra, message] of bad) {
@@ -130,10 +202,13 @@ describe('webhook server: admission endpoint over HTTPS', function () {
 
   it('refuses TLS older than 1.2', async function () {
     const err = await new Promise<Error | null>((resolve) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port: server.running.port, ca: server.ca, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' }, () => {
-        socket.destroy();
-        resolve(null);
-      });
+      const socket = tlsConnect(
+        { host: '127.0.0.1', port: server.running.port, ca: server.ca, minVersion: 'TLSv1', maxVersion: 'TLSv1.1' },
+        () => {
+          socket.destroy();
+          resolve(null);
+        },
+      );
       socket.on('error', resolve);
     });
     assert.ok(err, 'a TLS 1.1 handshake must fail');
@@ -143,7 +218,10 @@ describe('webhook server: admission endpoint over HTTPS', function () {
   describe('after those requests', function () {
     it('never logged a stack trace for bad input, and never a 500', function () {
       const lines = server.log.lines;
-      assert.ok(lines.every((l) => l.outcome !== 'error'), 'no request ended as an internal error');
+      assert.ok(
+        lines.every((l) => l.outcome !== 'error'),
+        'no request ended as an internal error',
+      );
       assert.ok(!/\n\s+at\s/.test(server.log.text()) && !server.log.text().includes('"stack"'));
     });
 
@@ -167,7 +245,9 @@ describe('webhook server: admission endpoint over HTTPS', function () {
       assert.equal(value('dap_secret_webhook_injected_secrets_total{mount="ENV_VAR"}'), 2);
       assert.equal(value('dap_secret_webhook_denials_total{reason="malformed-annotation"}'), 2);
       assert.equal(value('dap_secret_webhook_admission_duration_seconds_count{outcome="injected"}'), 4);
-      assert.ok(res.body.includes('dap_secret_webhook_admission_duration_seconds_bucket{le="0.0001",outcome="injected"}'));
+      assert.ok(
+        res.body.includes('dap_secret_webhook_admission_duration_seconds_bucket{le="0.0001",outcome="injected"}'),
+      );
       assert.ok(res.body.includes('dap_secret_webhook_registration_attempts_total{result="skipped"} 1'));
       assert.ok(res.body.includes('dap_secret_webhook_process_cpu_user_seconds_total'), 'default process metrics');
     });

@@ -25,8 +25,13 @@ describe('webhook server: health port', function () {
 
   it('is ready, and says why, when no cluster is reachable (no KUBECONFIG, no ~/.kube/config, not a pod)', async function () {
     server = await startTestServer();
-    assert.deepEqual(await getHealth(server.running.healthPort, '/readyz'), { status: 200, body: 'ready (registration: skipped)\n' });
-    const line = server.log.lines.find((l) => String(l.msg).startsWith('no Kubernetes cluster reachable: registration skipped'));
+    assert.deepEqual(await getHealth(server.running.healthPort, '/readyz'), {
+      status: 200,
+      body: 'ready (registration: skipped)\n',
+    });
+    const line = server.log.lines.find((l) =>
+      String(l.msg).startsWith('no Kubernetes cluster reachable: registration skipped'),
+    );
     assert.ok(line, server.log.text());
     assert.equal(line.level, 'warn');
     assert.match(String(line.why), /KUBECONFIG is not set.*no ~\/\.kube\/config.*not a pod/);
@@ -44,7 +49,10 @@ describe('webhook server: health port', function () {
     const { running } = server;
     assert.equal((await getHealth(running.healthPort, '/readyz')).status, 200);
     running.readiness.shuttingDown = true; // what stop() does first; stop() then closes this port too
-    assert.deepEqual(await getHealth(running.healthPort, '/readyz'), { status: 503, body: 'not ready: shutting down\n' });
+    assert.deepEqual(await getHealth(running.healthPort, '/readyz'), {
+      status: 503,
+      body: 'not ready: shutting down\n',
+    });
   });
 
   it('answers other paths with 404, and serves metrics in Prometheus text format', async function () {
@@ -54,7 +62,14 @@ describe('webhook server: health port', function () {
     const metrics = await getHealth(port, '/metrics');
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /^# HELP dap_secret_webhook_/m);
-    for (const name of ['admission_requests_total', 'admission_duration_seconds', 'injected_secrets_total', 'denials_total', 'registration_attempts_total', 'certificate_reloads_total']) {
+    for (const name of [
+      'admission_requests_total',
+      'admission_duration_seconds',
+      'injected_secrets_total',
+      'denials_total',
+      'registration_attempts_total',
+      'certificate_reloads_total',
+    ]) {
       assert.match(metrics.body, new RegExp(`^# TYPE dap_secret_webhook_${name} (counter|histogram)$`, 'm'));
     }
   });

@@ -5,16 +5,37 @@
  * streams, a connection cap, header, request and idle timeouts, a reset stream after a 413.
  */
 import assert from 'node:assert/strict';
-import { connect as http2Connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type Settings } from 'node:http2';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { PROTOCOLS, admissionReview, flytePod, looksLikeStackTrace, post, secret, startTestServer, waitFor, type TestServer } from './support.js';
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  constants as h2,
+  connect as http2Connect,
+  type Settings,
+} from 'node:http2';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import {
+  admissionReview,
+  flytePod,
+  looksLikeStackTrace,
+  PROTOCOLS,
+  post,
+  secret,
+  startTestServer,
+  type TestServer,
+  waitFor,
+} from './support.js';
 
 interface ReviewResponse {
   response: { uid: string; allowed: boolean; patch?: string; status?: { code: number; message: string } };
 }
 
 /** A pod whose secrets/annotations/containers come from the caller, for the cap cases. */
-function podWith(edit: (pod: { metadata: { annotations: Record<string, string> }; spec: { containers: Record<string, unknown>[] } }) => void): Record<string, unknown> {
+function podWith(
+  edit: (pod: {
+    metadata: { annotations: Record<string, string> };
+    spec: { containers: Record<string, unknown>[] };
+  }) => void,
+): Record<string, unknown> {
   const pod = flytePod({ secrets: [secret({ group: 'g', key: 'k', mountRequirement: 'ENV_VAR' })] }) as never;
   edit(pod);
   return pod;
@@ -38,21 +59,49 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
     await server?.stop();
   });
 
-  const send = (protocol: (typeof PROTOCOLS)[number], body: unknown) => post(protocol, { port: server.running.port, ca: server.ca, body: JSON.stringify(body) });
+  const send = (protocol: (typeof PROTOCOLS)[number], body: unknown) =>
+    post(protocol, { port: server.running.port, ca: server.ca, body: JSON.stringify(body) });
 
   for (const protocol of PROTOCOLS) {
     describe(`over ${protocol}`, function () {
       const wrong: [string, (pod: Record<string, any>) => void, RegExp][] = [
-        ['env that is not an array', (p) => (p.spec.containers[0].env = 'FOO=bar'), /spec\.containers\[0\]\.env must be an array/],
-        ['containers that is an object', (p) => (p.spec.containers = { name: 'x' }), /spec\.containers must be an array/],
-        ['an env entry without a name', (p) => (p.spec.containers[0].env = [{ value: 'x' }]), /spec\.containers\[0\]\.env\[0\]\.name must be a string/],
-        ['an annotation value that is a number', (p) => (p.metadata.annotations['flyte.secrets/s1'] = 7), /metadata\.annotations\["flyte\.secrets\/s1"\] must be a string/],
-        ['volumeMounts without mountPath', (p) => (p.spec.containers[0].volumeMounts = [{ name: 'v' }]), /volumeMounts\[0\]\.mountPath must be a string/],
-        ['labels that are a list', (p) => (p.metadata.labels = ['inject-flyte-secrets']), /metadata\.labels must be an object/],
+        [
+          'env that is not an array',
+          (p) => (p.spec.containers[0].env = 'FOO=bar'),
+          /spec\.containers\[0\]\.env must be an array/,
+        ],
+        [
+          'containers that is an object',
+          (p) => (p.spec.containers = { name: 'x' }),
+          /spec\.containers must be an array/,
+        ],
+        [
+          'an env entry without a name',
+          (p) => (p.spec.containers[0].env = [{ value: 'x' }]),
+          /spec\.containers\[0\]\.env\[0\]\.name must be a string/,
+        ],
+        [
+          'an annotation value that is a number',
+          (p) => (p.metadata.annotations['flyte.secrets/s1'] = 7),
+          /metadata\.annotations\["flyte\.secrets\/s1"\] must be a string/,
+        ],
+        [
+          'volumeMounts without mountPath',
+          (p) => (p.spec.containers[0].volumeMounts = [{ name: 'v' }]),
+          /volumeMounts\[0\]\.mountPath must be a string/,
+        ],
+        [
+          'labels that are a list',
+          (p) => (p.metadata.labels = ['inject-flyte-secrets']),
+          /metadata\.labels must be an object/,
+        ],
       ];
       for (const [what, edit, message] of wrong) {
         it(`a pod with ${what}: 400 naming the field, never a 500`, async function () {
-          const pod = flytePod({ secrets: [secret({ group: 'g', key: 'k', mountRequirement: 'FILE' })] }) as Record<string, any>;
+          const pod = flytePod({ secrets: [secret({ group: 'g', key: 'k', mountRequirement: 'FILE' })] }) as Record<
+            string,
+            any
+          >;
           edit(pod);
           const res = await send(protocol, admissionReview(pod));
           assert.equal(res.status, 400, res.body);
@@ -62,9 +111,30 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
       }
 
       const overCap: [string, () => Record<string, unknown>, RegExp][] = [
-        ['more secrets than WEBHOOK_MAX_SECRETS_PER_POD', () => flytePod({ secrets: Array.from({ length: 9 }, (_, i) => secret({ group: 'g', key: `k${i}`, mountRequirement: 'ENV_VAR' })) }), /requests 9 secrets .* more than WEBHOOK_MAX_SECRETS_PER_POD=8; request fewer secrets .* raise WEBHOOK_MAX_SECRETS_PER_POD/],
-        ['more annotation bytes than WEBHOOK_MAX_ANNOTATION_BYTES', () => flytePod({ secrets: [secret({ group: 'g', key: 'k'.repeat(1500), mountRequirement: 'FILE' })] }), /hold \d+ bytes, more than WEBHOOK_MAX_ANNOTATION_BYTES=2048/],
-        ['more containers than WEBHOOK_MAX_WIRED_CONTAINERS', () => podWith((p) => (p.spec.containers = Array.from({ length: 5 }, (_, i) => ({ name: `c${i}`, image: 'python:3.12' })))), /has 5 containers to wire .* more than WEBHOOK_MAX_WIRED_CONTAINERS=4; split the task/],
+        [
+          'more secrets than WEBHOOK_MAX_SECRETS_PER_POD',
+          () =>
+            flytePod({
+              secrets: Array.from({ length: 9 }, (_, i) =>
+                secret({ group: 'g', key: `k${i}`, mountRequirement: 'ENV_VAR' }),
+              ),
+            }),
+          /requests 9 secrets .* more than WEBHOOK_MAX_SECRETS_PER_POD=8; request fewer secrets .* raise WEBHOOK_MAX_SECRETS_PER_POD/,
+        ],
+        [
+          'more annotation bytes than WEBHOOK_MAX_ANNOTATION_BYTES',
+          () => flytePod({ secrets: [secret({ group: 'g', key: 'k'.repeat(1500), mountRequirement: 'FILE' })] }),
+          /hold \d+ bytes, more than WEBHOOK_MAX_ANNOTATION_BYTES=2048/,
+        ],
+        [
+          'more containers than WEBHOOK_MAX_WIRED_CONTAINERS',
+          () =>
+            podWith(
+              (p) =>
+                (p.spec.containers = Array.from({ length: 5 }, (_, i) => ({ name: `c${i}`, image: 'python:3.12' }))),
+            ),
+          /has 5 containers to wire .* more than WEBHOOK_MAX_WIRED_CONTAINERS=4; split the task/,
+        ],
       ];
       for (const [what, pod, message] of overCap) {
         it(`denies ${what}, naming the cap and the fix`, async function () {
@@ -78,7 +148,10 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
 
       it('quotes a long key in a denial only up to a short bound', async function () {
         const key = `${'x'.repeat(900)}/..`;
-        const res = await send(protocol, admissionReview(flytePod({ secrets: [secret({ group: 'g', key, mountRequirement: 'FILE' })] })));
+        const res = await send(
+          protocol,
+          admissionReview(flytePod({ secrets: [secret({ group: 'g', key, mountRequirement: 'FILE' })] })),
+        );
         const review = JSON.parse(res.body) as ReviewResponse;
         assert.equal(review.response.allowed, false);
         const message = review.response.status!.message;
@@ -98,7 +171,9 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
   it('HTTP/2: advertises WEBHOOK_MAX_CONCURRENT_STREAMS', async function () {
     const session = http2Connect(`https://127.0.0.1:${server.running.port}`, { ca: server.ca });
     try {
-      const settings = await new Promise<Settings>((resolve, reject) => session.once('remoteSettings', resolve).once('error', reject));
+      const settings = await new Promise<Settings>((resolve, reject) =>
+        session.once('remoteSettings', resolve).once('error', reject),
+      );
       assert.equal(settings.maxConcurrentStreams, 7);
     } finally {
       session.destroy();
@@ -108,10 +183,16 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
   it('HTTP/2: after a 413 the stream is reset (NO_ERROR), the rest of the upload is not read, and the session stays usable', async function () {
     const session = await h2Session();
     try {
-      const req = session.request({ [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: '/mutate', 'content-type': 'application/json' });
+      const req = session.request({
+        [h2.HTTP2_HEADER_METHOD]: 'POST',
+        [h2.HTTP2_HEADER_PATH]: '/mutate',
+        'content-type': 'application/json',
+      });
       req.on('error', () => {});
       req.resume();
-      const status = new Promise<number>((resolve) => req.once('response', (h) => resolve(Number(h[h2.HTTP2_HEADER_STATUS]))));
+      const status = new Promise<number>((resolve) =>
+        req.once('response', (h) => resolve(Number(h[h2.HTTP2_HEADER_STATUS]))),
+      );
       req.write(Buffer.alloc(96 * 1024, 'x')); // over the 64 KiB test limit, and the stream is never ended
       assert.equal(await status, 413);
       await new Promise<void>((resolve) => (req.closed ? resolve() : req.once('close', () => resolve())));
@@ -156,7 +237,8 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
   it('closes connections beyond WEBHOOK_MAX_CONNECTIONS at accept', async function () {
     // Its own server with the default (long) timeouts, so no connection is closed for being idle meanwhile.
     const capped = await startTestServer({ WEBHOOK_MAX_CONNECTIONS: '2' });
-    const connect = () => tlsConnect({ host: '127.0.0.1', port: capped.running.port, ca: capped.ca, ALPNProtocols: ['http/1.1'] });
+    const connect = () =>
+      tlsConnect({ host: '127.0.0.1', port: capped.running.port, ca: capped.ca, ALPNProtocols: ['http/1.1'] });
     const open: TLSSocket[] = [];
     try {
       for (let i = 0; i < 2; i++) {
@@ -174,7 +256,17 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
       assert.equal(outcome, 'refused');
       for (const s of open.splice(0)) s.destroy();
       // Below the cap again: a new connection is served.
-      await waitFor('a connection under the cap to be served', async () => ((await post('http2', { port: capped.running.port, ca: capped.ca, body: JSON.stringify(admissionReview(flytePod({ labelled: false }))) })).status === 200 ? true : undefined));
+      await waitFor('a connection under the cap to be served', async () =>
+        (
+          await post('http2', {
+            port: capped.running.port,
+            ca: capped.ca,
+            body: JSON.stringify(admissionReview(flytePod({ labelled: false }))),
+          })
+        ).status === 200
+          ? true
+          : undefined,
+      );
     } finally {
       for (const s of open) s.destroy();
       await capped.stop();
@@ -183,7 +275,10 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
 
   function tlsSocket(alpn: string[]): Promise<TLSSocket> {
     return new Promise((resolve, reject) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port: server.running.port, ca: server.ca, ALPNProtocols: alpn }, () => resolve(socket));
+      const socket = tlsConnect(
+        { host: '127.0.0.1', port: server.running.port, ca: server.ca, ALPNProtocols: alpn },
+        () => resolve(socket),
+      );
       socket.once('error', reject);
     });
   }
@@ -198,7 +293,11 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
 
   function sessionPost(session: ClientHttp2Session, body: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      const req: ClientHttp2Stream = session.request({ [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: '/mutate', 'content-type': 'application/json' });
+      const req: ClientHttp2Stream = session.request({
+        [h2.HTTP2_HEADER_METHOD]: 'POST',
+        [h2.HTTP2_HEADER_PATH]: '/mutate',
+        'content-type': 'application/json',
+      });
       let status = 0;
       req.on('response', (h) => (status = Number(h[h2.HTTP2_HEADER_STATUS])));
       req.on('data', () => {});
@@ -215,7 +314,12 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
       const session = await h2Session();
       try {
         return await new Promise((resolve, reject) => {
-          const req = session.request({ [h2.HTTP2_HEADER_METHOD]: 'POST', [h2.HTTP2_HEADER_PATH]: '/mutate', 'content-type': 'application/json', 'content-length': '10000' });
+          const req = session.request({
+            [h2.HTTP2_HEADER_METHOD]: 'POST',
+            [h2.HTTP2_HEADER_PATH]: '/mutate',
+            'content-type': 'application/json',
+            'content-length': '10000',
+          });
           let status = 0;
           let body = '';
           req.on('response', (h) => (status = Number(h[h2.HTTP2_HEADER_STATUS])));
@@ -229,7 +333,9 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
       }
     }
     const socket = await tlsSocket(['http/1.1']);
-    socket.write(`POST /mutate HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 10000\r\n\r\n${half}`);
+    socket.write(
+      `POST /mutate HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 10000\r\n\r\n${half}`,
+    );
     let received = '';
     socket.on('data', (d: Buffer) => (received += d.toString()));
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));

@@ -6,16 +6,26 @@
  * taken is a clear start-up error.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { createServer, connect as tcpConnect } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateCertBundle } from '../../../webhook/certs.js';
-import { admissionReview, flytePod, freePort, getHealth, post, PROTOCOLS, secret, testEnv, waitFor } from './support.js';
+import {
+  admissionReview,
+  flytePod,
+  freePort,
+  getHealth,
+  PROTOCOLS,
+  post,
+  secret,
+  testEnv,
+  waitFor,
+} from './support.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -38,7 +48,10 @@ function startServe(env: Record<string, string>, program: string[] = CLI_SERVE):
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const exit = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
@@ -48,7 +61,11 @@ async function withCertificate(): Promise<{ dir: string; ca: string; env: Record
   const tls = await generateCertBundle({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
   await writeFile(join(dir, 'tls.crt'), tls.certPem);
   await writeFile(join(dir, 'tls.key'), tls.keyPem);
-  const env = await testEnv({ HEALTH_PORT: String(await freePort()), TLS_SERVER_CERT_FILE: join(dir, 'tls.crt'), TLS_SERVER_KEY_FILE: join(dir, 'tls.key') });
+  const env = await testEnv({
+    HEALTH_PORT: String(await freePort()),
+    TLS_SERVER_CERT_FILE: join(dir, 'tls.crt'),
+    TLS_SERVER_KEY_FILE: join(dir, 'tls.key'),
+  });
   return { dir, ca: tls.caCertPem, env };
 }
 
@@ -58,7 +75,11 @@ interface LogLine {
 }
 
 function logLines(run: Run): LogLine[] {
-  return run.stdout().trim().split('\n').map((l) => JSON.parse(l) as LogLine);
+  return run
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as LogLine);
 }
 
 describe('webhook server: process lifecycle', function () {
@@ -89,7 +110,8 @@ describe('webhook server: process lifecycle', function () {
     const vars = ['FETCHER_IMAGE', 'MLP_API_HOST', 'WEBHOOK_FAILURE_POLICY', 'WEBHOOK_PORT', 'TLS_SERVER_CERT_FILE'];
     assert.equal(lines.length, vars.length, run.stderr());
     for (const line of lines) assert.match(line, /^dap-secret-webhook: invalid configuration: \S/);
-    for (const v of vars) assert.equal(lines.filter((l) => l.includes(v)).length, 1, `one line names ${v}:\n${run.stderr()}`);
+    for (const v of vars)
+      assert.equal(lines.filter((l) => l.includes(v)).length, 1, `one line names ${v}:\n${run.stderr()}`);
     assert.equal(run.stdout(), '', 'nothing started, nothing logged');
   });
 
@@ -98,10 +120,20 @@ describe('webhook server: process lifecycle', function () {
     run = startServe(env);
     const r = run;
     const health = Number(env.HEALTH_PORT);
-    await waitFor('/readyz 200', async () => ((await getHealth(health, '/readyz')).status === 200 ? true : undefined), 30_000);
+    await waitFor(
+      '/readyz 200',
+      async () => ((await getHealth(health, '/readyz')).status === 200 ? true : undefined),
+      30_000,
+    );
 
     // A request whose headers the server has seen (100 Continue proves it) and whose body is still coming.
-    const body = Buffer.from(JSON.stringify(admissionReview(flytePod({ secrets: [secret({ group: 'g', key: 'k', mountRequirement: 'FILE' })] }), { uid: 'in-flight' })));
+    const body = Buffer.from(
+      JSON.stringify(
+        admissionReview(flytePod({ secrets: [secret({ group: 'g', key: 'k', mountRequirement: 'FILE' })] }), {
+          uid: 'in-flight',
+        }),
+      ),
+    );
     const req = httpsRequest({
       host: '127.0.0.1',
       port: Number(env.WEBHOOK_PORT),
@@ -111,14 +143,16 @@ describe('webhook server: process lifecycle', function () {
       agent: false,
       headers: { 'content-type': 'application/json', 'content-length': String(body.length), expect: '100-continue' },
     });
-    const response = new Promise<{ status: number; connection: string | undefined; text: string }>((resolve, reject) => {
-      req.on('response', (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
-      });
-      req.on('error', reject);
-    });
+    const response = new Promise<{ status: number; connection: string | undefined; text: string }>(
+      (resolve, reject) => {
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
+        });
+        req.on('error', reject);
+      },
+    );
     await once(req, 'continue');
     req.write(body.subarray(0, 100));
 
@@ -141,17 +175,27 @@ describe('webhook server: process lifecycle', function () {
     assert.equal(code, 0);
     const msgs = logLines(r).map((l) => l.msg);
     assert.ok(msgs.includes('received signal') && msgs.at(-1) === 'stopped', msgs.join(' | '));
-    assert.ok(msgs.some((m) => m.startsWith('shutting down: not ready; still serving')), 'the CLI drains by default');
+    assert.ok(
+      msgs.some((m) => m.startsWith('shutting down: not ready; still serving')),
+      'the CLI drains by default',
+    );
     await rm(dir, { recursive: true, force: true });
   });
 
   it('during the drain delay: /readyz is 503 and requests sent after SIGTERM still succeed (HTTP/1.1 and HTTP/2); then exit 0', async function () {
     const { dir, ca, env } = await withCertificate();
     // Long enough that no request can race its end: a second SIGTERM ends it when the test is done.
-    run = startServe(env, ['test/integration/webhook-server/serve-process.ts', JSON.stringify({ drainDelayMs: 600_000 })]);
+    run = startServe(env, [
+      'test/integration/webhook-server/serve-process.ts',
+      JSON.stringify({ drainDelayMs: 600_000 }),
+    ]);
     const r = run;
     const health = Number(env.HEALTH_PORT);
-    await waitFor('/readyz 200', async () => ((await getHealth(health, '/readyz')).status === 200 ? true : undefined), 30_000);
+    await waitFor(
+      '/readyz 200',
+      async () => ((await getHealth(health, '/readyz')).status === 200 ? true : undefined),
+      30_000,
+    );
 
     r.child.kill('SIGTERM');
     await waitFor('/readyz to turn 503', async () => {
@@ -160,12 +204,25 @@ describe('webhook server: process lifecycle', function () {
     });
     for (const protocol of PROTOCOLS) {
       const uid = `after-sigterm-${protocol}`;
-      const review = admissionReview(flytePod({ name: uid, secrets: [secret({ group: 'g', key: 'k', mountRequirement: 'FILE' })] }), { uid });
+      const review = admissionReview(
+        flytePod({ name: uid, secrets: [secret({ group: 'g', key: 'k', mountRequirement: 'FILE' })] }),
+        { uid },
+      );
       const res = await post(protocol, { port: Number(env.WEBHOOK_PORT), ca, body: JSON.stringify(review) });
       assert.equal(res.status, 200, `${protocol}: ${res.body}`);
-      const response = (JSON.parse(res.body) as { response: { uid: string; allowed: boolean; patchType?: string } }).response;
-      assert.deepEqual({ uid: response.uid, allowed: response.allowed, patchType: response.patchType }, { uid, allowed: true, patchType: 'JSONPatch' }, protocol);
-      if (protocol === 'http1') assert.equal(res.headers.connection, 'close', 'HTTP/1.1 clients are asked to reconnect (elsewhere, once the endpoints drop this pod)');
+      const response = (JSON.parse(res.body) as { response: { uid: string; allowed: boolean; patchType?: string } })
+        .response;
+      assert.deepEqual(
+        { uid: response.uid, allowed: response.allowed, patchType: response.patchType },
+        { uid, allowed: true, patchType: 'JSONPatch' },
+        protocol,
+      );
+      if (protocol === 'http1')
+        assert.equal(
+          res.headers.connection,
+          'close',
+          'HTTP/1.1 clients are asked to reconnect (elsewhere, once the endpoints drop this pod)',
+        );
     }
     assert.equal((await getHealth(health, '/readyz')).status, 503, 'still not ready');
     assert.equal(r.child.exitCode, null, 'still running: the drain delay is not over');
@@ -177,7 +234,11 @@ describe('webhook server: process lifecycle', function () {
     const at = (pred: (l: LogLine) => boolean) => lines.findIndex(pred);
     const signalled = at((l) => l.msg === 'received signal');
     assert.ok(signalled >= 0);
-    for (const protocol of PROTOCOLS) assert.ok(at((l) => l.msg === 'admission' && l.pod === `ml-team/after-sigterm-${protocol}`) > signalled, `the ${protocol} admission was served after SIGTERM`);
+    for (const protocol of PROTOCOLS)
+      assert.ok(
+        at((l) => l.msg === 'admission' && l.pod === `ml-team/after-sigterm-${protocol}`) > signalled,
+        `the ${protocol} admission was served after SIGTERM`,
+      );
     assert.ok(at((l) => l.msg === 'second signal: ending the drain delay now') > signalled);
     assert.equal(lines.at(-1)?.msg, 'stopped');
     await rm(dir, { recursive: true, force: true });

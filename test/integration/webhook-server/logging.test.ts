@@ -4,14 +4,27 @@
  * every kind of bad input, over both protocols, with pino's output captured.
  */
 import assert from 'node:assert/strict';
-import { PROTOCOLS, admissionReview, flytePod, post, secret, startTestServer, type TestServer } from './support.js';
 import { encodeSecretAnnotation } from '../../../webhook/flyte/annotations.js';
+import { admissionReview, flytePod, PROTOCOLS, post, secret, startTestServer, type TestServer } from './support.js';
 
 // Distinctive strings: none of them may show up in any log line.
-const FILE_SECRET = secret({ group: 'grp-kx93q', key: 'key-vb27w', mountRequirement: 'FILE', envVar: 'EXTRA_FILE_PATH_QP55' });
-const ENV_SECRET = secret({ group: 'grp-hh21r', key: 'key-ne81t', mountRequirement: 'ENV_VAR', envVar: 'EXTRA_VALUE_ZX70' });
+const FILE_SECRET = secret({
+  group: 'grp-kx93q',
+  key: 'key-vb27w',
+  mountRequirement: 'FILE',
+  envVar: 'EXTRA_FILE_PATH_QP55',
+});
+const ENV_SECRET = secret({
+  group: 'grp-hh21r',
+  key: 'key-ne81t',
+  mountRequirement: 'ENV_VAR',
+  envVar: 'EXTRA_VALUE_ZX70',
+});
 const UNDELIVERABLE = secret({ group: '../grp-esc4p', key: 'key-ud66s', mountRequirement: 'FILE' });
-const POD_ENV: Record<string, string> = { DB_PASSWORD: 'hunter2-lm44-pod-env-value', '_FSEC_GRP-HH21R_KEY-NE81T': 'collide-value-ww11' };
+const POD_ENV: Record<string, string> = {
+  DB_PASSWORD: 'hunter2-lm44-pod-env-value',
+  '_FSEC_GRP-HH21R_KEY-NE81T': 'collide-value-ww11',
+};
 const GARBAGE_ANNOTATION = 'zzzz-not-base32-secret-tt00';
 
 const forbidden = [
@@ -41,10 +54,18 @@ describe('webhook server: logs hold no secret annotation values and no pod env v
     const send = (protocol: (typeof PROTOCOLS)[number], body: string, extra: { contentType?: string } = {}) =>
       post(protocol, { port: server.running.port, ca: server.ca, body, ...extra });
     const reviews = {
-      injected: admissionReview(flytePod({ secrets: [FILE_SECRET, ENV_SECRET], env: POD_ENV }), { uid: 'log-injected' }),
-      undeliverable: admissionReview(flytePod({ secrets: [UNDELIVERABLE], env: POD_ENV }), { uid: 'log-undeliverable' }),
-      malformed: admissionReview(flytePod({ annotations: { 'flyte.secrets/s0': GARBAGE_ANNOTATION }, env: POD_ENV }), { uid: 'log-malformed' }),
-      unlabelled: admissionReview(flytePod({ labelled: false, secrets: [FILE_SECRET], env: POD_ENV }), { uid: 'log-unlabelled' }),
+      injected: admissionReview(flytePod({ secrets: [FILE_SECRET, ENV_SECRET], env: POD_ENV }), {
+        uid: 'log-injected',
+      }),
+      undeliverable: admissionReview(flytePod({ secrets: [UNDELIVERABLE], env: POD_ENV }), {
+        uid: 'log-undeliverable',
+      }),
+      malformed: admissionReview(flytePod({ annotations: { 'flyte.secrets/s0': GARBAGE_ANNOTATION }, env: POD_ENV }), {
+        uid: 'log-malformed',
+      }),
+      unlabelled: admissionReview(flytePod({ labelled: false, secrets: [FILE_SECRET], env: POD_ENV }), {
+        uid: 'log-unlabelled',
+      }),
     };
     const full = JSON.stringify(reviews.injected);
     for (const protocol of PROTOCOLS) {
@@ -64,7 +85,10 @@ describe('webhook server: logs hold no secret annotation values and no pod env v
 
     const text = server.log.text();
     for (const value of forbidden) assert.ok(!text.includes(value), `the log contains ${JSON.stringify(value)}`);
-    assert.ok(!text.includes('"spec"') && !text.includes('initContainers') && !text.includes('annotations'), 'no pod spec in the log');
+    assert.ok(
+      !text.includes('"spec"') && !text.includes('initContainers') && !text.includes('annotations'),
+      'no pod spec in the log',
+    );
 
     const admissions = server.log.lines.filter((l) => l.msg === 'admission');
     assert.equal(admissions.length, 8, 'one line per admitted review (4 per protocol)');
@@ -79,7 +103,10 @@ describe('webhook server: logs hold no secret annotation values and no pod env v
       assert.deepEqual(line.secrets, { FILE: 1, ENV_VAR: 1 });
       assert.equal(typeof line.durationMs, 'number');
     }
-    assert.deepEqual(new Set(byOutcome('denied').flatMap((l) => l.denialReasons as string[])), new Set(['undeliverable-secret', 'malformed-annotation']));
+    assert.deepEqual(
+      new Set(byOutcome('denied').flatMap((l) => l.denialReasons as string[])),
+      new Set(['undeliverable-secret', 'malformed-annotation']),
+    );
     assert.equal(server.log.lines.filter((l) => l.msg === 'admission request rejected').length, 8);
   });
 });

@@ -9,20 +9,20 @@
  * a namespace of this file, so other suites sharing the control plane never see it.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
-import { createServer as createTcpServer, connect as tcpConnect, type Server as TcpServer, type Socket } from 'node:net';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import {
+  createServer as createTcpServer,
+  type Socket,
+  type Server as TcpServer,
+  connect as tcpConnect,
+} from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  AdmissionregistrationV1Api,
-  ApiException,
-  CoreV1Api,
-  KubeConfig,
-} from '@kubernetes/client-node';
-import { sharedControlPlane, START_TIMEOUT_MS } from '../../e2e/harness/shared.js';
-import type { ControlPlane } from '../../e2e/harness/controlPlane.js';
+import { AdmissionregistrationV1Api, ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { generateCertBundle } from '../../../webhook/certs.js';
-import { flytePod, freePort, getHealth, secret, startTestServer, waitFor, type TestServer } from './support.js';
+import type { ControlPlane } from '../../e2e/harness/controlPlane.js';
+import { START_TIMEOUT_MS, sharedControlPlane } from '../../e2e/harness/shared.js';
+import { flytePod, freePort, getHealth, secret, startTestServer, type TestServer, waitFor } from './support.js';
 
 const NAMESPACE = 'dap-webhook-server-it';
 /** The client's model classes as plain JSON, for deepEqual. */
@@ -42,10 +42,16 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
     cp = await sharedControlPlane();
     api = cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-    await core.createNamespace({ body: { metadata: { name: NAMESPACE, labels: { 'dap-webhook-server-it': 'true' } } } }).catch((err: unknown) => {
-      if (!(err instanceof ApiException && err.code === 409)) throw err;
-    });
-    await waitFor(`the default service account in ${NAMESPACE}`, async () => (await core.readNamespacedServiceAccount({ name: 'default', namespace: NAMESPACE })) && true, 60_000);
+    await core
+      .createNamespace({ body: { metadata: { name: NAMESPACE, labels: { 'dap-webhook-server-it': 'true' } } } })
+      .catch((err: unknown) => {
+        if (!(err instanceof ApiException && err.code === 409)) throw err;
+      });
+    await waitFor(
+      `the default service account in ${NAMESPACE}`,
+      async () => (await core.readNamespacedServiceAccount({ name: 'default', namespace: NAMESPACE })) && true,
+      60_000,
+    );
   });
   beforeEach(async function () {
     dir = await mkdtemp(join(tmpdir(), 'dap-webhook-reg-'));
@@ -65,10 +71,19 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
   };
   const read = (name: string) => api.readMutatingWebhookConfiguration({ name });
   const waitReady = (s: TestServer) =>
-    waitFor('/readyz to answer 200', async () => ((await getHealth(s.running.healthPort, '/readyz')).status === 200 ? true : undefined), 30_000);
+    waitFor(
+      '/readyz to answer 200',
+      async () => ((await getHealth(s.running.healthPort, '/readyz')).status === 200 ? true : undefined),
+      30_000,
+    );
   const registrationCount = async (s: TestServer, result: string) => {
     const body = (await getHealth(s.running.healthPort, '/metrics')).body;
-    return Number(body.split('\n').find((l) => l.startsWith(`dap_secret_webhook_registration_attempts_total{result="${result}"} `))?.split(' ')[1]);
+    return Number(
+      body
+        .split('\n')
+        .find((l) => l.startsWith(`dap_secret_webhook_registration_attempts_total{result="${result}"} `))
+        ?.split(' ')[1],
+    );
   };
   const writeCa = async (pem: string) => {
     const file = join(dir, 'ca.crt');
@@ -100,10 +115,17 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
     assert.equal(mwc.webhooks?.length, 1);
     const w = mwc.webhooks![0]!;
     assert.equal(w.name, 'flyte-secrets.dap-secret-webhook.caraml.dev');
-    assert.deepEqual(plain(w.clientConfig.service), { name: 'dap-secret-webhook', namespace: 'dap-system', port: 443, path: '/mutate-pods' });
+    assert.deepEqual(plain(w.clientConfig.service), {
+      name: 'dap-secret-webhook',
+      namespace: 'dap-system',
+      port: 443,
+      path: '/mutate-pods',
+    });
     assert.equal(w.clientConfig.url, undefined);
     assert.equal(Buffer.from(w.clientConfig.caBundle!, 'base64').toString('utf8'), ca.caCertPem);
-    assert.deepEqual(plain(w.rules), [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: '*' }]);
+    assert.deepEqual(plain(w.rules), [
+      { operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: '*' },
+    ]);
     assert.deepEqual(plain(w.objectSelector), { matchLabels: { 'inject-flyte-secrets': 'true' } });
     assert.deepEqual(plain(w.namespaceSelector), { matchLabels: { 'dap-webhook-server-it': 'true' } });
     assert.equal(w.failurePolicy, 'Fail');
@@ -120,11 +142,18 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
     const old = await generateCertBundle({ dnsNames: ['old'] });
     await api.createMutatingWebhookConfiguration({
       body: {
-        metadata: { name, annotations: { 'cert-manager.io/inject-ca-from': 'dap-system/serving' }, labels: { team: 'ml-platform' } },
+        metadata: {
+          name,
+          annotations: { 'cert-manager.io/inject-ca-from': 'dap-system/serving' },
+          labels: { team: 'ml-platform' },
+        },
         webhooks: [
           {
             name: 'stale.dap-secret-webhook.caraml.dev',
-            clientConfig: { url: 'https://old.example/mutate', caBundle: Buffer.from(old.caCertPem).toString('base64') },
+            clientConfig: {
+              url: 'https://old.example/mutate',
+              caBundle: Buffer.from(old.caCertPem).toString('base64'),
+            },
             rules: [{ operations: ['CREATE', 'DELETE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
             namespaceSelector: { matchLabels: { 'dap-webhook-server-it': 'true' } },
             failurePolicy: 'Ignore',
@@ -135,11 +164,20 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
       },
     });
     const ca = await generateCertBundle({ dnsNames: ['new'] });
-    server = await startTestServer({ KUBECONFIG: cp.kubeconfigPath, WEBHOOK_NAME: name, WEBHOOK_NAMESPACE_SELECTOR: NS_SELECTOR, WEBHOOK_FAILURE_POLICY: 'Ignore', TLS_CA_CERT_FILE: await writeCa(ca.caCertPem) });
+    server = await startTestServer({
+      KUBECONFIG: cp.kubeconfigPath,
+      WEBHOOK_NAME: name,
+      WEBHOOK_NAMESPACE_SELECTOR: NS_SELECTOR,
+      WEBHOOK_FAILURE_POLICY: 'Ignore',
+      TLS_CA_CERT_FILE: await writeCa(ca.caCertPem),
+    });
     await waitReady(server);
 
     const mwc = await read(name);
-    assert.deepEqual(mwc.webhooks?.map((w) => w.name), ['flyte-secrets.dap-secret-webhook.caraml.dev']);
+    assert.deepEqual(
+      mwc.webhooks?.map((w) => w.name),
+      ['flyte-secrets.dap-secret-webhook.caraml.dev'],
+    );
     assert.equal(Buffer.from(mwc.webhooks![0]!.clientConfig.caBundle!, 'base64').toString('utf8'), ca.caCertPem);
     assert.deepEqual(plain(mwc.webhooks![0]!.rules![0]!.operations), ['CREATE']);
     assert.equal(mwc.webhooks![0]!.failurePolicy, 'Ignore');
@@ -150,18 +188,29 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
 
   it('re-applies the caBundle when TLS_CA_CERT_FILE changes, without a restart', async function () {
     const name = uniqueName();
-    const [a, b] = await Promise.all([generateCertBundle({ dnsNames: ['a'] }), generateCertBundle({ dnsNames: ['b'] })]);
+    const [a, b] = await Promise.all([
+      generateCertBundle({ dnsNames: ['a'] }),
+      generateCertBundle({ dnsNames: ['b'] }),
+    ]);
     const caFile = await writeCa(a.caCertPem);
     server = await startTestServer(
-      { KUBECONFIG: cp.kubeconfigPath, WEBHOOK_NAME: name, WEBHOOK_NAMESPACE_SELECTOR: NS_SELECTOR, TLS_CA_CERT_FILE: caFile },
+      {
+        KUBECONFIG: cp.kubeconfigPath,
+        WEBHOOK_NAME: name,
+        WEBHOOK_NAMESPACE_SELECTOR: NS_SELECTOR,
+        TLS_CA_CERT_FILE: caFile,
+      },
       { fileCheckIntervalMs: 60_000 },
     );
     await waitReady(server);
-    const caOf = async () => Buffer.from((await read(name)).webhooks![0]!.clientConfig.caBundle!, 'base64').toString('utf8');
+    const caOf = async () =>
+      Buffer.from((await read(name)).webhooks![0]!.clientConfig.caBundle!, 'base64').toString('utf8');
     assert.equal(await caOf(), a.caCertPem);
 
     await writeCa(b.caCertPem);
-    await waitFor('the new CA in the registered caBundle', async () => ((await caOf()) === b.caCertPem ? true : undefined));
+    await waitFor('the new CA in the registered caBundle', async () =>
+      (await caOf()) === b.caCertPem ? true : undefined,
+    );
     assert.ok(server.log.lines.some((l) => String(l.msg).includes('TLS_CA_CERT_FILE changed')));
   });
 
@@ -184,23 +233,38 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
 
     // A dry-run create goes through admission (sideEffects None) and leaves nothing behind.
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
-    const pod = flytePod({ name: 'registration-dry-run', secrets: [secret({ group: 'db-creds', key: 'password', mountRequirement: 'FILE' })] });
+    const pod = flytePod({
+      name: 'registration-dry-run',
+      secrets: [secret({ group: 'db-creds', key: 'password', mountRequirement: 'FILE' })],
+    });
     delete (pod.metadata as { namespace?: string }).namespace;
     const created = await core.createNamespacedPod({ namespace: NAMESPACE, body: pod, dryRun: 'All' });
     assert.equal(created.spec?.initContainers?.[0]?.name, 'fetcher');
-    assert.ok(server.log.lines.some((l) => l.msg === 'admission' && l.outcome === 'injected' && l.dryRun === true && l.pod === `${NAMESPACE}/registration-dry-run`));
+    assert.ok(
+      server.log.lines.some(
+        (l) =>
+          l.msg === 'admission' &&
+          l.outcome === 'injected' &&
+          l.dryRun === true &&
+          l.pod === `${NAMESPACE}/registration-dry-run`,
+      ),
+    );
   });
 
   it('retries while the API server is unreachable, stays not ready meanwhile, and becomes ready once it answers', async function () {
     const name = uniqueName();
     const proxyPort = await freePort();
-    const kubeconfig = await writeKubeconfig(cp, join(dir, 'proxy.kubeconfig'), { server: `https://127.0.0.1:${proxyPort}` });
+    const kubeconfig = await writeKubeconfig(cp, join(dir, 'proxy.kubeconfig'), {
+      server: `https://127.0.0.1:${proxyPort}`,
+    });
     server = await startTestServer(
       { KUBECONFIG: kubeconfig, WEBHOOK_NAME: name, WEBHOOK_NAMESPACE_SELECTOR: NS_SELECTOR },
       { registrationBackoffMs: { initial: 20, max: 200 } },
     );
     const s = server;
-    await waitFor('two failed registration attempts', async () => ((await registrationCount(s, 'failed')) >= 2 ? true : undefined));
+    await waitFor('two failed registration attempts', async () =>
+      (await registrationCount(s, 'failed')) >= 2 ? true : undefined,
+    );
     const notReady = await getHealth(s.running.healthPort, '/readyz');
     assert.equal(notReady.status, 503);
     assert.match(notReady.body, /not registered yet \(last attempt: .*ECONNREFUSED/);
@@ -213,7 +277,9 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
     } finally {
       await proxy.close();
     }
-    const failures = s.log.lines.filter((l) => l.msg === 'registering the MutatingWebhookConfiguration failed; will retry');
+    const failures = s.log.lines.filter(
+      (l) => l.msg === 'registering the MutatingWebhookConfiguration failed; will retry',
+    );
     assert.ok(failures.length >= 2 && failures.every((l) => typeof l.retryInMs === 'number'));
   });
 
@@ -221,7 +287,10 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
     const name = uniqueName();
     const nobody = await cp.ca.issueClient('dap-webhook-server-it-nobody');
     const kubeconfig = await writeKubeconfig(cp, join(dir, 'nobody.kubeconfig'), { user: nobody });
-    server = await startTestServer({ KUBECONFIG: kubeconfig, WEBHOOK_NAME: name, WEBHOOK_NAMESPACE_SELECTOR: NS_SELECTOR }, { registrationBackoffMs: { initial: 50, max: 1000 } });
+    server = await startTestServer(
+      { KUBECONFIG: kubeconfig, WEBHOOK_NAME: name, WEBHOOK_NAMESPACE_SELECTOR: NS_SELECTOR },
+      { registrationBackoffMs: { initial: 50, max: 1000 } },
+    );
     const s = server;
     const body = await waitFor('/readyz to report the forbidden registration', async () => {
       const res = await getHealth(s.running.healthPort, '/readyz');
@@ -232,7 +301,11 @@ describe('webhook server: self-registration with a real kube-apiserver', functio
 });
 
 /** A kubeconfig file like the admin one, with another server address and/or client certificate. */
-async function writeKubeconfig(cp: ControlPlane, path: string, change: { server?: string; user?: { certPem: string; keyPem: string } }): Promise<string> {
+async function writeKubeconfig(
+  cp: ControlPlane,
+  path: string,
+  change: { server?: string; user?: { certPem: string; keyPem: string } },
+): Promise<string> {
   const base = cp.kubeConfig;
   const cluster = base.getCurrentCluster()!;
   const user = base.getCurrentUser()!;
@@ -240,7 +313,9 @@ async function writeKubeconfig(cp: ControlPlane, path: string, change: { server?
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ ...cluster, server: change.server ?? cluster.server }],
-    users: [change.user ? { name: user.name, certData: b64(change.user.certPem), keyData: b64(change.user.keyPem) } : user],
+    users: [
+      change.user ? { name: user.name, certData: b64(change.user.certPem), keyData: b64(change.user.keyPem) } : user,
+    ],
     contexts: base.getContexts(),
     currentContext: base.getCurrentContext(),
   });

@@ -3,7 +3,7 @@
  * need an option the CLI does not expose (a drain delay long enough that no test races it).
  * Signals are handled by serve() exactly as under `dap-secret-webhook serve`.
  */
-import { serve, type ServeOptions } from '../../../webhook/server/serve.js';
+import { type ServeOptions, serve } from '../../../webhook/server/serve.js';
 
 try {
   await serve(process.env, JSON.parse(process.argv[2] ?? '{}') as ServeOptions);

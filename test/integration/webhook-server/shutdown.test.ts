@@ -5,15 +5,23 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect as http2Connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
-import { admissionReview, flytePod, getHealth, startTestServer, waitFor, type TestServer } from './support.js';
+import { type ClientHttp2Session, type ClientHttp2Stream, connect as http2Connect } from 'node:http2';
+import { admissionReview, flytePod, getHealth, startTestServer, type TestServer, waitFor } from './support.js';
 
 /** A POST whose headers the server has seen (100 Continue) and whose body is not complete yet. */
-async function openStream(server: TestServer): Promise<{ session: ClientHttp2Session; stream: ClientHttp2Stream; body: Buffer }> {
+async function openStream(
+  server: TestServer,
+): Promise<{ session: ClientHttp2Session; stream: ClientHttp2Stream; body: Buffer }> {
   const session = http2Connect(`https://127.0.0.1:${server.running.port}`, { ca: server.ca });
   session.on('error', () => undefined);
   const body = Buffer.from(JSON.stringify(admissionReview(flytePod({ labelled: false }), { uid: 'h2-in-flight' })));
-  const stream = session.request({ ':method': 'POST', ':path': '/mutate', 'content-type': 'application/json', 'content-length': String(body.length), expect: '100-continue' });
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/mutate',
+    'content-type': 'application/json',
+    'content-length': String(body.length),
+    expect: '100-continue',
+  });
   stream.on('error', () => undefined);
   await once(stream, 'continue');
   stream.write(body.subarray(0, 10));
@@ -41,7 +49,9 @@ describe('webhook server: graceful stop over HTTP/2', function () {
 
     let stopped = false;
     const stopping = s.stop().then(() => (stopped = true));
-    await waitFor('/readyz to turn 503', async () => ((await getHealth(s.running.healthPort, '/readyz')).status === 503 ? true : undefined));
+    await waitFor('/readyz to turn 503', async () =>
+      (await getHealth(s.running.healthPort, '/readyz')).status === 503 ? true : undefined,
+    );
     assert.equal(stopped, false, 'stop() waits for the in-flight stream');
 
     stream.end(body.subarray(10));

@@ -3,14 +3,15 @@
  * captured log, real HTTPS clients for HTTP/1.1 and HTTP/2, AdmissionReview builders, and a
  * bounded wait.
  */
-import { connect as http2Connect, constants as h2 } from 'node:http2';
-import { request as httpsRequest } from 'node:https';
+
 import { request as httpRequest } from 'node:http';
-import { connect as tlsConnect } from 'node:tls';
+import { constants as h2, connect as http2Connect } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { Writable } from 'node:stream';
-import { encodeSecretAnnotation } from '../../../webhook/flyte/annotations.js';
+import { connect as tlsConnect } from 'node:tls';
 import type { FlyteSecret } from '../../../webhook/flyte/annotations.js';
-import { serve, type RunningServer, type ServeOptions } from '../../../webhook/server/serve.js';
+import { encodeSecretAnnotation } from '../../../webhook/flyte/annotations.js';
+import { type RunningServer, type ServeOptions, serve } from '../../../webhook/server/serve.js';
 import { freePort } from '../../e2e/harness/ports.js';
 import { waitFor as waitUntil } from '../../e2e/harness/wait.js';
 
@@ -20,7 +21,11 @@ export const PROTOCOLS: readonly Protocol[] = ['http1', 'http2'];
 export { freePort };
 
 /** Poll until `check` returns a value (not undefined); fail naming what was awaited. */
-export function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+export function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+): Promise<T> {
   return waitUntil(check, { what, timeoutMs, intervalMs: 50 });
 }
 
@@ -60,9 +65,19 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(overrides: Record<string, string> = {}, options: ServeOptions = {}, ca?: string | string[]): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Record<string, string> = {},
+  options: ServeOptions = {},
+  ca?: string | string[],
+): Promise<TestServer> {
   const log = new LogCapture();
-  const running = await serve(await testEnv(overrides), { handleSignals: false, logDestination: log, drainDelayMs: 0, shutdownGraceMs: 5_000, ...options });
+  const running = await serve(await testEnv(overrides), {
+    handleSignals: false,
+    logDestination: log,
+    drainDelayMs: 0,
+    shutdownGraceMs: 5_000,
+    ...options,
+  });
   const trusted = ca ?? running.generatedCaPem;
   if (!trusted) throw new Error('test server: pass the CA of the configured certificate');
   return { running, log, ca: trusted, stop: () => running.stop() };
@@ -101,11 +116,26 @@ function headersFor(opts: PostOptions): Record<string, string> {
 function postHttp1(opts: PostOptions): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
-      { host: '127.0.0.1', port: opts.port, path: opts.path ?? '/mutate', method: opts.method ?? 'POST', ca: opts.ca, agent: false, headers: headersFor(opts) },
+      {
+        host: '127.0.0.1',
+        port: opts.port,
+        path: opts.path ?? '/mutate',
+        method: opts.method ?? 'POST',
+        ca: opts.ca,
+        agent: false,
+        headers: headersFor(opts),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'), protocol: `http/${res.httpVersion}` }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            protocol: `http/${res.httpVersion}`,
+          }),
+        );
         res.on('error', reject);
       },
     );
@@ -123,7 +153,10 @@ function postHttp2(opts: PostOptions): Promise<HttpResult> {
     session.on('error', reject);
     const method = opts.method ?? 'POST';
     const bodyless = method === 'GET' || method === 'HEAD';
-    const req = session.request({ [h2.HTTP2_HEADER_METHOD]: method, [h2.HTTP2_HEADER_PATH]: opts.path ?? '/mutate', ...headersFor(opts) }, { endStream: bodyless });
+    const req = session.request(
+      { [h2.HTTP2_HEADER_METHOD]: method, [h2.HTTP2_HEADER_PATH]: opts.path ?? '/mutate', ...headersFor(opts) },
+      { endStream: bodyless },
+    );
     let status = 0;
     let headers: Record<string, string | string[] | undefined> = {};
     const chunks: Buffer[] = [];
@@ -196,7 +229,12 @@ export function flytePod(opts: PodSpecOptions = {}): Record<string, unknown> {
     metadata: {
       name: opts.name ?? 'a7xk2-n0-0',
       namespace: 'ml-team',
-      labels: { ...(opts.labelled === false ? {} : { 'inject-flyte-secrets': 'true' }), project: 'ml-team', domain: 'development', 'execution-id': 'a7xk2' },
+      labels: {
+        ...(opts.labelled === false ? {} : { 'inject-flyte-secrets': 'true' }),
+        project: 'ml-team',
+        domain: 'development',
+        'execution-id': 'a7xk2',
+      },
       annotations,
     },
     spec: {
@@ -227,9 +265,17 @@ export function admissionReview(object: unknown, opts: ReviewOptions = {}): Reco
     kind: 'AdmissionReview',
     request: {
       uid: opts.uid ?? '705ab4f5-6393-11e8-b7cc-42010a800002',
-      kind: { group: resource.group, version: resource.version, kind: resource.resource === 'pods' ? 'Pod' : 'ConfigMap' },
+      kind: {
+        group: resource.group,
+        version: resource.version,
+        kind: resource.resource === 'pods' ? 'Pod' : 'ConfigMap',
+      },
       resource,
-      requestKind: { group: resource.group, version: resource.version, kind: resource.resource === 'pods' ? 'Pod' : 'ConfigMap' },
+      requestKind: {
+        group: resource.group,
+        version: resource.version,
+        kind: resource.resource === 'pods' ? 'Pod' : 'ConfigMap',
+      },
       requestResource: resource,
       name: '',
       namespace: 'ml-team',

@@ -12,11 +12,20 @@ export interface CreateResult<T> {
   body: T;
 }
 
-export async function createPod(kc: KubeConfig, namespace: string, pod: V1Pod, opts: { dryRun?: boolean } = {}): Promise<CreateResult<V1Pod & { message?: string }>> {
+export async function createPod(
+  kc: KubeConfig,
+  namespace: string,
+  pod: V1Pod,
+  opts: { dryRun?: boolean } = {},
+): Promise<CreateResult<V1Pod & { message?: string }>> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
-  if (!cluster || !user?.certData || !user.keyData || !cluster.caData) throw new Error('createPod needs a client-certificate kubeconfig');
-  const url = new URL(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${opts.dryRun ? '?dryRun=All' : ''}`, cluster.server);
+  if (!cluster || !user?.certData || !user.keyData || !cluster.caData)
+    throw new Error('createPod needs a client-certificate kubeconfig');
+  const url = new URL(
+    `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${opts.dryRun ? '?dryRun=All' : ''}`,
+    cluster.server,
+  );
   const payload = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...pod });
   const b64 = (s: string) => Buffer.from(s, 'base64');
   return new Promise((resolve, reject) => {
@@ -37,15 +46,26 @@ export async function createPod(kc: KubeConfig, namespace: string, pod: V1Pod, o
           const raw = res.headers.warning;
           const warnings = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
           try {
-            resolve({ status: res.statusCode ?? 0, warnings, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+            resolve({
+              status: res.statusCode ?? 0,
+              warnings,
+              body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+            });
           } catch (err) {
-            reject(new Error(`creating pod ${namespace}/${pod.metadata?.name}: HTTP ${res.statusCode} with a body that is not JSON`, { cause: err }));
+            reject(
+              new Error(
+                `creating pod ${namespace}/${pod.metadata?.name}: HTTP ${res.statusCode} with a body that is not JSON`,
+                { cause: err },
+              ),
+            );
           }
         });
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`creating pod ${namespace}/${pod.metadata?.name}: no answer in 60 s`)));
+    req.on('timeout', () =>
+      req.destroy(new Error(`creating pod ${namespace}/${pod.metadata?.name}: no answer in 60 s`)),
+    );
     req.on('error', reject);
     req.end(payload);
   });

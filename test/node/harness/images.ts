@@ -20,8 +20,12 @@ export interface NodeImages {
 
 export async function nodeImages(): Promise<NodeImages> {
   const list = process.env.DAP_NODE_IMAGES;
-  if (!list) throw new Error('DAP_NODE_IMAGES is not set: run the real-node tier with `npm run test:node` (test/node/run.sh)');
-  const rows = (await readFile(list, 'utf8')).trim().split('\n').map((l) => l.split('\t'));
+  if (!list)
+    throw new Error('DAP_NODE_IMAGES is not set: run the real-node tier with `npm run test:node` (test/node/run.sh)');
+  const rows = (await readFile(list, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => l.split('\t'));
   const pick = (role: string): NodeImage => {
     const row = rows.find((r) => r[0] === role);
     if (!row?.[1] || !row[2]) throw new Error(`test/e2e/provision/images.sh listed no ${role} image (${list})`);

@@ -15,8 +15,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
-import { clientConfig, startControlPlane, type ControlPlane } from '../../e2e/harness/controlPlane.js';
-import { keepTempDir, registerTempDir, removeTempDir, startProcess, type ManagedProcess } from '../../e2e/harness/processes.js';
+import { type ControlPlane, clientConfig, startControlPlane } from '../../e2e/harness/controlPlane.js';
+import {
+  keepTempDir,
+  type ManagedProcess,
+  registerTempDir,
+  removeTempDir,
+  startProcess,
+} from '../../e2e/harness/processes.js';
 import { provision } from '../../e2e/harness/provisioned.js';
 import { waitFor } from '../../e2e/harness/wait.js';
 
@@ -54,10 +60,12 @@ export function nodeEnvironment(): NodeEnvironment {
   const nodeIp = process.env.DAP_NODE_IP;
   const provisioned = process.env.DAP_NODE_PROVISIONED;
   const how = 'run the real-node tier with `npm run test:node` (test/node/run.sh), not mocha directly';
-  if (!netns || !nodeIp || !provisioned) throw new Error(`DAP_NODE_NETNS/DAP_NODE_IP/DAP_NODE_PROVISIONED are not set: ${how}`);
+  if (!netns || !nodeIp || !provisioned)
+    throw new Error(`DAP_NODE_NETNS/DAP_NODE_IP/DAP_NODE_PROVISIONED are not set: ${how}`);
   const want = statSync(`/run/netns/${netns}`).ino;
   const have = readlinkSync('/proc/self/ns/net');
-  if (have !== `net:[${want}]`) throw new Error(`this process is not in the network namespace ${netns} (${have}): ${how}`);
+  if (have !== `net:[${want}]`)
+    throw new Error(`this process is not in the network namespace ${netns} (${have}): ${how}`);
   return { netns, nodeIp, provisioned };
 }
 
@@ -102,7 +110,11 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
 
   try {
     let since = Date.now();
-    cp = await startControlPlane({ bindAddress: env.nodeIp, extraServingIps: [KUBERNETES_SERVICE_IP], controllers: '*' });
+    cp = await startControlPlane({
+      bindAddress: env.nodeIp,
+      extraServingIps: [KUBERNETES_SERVICE_IP],
+      controllers: '*',
+    });
     t('control plane (etcd, kube-apiserver, kube-controller-manager)', since);
     const apiUrl = cp.apiUrl;
     const kubeconfigFor = async (name: string, cn: string, groups: string[]) => {
@@ -114,11 +126,17 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
 
     // --- containerd ---
     since = Date.now();
-    await Promise.all([NODE_PATHS.cniConfDir, NODE_PATHS.cniIpamDir, NODE_PATHS.kubeletRoot, NODE_PATHS.podLogs].map((d) => mkdir(d, { recursive: true })));
+    await Promise.all(
+      [NODE_PATHS.cniConfDir, NODE_PATHS.cniIpamDir, NODE_PATHS.kubeletRoot, NODE_PATHS.podLogs].map((d) =>
+        mkdir(d, { recursive: true }),
+      ),
+    );
     const pauseRef = (await readFile(join(env.provisioned, 'pause.ref'), 'utf8')).trim();
     await writeFile(file('containerd.toml'), containerdConfig(pauseRef));
     await writeFile(join(NODE_PATHS.cniConfDir, '10-dap-node.conflist'), JSON.stringify(cniConfig(), null, 2));
-    const containerd = startProcess('containerd', 'containerd', ['--config', file('containerd.toml')], { logPath: file('containerd.log') });
+    const containerd = startProcess('containerd', 'containerd', ['--config', file('containerd.toml')], {
+      logPath: file('containerd.log'),
+    });
     processes.push(containerd);
     await waitFor(async () => ((await ctr(['version'])) ? true : undefined), {
       what: `containerd on ${NODE_PATHS.containerdSock}`,
@@ -130,7 +148,10 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
       const before = new Set(await imageNames());
       await ctrOrThrow(['-n', 'k8s.io', 'images', 'import', archive]);
       const added = (await imageNames()).filter((n) => !before.has(n));
-      if (tagAs.length && added.length !== 1) throw new Error(`${archive} added ${added.length} images (${added.join(', ')}); expected one to tag as ${tagAs.join(', ')}`);
+      if (tagAs.length && added.length !== 1)
+        throw new Error(
+          `${archive} added ${added.length} images (${added.join(', ')}); expected one to tag as ${tagAs.join(', ')}`,
+        );
       for (const tag of tagAs) {
         await ctr(['-n', 'k8s.io', 'images', 'rm', tag]);
         await ctrOrThrow(['-n', 'k8s.io', 'images', 'tag', added[0]!, tag]);
@@ -143,32 +164,44 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
     // --- kube-scheduler, kubelet, kube-proxy ---
     since = Date.now();
     const schedulerKc = await kubeconfigFor('scheduler', 'system:kube-scheduler', []);
-    const scheduler = startProcess('kube-scheduler', bin('kube-scheduler'), [
-      `--kubeconfig=${schedulerKc}`,
-      `--authentication-kubeconfig=${schedulerKc}`,
-      `--authorization-kubeconfig=${schedulerKc}`,
-      '--bind-address=127.0.0.1',
-      '--secure-port=10259',
-      `--cert-dir=${file('scheduler-certs')}`,
-      '--leader-elect=false',
-    ], { logPath: file('kube-scheduler.log') });
+    const scheduler = startProcess(
+      'kube-scheduler',
+      bin('kube-scheduler'),
+      [
+        `--kubeconfig=${schedulerKc}`,
+        `--authentication-kubeconfig=${schedulerKc}`,
+        `--authorization-kubeconfig=${schedulerKc}`,
+        '--bind-address=127.0.0.1',
+        '--secure-port=10259',
+        `--cert-dir=${file('scheduler-certs')}`,
+        '--leader-elect=false',
+      ],
+      { logPath: file('kube-scheduler.log') },
+    );
     processes.push(scheduler);
 
     const kubeletKc = await kubeconfigFor('kubelet', `system:node:${NODE_NAME}`, ['system:nodes']);
     await writeFile(file('kubelet.yaml'), JSON.stringify(kubeletConfig(env.nodeIp, cp.caFile), null, 2));
-    const kubelet = startProcess('kubelet', bin('kubelet'), [
-      `--config=${file('kubelet.yaml')}`,
-      `--kubeconfig=${kubeletKc}`,
-      `--root-dir=${NODE_PATHS.kubeletRoot}`,
-      `--hostname-override=${NODE_NAME}`,
-      `--node-ip=${env.nodeIp}`,
-      '--v=1',
-    ], { logPath: file('kubelet.log') });
+    const kubelet = startProcess(
+      'kubelet',
+      bin('kubelet'),
+      [
+        `--config=${file('kubelet.yaml')}`,
+        `--kubeconfig=${kubeletKc}`,
+        `--root-dir=${NODE_PATHS.kubeletRoot}`,
+        `--hostname-override=${NODE_NAME}`,
+        `--node-ip=${env.nodeIp}`,
+        '--v=1',
+      ],
+      { logPath: file('kubelet.log') },
+    );
     processes.push(kubelet);
 
     const proxyKc = await kubeconfigFor('kube-proxy', 'system:kube-proxy', []);
     await writeFile(file('kube-proxy.yaml'), JSON.stringify(kubeProxyConfig(proxyKc, env.nodeIp), null, 2));
-    const proxy = startProcess('kube-proxy', bin('kube-proxy'), [`--config=${file('kube-proxy.yaml')}`], { logPath: file('kube-proxy.log') });
+    const proxy = startProcess('kube-proxy', bin('kube-proxy'), [`--config=${file('kube-proxy.yaml')}`], {
+      logPath: file('kube-proxy.log'),
+    });
     processes.push(proxy);
 
     const core = cp.kubeConfig.makeApiClient(CoreV1Api);
@@ -181,7 +214,8 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
         what: `node ${NODE_NAME} to be Ready`,
         timeoutMs: 90_000,
         intervalMs: 250,
-        abortIf: () => [kubelet, proxy, scheduler, containerd].map((p) => exitedReason(p)()).find((r) => r !== undefined),
+        abortIf: () =>
+          [kubelet, proxy, scheduler, containerd].map((p) => exitedReason(p)()).find((r) => r !== undefined),
       },
     );
     t('kube-scheduler + kubelet + kube-proxy, node Ready', since);
@@ -193,11 +227,14 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
       dir,
       importImage,
       async containerLogs(namespace, pod, container) {
-        const podDirs = (await readdir(NODE_PATHS.podLogs).catch(() => [] as string[])).filter((d) => d.startsWith(`${namespace}_${pod}_`));
+        const podDirs = (await readdir(NODE_PATHS.podLogs).catch(() => [] as string[])).filter((d) =>
+          d.startsWith(`${namespace}_${pod}_`),
+        );
         const out: string[] = [];
         for (const d of podDirs) {
           const cdir = join(NODE_PATHS.podLogs, d, container);
-          for (const f of (await readdir(cdir).catch(() => [] as string[])).sort()) out.push(await readFile(join(cdir, f), 'utf8'));
+          for (const f of (await readdir(cdir).catch(() => [] as string[])).sort())
+            out.push(await readFile(join(cdir, f), 'utf8'));
         }
         return out.join('');
       },
@@ -217,13 +254,16 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
     const report = logTails();
     await stopAll().catch(() => {});
     keepTempDir(dir);
-    throw new Error(`the real node did not start: ${(err as Error).message}\n(files kept in ${dir})\n${report}`, { cause: err });
+    throw new Error(`the real node did not start: ${(err as Error).message}\n(files kept in ${dir})\n${report}`, {
+      cause: err,
+    });
   }
 }
 
 async function ctr(args: string[]): Promise<string | undefined> {
   try {
-    return (await run('ctr', ['--address', NODE_PATHS.containerdSock, ...args], { maxBuffer: 16 * 1024 * 1024 })).stdout;
+    return (await run('ctr', ['--address', NODE_PATHS.containerdSock, ...args], { maxBuffer: 16 * 1024 * 1024 }))
+      .stdout;
   } catch {
     return undefined;
   }
@@ -231,14 +271,23 @@ async function ctr(args: string[]): Promise<string | undefined> {
 
 async function ctrOrThrow(args: string[]): Promise<string> {
   try {
-    return (await run('ctr', ['--address', NODE_PATHS.containerdSock, ...args], { maxBuffer: 16 * 1024 * 1024, timeout: 300_000 })).stdout;
+    return (
+      await run('ctr', ['--address', NODE_PATHS.containerdSock, ...args], {
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 300_000,
+      })
+    ).stdout;
   } catch (err) {
-    throw new Error(`ctr ${args.join(' ')} failed: ${(err as Error & { stderr?: string }).stderr ?? (err as Error).message}`);
+    throw new Error(
+      `ctr ${args.join(' ')} failed: ${(err as Error & { stderr?: string }).stderr ?? (err as Error).message}`,
+    );
   }
 }
 
 async function imageNames(): Promise<string[]> {
-  return ((await ctr(['-n', 'k8s.io', 'images', 'ls', '-q'])) ?? '').split('\n').filter((l) => l !== '' && !l.startsWith('sha256:'));
+  return ((await ctr(['-n', 'k8s.io', 'images', 'ls', '-q'])) ?? '')
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('sha256:'));
 }
 
 function exitedReason(p: ManagedProcess): () => string | undefined {
@@ -312,7 +361,12 @@ function kubeletConfig(nodeIp: string, caFile: string) {
     // No cluster DNS: pods use IPs (MissingClusterDNS events are expected).
     resolvConf: '',
     // A shared test machine: never evict or garbage-collect images because the disk looks full.
-    evictionHard: { 'memory.available': '1Mi', 'nodefs.available': '0%', 'nodefs.inodesFree': '0%', 'imagefs.available': '0%' },
+    evictionHard: {
+      'memory.available': '1Mi',
+      'nodefs.available': '0%',
+      'nodefs.inodesFree': '0%',
+      'imagefs.available': '0%',
+    },
     imageGCHighThresholdPercent: 100,
     imageGCLowThresholdPercent: 99,
     serializeImagePulls: false,

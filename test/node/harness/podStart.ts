@@ -11,7 +11,7 @@
  *   const r = await measurePodStart(cluster.kc, { namespace, pod: taskPod('bench'), values, samples: 5 });
  *   r.injected / r.baseline: milliseconds per sample, alternating; compare medians as a ratio.
  */
-import { CoreV1Api, Watch, type KubeConfig, type V1Pod, type V1Volume } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, type V1Pod, type V1Volume, Watch } from '@kubernetes/client-node';
 import type { Plan } from '../../../contract/plan.js';
 import { createPod } from './api.js';
 
@@ -67,7 +67,11 @@ export async function measurePodStart(kc: KubeConfig, o: PodStartOptions): Promi
           cleanup.push(() => core.deleteNamespacedSecret({ name: s.metadata!.name!, namespace: o.namespace }));
         }
       }
-      const { ms, pod: seen, marks } = await timeToRunning(kc, o.namespace, name, o.timeoutMs ?? 180_000, async () => {
+      const {
+        ms,
+        pod: seen,
+        marks,
+      } = await timeToRunning(kc, o.namespace, name, o.timeoutMs ?? 180_000, async () => {
         const res = await createPod(kc, o.namespace, body);
         if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${res.body.message ?? ''}`);
       });
@@ -96,17 +100,31 @@ async function withoutFetcher(kc: KubeConfig, namespace: string, pod: V1Pod, val
   };
   const secrets = [];
   if (plan.secret) {
-    secrets.push({ metadata: { name: plan.secret.name }, data: Object.fromEntries(plan.secret.keys.map((k) => [k.key, value(k.mlpSecret)])) });
+    secrets.push({
+      metadata: { name: plan.secret.name },
+      data: Object.fromEntries(plan.secret.keys.map((k) => [k.key, value(k.mlpSecret)])),
+    });
   }
   // The volume the fetcher fills (mounted at the plan's fileRoot) becomes a secret volume with the same files.
   const fileMount = fetcher.volumeMounts?.find((m) => m.mountPath === plan.fileRoot);
   if (fileMount && plan.files.length) {
     const filesSecret = `${pod.metadata!.name}-files`;
-    secrets.push({ metadata: { name: filesSecret }, data: Object.fromEntries(plan.files.map((f, i) => [`f${i}`, value(f.mlpSecret)])) });
-    out.spec!.volumes = (out.spec!.volumes ?? []).map((v): V1Volume =>
-      v.name === fileMount.name
-        ? { name: v.name, secret: { secretName: filesSecret, defaultMode: plan.fileMode, items: plan.files.map((f, i) => ({ key: `f${i}`, path: f.path })) } }
-        : v,
+    secrets.push({
+      metadata: { name: filesSecret },
+      data: Object.fromEntries(plan.files.map((f, i) => [`f${i}`, value(f.mlpSecret)])),
+    });
+    out.spec!.volumes = (out.spec!.volumes ?? []).map(
+      (v): V1Volume =>
+        v.name === fileMount.name
+          ? {
+              name: v.name,
+              secret: {
+                secretName: filesSecret,
+                defaultMode: plan.fileMode,
+                items: plan.files.map((f, i) => ({ key: `f${i}`, path: f.path })),
+              },
+            }
+          : v,
     );
   }
   out.spec!.initContainers = out.spec!.initContainers!.filter((c) => c.name !== FETCHER);
@@ -118,14 +136,25 @@ async function withoutFetcher(kc: KubeConfig, namespace: string, pod: V1Pod, val
 }
 
 /** Runs `create` and resolves with the ms until the pod's first container is running (or has already terminated), and the pod as then seen. */
-export async function timeToRunning(kc: KubeConfig, namespace: string, name: string, timeoutMs: number, create: () => Promise<void>): Promise<{ ms: number; pod: V1Pod; marks: Seen }> {
+export async function timeToRunning(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  timeoutMs: number,
+  create: () => Promise<void>,
+): Promise<{ ms: number; pod: V1Pod; marks: Seen }> {
   let started = 0;
   const marks: Seen = {};
   const mark = (step: keyof Seen, now: number) => (marks[step] ??= now - started);
   let settle: { resolve(r: { ms: number; pod: V1Pod; marks: Seen }): void; reject(err: unknown): void } | undefined;
-  const seen = new Promise<{ ms: number; pod: V1Pod; marks: Seen }>((resolve, reject) => (settle = { resolve, reject }));
+  const seen = new Promise<{ ms: number; pod: V1Pod; marks: Seen }>(
+    (resolve, reject) => (settle = { resolve, reject }),
+  );
   seen.catch(() => {}); // awaited below; a rejection during create() is not unhandled
-  const timer = setTimeout(() => settle!.reject(new Error(`pod ${namespace}/${name}: task container not running after ${timeoutMs} ms`)), timeoutMs);
+  const timer = setTimeout(
+    () => settle!.reject(new Error(`pod ${namespace}/${name}: task container not running after ${timeoutMs} ms`)),
+    timeoutMs,
+  );
   let abort: AbortController | undefined;
   try {
     // The watch is open before the create call: no event can be missed.
@@ -143,10 +172,15 @@ export async function timeToRunning(kc: KubeConfig, namespace: string, name: str
         if (task?.state?.running || task?.state?.terminated) {
           mark('taskRunning', now);
           settle!.resolve({ ms: now - started, pod, marks });
-        }
-        else if (pod.status?.phase === 'Failed') settle!.reject(new Error(`pod ${namespace}/${name} failed before its task container ran: ${JSON.stringify(pod.status.initContainerStatuses?.map((c) => c.state))}`));
+        } else if (pod.status?.phase === 'Failed')
+          settle!.reject(
+            new Error(
+              `pod ${namespace}/${name} failed before its task container ran: ${JSON.stringify(pod.status.initContainerStatuses?.map((c) => c.state))}`,
+            ),
+          );
       },
-      (err) => settle!.reject(err ?? new Error(`the watch on pod ${namespace}/${name} ended before its task container ran`)),
+      (err) =>
+        settle!.reject(err ?? new Error(`the watch on pod ${namespace}/${name} ended before its task container ran`)),
     );
     started = performance.now();
     await create();

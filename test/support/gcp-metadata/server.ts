@@ -5,10 +5,11 @@
  * service account's `email`, `email_verified`). Signed by a test key whose JWKS MLP's gateway
  * trusts in place of Google's. Plain HTTP on 127.0.0.1, like the real one on 169.254.169.254.
  */
-import type { AddressInfo } from 'node:net';
+
 import { createServer, type Server } from 'node:http';
-import { createJwtIssuer } from '../oidc/jwt-issuer.js';
+import type { AddressInfo } from 'node:net';
 import type { JSONWebKeySet } from 'jose';
+import { createJwtIssuer } from '../oidc/jwt-issuer.js';
 
 const GOOGLE_ISSUER = 'https://accounts.google.com';
 const IDENTITY_PATH = '/computeMetadata/v1/instance/service-accounts/default/identity';

@@ -27,7 +27,9 @@ export interface CertificateAuthority extends KeyAndCert {
   issueClient(commonName: string, organizations?: string[]): Promise<KeyAndCert>;
 }
 
-export async function createCertificateAuthority(commonName = 'dap-secret-webhook test CA'): Promise<CertificateAuthority> {
+export async function createCertificateAuthority(
+  commonName = 'dap-secret-webhook test CA',
+): Promise<CertificateAuthority> {
   const keys = await generateKeys();
   const notBefore = backdated();
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -69,7 +71,9 @@ export async function createCertificateAuthority(commonName = 'dap-secret-webhoo
     keyPem: await privateKeyPem(keys.privateKey),
     issueServer: (cn, names) =>
       issue(`CN=${cn}`, x509.ExtendedKeyUsage.serverAuth, [
-        new x509.SubjectAlternativeNameExtension(names.map((n): x509.JsonGeneralName => ({ type: isIP(n) ? 'ip' : 'dns', value: n }))),
+        new x509.SubjectAlternativeNameExtension(
+          names.map((n): x509.JsonGeneralName => ({ type: isIP(n) ? 'ip' : 'dns', value: n })),
+        ),
       ]),
     issueClient: (cn, organizations = []) =>
       issue([...organizations.map((o) => `O=${o}`), `CN=${cn}`].join(', '), x509.ExtendedKeyUsage.clientAuth, []),

@@ -54,7 +54,11 @@ export class Faults {
 
   wrap(inner: RequestListener): RequestListener {
     const apply = (req: IncomingMessage, res: ServerResponse): void => {
-      const record: FaultedRequest = { method: req.method ?? 'GET', path: new URL(req.url ?? '/', 'http://x').pathname, fault: null };
+      const record: FaultedRequest = {
+        method: req.method ?? 'GET',
+        path: new URL(req.url ?? '/', 'http://x').pathname,
+        fault: null,
+      };
       this.requests.push(record);
       if (this.#resets > 0) {
         this.#resets--;
@@ -72,7 +76,10 @@ export class Faults {
       if (this.#failures.remaining > 0) {
         this.#failures.remaining--;
         record.fault = 'failed';
-        res.writeHead(this.#failures.status, { 'content-type': 'application/json', ...(this.#failures.retryAfter === undefined ? {} : { 'retry-after': this.#failures.retryAfter }) });
+        res.writeHead(this.#failures.status, {
+          'content-type': 'application/json',
+          ...(this.#failures.retryAfter === undefined ? {} : { 'retry-after': this.#failures.retryAfter }),
+        });
         res.end(JSON.stringify({ error: 'injected failure' }));
         return;
       }

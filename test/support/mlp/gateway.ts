@@ -17,10 +17,10 @@ import {
   createLocalJWKSet,
   createRemoteJWKSet,
   customFetch,
-  jwtVerify,
   type JSONWebKeySet,
   type JWTPayload,
   type JWTVerifyGetKey,
+  jwtVerify,
 } from 'jose';
 
 export interface GatewayOptions {
@@ -66,7 +66,8 @@ function projectIdOf(path: string): number | null {
 function keyResolver(options: GatewayOptions): JWTVerifyGetKey {
   const { jwks } = options;
   if (typeof jwks === 'function') return jwks;
-  if (jwks instanceof URL) return createRemoteJWKSet(jwks, options.jwksFetch ? { [customFetch]: options.jwksFetch } : {});
+  if (jwks instanceof URL)
+    return createRemoteJWKSet(jwks, options.jwksFetch ? { [customFetch]: options.jwksFetch } : {});
   return createLocalJWKSet(jwks);
 }
 
@@ -130,7 +131,11 @@ export function createGateway(options: GatewayOptions): RequestListener {
         const { payload } = await jwtVerify(token, keys, { issuer: options.issuer, audience: options.audience });
         identity = identityOf(payload);
       } catch (err) {
-        decide({ identity: null, outcome: 'unauthenticated', reason: (err as { code?: string }).code ?? 'invalid token' });
+        decide({
+          identity: null,
+          outcome: 'unauthenticated',
+          reason: (err as { code?: string }).code ?? 'invalid token',
+        });
         return deny(res, 401, 'Access credentials are invalid');
       }
       if (identity === null) {

@@ -56,7 +56,9 @@ const INTERNAL_STORAGE = {
 
 /** SQL LIKE 'name%' as MLP's query runs it: `_` any one character, `%` any run, case-sensitive. */
 export function likePrefix(pattern: string): RegExp {
-  const body = [...pattern].map((c) => (c === '_' ? '.' : c === '%' ? '.*' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('');
+  const body = [...pattern]
+    .map((c) => (c === '_' ? '.' : c === '%' ? '.*' : c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('');
   return new RegExp(`^${body}`, 's');
 }
 
@@ -85,7 +87,13 @@ export class MlpData {
   }
 
   addSecret(projectId: number, name: string, data: string): StandInSecret {
-    const secret = { id: this.#nextSecretId++, name, data, project_id: projectId, secret_storage_id: INTERNAL_STORAGE.id };
+    const secret = {
+      id: this.#nextSecretId++,
+      name,
+      data,
+      project_id: projectId,
+      secret_storage_id: INTERNAL_STORAGE.id,
+    };
     this.secrets.push(secret);
     return secret;
   }
@@ -101,7 +109,10 @@ export class MlpData {
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`; // Go's JSON encoder ends with a newline
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -114,7 +125,11 @@ function notFoundRoute(res: ServerResponse): void {
 function trailingSlashRedirect(res: ServerResponse, path: string): void {
   const location = path.replace(/^\/v1/, '').replace(/\/+$/, '');
   const body = `<a href="${location}">Moved Permanently</a>.\n\n`;
-  res.writeHead(301, { location, 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(301, {
+    location,
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -127,13 +142,17 @@ export function createMlpStandIn(data: MlpData): RequestListener {
     if (path.endsWith('/') && KNOWN_ROUTE.test(path.replace(/\/+$/, ''))) return trailingSlashRedirect(res, path);
     if (req.method !== 'GET') {
       // Seeding goes through MlpData; MLP answers a known route's other methods with an empty 405.
-      res.writeHead(KNOWN_ROUTE.test(path) ? 405 : 404, KNOWN_ROUTE.test(path) ? { 'content-length': 0 } : { 'content-type': 'text/plain; charset=utf-8' });
+      res.writeHead(
+        KNOWN_ROUTE.test(path) ? 405 : 404,
+        KNOWN_ROUTE.test(path) ? { 'content-length': 0 } : { 'content-type': 'text/plain; charset=utf-8' },
+      );
       return res.end(KNOWN_ROUTE.test(path) ? '' : '404 page not found\n');
     }
     if (path === '/v1/internal/live' || path === '/v1/internal/ready') return json(res, 200, {});
     if (path === '/v1/projects') {
       const name = url.searchParams.get('name');
-      const matches = name === null || name === '' ? data.projects : data.projects.filter((p) => likePrefix(name).test(p.name));
+      const matches =
+        name === null || name === '' ? data.projects : data.projects.filter((p) => likePrefix(name).test(p.name));
       return json(res, 200, matches);
     }
     const one = /^\/v1\/projects\/([^/]+)(\/secrets)?\/?$/.exec(path);
@@ -146,7 +165,14 @@ export function createMlpStandIn(data: MlpData): RequestListener {
     return json(
       res,
       200,
-      data.secrets.filter((s) => s.project_id === id).map((s) => ({ ...s, secret_storage: INTERNAL_STORAGE, created_at: project.created_at, updated_at: project.updated_at })),
+      data.secrets
+        .filter((s) => s.project_id === id)
+        .map((s) => ({
+          ...s,
+          secret_storage: INTERNAL_STORAGE,
+          created_at: project.created_at,
+          updated_at: project.updated_at,
+        })),
     );
   };
 }

@@ -45,10 +45,18 @@ const blobPath = (digest: string) => `blobs/${digest.replace(':', '/')}`;
 
 export async function readOciArchive(archive: string): Promise<OciImage> {
   const index = JSON.parse(await member(archive, 'index.json')) as { manifests: Descriptor[] };
-  if (index.manifests.length !== 1) throw new Error(`${archive}: expected one image in the index, found ${index.manifests.length}`);
+  if (index.manifests.length !== 1)
+    throw new Error(`${archive}: expected one image in the index, found ${index.manifests.length}`);
   const entry = index.manifests[0]!;
-  const manifest = JSON.parse(await member(archive, blobPath(entry.digest))) as { config: Descriptor; layers: Descriptor[] };
-  const config = JSON.parse(await member(archive, blobPath(manifest.config.digest))) as { architecture: string; os: string; config: ImageConfig };
+  const manifest = JSON.parse(await member(archive, blobPath(entry.digest))) as {
+    config: Descriptor;
+    layers: Descriptor[];
+  };
+  const config = JSON.parse(await member(archive, blobPath(manifest.config.digest))) as {
+    architecture: string;
+    os: string;
+    config: ImageConfig;
+  };
   return {
     refName: entry.annotations?.['org.opencontainers.image.ref.name'],
     architecture: config.architecture,
@@ -63,7 +71,9 @@ function extractLayer(archive: string, layer: Descriptor, into: string): Promise
   const compression = layer.mediaType.endsWith('+gzip') ? ['-z'] : layer.mediaType.endsWith('+zstd') ? ['--zstd'] : [];
   return new Promise((resolve, reject) => {
     const out = spawn('tar', ['-xOf', archive, blobPath(layer.digest)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const inp = spawn('tar', ['-x', ...compression, '-f', '-', '-C', into, '--numeric-owner', '--same-permissions'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const inp = spawn('tar', ['-x', ...compression, '-f', '-', '-C', into, '--numeric-owner', '--same-permissions'], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     out.stdout.pipe(inp.stdin);
     let stderr = '';
     out.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -4,15 +4,19 @@
  * until a real kube-apiserver is available; the gateway verifies against `jwks` like it would
  * against the real ones.
  */
-import { exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet, type JWTPayload } from 'jose';
+
 import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JSONWebKeySet, type JWTPayload, SignJWT } from 'jose';
 
 export interface JwtIssuer {
   issuer: string;
   /** Public keys only. */
   jwks: JSONWebKeySet;
   /** A signed JWT with `iss`, `iat`, `exp` (default 1 h) and `jti` set. */
-  sign(claims: JWTPayload & { sub: string; aud: string | string[] }, options?: { expiresInSeconds?: number }): Promise<string>;
+  sign(
+    claims: JWTPayload & { sub: string; aud: string | string[] },
+    options?: { expiresInSeconds?: number },
+  ): Promise<string>;
 }
 
 export async function createJwtIssuer(issuer: string): Promise<JwtIssuer> {
@@ -34,7 +38,13 @@ export async function createJwtIssuer(issuer: string): Promise<JwtIssuer> {
 }
 
 /** What a kubelet-projected service-account token says (`sub` system:serviceaccount:ns:name, no email). */
-export function serviceAccountClaims(namespace: string, serviceAccount: string, audience: string, podName = 'pod', podUid: string = randomUUID()) {
+export function serviceAccountClaims(
+  namespace: string,
+  serviceAccount: string,
+  audience: string,
+  podName = 'pod',
+  podUid: string = randomUUID(),
+) {
   return {
     sub: `system:serviceaccount:${namespace}:${serviceAccount}`,
     aud: audience,

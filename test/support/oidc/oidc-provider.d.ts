@@ -23,8 +23,16 @@ declare module 'oidc-provider' {
     constructor(issuer: string, configuration: Record<string, unknown>);
     issuer: string;
     proxy: boolean;
-    ClientCredentials: new (init: { client: unknown; scope?: string }) => AccessTokenLike;
-    registerGrantType(name: string, handler: (ctx: OidcContext) => Promise<void>, params?: string[], dupes?: string[]): void;
+    ClientCredentials: new (init: {
+      client: unknown;
+      scope?: string;
+    }) => AccessTokenLike;
+    registerGrantType(
+      name: string,
+      handler: (ctx: OidcContext) => Promise<void>,
+      params?: string[],
+      dupes?: string[],
+    ): void;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     on(event: string, listener: (...args: unknown[]) => void): this;
   }

@@ -8,8 +8,16 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createLocalJWKSet, createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { errors, Provider, type OidcContext } from 'oidc-provider';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  exportJWK,
+  generateKeyPair,
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import { errors, type OidcContext, Provider } from 'oidc-provider';
 import type { KeyAndCert } from '../k8s/pki.js';
 
 const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -92,7 +100,9 @@ function emailForSubject(sub: string, domain: string): string | null {
   return match ? `${match[2]}@${match[1]}.${domain}` : null;
 }
 
-export async function startTokenExchangeProvider(options: TokenExchangeProviderOptions): Promise<TokenExchangeProvider> {
+export async function startTokenExchangeProvider(
+  options: TokenExchangeProviderOptions,
+): Promise<TokenExchangeProvider> {
   const audience = options.accessTokenAudience ?? 'api.caraml';
   const domain = options.emailDomain ?? 'serviceaccounts.test';
   const subjectKeys: JWTVerifyGetKey =
@@ -103,11 +113,16 @@ export async function startTokenExchangeProvider(options: TokenExchangeProviderO
         : createLocalJWKSet(options.subjectJwks);
 
   // Listen first: the issuer URL must name the port.
-  let handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void = (_req, res) => {
+  let handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void = (
+    _req,
+    res,
+  ) => {
     res.statusCode = 503;
     res.end();
   };
-  const server: Server = createServer({ key: options.tls.keyPem, cert: options.tls.certPem }, (req, res) => handler(req, res));
+  const server: Server = createServer({ key: options.tls.keyPem, cert: options.tls.certPem }, (req, res) =>
+    handler(req, res),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -124,7 +139,9 @@ export async function startTokenExchangeProvider(options: TokenExchangeProviderO
   const provider = new Provider(issuer, {
     clients: options.clients.map((c) => ({
       client_id: c.client_id,
-      ...(c.client_secret ? { client_secret: c.client_secret, token_endpoint_auth_method: 'client_secret_basic' } : { token_endpoint_auth_method: 'none' }),
+      ...(c.client_secret
+        ? { client_secret: c.client_secret, token_endpoint_auth_method: 'client_secret_basic' }
+        : { token_endpoint_auth_method: 'none' }),
       grant_types: [TOKEN_EXCHANGE_GRANT],
       response_types: [],
       redirect_uris: [],
@@ -148,7 +165,9 @@ export async function startTokenExchangeProvider(options: TokenExchangeProviderO
       },
     },
   });
-  provider.on('grant.error', (_ctx: unknown, err: unknown) => refusals.push((err as { error?: string }).error ?? 'error'));
+  provider.on('grant.error', (_ctx: unknown, err: unknown) =>
+    refusals.push((err as { error?: string }).error ?? 'error'),
+  );
 
   provider.registerGrantType(
     TOKEN_EXCHANGE_GRANT,
@@ -156,11 +175,16 @@ export async function startTokenExchangeProvider(options: TokenExchangeProviderO
       const { subject_token: subjectToken, subject_token_type: subjectTokenType, scope } = ctx.oidc.params;
       const requestedAudience = ctx.oidc.params.audience;
       if (!subjectToken) throw new errors.InvalidRequest('missing subject_token');
-      if (subjectTokenType !== JWT_TOKEN_TYPE) throw new errors.InvalidRequest(`unsupported subject_token_type, expected ${JWT_TOKEN_TYPE}`);
-      if (requestedAudience !== undefined && requestedAudience !== audience) throw new errors.InvalidTarget(`audience must be ${audience}`);
+      if (subjectTokenType !== JWT_TOKEN_TYPE)
+        throw new errors.InvalidRequest(`unsupported subject_token_type, expected ${JWT_TOKEN_TYPE}`);
+      if (requestedAudience !== undefined && requestedAudience !== audience)
+        throw new errors.InvalidTarget(`audience must be ${audience}`);
       let sub: string;
       try {
-        const { payload } = await jwtVerify(subjectToken, subjectKeys, { issuer: options.subjectIssuer, audience: options.subjectAudience });
+        const { payload } = await jwtVerify(subjectToken, subjectKeys, {
+          issuer: options.subjectIssuer,
+          audience: options.subjectAudience,
+        });
         sub = String(payload.sub);
       } catch (err) {
         throw new errors.InvalidGrant(`subject_token is not valid (${(err as { code?: string }).code ?? 'invalid'})`);
@@ -168,13 +192,39 @@ export async function startTokenExchangeProvider(options: TokenExchangeProviderO
       const email = emailForSubject(sub, domain);
       if (email === null) throw new errors.InvalidGrant('subject_token is not a Kubernetes service-account token');
       const token = new ctx.oidc.provider.ClientCredentials({ client: ctx.oidc.client, ...(scope ? { scope } : {}) });
-      token.resourceServer = { audience, accessTokenFormat: 'jwt', scope: scope ?? '', jwt: { sign: { alg: 'ES256' } } };
+      token.resourceServer = {
+        audience,
+        accessTokenFormat: 'jwt',
+        scope: scope ?? '',
+        jwt: { sign: { alg: 'ES256' } },
+      };
       ctx.dapSubject = { sub, email };
       const accessToken = await token.save();
-      exchanges.push({ clientId: (ctx.oidc.client as { clientId: string }).clientId, subject: sub, email, audience: requestedAudience, scope });
-      ctx.body = { access_token: accessToken, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: token.expiration, ...(scope ? { scope } : {}) };
+      exchanges.push({
+        clientId: (ctx.oidc.client as { clientId: string }).clientId,
+        subject: sub,
+        email,
+        audience: requestedAudience,
+        scope,
+      });
+      ctx.body = {
+        access_token: accessToken,
+        issued_token_type: ACCESS_TOKEN_TYPE,
+        token_type: 'Bearer',
+        expires_in: token.expiration,
+        ...(scope ? { scope } : {}),
+      };
     },
-    ['subject_token', 'subject_token_type', 'requested_token_type', 'audience', 'scope', 'resource', 'actor_token', 'actor_token_type'],
+    [
+      'subject_token',
+      'subject_token_type',
+      'requested_token_type',
+      'audience',
+      'scope',
+      'resource',
+      'actor_token',
+      'actor_token_type',
+    ],
   );
   const callback = provider.callback();
   handler = callback;

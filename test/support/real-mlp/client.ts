@@ -80,16 +80,34 @@ export class MlpClient {
   /** MLP matches `name` as a prefix (SQL LIKE 'name%'), see contract.md §5. */
   listProjects(name?: string, as = this.identity): Promise<MlpProject[]> {
     const query = name === undefined ? '' : `?name=${encodeURIComponent(name)}`;
-    return this.call('GET', `/v1/projects${query}`, as, undefined, `listing projects${name === undefined ? '' : ` named "${name}*"`}`);
+    return this.call(
+      'GET',
+      `/v1/projects${query}`,
+      as,
+      undefined,
+      `listing projects${name === undefined ? '' : ` named "${name}*"`}`,
+    );
   }
 
   createSecret(projectId: number, s: { name: string; data: string }, as = this.identity): Promise<MlpSecret> {
     // The message names the secret, never its value.
-    return this.call('POST', `/v1/projects/${projectId}/secrets`, as, s, `creating secret "${s.name}" in project ${projectId}`);
+    return this.call(
+      'POST',
+      `/v1/projects/${projectId}/secrets`,
+      as,
+      s,
+      `creating secret "${s.name}" in project ${projectId}`,
+    );
   }
 
   listSecrets(projectId: number, as = this.identity): Promise<MlpSecret[]> {
-    return this.call('GET', `/v1/projects/${projectId}/secrets`, as, undefined, `listing the secrets of project ${projectId}`);
+    return this.call(
+      'GET',
+      `/v1/projects/${projectId}/secrets`,
+      as,
+      undefined,
+      `listing the secrets of project ${projectId}`,
+    );
   }
 
   private async call<T>(method: string, path: string, as: string, body: unknown, what: string): Promise<T> {

@@ -5,7 +5,7 @@
  * once) → forwarded with `User-Email: <identity>`.
  */
 import type { Server } from 'node:http';
-import { closeServer, createGateway, listen, type GatewayDecision, type GatewayOptions } from '../mlp/index.js';
+import { closeServer, createGateway, type GatewayDecision, type GatewayOptions, listen } from '../mlp/index.js';
 import { MlpApiError, type MlpClient } from './client.js';
 import type { RealMlp } from './index.js';
 
@@ -37,7 +37,11 @@ export interface RealMlpGateway {
 
 export type RealMlpGatewayOptions = Pick<GatewayOptions, 'jwks' | 'jwksFetch' | 'issuer' | 'audience'>;
 
-export async function startRealMlpGateway(mlp: RealMlp, options: RealMlpGatewayOptions, host?: string): Promise<RealMlpGateway> {
+export async function startRealMlpGateway(
+  mlp: RealMlp,
+  options: RealMlpGatewayOptions,
+  host?: string,
+): Promise<RealMlpGateway> {
   const decisions: GatewayDecision[] = [];
   const { server, url }: { server: Server; url: string } = await listen(
     createGateway({

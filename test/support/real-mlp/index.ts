@@ -13,10 +13,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { keepTempDir, registerTempDir, removeTempDir, type ManagedProcess } from '../../e2e/harness/processes.js';
+import { keepTempDir, type ManagedProcess, registerTempDir, removeTempDir } from '../../e2e/harness/processes.js';
 import { MlpClient, type MlpProject, type MlpSecret, type NewProject } from './client.js';
-import { startMlpServer, type MlpServer } from './mlp-server.js';
-import { startPostgres, type Postgres } from './postgres.js';
+import { type MlpServer, startMlpServer } from './mlp-server.js';
+import { type Postgres, startPostgres } from './postgres.js';
 
 export { MlpApiError, type MlpProject, type MlpSecret } from './client.js';
 
@@ -75,11 +75,16 @@ export async function startRealMlp(opts: RealMlpOptions = {}): Promise<RealMlp> 
   };
   try {
     pg = await startPostgres(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs });
-    server = await startMlpServer(pg, { dir, ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) });
+    server = await startMlpServer(pg, {
+      dir,
+      ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }),
+    });
   } catch (err) {
     const report = logTails();
     await stopAll(true);
-    throw new Error(`the real MLP did not start: ${(err as Error).message}\n(files kept in ${dir})\n${report}`, { cause: err });
+    throw new Error(`the real MLP did not start: ${(err as Error).message}\n(files kept in ${dir})\n${report}`, {
+      cause: err,
+    });
   }
 
   const client = new MlpClient(server.url, SEEDER_EMAIL);
@@ -91,7 +96,8 @@ export async function startRealMlp(opts: RealMlpOptions = {}): Promise<RealMlp> 
     async seedProject({ secrets = {}, ...p }) {
       const project = await client.createProject(p);
       const created: MlpSecret[] = [];
-      for (const [name, data] of Object.entries(secrets)) created.push(await client.createSecret(project.id, { name, data }));
+      for (const [name, data] of Object.entries(secrets))
+        created.push(await client.createSecret(project.id, { name, data }));
       return { project, secrets: created };
     },
     processes: {
@@ -103,7 +109,11 @@ export async function startRealMlp(opts: RealMlpOptions = {}): Promise<RealMlp> 
     stopServer: () => server!.stop(),
     async startServer() {
       const { port } = server!;
-      server = await startMlpServer(pg!, { dir, port, ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }) });
+      server = await startMlpServer(pg!, {
+        dir,
+        port,
+        ...(opts.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: opts.readyTimeoutMs }),
+      });
     },
     logTails,
     stop: ({ keepDir = false } = {}) => stopAll(keepDir),

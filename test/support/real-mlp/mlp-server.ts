@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from '../../e2e/harness/ports.js';
-import { startProcess, type ManagedProcess } from '../../e2e/harness/processes.js';
+import { type ManagedProcess, startProcess } from '../../e2e/harness/processes.js';
 import { waitFor } from '../../e2e/harness/wait.js';
 import type { Postgres } from './postgres.js';
 import { mlpServerFiles } from './provisioned.js';
@@ -48,15 +48,12 @@ export async function startMlpServer(pg: Postgres, opts: MlpServerOptions): Prom
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     });
     try {
-      await waitFor(
-        async () => ((await fetch(`${url}/v1/internal/ready`)).ok ? true : undefined),
-        {
-          what: `MLP at ${url}/v1/internal/ready`,
-          timeoutMs: opts.readyTimeoutMs ?? 60_000,
-          intervalMs: 100,
-          abortIf: () => (mlp.hasExited ? `${mlp.describeExit()}\n${mlp.tail(20)}` : undefined),
-        },
-      );
+      await waitFor(async () => ((await fetch(`${url}/v1/internal/ready`)).ok ? true : undefined), {
+        what: `MLP at ${url}/v1/internal/ready`,
+        timeoutMs: opts.readyTimeoutMs ?? 60_000,
+        intervalMs: 100,
+        abortIf: () => (mlp.hasExited ? `${mlp.describeExit()}\n${mlp.tail(20)}` : undefined),
+      });
       return { url, port, process: mlp, stop: () => mlp.stop(5_000) };
     } catch (err) {
       await mlp.stop(5_000);

@@ -9,8 +9,15 @@
  *   await mlp.close();
  */
 import type { GatewayDecision } from '../mlp/index.js';
-import { startRealMlpGateway, type RealMlpGateway, type RealMlpGatewayOptions } from './gateway.js';
-import { startRealMlp, type MlpProject, type MlpSecret, type RealMlp, type RealMlpOptions, type SeedProject } from './index.js';
+import { type RealMlpGateway, type RealMlpGatewayOptions, startRealMlpGateway } from './gateway.js';
+import {
+  type MlpProject,
+  type MlpSecret,
+  type RealMlp,
+  type RealMlpOptions,
+  type SeedProject,
+  startRealMlp,
+} from './index.js';
 
 export interface RealMlpPeer {
   /** What the fetcher calls (the gateway), e.g. http://127.0.0.1:40123 */

@@ -9,7 +9,13 @@ import { chown, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { keepTempDir, registerTempDir, removeTempDir, startProcess, type ManagedProcess } from '../../e2e/harness/processes.js';
+import {
+  keepTempDir,
+  type ManagedProcess,
+  registerTempDir,
+  removeTempDir,
+  startProcess,
+} from '../../e2e/harness/processes.js';
 import { waitFor } from '../../e2e/harness/wait.js';
 import { postgresBinaries } from './provisioned.js';
 
@@ -45,40 +51,59 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
   let server: ManagedProcess | undefined;
   try {
     const [cmd, ...prefix] = [...asServerUser, bins.initdb];
-    await run(cmd!, [...prefix, `--pgdata=${dataDir}`, `--username=${SUPERUSER}`, '--auth=trust', '--encoding=UTF8', '--no-locale', '--no-sync'], {
-      timeout: 60_000,
-    }).catch((err: Error & { stderr?: string }) => {
+    await run(
+      cmd!,
+      [
+        ...prefix,
+        `--pgdata=${dataDir}`,
+        `--username=${SUPERUSER}`,
+        '--auth=trust',
+        '--encoding=UTF8',
+        '--no-locale',
+        '--no-sync',
+      ],
+      {
+        timeout: 60_000,
+      },
+    ).catch((err: Error & { stderr?: string }) => {
       throw new Error(`initdb failed in ${dataDir}: ${err.stderr?.trim() || err.message}`);
     });
 
     const [serverCmd, ...serverPrefix] = [...asServerUser, bins.postgres];
-    server = startProcess('postgres', serverCmd!, [
-      ...serverPrefix,
-      `-D${dataDir}`,
-      `-k${dir}`,
-      `-p${PORT}`,
-      '-clisten_addresses=',
-      '-cunix_socket_permissions=0700',
-      // Throw-away data: durability buys nothing and costs time.
-      '-cfsync=off',
-      '-cfull_page_writes=off',
-      '-csynchronous_commit=off',
-      // Dynamic shared memory as files in the data dir, not /dev/shm/PostgreSQL.*: removed with the
-      // dir even if the server dies by SIGKILL.
-      '-cdynamic_shared_memory_type=mmap',
-    ], {
-      logPath: join(dir, 'postgres.log'),
-      // SIGINT is PostgreSQL's "fast" shutdown (SIGTERM's "smart" one waits for clients); a
-      // SIGKILLed postmaster leaves its shared memory behind, so an aborted run waits for it too.
-      stopSignal: 'SIGINT',
-      exitGraceMs: 5_000,
-    });
+    server = startProcess(
+      'postgres',
+      serverCmd!,
+      [
+        ...serverPrefix,
+        `-D${dataDir}`,
+        `-k${dir}`,
+        `-p${PORT}`,
+        '-clisten_addresses=',
+        '-cunix_socket_permissions=0700',
+        // Throw-away data: durability buys nothing and costs time.
+        '-cfsync=off',
+        '-cfull_page_writes=off',
+        '-csynchronous_commit=off',
+        // Dynamic shared memory as files in the data dir, not /dev/shm/PostgreSQL.*: removed with the
+        // dir even if the server dies by SIGKILL.
+        '-cdynamic_shared_memory_type=mmap',
+      ],
+      {
+        logPath: join(dir, 'postgres.log'),
+        // SIGINT is PostgreSQL's "fast" shutdown (SIGTERM's "smart" one waits for clients); a
+        // SIGKILLed postmaster leaves its shared memory behind, so an aborted run waits for it too.
+        stopSignal: 'SIGINT',
+        exitGraceMs: 5_000,
+      },
+    );
     const pg = server;
 
     // Ready when a client can create the database (the socket appears before recovery ends).
     await waitFor(
       async () => {
-        await run(bins.createdb, [`--host=${dir}`, `--port=${PORT}`, `--username=${SUPERUSER}`, database], { timeout: 10_000 });
+        await run(bins.createdb, [`--host=${dir}`, `--port=${PORT}`, `--username=${SUPERUSER}`, database], {
+          timeout: 10_000,
+        });
         return true;
       },
       {
@@ -120,7 +145,9 @@ async function serverUserPrefix(dir: string): Promise<string[]> {
   try {
     [uid, gid] = [await id('-u'), await id('-g')];
   } catch {
-    throw new Error('running as root, but there is no `postgres` user to run PostgreSQL as; run test/e2e/provision/postgres.sh (it installs Debian\'s postgresql package, which creates it)');
+    throw new Error(
+      "running as root, but there is no `postgres` user to run PostgreSQL as; run test/e2e/provision/postgres.sh (it installs Debian's postgresql package, which creates it)",
+    );
   }
   await chown(dir, uid, gid);
   return ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', '--'];

@@ -4,30 +4,37 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import type { AdmissionRun } from '../../../bench/admission/index.js';
 import { parseH2load } from '../../../bench/admission/load.js';
+import { type ControlPlaneCase, webhookCallCounts } from '../../../bench/control-plane/index.js';
+import { parseStat } from '../../../bench/lib/proc-cpu.js';
 import { maxFinite, percentile, ratio, summarize, verdict } from '../../../bench/lib/stats.js';
 import { renderTable } from '../../../bench/lib/table.js';
-import { LIMITS, benchTable, judge, type BenchFigures } from '../../../bench/report.js';
-import type { AdmissionRun } from '../../../bench/admission/index.js';
-import { webhookCallCounts, type ControlPlaneCase } from '../../../bench/control-plane/index.js';
-import { parseStat } from '../../../bench/lib/proc-cpu.js';
+import { type BenchFigures, benchTable, judge, LIMITS } from '../../../bench/report.js';
 
 describe('bench arithmetic', () => {
   describe('percentile (nearest rank)', () => {
     const oneToThousand = Array.from({ length: 1000 }, (_, i) => 1000 - i);
 
     it('p50, p99, p99.9 and p100 of 1..1000 are 500, 990, 999 and 1000', () => {
-      assert.deepEqual([50, 99, 99.9, 100].map((p) => percentile(oneToThousand, p)), [500, 990, 999, 1000]);
+      assert.deepEqual(
+        [50, 99, 99.9, 100].map((p) => percentile(oneToThousand, p)),
+        [500, 990, 999, 1000],
+      );
     });
 
     it('is always one of the samples, with at least p% of them at or below it and fewer strictly below', () => {
       fc.assert(
-        fc.property(fc.array(fc.double({ min: 0, max: 1e4, noNaN: true }), { minLength: 1, maxLength: 300 }), fc.double({ min: 0.1, max: 100, noNaN: true }), (samples, p) => {
-          const value = percentile(samples, p);
-          assert.ok(samples.includes(value));
-          assert.ok(samples.filter((s) => s <= value).length >= (p / 100) * samples.length - 1e-9);
-          assert.ok(samples.filter((s) => s < value).length < (p / 100) * samples.length);
-        }),
+        fc.property(
+          fc.array(fc.double({ min: 0, max: 1e4, noNaN: true }), { minLength: 1, maxLength: 300 }),
+          fc.double({ min: 0.1, max: 100, noNaN: true }),
+          (samples, p) => {
+            const value = percentile(samples, p);
+            assert.ok(samples.includes(value));
+            assert.ok(samples.filter((s) => s <= value).length >= (p / 100) * samples.length - 1e-9);
+            assert.ok(samples.filter((s) => s < value).length < (p / 100) * samples.length);
+          },
+        ),
       );
     });
 
@@ -59,7 +66,13 @@ describe('bench arithmetic', () => {
   });
 
   it("h2load's per-request log: 2xx latencies in ms, other statuses counted, unfinished (status 0) ignored", () => {
-    const log = ['1795368366437060\t200\t1855', '1795368366438331\t200\t802', '1795368366439000\t503\t100', '1795368366440000\t0\t0', ''].join('\n');
+    const log = [
+      '1795368366437060\t200\t1855',
+      '1795368366438331\t200\t802',
+      '1795368366439000\t503\t100',
+      '1795368366440000\t0\t0',
+      '',
+    ].join('\n');
     const summary = 'requests: 4 total, 4 started, 3 done, 2 succeeded, 1 failed, 1 errored, 2 timeout';
     const result = parseH2load('HTTP/2', log, summary, { rate: 1000, window: { measuredSeconds: 2 } });
     assert.deepEqual(result.latencyMs, { count: 2, p50: 0.802, p99: 1.855, p999: 1.855, max: 1.855 });
@@ -78,7 +91,15 @@ describe('bench arithmetic', () => {
   });
 
   describe('targets and the table', () => {
-    const load = (rps: number, p99: number) => ({ protocol: 'HTTP/2' as const, rate: 'saturation' as const, requestsPerSecond: rps, latencyMs: { count: 100, p50: 1, p99, p999: p99, max: p99 }, non2xx: 0, errors: 0, peakRssBytes: 100 * 2 ** 20 });
+    const load = (rps: number, p99: number) => ({
+      protocol: 'HTTP/2' as const,
+      rate: 'saturation' as const,
+      requestsPerSecond: rps,
+      latencyMs: { count: 100, p50: 1, p99, p999: p99, max: p99 },
+      non2xx: 0,
+      errors: 0,
+      peakRssBytes: 100 * 2 ** 20,
+    });
     const run = (rate: AdmissionRun['rate'], webhook: [number, number], baseline: [number, number]): AdmissionRun => ({
       protocol: 'HTTP/2',
       secrets: 4,
@@ -146,11 +167,16 @@ describe('bench arithmetic', () => {
         'control plane: API server CPU per pod vs no webhook': 'met',
         'control plane: webhook peak RSS': 'met',
       });
-      const worse = verdicts(controlPlane({ webhookCallsPerPod: 2, webhookCpuMsPerPod: 0.61, apiserverCpuMsPerPod: 2.21 }));
+      const worse = verdicts(
+        controlPlane({ webhookCallsPerPod: 2, webhookCpuMsPerPod: 0.61, apiserverCpuMsPerPod: 2.21 }),
+      );
       assert.equal(worse['control plane: webhook calls per pod'], 'MISSED');
       assert.equal(worse['control plane: webhook CPU per pod vs agnhost'], 'MISSED');
       assert.equal(worse['control plane: API server CPU per pod vs no webhook'], 'MISSED');
-      assert.equal(verdicts(controlPlane({ apiserverCpuMsPerPod: 2.2 }))['control plane: API server CPU per pod vs no webhook'], 'met');
+      assert.equal(
+        verdicts(controlPlane({ apiserverCpuMsPerPod: 2.2 }))['control plane: API server CPU per pod vs no webhook'],
+        'met',
+      );
       const text = renderTable(benchTable(controlPlane({}), judge(controlPlane({}))));
       assert.match(text, /webhook CPU per pod .* 0\.60 ms .* agnhost 0\.60 ms .* 1\.00× .* met/);
     });
@@ -177,7 +203,12 @@ describe('bench arithmetic', () => {
           rounds: 1,
           secretsPerPod: 4,
           database: { maxIdleConns: 10, maxOpenConns: 20 },
-          cases: [herdCase(10, 'fetcher', 100), herdCase(10, 'old', 0), herdCase(1000, 'fetcher', 151, 1), herdCase(1000, 'old', 0)],
+          cases: [
+            herdCase(10, 'fetcher', 100),
+            herdCase(10, 'old', 0),
+            herdCase(1000, 'fetcher', 151, 1),
+            herdCase(1000, 'old', 0),
+          ],
         },
       };
       assert.deepEqual(
@@ -199,7 +230,13 @@ describe('bench arithmetic', () => {
         'apiserver_admission_webhook_admission_duration_seconds_count{name="a.example",operation="CREATE",rejected="true",type="admit"} 1',
         'apiserver_admission_webhook_admission_duration_seconds_count{name="b.example",operation="CREATE",rejected="false",type="admit"} 2',
       ].join('\n');
-      assert.deepEqual([...webhookCallCounts(metrics)], [['a.example', 8], ['b.example', 2]]);
+      assert.deepEqual(
+        [...webhookCallCounts(metrics)],
+        [
+          ['a.example', 8],
+          ['b.example', 2],
+        ],
+      );
     });
 
     it('reads CPU ticks from /proc/<pid>/stat, whatever the command name holds', () => {

@@ -3,20 +3,19 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { V1MutatingWebhookConfiguration, V1Secret } from '@kubernetes/client-node';
 import * as x509 from '@peculiar/x509';
-import type { V1Secret } from '@kubernetes/client-node';
 import {
   assessTlsSecret,
+  type CertBundle,
   certificateExpiresWithin,
   generateCertBundle,
   runCertsCommand,
   serviceDnsNames,
-  tlsSecretFor,
-  type CertBundle,
   type TlsSecretStore,
+  tlsSecretFor,
   type WebhookConfigurationStore,
 } from '../../../webhook/certs.js';
-import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 
 const DAY = 24 * 60 * 60 * 1000;
 const NAMES = serviceDnsNames('dap-secret-webhook', 'flyte-system');
@@ -44,29 +43,50 @@ class MemoryStore implements TlsSecretStore {
     const key = `${namespace}/${name}`;
     const cur = this.secrets.get(key);
     if (cur === undefined) throw Object.assign(new Error('not found'), { code: 404 });
-    if (secret.metadata?.resourceVersion !== cur.metadata!.resourceVersion) throw Object.assign(new Error('conflict'), { code: 409 });
+    if (secret.metadata?.resourceVersion !== cur.metadata!.resourceVersion)
+      throw Object.assign(new Error('conflict'), { code: 409 });
     this.put(key, secret);
     this.writes.push(`replace ${key}`);
   }
   private put(key: string, secret: V1Secret) {
-    this.secrets.set(key, { ...structuredClone(secret), metadata: { ...secret.metadata, resourceVersion: String(++this.version) } });
+    this.secrets.set(key, {
+      ...structuredClone(secret),
+      metadata: { ...secret.metadata, resourceVersion: String(++this.version) },
+    });
   }
 }
 
 /** One MutatingWebhookConfiguration, with resourceVersion conflicts like the API server's; writes go to `log`. */
 class MemoryConfigurations implements WebhookConfigurationStore {
   stored: V1MutatingWebhookConfiguration | undefined;
-  constructor(readonly log: string[], readonly name = 'dap-mwc') {}
+  constructor(
+    readonly log: string[],
+    readonly name = 'dap-mwc',
+  ) {}
   seed(): this {
-    this.stored = { metadata: { name: this.name, resourceVersion: '1' }, webhooks: [{ name: 'a.example.com', admissionReviewVersions: ['v1'], sideEffects: 'None', clientConfig: { service: { name: 's', namespace: 'n' } } }] };
+    this.stored = {
+      metadata: { name: this.name, resourceVersion: '1' },
+      webhooks: [
+        {
+          name: 'a.example.com',
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          clientConfig: { service: { name: 's', namespace: 'n' } },
+        },
+      ],
+    };
     return this;
   }
   async read(name: string) {
     return name === this.name && this.stored ? structuredClone(this.stored) : undefined;
   }
   async replace(name: string, body: V1MutatingWebhookConfiguration) {
-    if (body.metadata?.resourceVersion !== this.stored?.metadata?.resourceVersion) throw Object.assign(new Error('conflict'), { code: 409 });
-    this.stored = { ...structuredClone(body), metadata: { ...body.metadata, resourceVersion: String(Number(body.metadata!.resourceVersion) + 1) } };
+    if (body.metadata?.resourceVersion !== this.stored?.metadata?.resourceVersion)
+      throw Object.assign(new Error('conflict'), { code: 409 });
+    this.stored = {
+      ...structuredClone(body),
+      metadata: { ...body.metadata, resourceVersion: String(Number(body.metadata!.resourceVersion) + 1) },
+    };
     this.log.push(`replace mwc ${name}`);
   }
   caBundle(): string {
@@ -100,13 +120,19 @@ describe('webhook/certs', () => {
 
   describe('generateCertBundle', () => {
     it('writes the SANs as given, DNS and IP', () => {
-      assert.deepEqual(sans(bundle.certPem), [...NAMES.map((value) => ({ type: 'dns', value })), { type: 'ip', value: '127.0.0.1' }]);
+      assert.deepEqual(sans(bundle.certPem), [
+        ...NAMES.map((value) => ({ type: 'dns', value })),
+        { type: 'ip', value: '127.0.0.1' },
+      ]);
     });
 
     it('issues a serving certificate (serverAuth, not a CA) signed by a CA certificate', async () => {
       const cert = new x509.X509Certificate(bundle.certPem);
       const ca = new x509.X509Certificate(bundle.caCertPem);
-      assert.deepEqual([...cert.getExtension(x509.ExtendedKeyUsageExtension)!.usages], [x509.ExtendedKeyUsage.serverAuth]);
+      assert.deepEqual(
+        [...cert.getExtension(x509.ExtendedKeyUsageExtension)!.usages],
+        [x509.ExtendedKeyUsage.serverAuth],
+      );
       assert.equal(cert.getExtension(x509.BasicConstraintsExtension)!.ca, false);
       assert.equal(ca.getExtension(x509.BasicConstraintsExtension)!.ca, true);
       assert.ok(ca.getExtension(x509.KeyUsagesExtension)!.usages & x509.KeyUsageFlags.keyCertSign);
@@ -140,11 +166,20 @@ describe('webhook/certs', () => {
         const { port } = server.address() as AddressInfo;
         const body = await new Promise<string>((resolve, reject) => {
           https
-            .get({ host: '127.0.0.1', port, ca: bundle.caCertPem, servername: 'dap-secret-webhook.flyte-system.svc', path: '/' }, (res) => {
-              let s = '';
-              res.on('data', (c: Buffer) => (s += c.toString()));
-              res.on('end', () => resolve(s));
-            })
+            .get(
+              {
+                host: '127.0.0.1',
+                port,
+                ca: bundle.caCertPem,
+                servername: 'dap-secret-webhook.flyte-system.svc',
+                path: '/',
+              },
+              (res) => {
+                let s = '';
+                res.on('data', (c: Buffer) => (s += c.toString()));
+                res.on('end', () => resolve(s));
+              },
+            )
             .on('error', reject);
         });
         assert.equal(body, 'ok');
@@ -155,7 +190,10 @@ describe('webhook/certs', () => {
 
     it('refuses an empty name list and a malformed IP, with the reason', async () => {
       await assert.rejects(generateCertBundle({ dnsNames: [] }), /at least one DNS name/);
-      await assert.rejects(generateCertBundle({ dnsNames: ['a'], ipAddresses: ['300.1.1.1'] }), /"300\.1\.1\.1" is not an IP address/);
+      await assert.rejects(
+        generateCertBundle({ dnsNames: ['a'], ipAddresses: ['300.1.1.1'] }),
+        /"300\.1\.1\.1" is not an IP address/,
+      );
       await assert.rejects(generateCertBundle({ dnsNames: ['a'], validityDays: 0 }), /validityDays/);
     });
   });
@@ -192,12 +230,32 @@ describe('webhook/certs', () => {
       const other = await generateCertBundle({ dnsNames: NAMES });
       const s = secret(bundle);
       const cases: [string, V1Secret, Partial<ReturnType<typeof want>>, RegExp][] = [
-        ['missing ca.crt', { ...s, data: { 'tls.crt': s.data!['tls.crt']!, 'tls.key': s.data!['tls.key']! } }, {}, /lacks ca\.crt/],
+        [
+          'missing ca.crt',
+          { ...s, data: { 'tls.crt': s.data!['tls.crt']!, 'tls.key': s.data!['tls.key']! } },
+          {},
+          /lacks ca\.crt/,
+        ],
         ['wrong service', s, { dnsNames: serviceDnsNames('other', 'flyte-system') }, /lacks the DNS names other, /],
         ['expiring', s, { now: new Date(bundle.notAfter.getTime() - 10 * DAY) }, /within the 30-day renewal window/],
-        ['foreign key', { ...s, data: { ...s.data, 'tls.key': Buffer.from(other.keyPem).toString('base64') } }, {}, /tls\.key does not belong/],
-        ['foreign CA', { ...s, data: { ...s.data, 'ca.crt': Buffer.from(other.caCertPem).toString('base64') } }, {}, /not signed by a currently valid CA/],
-        ['garbage', { ...s, data: { ...s.data, 'tls.crt': Buffer.from('nope').toString('base64') } }, {}, /not a PEM certificate/],
+        [
+          'foreign key',
+          { ...s, data: { ...s.data, 'tls.key': Buffer.from(other.keyPem).toString('base64') } },
+          {},
+          /tls\.key does not belong/,
+        ],
+        [
+          'foreign CA',
+          { ...s, data: { ...s.data, 'ca.crt': Buffer.from(other.caCertPem).toString('base64') } },
+          {},
+          /not signed by a currently valid CA/,
+        ],
+        [
+          'garbage',
+          { ...s, data: { ...s.data, 'tls.crt': Buffer.from('nope').toString('base64') } },
+          {},
+          /not a PEM certificate/,
+        ],
       ];
       for (const [label, sec, override, reason] of cases) {
         const v = await assessTlsSecret(sec, { ...want(), ...override });
@@ -217,7 +275,10 @@ describe('webhook/certs', () => {
 
       const written = store.secrets.get('flyte-system/dap-tls')!;
       assert.equal(written.type, 'kubernetes.io/tls');
-      assert.deepEqual(sans(data(written, 'tls.crt')).map((n) => n.value), NAMES);
+      assert.deepEqual(
+        sans(data(written, 'tls.crt')).map((n) => n.value),
+        NAMES,
+      );
 
       const second = capture();
       assert.equal(await runCertsCommand(ENSURE, { secrets: store, ...second.deps }), 0);
@@ -234,7 +295,14 @@ describe('webhook/certs', () => {
       const later = new Date(oldNotAfter.getTime() - 5 * DAY);
 
       const run = capture();
-      assert.equal(await runCertsCommand([...ENSURE, '--renew-before-days', '30'], { secrets: store, now: () => later, ...run.deps }), 0);
+      assert.equal(
+        await runCertsCommand([...ENSURE, '--renew-before-days', '30'], {
+          secrets: store,
+          now: () => later,
+          ...run.deps,
+        }),
+        0,
+      );
       assert.match(run.out.join('\n'), /replaced \(its certificate expires .* within the 30-day renewal window\)/);
       const after = store.secrets.get('flyte-system/dap-tls')!;
       const cas = x509.PemConverter.decode(data(after, 'ca.crt')).map((d) => new x509.X509Certificate(d));
@@ -269,13 +337,24 @@ describe('webhook/certs', () => {
         const store = new MemoryStore();
         const configurations = new MemoryConfigurations(store.writes).seed();
         const first = capture();
-        assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...first.deps }), 0, first.err.join('\n'));
+        assert.equal(
+          await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...first.deps }),
+          0,
+          first.err.join('\n'),
+        );
         assert.equal(configurations.caBundle(), data(store.secrets.get('flyte-system/dap-tls')!, 'ca.crt'));
-        assert.match(first.out.join('\n'), /MutatingWebhookConfiguration dap-mwc: caBundle of a\.example\.com set to ca\.crt of Secret flyte-system\/dap-tls/);
+        assert.match(
+          first.out.join('\n'),
+          /MutatingWebhookConfiguration dap-mwc: caBundle of a\.example\.com set to ca\.crt of Secret flyte-system\/dap-tls/,
+        );
         const second = capture();
         assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...second.deps }), 0);
         assert.match(second.out.join('\n'), /already trusts ca\.crt/);
-        assert.deepEqual(store.writes, ['replace mwc dap-mwc', 'create flyte-system/dap-tls'], 'the configuration first, then the Secret; nothing on the second run');
+        assert.deepEqual(
+          store.writes,
+          ['replace mwc dap-mwc', 'create flyte-system/dap-tls'],
+          'the configuration first, then the Secret; nothing on the second run',
+        );
       });
 
       it('on renewal writes the new and the previous CA to the configuration before the new certificate', async () => {
@@ -283,11 +362,19 @@ describe('webhook/certs', () => {
         const configurations = new MemoryConfigurations(store.writes).seed();
         await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...capture().deps });
         const oldCa = data(store.secrets.get('flyte-system/dap-tls')!, 'ca.crt');
-        const later = new Date(new x509.X509Certificate(data(store.secrets.get('flyte-system/dap-tls')!, 'tls.crt')).notAfter.getTime() - 5 * DAY);
+        const later = new Date(
+          new x509.X509Certificate(data(store.secrets.get('flyte-system/dap-tls')!, 'tls.crt')).notAfter.getTime() -
+            5 * DAY,
+        );
         store.writes.length = 0;
-        assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, now: () => later, ...capture().deps }), 0);
+        assert.equal(
+          await runCertsCommand(WITH_MWC, { secrets: store, configurations, now: () => later, ...capture().deps }),
+          0,
+        );
         assert.deepEqual(store.writes, ['replace mwc dap-mwc', 'replace flyte-system/dap-tls']);
-        const trusted = x509.PemConverter.decode(configurations.caBundle()).map((d) => new x509.X509Certificate(d).toString('pem'));
+        const trusted = x509.PemConverter.decode(configurations.caBundle()).map((d) =>
+          new x509.X509Certificate(d).toString('pem'),
+        );
         assert.equal(trusted.length, 2);
         assert.equal(trusted[1], new x509.X509Certificate(oldCa).toString('pem'));
         assert.equal(configurations.caBundle(), data(store.secrets.get('flyte-system/dap-tls')!, 'ca.crt'));
@@ -298,10 +385,20 @@ describe('webhook/certs', () => {
         const configurations = new MemoryConfigurations(store.writes);
         const strict = capture();
         assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...strict.deps }), 1);
-        assert.match(strict.err.join('\n'), /MutatingWebhookConfiguration dap-mwc does not exist \(yet\), so its caBundle cannot be set/);
+        assert.match(
+          strict.err.join('\n'),
+          /MutatingWebhookConfiguration dap-mwc does not exist \(yet\), so its caBundle cannot be set/,
+        );
         assert.deepEqual(store.writes, [], 'no Secret either: the next attempt does both');
         const lenient = capture();
-        assert.equal(await runCertsCommand([...WITH_MWC, '--configuration-may-be-missing'], { secrets: store, configurations, ...lenient.deps }), 0);
+        assert.equal(
+          await runCertsCommand([...WITH_MWC, '--configuration-may-be-missing'], {
+            secrets: store,
+            configurations,
+            ...lenient.deps,
+          }),
+          0,
+        );
         assert.match(lenient.out.join('\n'), /does not exist yet; its caBundle is set by the next run/);
         assert.deepEqual(store.writes, ['create flyte-system/dap-tls']);
       });
@@ -314,7 +411,10 @@ describe('webhook/certs', () => {
         };
         const run = capture();
         assert.equal(await runCertsCommand(WITH_MWC, { secrets: store, configurations, ...run.deps }), 1);
-        assert.match(run.err.join('\n'), /not allowed to read or update MutatingWebhookConfiguration dap-mwc: .* needs get and update on it, by name/);
+        assert.match(
+          run.err.join('\n'),
+          /not allowed to read or update MutatingWebhookConfiguration dap-mwc: .* needs get and update on it, by name/,
+        );
       });
     });
 
@@ -325,13 +425,20 @@ describe('webhook/certs', () => {
       };
       const run = capture();
       assert.equal(await runCertsCommand(ENSURE, { secrets: store, ...run.deps }), 1);
-      assert.match(run.err.join('\n'), /not allowed to read or write Secret flyte-system\/dap-tls: .* needs get, create and update/);
+      assert.match(
+        run.err.join('\n'),
+        /not allowed to read or write Secret flyte-system\/dap-tls: .* needs get, create and update/,
+      );
       assert.doesNotMatch(run.err.join('\n') + run.out.join('\n'), /BEGIN|PRIVATE/);
     });
 
     it('refuses a Secret of the wrong type instead of overwriting it', async () => {
       const store = new MemoryStore();
-      store.secrets.set('flyte-system/dap-tls', { metadata: { name: 'dap-tls', resourceVersion: '1' }, type: 'Opaque', data: {} });
+      store.secrets.set('flyte-system/dap-tls', {
+        metadata: { name: 'dap-tls', resourceVersion: '1' },
+        type: 'Opaque',
+        data: {},
+      });
       const run = capture();
       assert.equal(await runCertsCommand(ENSURE, { secrets: store, ...run.deps }), 1);
       assert.match(run.err.join('\n'), /cannot use Secret flyte-system\/dap-tls: it has type "Opaque"/);
@@ -340,7 +447,13 @@ describe('webhook/certs', () => {
 
     it('reports every usage problem on its own line with exit 2', async () => {
       const run = capture();
-      assert.equal(await runCertsCommand(['ensure', '--secret', 'Bad_Name', '--renew-before-days', 'x'], { secrets: new MemoryStore(), ...run.deps }), 2);
+      assert.equal(
+        await runCertsCommand(['ensure', '--secret', 'Bad_Name', '--renew-before-days', 'x'], {
+          secrets: new MemoryStore(),
+          ...run.deps,
+        }),
+        2,
+      );
       const text = run.err.join('\n');
       assert.match(text, /--secret "Bad_Name" is not a valid Kubernetes name/);
       assert.match(text, /--namespace is required/);

@@ -5,15 +5,16 @@
  * whose stand-in (scripts/images/build.sh) carries the same name. test/integration/images builds
  * them for real with buildah and runs what they hold.
  */
-import { WEBHOOK_NODE_FLAGS } from '../../../webhook/node-flags.js';
+
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { WEBHOOK_NODE_FLAGS } from '../../../webhook/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DOCKERFILES = ['Dockerfile.webhook', 'Dockerfile.fetcher'];
@@ -89,7 +90,16 @@ function parseDockerfile(text: string): Stage[] {
           assert.ok(value, `FROM ${written}: build arg ${ref} has no default before the first FROM`);
           return value;
         });
-        stages.push({ image, written, name: words[2], copies: [], runs: [], user: undefined, labels: [], entrypoint: undefined });
+        stages.push({
+          image,
+          written,
+          name: words[2],
+          copies: [],
+          runs: [],
+          user: undefined,
+          labels: [],
+          entrypoint: undefined,
+        });
         break;
       }
       case 'COPY':
@@ -142,7 +152,8 @@ async function producerOf(distPath: string, scripts: Scripts, reachable: Set<str
     const program = /node\s+(scripts\/[\w./-]+)/.exec(scripts[script]!)?.[1];
     if (!program) continue;
     const source = await readFile(join(ROOT, program), 'utf8');
-    if (candidates.some((c) => source.includes(`'${c}'`) || source.includes(`"${c}"`) || source.includes(`dist/${c}`))) return script;
+    if (candidates.some((c) => source.includes(`'${c}'`) || source.includes(`"${c}"`) || source.includes(`dist/${c}`)))
+      return script;
   }
   return undefined;
 }
@@ -156,7 +167,8 @@ async function copyProblems(file: string, stages: Stage[], scripts: Scripts): Pr
     for (const copy of stage.copies) {
       if (copy.from !== undefined) {
         // From an earlier stage, which got its files through the checks below.
-        if (!stageNames.slice(0, i).includes(copy.from)) problems.push(`${file}: COPY --from=${copy.from} names no earlier stage`);
+        if (!stageNames.slice(0, i).includes(copy.from))
+          problems.push(`${file}: COPY --from=${copy.from} names no earlier stage`);
         continue;
       }
       for (const src of copy.sources) {
@@ -164,8 +176,12 @@ async function copyProblems(file: string, stages: Stage[], scripts: Scripts): Pr
           problems.push(`${file}: COPY ${src}: name files explicitly, no wildcards`);
         } else if (src.startsWith('dist/')) {
           const producer = await producerOf(src, scripts, reachable);
-          if (!producer) problems.push(`${file}: COPY ${src}: no npm script run by \`npm test\` produces it (reachable: ${[...reachable].join(', ')})`);
-          else if (!existsSync(join(ROOT, src))) problems.push(`${file}: COPY ${src}: missing after the test command's build; run \`npm run ${producer}\``);
+          if (!producer)
+            problems.push(
+              `${file}: COPY ${src}: no npm script run by \`npm test\` produces it (reachable: ${[...reachable].join(', ')})`,
+            );
+          else if (!existsSync(join(ROOT, src)))
+            problems.push(`${file}: COPY ${src}: missing after the test command's build; run \`npm run ${producer}\``);
         } else if (!existsSync(join(ROOT, src))) {
           problems.push(`${file}: COPY ${src}: not in the repository`);
         }
@@ -199,7 +215,8 @@ describe('Dockerfiles', () => {
           const [ref] = image.split('@');
           const tag = /:([^/]+)$/.exec(ref!)?.[1];
           assert.ok(tag && tag !== 'latest', `${file}: base image ${image} must be pinned by a tag other than latest`);
-          if (image.includes('@')) assert.match(image, /@sha256:[0-9a-f]{64}$/, `${file}: ${image} has a malformed digest`);
+          if (image.includes('@'))
+            assert.match(image, /@sha256:[0-9a-f]{64}$/, `${file}: ${image} has a malformed digest`);
         }
       });
 
@@ -207,7 +224,11 @@ describe('Dockerfiles', () => {
         const text = await readFile(join(ROOT, file), 'utf8');
         const defaults = globalArgs(text);
         const baseArgs = stages.map((s) => /^\$\{(\w+)\}$/.exec(s.written)?.[1]).filter((a) => a !== undefined);
-        assert.equal(baseArgs.length, stages.length, `${file}: every FROM should be a build arg (\`FROM \${NAME}\`), so a local base can stand in`);
+        assert.equal(
+          baseArgs.length,
+          stages.length,
+          `${file}: every FROM should be a build arg (\`FROM \${NAME}\`), so a local base can stand in`,
+        );
         // scripts/images/build.sh's stand-in arguments for this Dockerfile (webhook_args / fetcher_args).
         const buildScript = await readFile(join(ROOT, 'scripts/images/build.sh'), 'utf8');
         const which = file === 'Dockerfile.webhook' ? 'webhook' : 'fetcher';
@@ -216,12 +237,18 @@ describe('Dockerfiles', () => {
         const passed = new Map([...block.matchAll(/--build-arg (\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
         const normalize = (ref: string) => {
           const name = ref.split('@')[0]!;
-          const qualified = /^[^/]+[.:][^/]*\//.test(name) ? name : `docker.io/${name.includes('/') ? name : `library/${name}`}`;
+          const qualified = /^[^/]+[.:][^/]*\//.test(name)
+            ? name
+            : `docker.io/${name.includes('/') ? name : `library/${name}`}`;
           return qualified;
         };
         for (const arg of baseArgs) {
           assert.ok(passed.has(arg), `scripts/images/build.sh passes no stand-in for ${arg}`);
-          assert.equal(normalize(passed.get(arg)!), normalize(defaults.get(arg)!), `the stand-in for ${arg} must carry the name of the real base`);
+          assert.equal(
+            normalize(passed.get(arg)!),
+            normalize(defaults.get(arg)!),
+            `the stand-in for ${arg} must carry the name of the real base`,
+          );
         }
       });
 
@@ -236,7 +263,12 @@ describe('Dockerfiles', () => {
         assert.match(uid!, /^\d+$/, `${file}: USER must be numeric so runAsNonRoot can be verified`);
         assert.notEqual(Number(uid), 0, `${file}: USER must not be root`);
         if (gid !== undefined) assert.match(gid, /^\d+$/);
-        for (const label of ['org.opencontainers.image.title', 'org.opencontainers.image.source', 'org.opencontainers.image.version', 'org.opencontainers.image.licenses']) {
+        for (const label of [
+          'org.opencontainers.image.title',
+          'org.opencontainers.image.source',
+          'org.opencontainers.image.version',
+          'org.opencontainers.image.licenses',
+        ]) {
           assert.ok(final.labels.includes(label), `${file}: the final stage lacks LABEL ${label}`);
         }
       });
@@ -252,7 +284,13 @@ describe('Dockerfiles', () => {
 
   it('the COPY check flags unknown artifacts, missing files, wildcards and unknown stages', async () => {
     const bad = parseDockerfile(
-      ['FROM node:24-slim AS a', 'COPY dist/never-built.bin dist/*.mjs no-such-file ./', 'FROM scratch', 'COPY --from=nope /x /x', 'USER 1'].join('\n'),
+      [
+        'FROM node:24-slim AS a',
+        'COPY dist/never-built.bin dist/*.mjs no-such-file ./',
+        'FROM scratch',
+        'COPY --from=nope /x /x',
+        'USER 1',
+      ].join('\n'),
     );
     const problems = await copyProblems('Dockerfile.bad', bad, scripts);
     assert.equal(problems.length, 4, problems.join('\n'));
@@ -268,7 +306,11 @@ describe('Dockerfiles', () => {
       const [node, ...rest] = JSON.parse(final.entrypoint!) as string[];
       const program = rest.pop();
       assert.equal(program, '/app/dap-secret-webhook.mjs');
-      assert.deepEqual(rest, WEBHOOK_NODE_FLAGS, 'the image runs node with the flags the benchmark measured (webhook/node-flags.ts)');
+      assert.deepEqual(
+        rest,
+        WEBHOOK_NODE_FLAGS,
+        'the image runs node with the flags the benchmark measured (webhook/node-flags.ts)',
+      );
       const hook = await readFile(join(ROOT, 'deploy/helm/dap-secret-webhook/templates/unregister-hook.yaml'), 'utf8');
       assert.ok(hook.includes(`command: [${node},`), `the unregister hook must call ${node}`);
     });

@@ -13,7 +13,12 @@ const ROOT = resolve(import.meta.dirname, '../../..');
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
 const STATEMENTS = ['README.md', 'deploy/README.md', 'deploy/kustomize/base/kustomization.yaml'];
-const MENTIONS = [...STATEMENTS, 'deploy/helm/dap-secret-webhook/values.yaml', 'deploy/helm/dap-secret-webhook/templates/fetcher-secret-policy.yaml', 'deploy/kustomize/base/fetcher-secret-policy.yaml'];
+const MENTIONS = [
+  ...STATEMENTS,
+  'deploy/helm/dap-secret-webhook/values.yaml',
+  'deploy/helm/dap-secret-webhook/templates/fetcher-secret-policy.yaml',
+  'deploy/kustomize/base/fetcher-secret-policy.yaml',
+];
 
 function chartMinimum(): string {
   const kubeVersion = (parse(read('deploy/helm/dap-secret-webhook/Chart.yaml')) as { kubeVersion: string }).kubeVersion;
@@ -25,10 +30,14 @@ function chartMinimum(): string {
 const minor = (v: string): number => Number(v.split('.')[1]);
 
 describe('deploy/: one minimum Kubernetes version', () => {
-  it('README, deploy/README.md and the kustomize base state the chart\'s kubeVersion as the minimum', () => {
+  it("README, deploy/README.md and the kustomize base state the chart's kubeVersion as the minimum", () => {
     const minimum = chartMinimum();
     for (const file of STATEMENTS) {
-      assert.match(read(file), new RegExp(`Kubernetes ${minimum.replace('.', '\\.')} or newer`), `${file} does not say "Kubernetes ${minimum} or newer"`);
+      assert.match(
+        read(file),
+        new RegExp(`Kubernetes ${minimum.replace('.', '\\.')} or newer`),
+        `${file} does not say "Kubernetes ${minimum} or newer"`,
+      );
     }
   });
 

@@ -20,7 +20,10 @@ describe('fetcher/errors', function () {
 
   it('names the secrets the error is about rather than all requested ones', function () {
     const missing = new FetcherError({ problem: 'secret `b` not found', fix: 'create it', secrets: ['b'] });
-    assert.match(renderReport(missing, { pod: 'ns/p', project: 'p', secrets: ['a', 'b'] }), /\(pod `ns\/p`, MLP project `p`, secret `b`\)/);
+    assert.match(
+      renderReport(missing, { pod: 'ns/p', project: 'p', secrets: ['a', 'b'] }),
+      /\(pod `ns\/p`, MLP project `p`, secret `b`\)/,
+    );
   });
 
   it('works with no context and keeps newlines out', function () {

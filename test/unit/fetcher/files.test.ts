@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { FetcherError } from '../../../fetcher/errors.js';
-import { writeSecretFiles, type FileModes, type SecretFile } from '../../../fetcher/files.js';
+import { type FileModes, type SecretFile, writeSecretFiles } from '../../../fetcher/files.js';
 import { skipFor } from '../../support/skips.js';
 
 const modes = { fileMode: 0o440, dirMode: 0o750 };
@@ -36,10 +36,13 @@ describe('fetcher/files', function () {
     });
   }
 
-  it('writes nested files with the plan\'s modes despite the umask, leaving no temp files', async function () {
+  it("writes nested files with the plan's modes despite the umask, leaving no temp files", async function () {
     const previous = process.umask(0o077);
     try {
-      await writeSecretFiles(root, [file('group/v1/key', 'secret\n'), file('group/other')], { fileMode: 0o444, dirMode: 0o755 });
+      await writeSecretFiles(root, [file('group/v1/key', 'secret\n'), file('group/other')], {
+        fileMode: 0o444,
+        dirMode: 0o755,
+      });
     } finally {
       process.umask(previous);
     }
@@ -72,7 +75,7 @@ describe('fetcher/files', function () {
     assert.deepEqual(await readdir(outside), []);
   });
 
-  it('does not replace a symbolic link or a directory at the file\'s path', async function () {
+  it("does not replace a symbolic link or a directory at the file's path", async function () {
     await writeFile(join(dir, 'target'), 'outside');
     await symlink(join(dir, 'target'), join(root, 'key'));
     await refused([file('key')], /would replace a symbolic link/);
@@ -87,7 +90,10 @@ describe('fetcher/files', function () {
   });
 
   it('reports a missing volume', async function () {
-    await assert.rejects(writeSecretFiles(join(dir, 'nope'), [file('k')], modes), /shared volume .*nope is not a directory the fetcher can use \(ENOENT\)/);
+    await assert.rejects(
+      writeSecretFiles(join(dir, 'nope'), [file('k')], modes),
+      /shared volume .*nope is not a directory the fetcher can use \(ENOENT\)/,
+    );
   });
 
   it('reports a read-only volume', async function () {
@@ -107,7 +113,10 @@ describe('fetcher/files', function () {
     before(async function () {
       if (process.getuid?.() !== 0) skipFor(this, 'mounting a tmpfs needs root');
       small = await mkdtemp(join(tmpdir(), 'dap-small-'));
-      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', small], { encoding: 'utf8', timeout: 10_000 });
+      const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', small], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
       if (mount.status !== 0) skipFor(this, `mount -t tmpfs failed (no CAP_SYS_ADMIN?): ${mount.stderr.trim()}`);
       mounted = true;
     });
@@ -121,7 +130,10 @@ describe('fetcher/files', function () {
       const big = { path: 'group/big', data: 'v'.repeat(40 * 1024), mlpSecret: 'big-cert' };
       await assert.rejects(writeSecretFiles(small, [file('group/small', 'fits'), big], modes), (err: FetcherError) => {
         assert.ok(err instanceof FetcherError);
-        assert.match(err.problem, /could not write secret file `group\/big`: the FILE secrets \(40964 bytes in all, 2 files\) do not fit into the shared volume \(ENOSPC\)/);
+        assert.match(
+          err.problem,
+          /could not write secret file `group\/big`: the FILE secrets \(40964 bytes in all, 2 files\) do not fit into the shared volume \(ENOSPC\)/,
+        );
         assert.match(err.fix, /raise the webhook's SECRETS_VOLUME_SIZE_LIMIT/);
         assert.doesNotMatch(err.fix, /mounted writable/);
         assert.deepEqual(err.secrets, ['big-cert']);
@@ -156,20 +168,34 @@ describe('fetcher/files', function () {
         process.setgid(${FETCHER_UID});
         process.setuid(${FETCHER_UID});
         await writeSecretFiles(${JSON.stringify(root)}, ${JSON.stringify(files)}, ${JSON.stringify(fileModes)});`;
-      await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 15_000 });
+      await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        timeout: 15_000,
+      });
     }
 
     function readAsTask(path: string): { status: number | null; stdout: string; stderr: string } {
-      return spawnSync('/bin/cat', [join(root, path)], { uid: TASK_UID, gid: FS_GROUP, encoding: 'utf8', timeout: 5000 });
+      return spawnSync('/bin/cat', [join(root, path)], {
+        uid: TASK_UID,
+        gid: FS_GROUP,
+        encoding: 'utf8',
+        timeout: 5000,
+      });
     }
 
     it('a task running as another uid in the fsGroup can read files in new group directories', async function () {
       await chmod(dir, 0o755); // mkdtemp's 0700 would stop the task user before the volume
       await chown(root, 0, FS_GROUP);
       await chmod(root, 0o2777);
-      await writeAsFetcher([file('group/key', 'in-a-group'), file('group/v1/key', 'nested'), file('top', 'at-the-root')], modes);
+      await writeAsFetcher(
+        [file('group/key', 'in-a-group'), file('group/v1/key', 'nested'), file('top', 'at-the-root')],
+        modes,
+      );
 
-      for (const [path, data] of [['group/key', 'in-a-group'], ['group/v1/key', 'nested'], ['top', 'at-the-root']] as const) {
+      for (const [path, data] of [
+        ['group/key', 'in-a-group'],
+        ['group/v1/key', 'nested'],
+        ['top', 'at-the-root'],
+      ] as const) {
         const read = readAsTask(path);
         assert.equal(read.status, 0, `${path}: ${read.stderr}`);
         assert.equal(read.stdout, data);

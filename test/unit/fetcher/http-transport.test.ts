@@ -57,7 +57,10 @@ describe('fetcher/http-transport', function () {
     assert.equal(response.url, url.href);
     assert.equal(response.headers.get('Retry-After'), '7');
     assert.equal(response.headers.get('x-absent'), null);
-    assert.equal(await readCappedText(response.body, { peer: 'MLP', operation: 'test', maxBytes: 1024 }), '{"error":"slow down"}');
+    assert.equal(
+      await readCappedText(response.body, { peer: 'MLP', operation: 'test', maxBytes: 1024 }),
+      '{"error":"slow down"}',
+    );
     assert.equal(seen?.method, 'GET');
     assert.equal(seen?.url, '/v1/projects?name=ads');
     assert.equal(seen?.headers.authorization, 'Bearer t0ken');
@@ -74,7 +77,7 @@ describe('fetcher/http-transport', function () {
     assert.equal(await readAll(response.body), list);
   });
 
-  it('fails reading a body the peer cuts off with ECONNRESET, and MLP\'s secrets list is then retried', async function () {
+  it("fails reading a body the peer cuts off with ECONNRESET, and MLP's secrets list is then retried", async function () {
     let lists = 0;
     handler = (req, res) => {
       if (req.url?.startsWith('/v1/projects?')) {
@@ -93,15 +96,21 @@ describe('fetcher/http-transport', function () {
     const log = new RecordingLogger();
     const http: HttpContext = { request: nodeHttpTransport, clock, deadline: fakeDeadline(clock, 60_000), log };
     const tokens = { token: async () => 'token-abcdef-123', identity: () => 'someone' };
-    const values = await fetchMlpSecrets({ http, tokens, redactor: new Redactor() }, { baseUrl: base, project: 'ads', secrets: ['x'] });
+    const values = await fetchMlpSecrets(
+      { http, tokens, redactor: new Redactor() },
+      { baseUrl: base, project: 'ads', secrets: ['x'] },
+    );
     assert.equal(values.get('x'), 'x-value-2');
     assert.equal(lists, 2);
     const retried = log.lines.filter((l) => l.msg === 'retrying');
     assert.equal(retried.length, 1);
-    assert.match(String(retried[0]?.reason), /could not read the answer of MLP at http:\/\/127\.0\.0\.1:\d+ to list secrets \(ECONNRESET\)$/);
+    assert.match(
+      String(retried[0]?.reason),
+      /could not read the answer of MLP at http:\/\/127\.0\.0\.1:\d+ to list secrets \(ECONNRESET\)$/,
+    );
   });
 
-  it('rejects with the signal\'s reason when it aborts before the answer, and closes the connection', async function () {
+  it("rejects with the signal's reason when it aborts before the answer, and closes the connection", async function () {
     let arrived!: () => void;
     const requested = new Promise<void>((resolve) => (arrived = resolve));
     handler = () => arrived(); // never answers
@@ -117,7 +126,7 @@ describe('fetcher/http-transport', function () {
     await closed;
   });
 
-  it('cuts off a body still arriving when the signal aborts, with the signal\'s reason', async function () {
+  it("cuts off a body still arriving when the signal aborts, with the signal's reason", async function () {
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('[{"id":1,'); // and nothing more
@@ -149,10 +158,21 @@ describe('fetcher/http-transport', function () {
     server.listen(0, '127.0.0.1'); // for afterEach
     await once(server, 'listening');
     const clock = new FakeClock();
-    const http: HttpContext = { request: nodeHttpTransport, clock, deadline: fakeDeadline(clock, 60_000), log: new RecordingLogger() };
+    const http: HttpContext = {
+      request: nodeHttpTransport,
+      clock,
+      deadline: fakeDeadline(clock, 60_000),
+      log: new RecordingLogger(),
+    };
     await assert.rejects(
-      attemptRequest(http, { peer: 'MLP', operation: 'list projects' }, new URL(`http://127.0.0.1:${closedPort}/v1/projects`)),
-      (err: FetcherError) => err.retryable && /could not reach MLP at http:\/\/127\.0\.0\.1:\d+ to list projects \(ECONNREFUSED\)/.test(err.problem),
+      attemptRequest(
+        http,
+        { peer: 'MLP', operation: 'list projects' },
+        new URL(`http://127.0.0.1:${closedPort}/v1/projects`),
+      ),
+      (err: FetcherError) =>
+        err.retryable &&
+        /could not reach MLP at http:\/\/127\.0\.0\.1:\d+ to list projects \(ECONNREFUSED\)/.test(err.problem),
     );
   });
 });

@@ -34,13 +34,18 @@ const layout = (value: unknown, indent: number) => JSON.stringify(value, null, i
 describe('JsonArrayItems (MLP secrets list)', () => {
   it('reports the items JSON.parse sees, for any array and any chunking (escapes, nesting, UTF-8 split across chunks)', () => {
     fc.assert(
-      fc.property(fc.array(fc.jsonValue()), fc.integer({ min: 0, max: 3 }), fc.array(fc.nat()), (array, indent, cuts) => {
-        const text = layout(array, indent);
-        const { items, ended, error } = feed(text, cuts);
-        assert.equal(error, false);
-        assert.equal(ended, true);
-        assert.deepEqual(items, JSON.parse(text));
-      }),
+      fc.property(
+        fc.array(fc.jsonValue()),
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(fc.nat()),
+        (array, indent, cuts) => {
+          const text = layout(array, indent);
+          const { items, ended, error } = feed(text, cuts);
+          assert.equal(error, false);
+          assert.equal(ended, true);
+          assert.deepEqual(items, JSON.parse(text));
+        },
+      ),
       { numRuns: 300 },
     );
   });

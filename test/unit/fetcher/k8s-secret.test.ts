@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT_CODES, type FetcherError } from '../../../fetcher/errors.js';
-import { buildPodSecret, createPodSecret, MAX_SECRET_BYTES, podNameLabel, type PodSecretRequest } from '../../../fetcher/k8s-secret.js';
+import {
+  buildPodSecret,
+  createPodSecret,
+  MAX_SECRET_BYTES,
+  type PodSecretRequest,
+  podNameLabel,
+} from '../../../fetcher/k8s-secret.js';
 import { Redactor } from '../../../fetcher/redact.js';
 import { FakeClock, fakeDeadline, RecordingLogger } from './helpers.js';
 
@@ -34,7 +40,16 @@ describe('fetcher/k8s-secret', function () {
           name: 'wf-n0-0-flyte-secrets-1a2b3c',
           namespace: 'ads',
           labels: { 'app.kubernetes.io/managed-by': 'dap-secret-webhook', 'dap-secret-webhook/pod': 'wf-n0-0' },
-          ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'wf-n0-0', uid: request.podUid, controller: false, blockOwnerDeletion: false }],
+          ownerReferences: [
+            {
+              apiVersion: 'v1',
+              kind: 'Pod',
+              name: 'wf-n0-0',
+              uid: request.podUid,
+              controller: false,
+              blockOwnerDeletion: false,
+            },
+          ],
         },
         data: { api_token: Buffer.from('tök-ên').toString('base64'), 'api-key': 'aw==' },
       });
@@ -43,11 +58,14 @@ describe('fetcher/k8s-secret', function () {
     it('accepts exactly 1 MiB and refuses one byte more, naming sizes but not values', function () {
       const at = (n: number) => ({ ...request, entries: [{ key: 'a', value: 'v'.repeat(n), mlpSecret: 'big' }] });
       buildPodSecret(at(MAX_SECRET_BYTES));
-      assert.throws(() => buildPodSecret(at(MAX_SECRET_BYTES + 1)), (err: FetcherError) => {
-        assert.match(err.problem, /add up to 1048577 bytes \(`big` 1048577 bytes\), over the 1048576-byte limit/);
-        assert.ok(!err.problem.includes('vvvv'));
-        return true;
-      });
+      assert.throws(
+        () => buildPodSecret(at(MAX_SECRET_BYTES + 1)),
+        (err: FetcherError) => {
+          assert.match(err.problem, /add up to 1048577 bytes \(`big` 1048577 bytes\), over the 1048576-byte limit/);
+          assert.ok(!err.problem.includes('vvvv'));
+          return true;
+        },
+      );
     });
   });
 
@@ -78,11 +96,14 @@ describe('fetcher/k8s-secret', function () {
       dir = await mkdtemp(join(tmpdir(), 'dap-kube-'));
       server = createServer((req, res) => {
         let body = '';
-        req.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => {
-          seen.push({ auth: req.headers.authorization, body });
-          const answer = answers.shift() ?? ((_q, s) => status(s, 500, 'InternalError', 'no answer queued'));
-          answer(req, res, body);
-        });
+        req
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => {
+            seen.push({ auth: req.headers.authorization, body });
+            const answer = answers.shift() ?? ((_q, s) => status(s, 500, 'InternalError', 'no answer queued'));
+            answer(req, res, body);
+          });
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
@@ -99,7 +120,13 @@ describe('fetcher/k8s-secret', function () {
       seen.length = 0;
     });
 
-    function status(res: ServerResponse, code: number, reason: string, message: string, headers: Record<string, string> = {}): void {
+    function status(
+      res: ServerResponse,
+      code: number,
+      reason: string,
+      message: string,
+      headers: Record<string, string> = {},
+    ): void {
       res.writeHead(code, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, message, code }));
     }
@@ -110,12 +137,22 @@ describe('fetcher/k8s-secret', function () {
       const clock = new FakeClock();
       const log = new RecordingLogger();
       const redactor = new Redactor();
-      const deps = { clock, deadline: fakeDeadline(clock, 60_000), log, redactor, ...(attemptTimeoutMs ? { attemptTimeoutMs } : {}) };
-      const result = await createPodSecret(request, { apiUrl: url, tokenFile, caFile: join(dir, 'unused-for-http') }, deps);
+      const deps = {
+        clock,
+        deadline: fakeDeadline(clock, 60_000),
+        log,
+        redactor,
+        ...(attemptTimeoutMs ? { attemptTimeoutMs } : {}),
+      };
+      const result = await createPodSecret(
+        request,
+        { apiUrl: url, tokenFile, caFile: join(dir, 'unused-for-http') },
+        deps,
+      );
       return { result, log, clock, redactor };
     }
 
-    it('gives up on an attempt the API server never answers and retries, within the run\'s deadline', async function () {
+    it("gives up on an attempt the API server never answers and retries, within the run's deadline", async function () {
       answers.push(() => {}); // the first request is held open and never answered
       answers.push((_q, res, body) => {
         res.writeHead(201, { 'content-type': 'application/json' });
@@ -127,7 +164,10 @@ describe('fetcher/k8s-secret', function () {
       assert.equal(seen.length, 2);
       assert.equal(clock.sleeps.length, 1, 'one backoff between the attempts');
       const retried = log.lines.find((l) => l.msg === 'retrying');
-      assert.match(String(retried?.reason), /could not reach the Kubernetes API to create Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c` \(timed out\)/);
+      assert.match(
+        String(retried?.reason),
+        /could not reach the Kubernetes API to create Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c` \(timed out\)/,
+      );
     });
 
     it('POSTs the Secret with the token from the file and reports "created"', async function () {
@@ -141,7 +181,11 @@ describe('fetcher/k8s-secret', function () {
       assert.deepEqual(JSON.parse(seen[0]?.body ?? '{}'), JSON.parse(JSON.stringify(buildPodSecret(request))));
       assert.equal(log.lines[0]?.status, 201);
       assert.equal(redactor.apply('kube-token-value'), '[redacted]');
-      assert.equal(redactor.apply(`data ${Buffer.from('tök-ên').toString('base64')}`), 'data [redacted]', 'the base64 data it sent is registered');
+      assert.equal(
+        redactor.apply(`data ${Buffer.from('tök-ên').toString('base64')}`),
+        'data [redacted]',
+        'the base64 data it sent is registered',
+      );
     });
 
     it('treats 409 AlreadyExists as done', async function () {
@@ -163,17 +207,30 @@ describe('fetcher/k8s-secret', function () {
     });
 
     it('explains a 403 with the permission to grant, and does not retry', async function () {
-      answers.push((_q, res) => status(res, 403, 'Forbidden', 'secrets is forbidden: User "system:serviceaccount:ads:runner" cannot create resource "secrets"'));
+      answers.push((_q, res) =>
+        status(
+          res,
+          403,
+          'Forbidden',
+          'secrets is forbidden: User "system:serviceaccount:ads:runner" cannot create resource "secrets"',
+        ),
+      );
       await assert.rejects(run(), (err: FetcherError) => {
         assert.equal(err.status, 403);
-        assert.match(err.problem, /Kubernetes denied creating Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c` to the fetcher's service account \(Kubernetes said: secrets is forbidden/);
-        assert.equal(err.fix, 'grant the pod\'s service account "create" on "secrets" in namespace `ads` (the webhook\'s Helm chart ships that Role)');
+        assert.match(
+          err.problem,
+          /Kubernetes denied creating Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c` to the fetcher's service account \(Kubernetes said: secrets is forbidden/,
+        );
+        assert.equal(
+          err.fix,
+          'grant the pod\'s service account "create" on "secrets" in namespace `ads` (the webhook\'s Helm chart ships that Role)',
+        );
         return true;
       });
       assert.equal(seen.length, 1);
     });
 
-    it('the run\'s deadline passing during a call ends it as a deadline, not as an HTTP status', async function () {
+    it("the run's deadline passing during a call ends it as a deadline, not as an HTTP status", async function () {
       const controller = new AbortController();
       answers.push(() => controller.abort(new Error('deadline passed'))); // never answered; the deadline passes meanwhile
       const tokenFile = join(dir, 'token');
@@ -181,7 +238,11 @@ describe('fetcher/k8s-secret', function () {
       const clock = new FakeClock();
       const log = new RecordingLogger();
       await assert.rejects(
-        createPodSecret(request, { apiUrl: url, tokenFile, caFile: '' }, { clock, deadline: fakeDeadline(clock, 60_000, controller), log, redactor: new Redactor() }),
+        createPodSecret(
+          request,
+          { apiUrl: url, tokenFile, caFile: '' },
+          { clock, deadline: fakeDeadline(clock, 60_000, controller), log, redactor: new Redactor() },
+        ),
         (err: FetcherError) => {
           assert.equal(err.exitCode, EXIT_CODES.deadline);
           assert.equal(err.status, undefined);
@@ -194,7 +255,7 @@ describe('fetcher/k8s-secret', function () {
 
     it('a 403 from the fetcher Secret policy says how the policy names Secrets, not to grant RBAC', async function () {
       const message =
-        'secrets "wf-n0-0-flyte-secrets-1a2b3c" is forbidden: ValidatingAdmissionPolicy \'dsw-dap-secret-webhook-fetcher-secrets\' with binding \'dsw-dap-secret-webhook-fetcher-secrets\' denied request: ' +
+        "secrets \"wf-n0-0-flyte-secrets-1a2b3c\" is forbidden: ValidatingAdmissionPolicy 'dsw-dap-secret-webhook-fetcher-secrets' with binding 'dsw-dap-secret-webhook-fetcher-secrets' denied request: " +
         'pod other-pod may create only its own per-pod Secret (other-pod-flyte-secrets-<10 hex>, or <its generateName>-flyte-secrets-<10 hex>, as the webhook names it), not wf-n0-0-flyte-secrets-1a2b3c';
       answers.push((_q, res) => status(res, 403, 'Forbidden', message));
       await assert.rejects(run(), (err: FetcherError) => {
@@ -212,33 +273,63 @@ describe('fetcher/k8s-secret', function () {
       assert.equal(seen.length, 1, 'not retried');
     });
 
-    it('a policy denial with reason Invalid (422) is still explained as the policy\'s', async function () {
-      answers.push((_q, res) => status(res, 422, 'Invalid', 'secrets "x" is forbidden: ValidatingAdmissionPolicy \'p\' denied request: a pod may create only Opaque Secrets here, not kubernetes.io/tls'));
+    it("a policy denial with reason Invalid (422) is still explained as the policy's", async function () {
+      answers.push((_q, res) =>
+        status(
+          res,
+          422,
+          'Invalid',
+          'secrets "x" is forbidden: ValidatingAdmissionPolicy \'p\' denied request: a pod may create only Opaque Secrets here, not kubernetes.io/tls',
+        ),
+      );
       await assert.rejects(run(), (err: FetcherError) => {
         assert.equal(err.status, 422);
-        assert.match(err.problem, /^the admission policy `p` refused creating Secret .*: a pod may create only Opaque Secrets here/);
+        assert.match(
+          err.problem,
+          /^the admission policy `p` refused creating Secret .*: a pod may create only Opaque Secrets here/,
+        );
         return true;
       });
     });
 
     it('a 403 from another admission webhook names it', async function () {
-      answers.push((_q, res) => status(res, 403, 'Forbidden', 'admission webhook "validate.kyverno.svc" denied the request: Secrets need the label team'));
+      answers.push((_q, res) =>
+        status(
+          res,
+          403,
+          'Forbidden',
+          'admission webhook "validate.kyverno.svc" denied the request: Secrets need the label team',
+        ),
+      );
       await assert.rejects(run(), (err: FetcherError) => {
-        assert.match(err.problem, /^the admission webhook `validate\.kyverno\.svc` refused creating Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c`: Secrets need the label team$/);
+        assert.match(
+          err.problem,
+          /^the admission webhook `validate\.kyverno\.svc` refused creating Secret `ads\/wf-n0-0-flyte-secrets-1a2b3c`: Secrets need the label team$/,
+        );
         assert.match(err.fix, /cluster's administrators/);
         return true;
       });
     });
 
-    it('a refusal\'s text reaches the message without terminal escapes, bidi overrides or extra lines', async function () {
+    it("a refusal's text reaches the message without terminal escapes, bidi overrides or extra lines", async function () {
       // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters is the point
       const controlOrBidi = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/;
       // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters is the point
       const control = /[\u0000-\u001f]/;
-      answers.push((_q, res) => status(res, 403, 'Forbidden', 'admission webhook "hostile.example.com" denied the request: \u001b[2J\u001b]0;owned\u0007cleared\u202eevil\r\n{"level":"info","msg":"forged"}'));
+      answers.push((_q, res) =>
+        status(
+          res,
+          403,
+          'Forbidden',
+          'admission webhook "hostile.example.com" denied the request: \u001b[2J\u001b]0;owned\u0007cleared\u202eevil\r\n{"level":"info","msg":"forged"}',
+        ),
+      );
       await assert.rejects(run(), (err: FetcherError) => {
         assert.doesNotMatch(err.problem, controlOrBidi, JSON.stringify(err.problem));
-        assert.match(err.problem, /refused creating Secret .*: \[2J ?\]0;owned ?cleared evil \{"level":"info","msg":"forged"\}$/);
+        assert.match(
+          err.problem,
+          /refused creating Secret .*: \[2J ?\]0;owned ?cleared evil \{"level":"info","msg":"forged"\}$/,
+        );
         return true;
       });
       answers.push((_q, res) => status(res, 422, 'Invalid', 'Secret is invalid: \u001b[31mred\u001b[0m'));
@@ -249,7 +340,10 @@ describe('fetcher/k8s-secret', function () {
       answers.push((_q, res) => status(res, 403, 'Forbidden', 'forbidden'));
       await assert.rejects(run(), (err: FetcherError) => {
         assert.match(err.problem, /Kubernetes denied creating Secret .* \(Kubernetes said: forbidden\)/);
-        assert.match(err.fix, /"create" on "secrets" in namespace `ads`.*; if an admission policy refused it, its message above says why/);
+        assert.match(
+          err.fix,
+          /"create" on "secrets" in namespace `ads`.*; if an admission policy refused it, its message above says why/,
+        );
         return true;
       });
     });
@@ -269,7 +363,11 @@ describe('fetcher/k8s-secret', function () {
     it('names DAP_KUBE_TOKEN_FILE when the token is missing', async function () {
       const clock = new FakeClock();
       await assert.rejects(
-        createPodSecret(request, { apiUrl: url, tokenFile: join(dir, 'missing'), caFile: '' }, { clock, deadline: fakeDeadline(clock, 1000), log: new RecordingLogger(), redactor: new Redactor() }),
+        createPodSecret(
+          request,
+          { apiUrl: url, tokenFile: join(dir, 'missing'), caFile: '' },
+          { clock, deadline: fakeDeadline(clock, 1000), log: new RecordingLogger(), redactor: new Redactor() },
+        ),
         /Kubernetes token file .*missing \(DAP_KUBE_TOKEN_FILE\) cannot be read \(ENOENT\)/,
       );
     });
@@ -277,7 +375,11 @@ describe('fetcher/k8s-secret', function () {
     it('names DAP_KUBE_CA_FILE when an https API has no CA file', async function () {
       const clock = new FakeClock();
       await assert.rejects(
-        createPodSecret(request, { apiUrl: new URL('https://127.0.0.1:1/'), tokenFile: join(dir, 'token'), caFile: join(dir, 'no-ca') }, { clock, deadline: fakeDeadline(clock, 1000), log: new RecordingLogger(), redactor: new Redactor() }),
+        createPodSecret(
+          request,
+          { apiUrl: new URL('https://127.0.0.1:1/'), tokenFile: join(dir, 'token'), caFile: join(dir, 'no-ca') },
+          { clock, deadline: fakeDeadline(clock, 1000), log: new RecordingLogger(), redactor: new Redactor() },
+        ),
         /CA certificate file .*no-ca \(DAP_KUBE_CA_FILE\)/,
       );
     });
@@ -291,8 +393,14 @@ describe('fetcher/k8s-secret', function () {
       await writeFile(tokenFile, 't0ken');
       const clock = new FakeClock();
       await assert.rejects(
-        createPodSecret(request, { apiUrl: new URL(`http://127.0.0.1:${port}/`), tokenFile, caFile: '' }, { clock, deadline: fakeDeadline(clock, 5000), log: new RecordingLogger(), redactor: new Redactor() }),
-        (err: FetcherError) => err.exitCode === EXIT_CODES.deadline && /could not reach the Kubernetes API .*\(ECONNREFUSED\)/.test(err.problem),
+        createPodSecret(
+          request,
+          { apiUrl: new URL(`http://127.0.0.1:${port}/`), tokenFile, caFile: '' },
+          { clock, deadline: fakeDeadline(clock, 5000), log: new RecordingLogger(), redactor: new Redactor() },
+        ),
+        (err: FetcherError) =>
+          err.exitCode === EXIT_CODES.deadline &&
+          /could not reach the Kubernetes API .*\(ECONNREFUSED\)/.test(err.problem),
       );
     });
   });

@@ -29,7 +29,15 @@ describe('fetcher/main', function () {
 
   function env(over: Record<string, string | undefined> = {}): Record<string, string | undefined> {
     return {
-      DAP_PLAN: JSON.stringify({ version: 1, project: 'ads', fileRoot: join(dir, 'volume'), files: [{ mlpSecret: 'pw', path: 'db/pw' }], fileMode: 0o440, dirMode: 0o750, secret: null }),
+      DAP_PLAN: JSON.stringify({
+        version: 1,
+        project: 'ads',
+        fileRoot: join(dir, 'volume'),
+        files: [{ mlpSecret: 'pw', path: 'db/pw' }],
+        fileMode: 0o440,
+        dirMode: 0o750,
+        secret: null,
+      }),
       POD_NAME: 'wf-n0-0',
       POD_NAMESPACE: 'ads',
       POD_UID: '6f1b2a44-58f1-4a43-9d7a-0c6e2b9c1f10',
@@ -51,9 +59,11 @@ describe('fetcher/main', function () {
   }
 
   function mlp(secretsAnswer: () => Response): sinon.SinonStub {
-    return sinon.stub().callsFake(async (url: URL) =>
-      url.pathname === '/v1/projects' ? jsonResponse(200, [{ id: 7, name: 'ads' }]) : secretsAnswer(),
-    );
+    return sinon
+      .stub()
+      .callsFake(async (url: URL) =>
+        url.pathname === '/v1/projects' ? jsonResponse(200, [{ id: 7, name: 'ads' }]) : secretsAnswer(),
+      );
   }
 
   it('--version and --help print and exit 0 without reading the environment', async function () {
@@ -77,8 +87,15 @@ describe('fetcher/main', function () {
       assert.ok(described, `not a help row: ${JSON.stringify(line)}`);
       starts.add((described[1] as string).length);
     }
-    assert.deepEqual([...starts], [[...starts][0]], `descriptions start in different columns: ${[...starts].join(', ')}`);
-    assert.ok(lines.every((l) => l.length <= 100), 'no line is wider than 100 columns');
+    assert.deepEqual(
+      [...starts],
+      [[...starts][0]],
+      `descriptions start in different columns: ${[...starts].join(', ')}`,
+    );
+    assert.ok(
+      lines.every((l) => l.length <= 100),
+      'no line is wider than 100 columns',
+    );
     for (const name of Object.values(FETCHER_ENV)) assert.match(HELP, new RegExp(`\\b${name}\\b`), name);
   });
 
@@ -91,7 +108,10 @@ describe('fetcher/main', function () {
     const code = await run([], env({ MLP_API_HOST: undefined, POD_UID: undefined }));
     assert.equal(code, 2);
     const report = err.join('').trim();
-    assert.match(report, /^dap-secret-fetcher failed \(pod `ads\/wf-n0-0`, MLP project `ads`, secret `pw`\): the fetcher's configuration is invalid: \(1\) POD_UID is not set .* \(2\) MLP_API_HOST is not set/);
+    assert.match(
+      report,
+      /^dap-secret-fetcher failed \(pod `ads\/wf-n0-0`, MLP project `ads`, secret `pw`\): the fetcher's configuration is invalid: \(1\) POD_UID is not set .* \(2\) MLP_API_HOST is not set/,
+    );
     assert.equal(await readFile(join(dir, 'termination-log'), 'utf8'), report);
     const last = JSON.parse(out.at(-1) as string);
     assert.equal(last.msg, 'failed');
@@ -99,20 +119,38 @@ describe('fetcher/main', function () {
   });
 
   it('delivers the files and logs start, calls and done', async function () {
-    const code = await run([], env(), mlp(() => jsonResponse(200, [{ id: 1, name: 'pw', data: 'pw-value-123' }])));
+    const code = await run(
+      [],
+      env(),
+      mlp(() => jsonResponse(200, [{ id: 1, name: 'pw', data: 'pw-value-123' }])),
+    );
     assert.equal(code, 0, err.join(''));
     assert.equal(await readFile(join(dir, 'volume/db/pw'), 'utf8'), 'pw-value-123');
     const msgs = out.map((l) => JSON.parse(l).msg);
-    assert.deepEqual(msgs, ['start', 'http call', 'http call', 'fetched secrets from MLP', 'wrote secret files', 'done']);
+    assert.deepEqual(msgs, [
+      'start',
+      'http call',
+      'http call',
+      'fetched secrets from MLP',
+      'wrote secret files',
+      'done',
+    ]);
     assert.equal(err.length, 0);
   });
 
   it('warns once when MLP_API_HOST is plain http (the token crosses the network in clear), not for https or loopback', async function () {
     const answer = () => jsonResponse(200, [{ id: 1, name: 'pw', data: 'pw-value-123' }]);
-    const warnings = () => out.map((l) => JSON.parse(l)).filter((l) => l.level === 'warn').map((l) => l.msg as string);
+    const warnings = () =>
+      out
+        .map((l) => JSON.parse(l))
+        .filter((l) => l.level === 'warn')
+        .map((l) => l.msg as string);
     assert.equal(await run([], env({ MLP_API_HOST: 'http://mlp.caraml.svc:8080' }), mlp(answer)), 0, err.join(''));
     assert.equal(warnings().length, 1);
-    assert.match(warnings()[0]!, /^MLP_API_HOST is plain http: the pod's bearer token and the secret values cross the network unencrypted; use an https:\/\/ URL/);
+    assert.match(
+      warnings()[0]!,
+      /^MLP_API_HOST is plain http: the pod's bearer token and the secret values cross the network unencrypted; use an https:\/\/ URL/,
+    );
     for (const host of ['https://mlp.caraml.svc:8080', 'http://127.0.0.1:8080', 'http://localhost:8080']) {
       out = [];
       assert.equal(await run([], env({ MLP_API_HOST: host }), mlp(answer)), 0, err.join(''));
@@ -120,22 +158,50 @@ describe('fetcher/main', function () {
     }
   });
 
-  it('keeps every log line\'s level and message when secret values look like them (`info`, an event name)', async function () {
-    const plan = { version: 1, project: 'ads', fileRoot: join(dir, 'volume'), files: [{ mlpSecret: 'pw', path: 'db/pw' }, { mlpSecret: 'ev', path: 'db/ev' }], fileMode: 0o440, dirMode: 0o750, secret: null };
-    const answer = () => jsonResponse(200, [{ id: 1, name: 'pw', data: 'info' }, { id: 2, name: 'ev', data: 'wrote secret files' }]);
+  it("keeps every log line's level and message when secret values look like them (`info`, an event name)", async function () {
+    const plan = {
+      version: 1,
+      project: 'ads',
+      fileRoot: join(dir, 'volume'),
+      files: [
+        { mlpSecret: 'pw', path: 'db/pw' },
+        { mlpSecret: 'ev', path: 'db/ev' },
+      ],
+      fileMode: 0o440,
+      dirMode: 0o750,
+      secret: null,
+    };
+    const answer = () =>
+      jsonResponse(200, [
+        { id: 1, name: 'pw', data: 'info' },
+        { id: 2, name: 'ev', data: 'wrote secret files' },
+      ]);
     const code = await run([], env({ DAP_PLAN: JSON.stringify(plan) }), mlp(answer));
     assert.equal(code, 0, err.join(''));
     const lines = out.map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.level), ['info', 'info', 'info', 'info', 'info', 'info']);
-    assert.deepEqual(lines.map((l) => l.msg), ['start', 'http call', 'http call', 'fetched secrets from MLP', 'wrote secret files', 'done']);
+    assert.deepEqual(
+      lines.map((l) => l.level),
+      ['info', 'info', 'info', 'info', 'info', 'info'],
+    );
+    assert.deepEqual(
+      lines.map((l) => l.msg),
+      ['start', 'http call', 'http call', 'fetched secrets from MLP', 'wrote secret files', 'done'],
+    );
     assert.doesNotMatch(out.join(''), /redacted/);
   });
 
   it('redacts a token a peer echoes back in its error body', async function () {
-    const code = await run([], env(), mlp(() => jsonResponse(401, { error: `token ${TOKEN} is not welcome` })));
+    const code = await run(
+      [],
+      env(),
+      mlp(() => jsonResponse(401, { error: `token ${TOKEN} is not welcome` })),
+    );
     assert.equal(code, 1);
     const report = err.join('');
-    assert.match(report, /MLP denied project `ads` to identity `system:serviceaccount:ads:runner` \(MLP said: token \[redacted\] is not welcome\) \(HTTP 401\)/);
+    assert.match(
+      report,
+      /MLP denied project `ads` to identity `system:serviceaccount:ads:runner` \(MLP said: token \[redacted\] is not welcome\) \(HTTP 401\)/,
+    );
     assert.ok(!out.join('').includes(TOKEN) && !report.includes(TOKEN));
     assert.ok(!(await readFile(join(dir, 'termination-log'), 'utf8')).includes(TOKEN));
   });

@@ -22,8 +22,16 @@ describe('fetcher/mlp', function () {
     clock = new FakeClock();
     redactor = new Redactor();
     let n = 0;
-    tokens = { token: sinon.stub().callsFake(async () => `token-${n++}-abcdef`), identity: sinon.stub().returns('system:serviceaccount:ads:runner') } as never;
-    const http: HttpContext = { request: requestStub as unknown as HttpTransport, clock, deadline: fakeDeadline(clock, 60_000), log: new RecordingLogger() };
+    tokens = {
+      token: sinon.stub().callsFake(async () => `token-${n++}-abcdef`),
+      identity: sinon.stub().returns('system:serviceaccount:ads:runner'),
+    } as never;
+    const http: HttpContext = {
+      request: requestStub as unknown as HttpTransport,
+      clock,
+      deadline: fakeDeadline(clock, 60_000),
+      log: new RecordingLogger(),
+    };
     deps = { http, tokens, redactor };
   });
 
@@ -36,63 +44,108 @@ describe('fetcher/mlp', function () {
   }
 
   it('picks the exact project from the prefix matches and makes one secrets call', async function () {
-    route([{ id: 3, name: 'ads-ranking' }, ADS, { id: 9, name: 'adsx' }], [
-      { id: 1, name: 'token', data: 'tok-value', project_id: 7, secret_storage_id: 1 },
-      { id: 2, name: 'password', data: 'pw-value', project_id: 7, secret_storage_id: 1 },
-      { id: 3, name: 'unused', data: 'other-value', project_id: 7, secret_storage_id: 1 },
-    ]);
+    route(
+      [{ id: 3, name: 'ads-ranking' }, ADS, { id: 9, name: 'adsx' }],
+      [
+        { id: 1, name: 'token', data: 'tok-value', project_id: 7, secret_storage_id: 1 },
+        { id: 2, name: 'password', data: 'pw-value', project_id: 7, secret_storage_id: 1 },
+        { id: 3, name: 'unused', data: 'other-value', project_id: 7, secret_storage_id: 1 },
+      ],
+    );
     const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['password', 'token'] });
-    assert.deepEqual([...values], [['password', 'pw-value'], ['token', 'tok-value']]);
+    assert.deepEqual(
+      [...values],
+      [
+        ['password', 'pw-value'],
+        ['token', 'tok-value'],
+      ],
+    );
     const urls = requestStub.getCalls().map((c) => String(c.args[0]));
     assert.deepEqual(urls, ['http://mlp:8080/v1/projects?name=ads', 'http://mlp:8080/v1/projects/7/secrets']);
     const headers = requestStub.firstCall.args[1].headers as Record<string, string>;
     assert.equal(headers.Authorization, 'Bearer token-0-abcdef');
     assert.equal(tokens.token.callCount, 2, 'a fresh token per call');
-    assert.equal(redactor.apply('pw-value tok-value'), '[redacted] [redacted]', 'every requested value is registered for redaction');
+    assert.equal(
+      redactor.apply('pw-value tok-value'),
+      '[redacted] [redacted]',
+      'every requested value is registered for redaction',
+    );
   });
 
   it('keeps and registers only the requested values, although MLP sends every secret of the project', async function () {
-    route([ADS], [
-      { id: 1, name: 'wanted', data: 'wanted-value', project_id: 7, secret_storage_id: 1 },
-      ...Array.from({ length: 50 }, (_, i) => ({ id: i + 2, name: `other-${i}`, data: `unrequested-value-${i}`, project_id: 7, secret_storage_id: 1 })),
-    ]);
+    route(
+      [ADS],
+      [
+        { id: 1, name: 'wanted', data: 'wanted-value', project_id: 7, secret_storage_id: 1 },
+        ...Array.from({ length: 50 }, (_, i) => ({
+          id: i + 2,
+          name: `other-${i}`,
+          data: `unrequested-value-${i}`,
+          project_id: 7,
+          secret_storage_id: 1,
+        })),
+      ],
+    );
     const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['wanted'] });
     assert.deepEqual([...values], [['wanted', 'wanted-value']]);
     assert.equal(redactor.apply('wanted-value'), '[redacted]');
-    assert.equal(redactor.apply('unrequested-value-0 unrequested-value-49'), 'unrequested-value-0 unrequested-value-49', 'values nobody asked for are not held by the redactor');
+    assert.equal(
+      redactor.apply('unrequested-value-0 unrequested-value-49'),
+      'unrequested-value-0 unrequested-value-49',
+      'values nobody asked for are not held by the redactor',
+    );
   });
 
   it('names every missing secret at once', async function () {
     route([ADS], [{ id: 1, name: 'token', data: 'tok-value' }]);
-    await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['token', 'a', 'b'] }), (err: FetcherError) => {
-      assert.equal(err.problem, 'secrets `a`, `b` not found in MLP project `ads`');
-      assert.deepEqual(err.secrets, ['a', 'b']);
-      return true;
-    });
+    await assert.rejects(
+      fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['token', 'a', 'b'] }),
+      (err: FetcherError) => {
+        assert.equal(err.problem, 'secrets `a`, `b` not found in MLP project `ads`');
+        assert.deepEqual(err.secrets, ['a', 'b']);
+        return true;
+      },
+    );
   });
 
   it('says when no project has exactly that name', async function () {
     route([{ id: 3, name: 'ads-ranking' }], []);
-    await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), /there is no MLP project named `ads`/);
+    await assert.rejects(
+      fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }),
+      /there is no MLP project named `ads`/,
+    );
   });
 
   it('names the identity MLP denied, without retrying', async function () {
     requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
-    requestStub.onSecondCall().resolves(jsonResponse(403, { error: { code: 403, message: 'Access credentials are not sufficient to access this resource' } }));
-    await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => {
-      assert.equal(err.status, 403);
-      assert.equal(err.retryable, false);
-      assert.match(err.problem, /^MLP denied project `ads` to identity `system:serviceaccount:ads:runner` \(MLP said: Access credentials are not sufficient/);
-      assert.equal(err.fix, 'add `system:serviceaccount:ads:runner` to the readers of MLP project `ads`');
-      return true;
-    });
+    requestStub.onSecondCall().resolves(
+      jsonResponse(403, {
+        error: { code: 403, message: 'Access credentials are not sufficient to access this resource' },
+      }),
+    );
+    await assert.rejects(
+      fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }),
+      (err: FetcherError) => {
+        assert.equal(err.status, 403);
+        assert.equal(err.retryable, false);
+        assert.match(
+          err.problem,
+          /^MLP denied project `ads` to identity `system:serviceaccount:ads:runner` \(MLP said: Access credentials are not sufficient/,
+        );
+        assert.equal(err.fix, 'add `system:serviceaccount:ads:runner` to the readers of MLP project `ads`');
+        return true;
+      },
+    );
     assert.equal(requestStub.callCount, 2);
     assert.equal(tokens.identity.firstCall.args[0], 'token-1-abcdef');
   });
 
   it('points at MLP_API_HOST when the projects endpoint is not there', async function () {
     requestStub.resolves(new Response('404 page not found', { status: 404 }));
-    await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => err.status === 404 && /check MLP_API_HOST/.test(err.fix));
+    await assert.rejects(
+      fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }),
+      (err: FetcherError) => err.status === 404 && /check MLP_API_HOST/.test(err.fix),
+    );
   });
 
   it('retries 503 and resets, then succeeds', async function () {
@@ -107,7 +160,10 @@ describe('fetcher/mlp', function () {
 
   it('gives up with exit code 3 when MLP keeps failing past the deadline', async function () {
     requestStub.callsFake(async () => jsonResponse(500, { error: 'boom' }));
-    await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => err.exitCode === EXIT_CODES.deadline && err.status === 500);
+    await assert.rejects(
+      fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }),
+      (err: FetcherError) => err.exitCode === EXIT_CODES.deadline && err.status === 500,
+    );
   });
 
   /** A 200 whose body arrives in `size`-byte chunks, then ends or breaks off with `error`. */
@@ -137,42 +193,76 @@ describe('fetcher/mlp', function () {
       requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
       requestStub.onSecondCall().resolves(chunked(`${list}\n`, size));
       const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['cert', 'empty'] });
-      assert.deepEqual([...values], [['cert', 'ünïcødé "quoted" \\ line\nbreak 😀'], ['empty', '']], `chunks of ${size} bytes`);
+      assert.deepEqual(
+        [...values],
+        [
+          ['cert', 'ünïcødé "quoted" \\ line\nbreak 😀'],
+          ['empty', ''],
+        ],
+        `chunks of ${size} bytes`,
+      );
     }
   });
 
   it('refuses a 200 that is not a list of secrets, without quoting it', async function () {
-    const bodies = ['{"error":"no secrets-value-1"}', '"secrets-value-1"', 'null', '', '  ', '[{"name":"x","data":"secrets-value-1"}] [1]', '[{"data":"secrets-value-1"}]', '["secrets-value-1"]', '<html>secrets-value-1</html>'];
+    const bodies = [
+      '{"error":"no secrets-value-1"}',
+      '"secrets-value-1"',
+      'null',
+      '',
+      '  ',
+      '[{"name":"x","data":"secrets-value-1"}] [1]',
+      '[{"data":"secrets-value-1"}]',
+      '["secrets-value-1"]',
+      '<html>secrets-value-1</html>',
+    ];
     for (const text of bodies) {
       requestStub.reset();
       requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
       requestStub.onSecondCall().resolves(chunked(text, 5));
-      await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => {
-        assert.match(err.problem, /MLP answered "list secrets" with a body that is not the JSON the MLP API describes/, text);
-        assert.doesNotMatch(`${err.problem} ${err.fix}`, /secrets-value/);
-        return true;
-      });
+      await assert.rejects(
+        fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }),
+        (err: FetcherError) => {
+          assert.match(
+            err.problem,
+            /MLP answered "list secrets" with a body that is not the JSON the MLP API describes/,
+            text,
+          );
+          assert.doesNotMatch(`${err.problem} ${err.fix}`, /secrets-value/);
+          return true;
+        },
+      );
     }
   });
 
   it('retries a list whose body breaks off, then succeeds', async function () {
     requestStub.onCall(0).resolves(jsonResponse(200, [ADS]));
-    requestStub.onCall(1).resolves(chunked('[{"id":1,"name":"x","data":"x-val', 8, new TypeError('terminated', { cause: { code: 'ECONNRESET' } })));
+    requestStub
+      .onCall(1)
+      .resolves(
+        chunked('[{"id":1,"name":"x","data":"x-val', 8, new TypeError('terminated', { cause: { code: 'ECONNRESET' } })),
+      );
     requestStub.onCall(2).resolves(jsonResponse(200, [{ id: 1, name: 'x', data: 'x-value-2' }]));
     const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] });
     assert.equal(values.get('x'), 'x-value-2');
     assert.equal(clock.sleeps.length, 1);
     const retried = (deps.http.log as RecordingLogger).lines.find((l) => l.msg === 'retrying');
-    assert.match(String(retried?.reason), /could not read the answer of MLP at http:\/\/mlp:8080 to list secrets \(ECONNRESET\)/);
+    assert.match(
+      String(retried?.reason),
+      /could not read the answer of MLP at http:\/\/mlp:8080 to list secrets \(ECONNRESET\)/,
+    );
   });
 
   it('never quotes a body it cannot parse (it may hold values)', async function () {
     requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
     requestStub.onSecondCall().resolves(new Response('[{"name":"x","data":"half-a-secret-val', { status: 200 }));
-    await assert.rejects(fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }), (err: FetcherError) => {
-      assert.match(err.problem, /not the JSON the MLP API describes/);
-      assert.doesNotMatch(`${err.problem} ${err.fix}`, /half-a-secret/);
-      return true;
-    });
+    await assert.rejects(
+      fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }),
+      (err: FetcherError) => {
+        assert.match(err.problem, /not the JSON the MLP API describes/);
+        assert.doesNotMatch(`${err.problem} ${err.fix}`, /half-a-secret/);
+        return true;
+      },
+    );
   });
 });

@@ -12,7 +12,10 @@ describe('fetcher/redact', function () {
   it('masks the JSON-escaped spelling, as a peer echoing JSON would write it', function () {
     const r = new Redactor();
     r.add('pa"ss\\wo\nrd');
-    assert.equal(r.apply(`body {"error":"bad ${JSON.stringify('pa"ss\\wo\nrd').slice(1, -1)}"}`), 'body {"error":"bad [redacted]"}');
+    assert.equal(
+      r.apply(`body {"error":"bad ${JSON.stringify('pa"ss\\wo\nrd').slice(1, -1)}"}`),
+      'body {"error":"bad [redacted]"}',
+    );
   });
 
   it('masks the longest match first', function () {

@@ -4,7 +4,13 @@ import { backoffMs, DEFAULT_RETRY_POLICY, parseRetryAfter, withRetry } from '../
 import { FakeClock, fakeDeadline } from './helpers.js';
 
 const transient = (extra: Partial<ConstructorParameters<typeof FetcherError>[0]> = {}) =>
-  new FetcherError({ problem: 'MLP failed to list secrets', fix: "check MLP's health", status: 503, retryable: true, ...extra });
+  new FetcherError({
+    problem: 'MLP failed to list secrets',
+    fix: "check MLP's health",
+    status: 503,
+    retryable: true,
+    ...extra,
+  });
 
 describe('fetcher/retry', function () {
   describe('backoffMs (full jitter)', function () {
@@ -58,10 +64,13 @@ describe('fetcher/retry', function () {
       const denied = new FetcherError({ problem: 'denied', fix: 'add reader', status: 403 });
       let calls = 0;
       await assert.rejects(
-        withRetry(async () => {
-          calls++;
-          throw denied;
-        }, { clock, deadline: fakeDeadline(clock, 60_000) }),
+        withRetry(
+          async () => {
+            calls++;
+            throw denied;
+          },
+          { clock, deadline: fakeDeadline(clock, 60_000) },
+        ),
         (err) => err === denied,
       );
       assert.equal(calls, 1);
@@ -83,13 +92,19 @@ describe('fetcher/retry', function () {
     it('gives up at once when Retry-After is past the deadline, saying so (exit code 3)', async function () {
       const clock = new FakeClock();
       await assert.rejects(
-        withRetry(async () => {
-          throw transient({ status: 429, retryAfterMs: 120_000 });
-        }, { clock, deadline: fakeDeadline(clock, 60_000) }),
+        withRetry(
+          async () => {
+            throw transient({ status: 429, retryAfterMs: 120_000 });
+          },
+          { clock, deadline: fakeDeadline(clock, 60_000) },
+        ),
         (err: FetcherError) => {
           assert.equal(err.exitCode, EXIT_CODES.deadline);
           assert.equal(err.status, 429);
-          assert.match(err.problem, /asked to retry after 120 s, past the 60 s deadline; the last attempt failed: MLP failed to list secrets/);
+          assert.match(
+            err.problem,
+            /asked to retry after 120 s, past the 60 s deadline; the last attempt failed: MLP failed to list secrets/,
+          );
           assert.match(err.fix, /raise DAP_DEADLINE_SECONDS/);
           return true;
         },
@@ -102,10 +117,13 @@ describe('fetcher/retry', function () {
       clock.randoms = Array(20).fill(0.99);
       let calls = 0;
       await assert.rejects(
-        withRetry(async () => {
-          calls++;
-          throw transient();
-        }, { clock, deadline: fakeDeadline(clock, 2000) }),
+        withRetry(
+          async () => {
+            calls++;
+            throw transient();
+          },
+          { clock, deadline: fakeDeadline(clock, 2000) },
+        ),
         /next attempt would start after the 2 s deadline/,
       );
       assert.ok(clock.sleeps.reduce((a, b) => a + b, 0) < 2000);
@@ -117,10 +135,13 @@ describe('fetcher/retry', function () {
       clock.randoms = Array(50).fill(0);
       let calls = 0;
       await assert.rejects(
-        withRetry(async () => {
-          calls++;
-          throw transient();
-        }, { clock, deadline: fakeDeadline(clock, 60_000) }),
+        withRetry(
+          async () => {
+            calls++;
+            throw transient();
+          },
+          { clock, deadline: fakeDeadline(clock, 60_000) },
+        ),
         new RegExp(`gave up after ${DEFAULT_RETRY_POLICY.maxAttempts} attempts`),
       );
       assert.equal(calls, DEFAULT_RETRY_POLICY.maxAttempts);
@@ -131,9 +152,12 @@ describe('fetcher/retry', function () {
       const controller = new AbortController();
       controller.abort(new Error('deadline'));
       await assert.rejects(
-        withRetry(async () => {
-          throw transient();
-        }, { clock, deadline: fakeDeadline(clock, 60_000, controller) }),
+        withRetry(
+          async () => {
+            throw transient();
+          },
+          { clock, deadline: fakeDeadline(clock, 60_000, controller) },
+        ),
         /deadline passed/,
       );
     });
@@ -148,7 +172,10 @@ describe('fetcher/retry', function () {
         },
         { clock, deadline: fakeDeadline(clock, 60_000), onRetry: (_e, attempt, delay) => seen.push([attempt, delay]) },
       );
-      assert.deepEqual(seen, [[0, 125], [1, 250]]);
+      assert.deepEqual(seen, [
+        [0, 125],
+        [1, 250],
+      ]);
     });
   });
 });

@@ -2,17 +2,24 @@ import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import {
   AnnotationError,
-  type FlyteSecret,
-  SECRET_ANNOTATION_PREFIX,
   decodeSecretAnnotation,
   encodeSecretAnnotation,
+  type FlyteSecret,
   readSecretAnnotations,
+  SECRET_ANNOTATION_PREFIX,
 } from '../../../webhook/flyte/annotations.js';
 import { encodeBase32 } from '../../../webhook/flyte/base32.js';
 import { formatSecretText } from '../../../webhook/flyte/prototext.js';
 import { arbitrarySecret } from './secret-arbitraries.js';
 
-const secret = (fields: Partial<FlyteSecret>): FlyteSecret => ({ group: '', groupVersion: '', key: '', mountRequirement: 'ANY', envVar: '', ...fields });
+const secret = (fields: Partial<FlyteSecret>): FlyteSecret => ({
+  group: '',
+  groupVersion: '',
+  key: '',
+  mountRequirement: 'ANY',
+  envVar: '',
+  ...fields,
+});
 const annotationOfText = (text: string) => encodeBase32(new TextEncoder().encode(text));
 
 function decodeError(key: string, value: string): AnnotationError {
@@ -33,7 +40,10 @@ describe('Flyte secret annotations', () => {
   describe('decodeSecretAnnotation', () => {
     it('decodes a value Flyte wrote', () => {
       assert.deepEqual(
-        decodeSecretAnnotation('flyte.secrets/s0', 'm4zg54lqhiqce2lzl4txe22voarau12fpe4caitnpfpwwzlzeifg122vnz1f53tfof1ws3tfnvsw34b1ebcu3vs6kzavecq'),
+        decodeSecretAnnotation(
+          'flyte.secrets/s0',
+          'm4zg54lqhiqce2lzl4txe22voarau12fpe4caitnpfpwwzlzeifg122vnz1f53tfof1ws3tfnvsw34b1ebcu3vs6kzavecq',
+        ),
         secret({ group: 'my_group', key: 'my_key', mountRequirement: 'ENV_VAR' }),
       );
     });
@@ -103,11 +113,15 @@ describe('Flyte secret annotations', () => {
 
     it('never echoes secret names beyond the one offending character or token', () => {
       fc.assert(
-        fc.property(arbitrarySecret(), fc.constantFrom('grp: "x"\n', 'key: "\\q"\n', 'mount_requirement: 9\n', 'key: "a"\n', '"'), (s, damage) => {
-          const text = formatSecretText({ ...s, group: 'PAYROLL_DB', key: 'PAYROLL_DB_PASSWORD' });
-          const error = decodeError('flyte.secrets/s0', annotationOfText(`${text}${damage}`));
-          assert.doesNotMatch(error.message, /PAYROLL/);
-        }),
+        fc.property(
+          arbitrarySecret(),
+          fc.constantFrom('grp: "x"\n', 'key: "\\q"\n', 'mount_requirement: 9\n', 'key: "a"\n', '"'),
+          (s, damage) => {
+            const text = formatSecretText({ ...s, group: 'PAYROLL_DB', key: 'PAYROLL_DB_PASSWORD' });
+            const error = decodeError('flyte.secrets/s0', annotationOfText(`${text}${damage}`));
+            assert.doesNotMatch(error.message, /PAYROLL/);
+          },
+        ),
         { numRuns: 200 },
       );
     });
@@ -123,12 +137,17 @@ describe('Flyte secret annotations', () => {
     });
 
     it('writes only lowercase letters and digits 1-6', () => {
-      fc.assert(fc.property(arbitrarySecret(), (s) => assert.match(encodeSecretAnnotation(s), /^[a-z1-6]*$/)), { numRuns: 500 });
+      fc.assert(
+        fc.property(arbitrarySecret(), (s) => assert.match(encodeSecretAnnotation(s), /^[a-z1-6]*$/)),
+        { numRuns: 500 },
+      );
     });
 
     it('round-trips any secret (quotes, backslashes, line ends, NUL, non-ASCII, emoji) through encode and decode', () => {
       fc.assert(
-        fc.property(arbitrarySecret(), (s) => assert.deepEqual(decodeSecretAnnotation('flyte.secrets/s0', encodeSecretAnnotation(s)), s)),
+        fc.property(arbitrarySecret(), (s) =>
+          assert.deepEqual(decodeSecretAnnotation('flyte.secrets/s0', encodeSecretAnnotation(s)), s),
+        ),
         { numRuns: 3000 },
       );
     });
@@ -157,10 +176,24 @@ describe('Flyte secret annotations', () => {
 
     it('orders by numeric index (s2 before s10), whatever the order of the keys', () => {
       const annotations: Record<string, string> = {};
-      for (const i of [10, 2, 0, 11, 1, 3]) annotations[`flyte.secrets/s${i}`] = encodeSecretAnnotation(secret({ key: `k${i}` }));
+      for (const i of [10, 2, 0, 11, 1, 3])
+        annotations[`flyte.secrets/s${i}`] = encodeSecretAnnotation(secret({ key: `k${i}` }));
       const result = readSecretAnnotations(annotations);
-      assert.deepEqual(result.secrets.map((s) => s.annotation), ['flyte.secrets/s0', 'flyte.secrets/s1', 'flyte.secrets/s2', 'flyte.secrets/s3', 'flyte.secrets/s10', 'flyte.secrets/s11']);
-      assert.deepEqual(result.secrets.map((s) => s.secret.key), ['k0', 'k1', 'k2', 'k3', 'k10', 'k11']);
+      assert.deepEqual(
+        result.secrets.map((s) => s.annotation),
+        [
+          'flyte.secrets/s0',
+          'flyte.secrets/s1',
+          'flyte.secrets/s2',
+          'flyte.secrets/s3',
+          'flyte.secrets/s10',
+          'flyte.secrets/s11',
+        ],
+      );
+      assert.deepEqual(
+        result.secrets.map((s) => s.secret.key),
+        ['k0', 'k1', 'k2', 'k3', 'k10', 'k11'],
+      );
     });
 
     it('reads keys Flyte would also read but never writes (non-numeric suffix) after the numbered ones', () => {
@@ -170,7 +203,10 @@ describe('Flyte secret annotations', () => {
         'flyte.secrets/s1': encodeSecretAnnotation(a),
         'flyte.secrets/s01': encodeSecretAnnotation(a),
       });
-      assert.deepEqual(result.secrets.map((s) => s.annotation), ['flyte.secrets/s01', 'flyte.secrets/s1', 'flyte.secrets/s', 'flyte.secrets/sx']);
+      assert.deepEqual(
+        result.secrets.map((s) => s.annotation),
+        ['flyte.secrets/s01', 'flyte.secrets/s1', 'flyte.secrets/s', 'flyte.secrets/sx'],
+      );
     });
 
     it('collects every error and still returns the good secrets', () => {

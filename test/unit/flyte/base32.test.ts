@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { Base32Error, FLYTE_BASE32_ALPHABET, decodeBase32, encodeBase32 } from '../../../webhook/flyte/base32.js';
+import { Base32Error, decodeBase32, encodeBase32, FLYTE_BASE32_ALPHABET } from '../../../webhook/flyte/base32.js';
 
 const ascii = (text: string) => new TextEncoder().encode(text);
 
@@ -9,7 +9,8 @@ function referenceEncode(bytes: Uint8Array): string {
   const bits = [...bytes].map((b) => b.toString(2).padStart(8, '0')).join('');
   const padded = bits.padEnd(Math.ceil(bits.length / 5) * 5, '0');
   let out = '';
-  for (let i = 0; i < padded.length; i += 5) out += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[Number.parseInt(padded.slice(i, i + 5), 2)];
+  for (let i = 0; i < padded.length; i += 5)
+    out += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[Number.parseInt(padded.slice(i, i + 5), 2)];
   return out.toLowerCase().replace(/[2-7]/g, (d) => String(Number(d) - 1));
 }
 
@@ -27,7 +28,10 @@ describe("Flyte's base32", () => {
   it('uses the alphabet a-z then 1-6 (flytepropeller pkg/utils/encoder.go)', () => {
     assert.equal(FLYTE_BASE32_ALPHABET, 'abcdefghijklmnopqrstuvwxyz123456');
     // The 5-bit values 0, 1, ..., 31 in a row.
-    const counting = Uint8Array.from([0x00, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6, 0x35, 0xcf, 0x84, 0x65, 0x3a, 0x56, 0xd7, 0xc6, 0x75, 0xbe, 0x77, 0xdf]);
+    const counting = Uint8Array.from([
+      0x00, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6, 0x35, 0xcf, 0x84, 0x65, 0x3a, 0x56, 0xd7, 0xc6, 0x75, 0xbe, 0x77,
+      0xdf,
+    ]);
     assert.equal(encodeBase32(counting), FLYTE_BASE32_ALPHABET);
     assert.deepEqual(decodeBase32(FLYTE_BASE32_ALPHABET), counting);
   });
@@ -43,23 +47,37 @@ describe("Flyte's base32", () => {
   });
 
   it('matches RFC 4648 base32 with the alphabet swapped and the padding dropped, for any bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => assert.equal(encodeBase32(bytes), referenceEncode(bytes))), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) =>
+        assert.equal(encodeBase32(bytes), referenceEncode(bytes)),
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it('decodes what it encodes, for any bytes', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => assert.deepEqual(decodeBase32(encodeBase32(bytes)), bytes)), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) =>
+        assert.deepEqual(decodeBase32(encodeBase32(bytes)), bytes),
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it("ignores CR and LF anywhere, as Go's DecodeString does", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 40 }), fc.array(fc.tuple(fc.nat(), fc.constantFrom('\n', '\r', '\r\n'))), (bytes, breaks) => {
-        let text = encodeBase32(bytes);
-        for (const [at, lineEnd] of breaks) {
-          const i = at % (text.length + 1);
-          text = text.slice(0, i) + lineEnd + text.slice(i);
-        }
-        assert.deepEqual(decodeBase32(text), bytes);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 40 }),
+        fc.array(fc.tuple(fc.nat(), fc.constantFrom('\n', '\r', '\r\n'))),
+        (bytes, breaks) => {
+          let text = encodeBase32(bytes);
+          for (const [at, lineEnd] of breaks) {
+            const i = at % (text.length + 1);
+            text = text.slice(0, i) + lineEnd + text.slice(i);
+          }
+          assert.deepEqual(decodeBase32(text), bytes);
+        },
+      ),
     );
   });
 

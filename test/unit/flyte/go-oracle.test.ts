@@ -8,7 +8,12 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { encodeSecretAnnotation } from '../../../webhook/flyte/annotations.js';
 import { Base32Error, decodeBase32 } from '../../../webhook/flyte/base32.js';
-import { type FlyteSecret, TextFormatError, formatSecretText, parseSecretText } from '../../../webhook/flyte/prototext.js';
+import {
+  type FlyteSecret,
+  formatSecretText,
+  parseSecretText,
+  TextFormatError,
+} from '../../../webhook/flyte/prototext.js';
 import { ACCEPTED, REJECTED } from './text-format-cases.js';
 
 type JsonBytes = string | { base64: string };
@@ -18,14 +23,23 @@ interface Oracle {
     text?: string;
     textBase64?: string;
     go:
-      | { ok: true; group: JsonBytes; groupVersion: JsonBytes; key: JsonBytes; envVar: JsonBytes; mountRequirement: number }
+      | {
+          ok: true;
+          group: JsonBytes;
+          groupVersion: JsonBytes;
+          key: JsonBytes;
+          envVar: JsonBytes;
+          mountRequirement: number;
+        }
       | { ok: false; error?: string; panic?: string };
   }[];
   base32: { annotation: string; go: { ok: true; bytesBase64: string } | { ok: false; error: string } }[];
   print: { secret: FlyteSecret; go: { text: string; annotation: string } }[];
 }
 
-const oracle = JSON.parse(readFileSync(new URL('../../fixtures/flyte-go-oracle.json', import.meta.url), 'utf8')) as Oracle;
+const oracle = JSON.parse(
+  readFileSync(new URL('../../fixtures/flyte-go-oracle.json', import.meta.url), 'utf8'),
+) as Oracle;
 const MOUNTS = ['ANY', 'ENV_VAR', 'FILE'] as const;
 
 function outcome(run: () => unknown): { value?: unknown; error?: Error } {
@@ -39,7 +53,8 @@ function outcome(run: () => unknown): { value?: unknown; error?: Error } {
 describe("same answers as Flyte's Go code (golang/protobuf v1.5.4, Go base32)", () => {
   it('the fixture covers every documented text-format case', () => {
     const names = new Set(oracle.parse.map((c) => c.name));
-    for (const c of [...ACCEPTED, ...REJECTED]) assert.ok(names.has(c.name), `regenerate the fixture: "${c.name}" is missing`);
+    for (const c of [...ACCEPTED, ...REJECTED])
+      assert.ok(names.has(c.name), `regenerate the fixture: "${c.name}" is missing`);
   });
 
   it('documented cases: Go accepts exactly the accepted ones, and the stricter-than-Go ones', () => {
@@ -52,10 +67,12 @@ describe("same answers as Flyte's Go code (golang/protobuf v1.5.4, Go base32)", 
     let accepted = 0;
     let stricter = 0;
     for (const c of oracle.parse) {
-      const bytes = c.text !== undefined ? new TextEncoder().encode(c.text) : Uint8Array.from(Buffer.from(c.textBase64!, 'base64'));
+      const bytes =
+        c.text !== undefined ? new TextEncoder().encode(c.text) : Uint8Array.from(Buffer.from(c.textBase64!, 'base64'));
       const label = c.name ?? JSON.stringify(Buffer.from(bytes).toString('latin1'));
       const ours = outcome(() => parseSecretText(bytes));
-      if (ours.error && !(ours.error instanceof TextFormatError)) assert.fail(`${label}: unexpected ${String(ours.error)}`);
+      if (ours.error && !(ours.error instanceof TextFormatError))
+        assert.fail(`${label}: unexpected ${String(ours.error)}`);
       const go = c.go;
       if (!go.ok) {
         assert.ok(ours.error, `${label}: Go rejects it (${go.error ?? go.panic}), we accept it`);
@@ -71,7 +88,11 @@ describe("same answers as Flyte's Go code (golang/protobuf v1.5.4, Go base32)", 
       }
       accepted++;
       assert.ifError(ours.error);
-      assert.deepEqual(ours.value, { group: go.group, groupVersion: go.groupVersion, key: go.key, mountRequirement: mount, envVar: go.envVar }, label);
+      assert.deepEqual(
+        ours.value,
+        { group: go.group, groupVersion: go.groupVersion, key: go.key, mountRequirement: mount, envVar: go.envVar },
+        label,
+      );
     }
     assert.ok(accepted > 100 && stricter > 5, `fixture too thin: ${accepted} accepted, ${stricter} stricter`);
   });
@@ -79,15 +100,23 @@ describe("same answers as Flyte's Go code (golang/protobuf v1.5.4, Go base32)", 
   it('base32: decodes as Go decodes', () => {
     for (const c of oracle.base32) {
       const ours = outcome(() => decodeBase32(c.annotation));
-      if (ours.error && !(ours.error instanceof Base32Error)) assert.fail(`${JSON.stringify(c.annotation)}: unexpected ${String(ours.error)}`);
+      if (ours.error && !(ours.error instanceof Base32Error))
+        assert.fail(`${JSON.stringify(c.annotation)}: unexpected ${String(ours.error)}`);
       if (!c.go.ok) {
         assert.ok(ours.error, `${JSON.stringify(c.annotation)}: Go rejects it (${c.go.error}), we accept it`);
       } else if (ours.error) {
         // Only where Go drops a trailing group of 1, 3 or 6 characters without a word.
         const length = c.annotation.replace(/[\r\n]/g, '').length;
-        assert.ok([1, 3, 6].includes(length % 8), `${JSON.stringify(c.annotation)}: Go accepts it, we reject it: ${ours.error.message}`);
+        assert.ok(
+          [1, 3, 6].includes(length % 8),
+          `${JSON.stringify(c.annotation)}: Go accepts it, we reject it: ${ours.error.message}`,
+        );
       } else {
-        assert.deepEqual(Buffer.from(ours.value as Uint8Array), Buffer.from(c.go.bytesBase64, 'base64'), JSON.stringify(c.annotation));
+        assert.deepEqual(
+          Buffer.from(ours.value as Uint8Array),
+          Buffer.from(c.go.bytesBase64, 'base64'),
+          JSON.stringify(c.annotation),
+        );
       }
     }
   });

@@ -1,18 +1,19 @@
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import {
-  type FlyteSecret,
-  type MountRequirement,
-  TextFormatError,
   emptySecret,
+  type FlyteSecret,
   formatSecretText,
+  type MountRequirement,
   parseGoInt32,
   parseSecretText,
+  TextFormatError,
 } from '../../../webhook/flyte/prototext.js';
-import { ACCEPTED, REJECTED, type TextFormatCase } from './text-format-cases.js';
 import { arbitrarySecret, respell } from './secret-arbitraries.js';
+import { ACCEPTED, REJECTED, type TextFormatCase } from './text-format-cases.js';
 
-const bytesOf = (text: TextFormatCase['text']) => (typeof text === 'string' ? new TextEncoder().encode(text) : Uint8Array.from(text));
+const bytesOf = (text: TextFormatCase['text']) =>
+  typeof text === 'string' ? new TextEncoder().encode(text) : Uint8Array.from(text);
 const parseText = (text: string) => parseSecretText(new TextEncoder().encode(text));
 
 function parseError(text: TextFormatCase['text']): TextFormatError {
@@ -88,7 +89,27 @@ describe('flyteidl.core.Secret text format: parser', () => {
   });
 
   it('never fails with anything but a TextFormatError, on near-valid texts', () => {
-    const pieces = ['key', 'group', 'mount_requirement', ':', ' ', '\n', '"', "'", '\\', '\\x', '\\u', '\\0', '1', 'FILE', ';', ',', '#', 'é', '\0'];
+    const pieces = [
+      'key',
+      'group',
+      'mount_requirement',
+      ':',
+      ' ',
+      '\n',
+      '"',
+      "'",
+      '\\',
+      '\\x',
+      '\\u',
+      '\\0',
+      '1',
+      'FILE',
+      ';',
+      ',',
+      '#',
+      'é',
+      '\0',
+    ];
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 30 }), (parts) => {
         try {
@@ -116,7 +137,10 @@ describe('flyteidl.core.Secret text format: printer (proto.MarshalTextString)', 
   const full: FlyteSecret = { group: 'g', groupVersion: 'v', key: 'k', mountRequirement: 'FILE', envVar: 'E' };
 
   it('writes one name: value line per non-default field, in field-number order', () => {
-    assert.equal(formatSecretText(full), 'group: "g"\ngroup_version: "v"\nkey: "k"\nmount_requirement: FILE\nenv_var: "E"\n');
+    assert.equal(
+      formatSecretText(full),
+      'group: "g"\ngroup_version: "v"\nkey: "k"\nmount_requirement: FILE\nenv_var: "E"\n',
+    );
   });
 
   it('leaves out empty strings and ANY (the defaults)', () => {
@@ -131,7 +155,10 @@ describe('flyteidl.core.Secret text format: printer (proto.MarshalTextString)', 
   });
 
   it('escapes \\n \\r \\t \\" \\\\ by name, other bytes outside 0x20-0x7E in octal, and leaves \' alone', () => {
-    assert.equal(formatSecretText({ ...emptySecret(), key: 'a\nb\rc\td"e\\f\'g' }), 'key: "a\\nb\\rc\\td\\"e\\\\f\'g"\n');
+    assert.equal(
+      formatSecretText({ ...emptySecret(), key: 'a\nb\rc\td"e\\f\'g' }),
+      'key: "a\\nb\\rc\\td\\"e\\\\f\'g"\n',
+    );
     assert.equal(formatSecretText({ ...emptySecret(), key: '\0\x07\x1f\x7f ~' }), 'key: "\\000\\007\\037\\177 ~"\n');
   });
 
@@ -164,12 +191,44 @@ describe('flyteidl.core.Secret text format: printer (proto.MarshalTextString)', 
 
 describe("Go's strconv.ParseInt(s, 0, 32) for numeric enums", () => {
   const cases: [string, number | undefined][] = [
-    ['0', 0], ['7', 7], ['+7', 7], ['-7', -7], ['-0', 0], ['007', 7], ['010', 8], ['0o10', 8], ['0O10', 8],
-    ['0x1f', 31], ['0X1F', 31], ['0b101', 5], ['0B1', 1], ['1_000', 1000], ['0x_1f', 31], ['0_7', 7],
-    ['2147483647', 2147483647], ['-2147483648', -2147483648], ['2147483648', undefined], ['-2147483649', undefined],
-    ['', undefined], ['+', undefined], ['-', undefined], ['08', undefined], ['0b2', undefined], ['0x', undefined], ['0b', undefined],
-    ['0o', undefined], ['_1', undefined], ['1_', undefined], ['1__0', undefined], ['0x_', undefined], ['1.0', undefined],
-    ['1e3', undefined], ['+-1', undefined], ['ANY', undefined], ['0xg', undefined], ['1_0x', undefined],
+    ['0', 0],
+    ['7', 7],
+    ['+7', 7],
+    ['-7', -7],
+    ['-0', 0],
+    ['007', 7],
+    ['010', 8],
+    ['0o10', 8],
+    ['0O10', 8],
+    ['0x1f', 31],
+    ['0X1F', 31],
+    ['0b101', 5],
+    ['0B1', 1],
+    ['1_000', 1000],
+    ['0x_1f', 31],
+    ['0_7', 7],
+    ['2147483647', 2147483647],
+    ['-2147483648', -2147483648],
+    ['2147483648', undefined],
+    ['-2147483649', undefined],
+    ['', undefined],
+    ['+', undefined],
+    ['-', undefined],
+    ['08', undefined],
+    ['0b2', undefined],
+    ['0x', undefined],
+    ['0b', undefined],
+    ['0o', undefined],
+    ['_1', undefined],
+    ['1_', undefined],
+    ['1__0', undefined],
+    ['0x_', undefined],
+    ['1.0', undefined],
+    ['1e3', undefined],
+    ['+-1', undefined],
+    ['ANY', undefined],
+    ['0xg', undefined],
+    ['1_0x', undefined],
   ];
   for (const [text, expected] of cases) {
     it(`${JSON.stringify(text)} -> ${String(expected)}`, () => assert.equal(parseGoInt32(text), expected));

@@ -3,25 +3,53 @@ import fc from 'fast-check';
 import type { FlyteSecret, MountRequirement } from '../../../webhook/flyte/prototext.js';
 
 /** Characters that stress the escaping: quotes, backslash, line ends, NUL, DEL, BOM, non-ASCII, emoji. */
-const TRICKY = ['"', "'", '\\', '\n', '\r', '\t', '\0', '\x7f', '\ufeff', '#', ':', ';', ' ', 'é', 'Ω', '😀', '\u{10ffff}', '\\n', '\\377'];
+const TRICKY = [
+  '"',
+  "'",
+  '\\',
+  '\n',
+  '\r',
+  '\t',
+  '\0',
+  '\x7f',
+  '\ufeff',
+  '#',
+  ':',
+  ';',
+  ' ',
+  'é',
+  'Ω',
+  '😀',
+  '\u{10ffff}',
+  '\\n',
+  '\\377',
+];
 
 /** Any well-formed string (full Unicode), biased towards the tricky characters. */
 const arbitrarySecretString = (): fc.Arbitrary<string> =>
   fc.oneof(
     { weight: 1, arbitrary: fc.constant('') },
-    { weight: 3, arbitrary: fc.string({ unit: fc.oneof(fc.constantFrom(...TRICKY), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 }) },
+    {
+      weight: 3,
+      arbitrary: fc.string({
+        unit: fc.oneof(fc.constantFrom(...TRICKY), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })),
+        maxLength: 12,
+      }),
+    },
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 20 }) },
     { weight: 1, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.-]{1,20}$/) },
   );
 
 export const arbitrarySecret = (): fc.Arbitrary<FlyteSecret> =>
-  fc.record({
-    group: arbitrarySecretString(),
-    groupVersion: arbitrarySecretString(),
-    key: arbitrarySecretString(),
-    mountRequirement: fc.constantFrom<MountRequirement>('ANY', 'ENV_VAR', 'FILE'),
-    envVar: arbitrarySecretString(),
-  }).map((secret) => ({ ...secret })); // fc.record builds null-prototype objects
+  fc
+    .record({
+      group: arbitrarySecretString(),
+      groupVersion: arbitrarySecretString(),
+      key: arbitrarySecretString(),
+      mountRequirement: fc.constantFrom<MountRequirement>('ANY', 'ENV_VAR', 'FILE'),
+      envVar: arbitrarySecretString(),
+    })
+    .map((secret) => ({ ...secret })); // fc.record builds null-prototype objects
 
 const FIELDS = [
   ['group', 'group'],
@@ -37,8 +65,17 @@ const NUMBER_SPELLINGS: Record<MountRequirement, string[]> = {
   FILE: ['FILE', '2', '+2', '02', '0x2', '0x_2', '0O2', '0b10', '0_2'],
 };
 const NAMED_ESCAPES: Record<string, string[]> = {
-  '\n': ['\\n'], '\r': ['\\r'], '\t': ['\\t'], '\x07': ['\\a'], '\b': ['\\b'], '\f': ['\\f'], '\v': ['\\v'],
-  '?': ['\\?'], "'": ["\\'"], '"': ['\\"'], '\\': ['\\\\'],
+  '\n': ['\\n'],
+  '\r': ['\\r'],
+  '\t': ['\\t'],
+  '\x07': ['\\a'],
+  '\b': ['\\b'],
+  '\f': ['\\f'],
+  '\v': ['\\v'],
+  '?': ['\\?'],
+  "'": ["\\'"],
+  '"': ['\\"'],
+  '\\': ['\\\\'],
 };
 const GAPS = [' ', '\n', '\t', '\r\n', '  # a comment\n'];
 
@@ -62,7 +99,8 @@ export function respell(secret: FlyteSecret, tape: readonly number[]): string {
     const value = secret[prop];
     const isDefault = value === '' || value === 'ANY';
     if (isDefault && choose([true, false])) continue;
-    const spelled = prop === 'mountRequirement' ? choose(NUMBER_SPELLINGS[value as MountRequirement]) : spellString(value, choose);
+    const spelled =
+      prop === 'mountRequirement' ? choose(NUMBER_SPELLINGS[value as MountRequirement]) : spellString(value, choose);
     text += `${name}${choose(['', ' ', '\t'])}:${choose(['', ' ', '\n'])}${spelled}${choose(['', ';', ','])}${choose(GAPS)}`;
   }
   return text;

@@ -9,12 +9,23 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { create, createFileRegistry, type DescMessage } from '@bufbuild/protobuf';
 import { fromText, toText } from '@bufbuild/protobuf/txtpb';
-import { FieldDescriptorProto_Label as Label, FieldDescriptorProto_Type as Type, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import {
+  FileDescriptorProtoSchema,
+  FieldDescriptorProto_Label as Label,
+  FieldDescriptorProto_Type as Type,
+} from '@bufbuild/protobuf/wkt';
 import { formatSecretText } from '../../../webhook/flyte/prototext.js';
 
 /** flyteidl/core/security.proto's Secret, built in place (as go-oracle/main.go does). */
 function secretSchema(): DescMessage {
-  const field = (name: string, number: number, jsonName: string, type = Type.STRING, typeName?: string) => ({ name, number, jsonName, type, typeName, label: Label.OPTIONAL });
+  const field = (name: string, number: number, jsonName: string, type = Type.STRING, typeName?: string) => ({
+    name,
+    number,
+    jsonName,
+    type,
+    typeName,
+    label: Label.OPTIONAL,
+  });
   const file = create(FileDescriptorProtoSchema, {
     name: 'flyteidl/core/security.proto',
     package: 'flyteidl.core',
@@ -29,7 +40,16 @@ function secretSchema(): DescMessage {
           field('mount_requirement', 4, 'mountRequirement', Type.ENUM, '.flyteidl.core.Secret.MountType'),
           field('env_var', 5, 'envVar'),
         ],
-        enumType: [{ name: 'MountType', value: [{ name: 'ANY', number: 0 }, { name: 'ENV_VAR', number: 1 }, { name: 'FILE', number: 2 }] }],
+        enumType: [
+          {
+            name: 'MountType',
+            value: [
+              { name: 'ANY', number: 0 },
+              { name: 'ENV_VAR', number: 1 },
+              { name: 'FILE', number: 2 },
+            ],
+          },
+        ],
       },
     ],
   });
@@ -41,7 +61,9 @@ interface OracleParse {
   text?: string;
   go: { ok: boolean; error?: string };
 }
-const oracle = JSON.parse(readFileSync(new URL('../../fixtures/flyte-go-oracle.json', import.meta.url), 'utf8')) as { parse: OracleParse[] };
+const oracle = JSON.parse(readFileSync(new URL('../../fixtures/flyte-go-oracle.json', import.meta.url), 'utf8')) as {
+  parse: OracleParse[];
+};
 const Secret = secretSchema();
 const txtpbAccepts = (text: string) => {
   try {
@@ -52,9 +74,12 @@ const txtpbAccepts = (text: string) => {
   }
 };
 
-describe('@bufbuild/protobuf txtpb against Flyte\'s Go text format (why prototext.ts stays)', () => {
-  const named = oracle.parse.filter((c): c is OracleParse & { name: string; text: string } => c.name !== undefined && c.text !== undefined);
-  const differ = (goOk: boolean) => named.filter((c) => c.go.ok === goOk && txtpbAccepts(c.text) !== goOk).map((c) => c.name);
+describe("@bufbuild/protobuf txtpb against Flyte's Go text format (why prototext.ts stays)", () => {
+  const named = oracle.parse.filter(
+    (c): c is OracleParse & { name: string; text: string } => c.name !== undefined && c.text !== undefined,
+  );
+  const differ = (goOk: boolean) =>
+    named.filter((c) => c.go.ok === goOk && txtpbAccepts(c.text) !== goOk).map((c) => c.name);
 
   it('accepts texts Go rejects (the webhook would read a secret Flyte refuses)', () => {
     assert.deepEqual(differ(false), [
@@ -83,7 +108,10 @@ describe('@bufbuild/protobuf txtpb against Flyte\'s Go text format (why prototex
   });
 
   it('names no position in its errors (ours: line and column)', () => {
-    assert.throws(() => fromText(Secret, 'key: "k"\ngrp: "g"\n'), (err: Error) => !/line|column|:\d+/.test(err.message));
+    assert.throws(
+      () => fromText(Secret, 'key: "k"\ngrp: "g"\n'),
+      (err: Error) => !/line|column|:\d+/.test(err.message),
+    );
   });
 
   it('writes non-ASCII and control characters unlike Go (\\x.. and raw UTF-8, Go: octal bytes)', () => {

@@ -3,10 +3,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  type FlyteSecret,
-  type MountRequirement,
   decodeSecretAnnotation,
   encodeSecretAnnotation,
+  type FlyteSecret,
+  type MountRequirement,
   readSecretAnnotations,
 } from '../../../webhook/flyte/annotations.js';
 import { decodeBase32 } from '../../../webhook/flyte/base32.js';
@@ -16,7 +16,13 @@ import { skipFor } from '../../support/skips.js';
 /** One worked example from Flyte's sources and fixtures (contract.md §1). */
 interface Vector {
   name: string;
-  secret: { group?: string; group_version?: string; key?: string; mount_requirement?: MountRequirement; env_var?: string };
+  secret: {
+    group?: string;
+    group_version?: string;
+    key?: string;
+    mount_requirement?: MountRequirement;
+    env_var?: string;
+  };
   annotation_key: string;
   annotation_value: string;
   text_format: string;
@@ -39,7 +45,10 @@ function sharedReference(): string | undefined {
     const gitdir = /^gitdir: (.*)$/m.exec(readFileSync(dotGit, 'utf8'))?.[1];
     if (gitdir) roots.push(join(dirname(dirname(dirname(resolve(checkout, gitdir.trim())))), '..', 'shared'));
   }
-  return roots.filter((r): r is string => !!r).map((r) => join(r, 'reference', 'flyte-secret-vectors.json')).find((f) => existsSync(f));
+  return roots
+    .filter((r): r is string => !!r)
+    .map((r) => join(r, 'reference', 'flyte-secret-vectors.json'))
+    .find((f) => existsSync(f));
 }
 
 const secretOf = (v: Vector): FlyteSecret => ({
@@ -53,8 +62,16 @@ const secretOf = (v: Vector): FlyteSecret => ({
 describe('Flyte secret vectors (test/fixtures/flyte-secret-vectors.json)', () => {
   it('the fixture equals the shared reference copy, where one is present', function () {
     const shared = sharedReference();
-    if (shared === undefined) skipFor(this, 'no shared/reference copy visible (set DAP_SHARED_DIR to compare); the in-repo fixture is tested below');
-    assert.deepEqual(fixture, JSON.parse(readFileSync(shared, 'utf8')), `test/fixtures/flyte-secret-vectors.json differs from ${shared}`);
+    if (shared === undefined)
+      skipFor(
+        this,
+        'no shared/reference copy visible (set DAP_SHARED_DIR to compare); the in-repo fixture is tested below',
+      );
+    assert.deepEqual(
+      fixture,
+      JSON.parse(readFileSync(shared, 'utf8')),
+      `test/fixtures/flyte-secret-vectors.json differs from ${shared}`,
+    );
   });
 
   it('has vectors to check', () => {

@@ -40,11 +40,20 @@ describe('webhook server app: internal errors', function () {
 
   it('answers 500 with a generic message and an error id that the log line carries', async function () {
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/mutate', method: 'POST', headers: { 'content-type': 'application/json' } }, (r) => {
-        let body = '';
-        r.on('data', (c: Buffer) => (body += c.toString()));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: (server.address() as AddressInfo).port,
+          path: '/mutate',
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+        },
+        (r) => {
+          let body = '';
+          r.on('data', (c: Buffer) => (body += c.toString()));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+        },
+      );
       req.on('error', reject);
       req.end('{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u"}}');
     });

@@ -16,7 +16,10 @@ function settings(env: Record<string, string> = {}): RegistrationSettings {
 describe('webhook server registration: the desired configuration', function () {
   it('references the Service by default (namespace from the pod) and a URL when WEBHOOK_URL is set', function () {
     const svc = desiredConfiguration(settings(), 'Q0E=');
-    assert.deepEqual(svc.webhooks?.[0]?.clientConfig, { service: { name: 'dap-secret-webhook', namespace: 'dap-system', port: 443, path: '/mutate' }, caBundle: 'Q0E=' });
+    assert.deepEqual(svc.webhooks?.[0]?.clientConfig, {
+      service: { name: 'dap-secret-webhook', namespace: 'dap-system', port: 443, path: '/mutate' },
+      caBundle: 'Q0E=',
+    });
     const url = desiredConfiguration(settings({ WEBHOOK_URL: 'https://hooks.example:9443/x' }), 'Q0E=');
     assert.deepEqual(url.webhooks?.[0]?.clientConfig, { url: 'https://hooks.example:9443/x', caBundle: 'Q0E=' });
   });
@@ -34,11 +37,24 @@ describe('webhook server registration: the desired configuration', function () {
   it('omits namespaceSelector unless configured', function () {
     assert.ok(!('namespaceSelector' in desiredConfiguration(settings(), undefined).webhooks![0]!));
     const sel = { matchExpressions: [{ key: 'flyte', operator: 'Exists' }] };
-    assert.deepEqual(desiredConfiguration(settings({ WEBHOOK_NAMESPACE_SELECTOR: JSON.stringify(sel) }), undefined).webhooks![0]!.namespaceSelector, sel);
+    assert.deepEqual(
+      desiredConfiguration(settings({ WEBHOOK_NAMESPACE_SELECTOR: JSON.stringify(sel) }), undefined).webhooks![0]!
+        .namespaceSelector,
+      sel,
+    );
   });
 
   it('describes API errors in one line, with the RBAC fix for 403', function () {
-    const err = new ApiException(403, 'HTTP-Code: 403\nMessage: ...\nBody: ...\nHeaders: ...', JSON.stringify({ kind: 'Status', message: 'mutatingwebhookconfigurations.admissionregistration.k8s.io "x" is forbidden: User "u" cannot get resource' }), {});
+    const err = new ApiException(
+      403,
+      'HTTP-Code: 403\nMessage: ...\nBody: ...\nHeaders: ...',
+      JSON.stringify({
+        kind: 'Status',
+        message:
+          'mutatingwebhookconfigurations.admissionregistration.k8s.io "x" is forbidden: User "u" cannot get resource',
+      }),
+      {},
+    );
     assert.equal(
       describeKubeError(err),
       'HTTP 403: mutatingwebhookconfigurations.admissionregistration.k8s.io "x" is forbidden: User "u" cannot get resource (grant this service account get, create and update on mutatingwebhookconfigurations)',

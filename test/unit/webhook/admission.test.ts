@@ -1,20 +1,30 @@
 import { strict as assert } from 'node:assert';
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
-import fc from 'fast-check';
 import type { V1Pod } from '@kubernetes/client-node';
-import { InvalidReviewError, admit } from '../../../webhook/admission.js';
+import fc from 'fast-check';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import { isDnsSubdomain, isSecretDataKey, validatePlan } from '../../../contract/plan.js';
+import { admit, InvalidReviewError } from '../../../webhook/admission.js';
 import { encodeSecretAnnotation, type FlyteSecret } from '../../../webhook/flyte/annotations.js';
 import { injectSecrets, perPodSecretName } from '../../../webhook/mutate/inject.js';
-import { isDnsSubdomain, isSecretDataKey, validatePlan } from '../../../contract/plan.js';
 import { podReview } from '../../../webhook/render.js';
 import { goldenConfig } from '../../support/goldens.js';
 
 const config = goldenConfig();
-const secret = (key: string, mountRequirement: FlyteSecret['mountRequirement'], group = 'g', extra: Partial<FlyteSecret> = {}): FlyteSecret => ({ group, groupVersion: '', key, mountRequirement, envVar: '', ...extra });
+const secret = (
+  key: string,
+  mountRequirement: FlyteSecret['mountRequirement'],
+  group = 'g',
+  extra: Partial<FlyteSecret> = {},
+): FlyteSecret => ({ group, groupVersion: '', key, mountRequirement, envVar: '', ...extra });
 
 function pod(secrets: FlyteSecret[], labels: Record<string, string> = { 'inject-flyte-secrets': 'true' }): V1Pod {
   const annotations = Object.fromEntries(secrets.map((s, i) => [`flyte.secrets/s${i}`, encodeSecretAnnotation(s)]));
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'task-pod', namespace: 'proj-dev', labels, annotations }, spec: { containers: [{ name: 'main', image: 'python:3.11' }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'task-pod', namespace: 'proj-dev', labels, annotations },
+    spec: { containers: [{ name: 'main', image: 'python:3.11' }] },
+  };
 }
 
 const review = (p: V1Pod, uid = 'uid-1', overrides: Record<string, unknown> = {}) => {
@@ -23,13 +33,33 @@ const review = (p: V1Pod, uid = 'uid-1', overrides: Record<string, unknown> = {}
   return r;
 };
 
-type Resp = { uid: string; allowed: boolean; patch?: string; patchType?: string; status?: { code: number; message: string }; warnings?: string[] };
+type Resp = {
+  uid: string;
+  allowed: boolean;
+  patch?: string;
+  patchType?: string;
+  status?: { code: number; message: string };
+  warnings?: string[];
+};
 const resp = (result: ReturnType<typeof admit>) => result.review.response as Resp;
-const applied = (original: V1Pod, r: Resp) => fastJsonPatch.applyPatch(structuredClone(original), JSON.parse(Buffer.from(r.patch!, 'base64').toString()) as Operation[], true, false).newDocument;
+const applied = (original: V1Pod, r: Resp) =>
+  fastJsonPatch.applyPatch(
+    structuredClone(original),
+    JSON.parse(Buffer.from(r.patch!, 'base64').toString()) as Operation[],
+    true,
+    false,
+  ).newDocument;
 
 describe('admission (AdmissionReview v1 in, AdmissionReview v1 out)', () => {
   it('rejects a body that is not an AdmissionReview request', () => {
-    for (const body of [null, [], 'x', { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'u' } }, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '' } }]) {
+    for (const body of [
+      null,
+      [],
+      'x',
+      { apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'u' } },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' },
+      { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: '' } },
+    ]) {
       assert.throws(() => admit(body, config), InvalidReviewError);
     }
   });
@@ -111,7 +141,10 @@ describe('admission (AdmissionReview v1 in, AdmissionReview v1 out)', () => {
 });
 
 const dnsLabel = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/);
-const dnsSubdomain = fc.array(dnsLabel, { minLength: 1, maxLength: 6 }).map((labels) => labels.join('.')).filter((n) => n.length <= 253);
+const dnsSubdomain = fc
+  .array(dnsLabel, { minLength: 1, maxLength: 6 })
+  .map((labels) => labels.join('.'))
+  .filter((n) => n.length <= 253);
 
 describe('malformed pod specs are left to the API server, never a 500', () => {
   it('treats containers: null (as Go serialises a nil slice) as no containers', () => {
@@ -132,12 +165,18 @@ describe('the per-pod Secret name', () => {
     );
   });
 
-  it('names a pod\'s Secret after its name, or after its generateName cut where the API server cuts it (58), in a form of its own', () => {
+  it("names a pod's Secret after its name, or after its generateName cut where the API server cuts it (58), in a form of its own", () => {
     const long = `${'g'.repeat(57)}-${'h'.repeat(20)}-`;
     assert.match(perPodSecretName({ metadata: { name: 'wf-n0-0' } }, 'u'), /^wf-n0-0-flyte-secrets-[0-9a-f]{10}$/);
-    assert.match(perPodSecretName({ metadata: { generateName: 'task-' } }, 'u'), /^task-flyte-secrets-gen-[0-9a-f]{10}$/);
+    assert.match(
+      perPodSecretName({ metadata: { generateName: 'task-' } }, 'u'),
+      /^task-flyte-secrets-gen-[0-9a-f]{10}$/,
+    );
     // The API server names it g×57 + '-' + 5 random characters: the base is that name minus 5, minus the trailing '-'.
-    assert.match(perPodSecretName({ metadata: { generateName: long } }, 'u'), new RegExp(`^${'g'.repeat(57)}-flyte-secrets-gen-[0-9a-f]{10}$`));
+    assert.match(
+      perPodSecretName({ metadata: { generateName: long } }, 'u'),
+      new RegExp(`^${'g'.repeat(57)}-flyte-secrets-gen-[0-9a-f]{10}$`),
+    );
     fc.assert(
       fc.property(dnsSubdomain, dnsSubdomain, fc.uuid(), fc.uuid(), (named, generated, a, b) => {
         const n = perPodSecretName({ metadata: { name: named } }, a);
@@ -156,11 +195,22 @@ describe('the per-pod Secret name', () => {
 
 describe('Secret data keys', () => {
   it('stay valid and unique when MLP names differ only in case or in characters a key cannot hold', () => {
-    const p = pod([secret('Token', 'ENV_VAR', 'a'), secret('token', 'ENV_VAR', 'b'), secret('a b', 'ENV_VAR', 'c'), secret('a_b', 'ENV_VAR', 'd'), secret('a/b', 'ENV_VAR', 'e'), secret('..x', 'ENV_VAR', 'f'), secret('.', 'ENV_VAR', 'h')]);
+    const p = pod([
+      secret('Token', 'ENV_VAR', 'a'),
+      secret('token', 'ENV_VAR', 'b'),
+      secret('a b', 'ENV_VAR', 'c'),
+      secret('a_b', 'ENV_VAR', 'd'),
+      secret('a/b', 'ENV_VAR', 'e'),
+      secret('..x', 'ENV_VAR', 'f'),
+      secret('.', 'ENV_VAR', 'h'),
+    ]);
     const outcome = injectSecrets({ pod: p, namespace: 'ns', nonce: 'n', config });
     assert.equal(outcome.kind, 'inject');
     const keys = (outcome as { plan: { secret: { keys: { mlpSecret: string; key: string }[] } } }).plan.secret.keys;
-    assert.deepEqual(keys.map((k) => k.mlpSecret), ['Token', 'token', 'a b', 'a_b', 'a/b', '..x', '.']);
+    assert.deepEqual(
+      keys.map((k) => k.mlpSecret),
+      ['Token', 'token', 'a b', 'a_b', 'a/b', '..x', '.'],
+    );
     assert.equal(new Set(keys.map((k) => k.key)).size, 7);
     for (const k of keys) assert.ok(isSecretDataKey(k.key), k.key);
   });

@@ -14,7 +14,15 @@ describe('webhook config (env vars only)', () => {
     assert.equal(injection.mlp.projectSource, 'namespace');
     assert.equal(injection.mlp.authMode, 'serviceaccount');
     assert.equal(injection.mlp.tokenAudience, 'api.caraml');
-    assert.deepEqual([injection.fetcher.cpuRequest, injection.fetcher.cpuLimit, injection.fetcher.memoryRequest, injection.fetcher.memoryLimit], ['50m', '500m', '64Mi', '256Mi']);
+    assert.deepEqual(
+      [
+        injection.fetcher.cpuRequest,
+        injection.fetcher.cpuLimit,
+        injection.fetcher.memoryRequest,
+        injection.fetcher.memoryLimit,
+      ],
+      ['50m', '500m', '64Mi', '256Mi'],
+    );
     assert.equal(registration.failurePolicy, 'Fail');
     assert.equal(registration.timeoutSeconds, 5);
     assert.equal(registration.serviceNamespace, 'default');
@@ -52,14 +60,19 @@ describe('webhook config (env vars only)', () => {
   });
 
   it('keeps credentials out of URLs that are copied into every pod spec, and wants an https issuer', () => {
-    const r = loadConfig({ ...minimal, MLP_API_HOST: 'http://user:pw@mlp:8080', MLP_AUTH_MODE: 'token-exchange', MLP_TOKEN_EXCHANGE_ISSUER: 'http://issuer.example' });
+    const r = loadConfig({
+      ...minimal,
+      MLP_API_HOST: 'http://user:pw@mlp:8080',
+      MLP_AUTH_MODE: 'token-exchange',
+      MLP_TOKEN_EXCHANGE_ISSUER: 'http://issuer.example',
+    });
     assert.deepEqual((r as { problems: string[] }).problems, [
       'MLP_API_HOST must not contain a user name or password (it is copied into every pod spec)',
       'MLP_TOKEN_EXCHANGE_ISSUER="http://issuer.example" must be a https URL',
     ]);
   });
 
-  it('refuses a secrets directory that would hide the image\'s system files', () => {
+  it("refuses a secrets directory that would hide the image's system files", () => {
     for (const dir of ['/', '/etc', '/etc/', '/usr', '/tmp']) {
       const r = loadConfig({ ...minimal, FLYTE_SECRETS_DEFAULT_DIR: dir });
       assert.match((r as { problems: string[] }).problems[0] ?? '', /would hide the image's/, dir);

@@ -4,7 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { render } from '../../../webhook/render.js';
-import { goldenCaseNames, goldenCaseProblems, goldenConfig, goldenUid, loadGolden, readGoldenConfig, readGoldenInput, updatingGoldens, writeGolden } from '../../support/goldens.js';
+import {
+  goldenCaseNames,
+  goldenCaseProblems,
+  goldenConfig,
+  goldenUid,
+  loadGolden,
+  readGoldenConfig,
+  readGoldenInput,
+  updatingGoldens,
+  writeGolden,
+} from '../../support/goldens.js';
 
 describe('golden pods through the admission code (in-process render)', () => {
   const names = goldenCaseNames();
@@ -15,8 +25,12 @@ describe('golden pods through the admission code (in-process render)', () => {
 
   for (const name of names) {
     it(name, () => {
-      const result = render(readGoldenInput(name), goldenConfig(readGoldenConfig(name)), { uid: goldenUid(name), output: 'yaml' });
-      if (updatingGoldens) writeGolden(name, { text: result.text, denied: result.denied, warnings: result.result.warnings });
+      const result = render(readGoldenInput(name), goldenConfig(readGoldenConfig(name)), {
+        uid: goldenUid(name),
+        output: 'yaml',
+      });
+      if (updatingGoldens)
+        writeGolden(name, { text: result.text, denied: result.denied, warnings: result.result.warnings });
       assert.deepEqual(goldenCaseProblems(name), []);
       const golden = loadGolden(name);
       if (golden.expected.kind === 'denied') {
@@ -42,7 +56,11 @@ describe('golden case checker', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('accepts a complete case', () => {
-    make('ok', { 'input.yaml': 'kind: Pod\n', 'expected.yaml': 'kind: Pod\n', 'config.yaml': 'env:\n  DEFAULT_MOUNT_TYPE: ENV_VAR\n' });
+    make('ok', {
+      'input.yaml': 'kind: Pod\n',
+      'expected.yaml': 'kind: Pod\n',
+      'config.yaml': 'env:\n  DEFAULT_MOUNT_TYPE: ENV_VAR\n',
+    });
     assert.deepEqual(goldenCaseProblems('ok', root), []);
   });
 
@@ -65,7 +83,13 @@ describe('golden case checker', () => {
   });
 
   it('wants env values as strings', () => {
-    make('numbers', { 'input.yaml': 'kind: Pod\n', 'denied.txt': 'x\n', 'config.yaml': 'env:\n  FETCHER_RUN_AS_USER: 1000\n' });
-    assert.deepEqual(goldenCaseProblems('numbers', root), ['test/goldens/numbers/config.yaml: env must map setting names to strings (quote numbers and booleans)']);
+    make('numbers', {
+      'input.yaml': 'kind: Pod\n',
+      'denied.txt': 'x\n',
+      'config.yaml': 'env:\n  FETCHER_RUN_AS_USER: 1000\n',
+    });
+    assert.deepEqual(goldenCaseProblems('numbers', root), [
+      'test/goldens/numbers/config.yaml: env must map setting names to strings (quote numbers and booleans)',
+    ]);
   });
 });

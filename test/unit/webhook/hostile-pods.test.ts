@@ -5,8 +5,8 @@
  * and pods the fetcher cannot run in. Pure, through admit().
  */
 import { strict as assert } from 'node:assert';
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { admit, InvalidReviewError } from '../../../webhook/admission.js';
 import { loadConfig } from '../../../webhook/config.js';
 import { encodeSecretAnnotation, type FlyteSecret } from '../../../webhook/flyte/annotations.js';
@@ -15,11 +15,24 @@ import { podReview } from '../../../webhook/render.js';
 import { goldenConfig } from '../../support/goldens.js';
 
 const config = goldenConfig();
-const secret = (key: string, mountRequirement: FlyteSecret['mountRequirement'], extra: Partial<FlyteSecret> = {}): FlyteSecret => ({ group: 'g', groupVersion: '', key, mountRequirement, envVar: '', ...extra });
+const secret = (
+  key: string,
+  mountRequirement: FlyteSecret['mountRequirement'],
+  extra: Partial<FlyteSecret> = {},
+): FlyteSecret => ({ group: 'g', groupVersion: '', key, mountRequirement, envVar: '', ...extra });
 
-function pod(secrets: FlyteSecret[], containers: V1Container[] = [{ name: 'main', image: 'python:3.11' }], name = 'task-pod'): V1Pod {
+function pod(
+  secrets: FlyteSecret[],
+  containers: V1Container[] = [{ name: 'main', image: 'python:3.11' }],
+  name = 'task-pod',
+): V1Pod {
   const annotations = Object.fromEntries(secrets.map((s, i) => [`flyte.secrets/s${i}`, encodeSecretAnnotation(s)]));
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'proj-dev', labels: { 'inject-flyte-secrets': 'true' }, annotations }, spec: { containers } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: 'proj-dev', labels: { 'inject-flyte-secrets': 'true' }, annotations },
+    spec: { containers },
+  };
 }
 type Resp = { allowed: boolean; status?: { message: string }; warnings?: string[] };
 const review = (p: unknown, uid = 'uid-1') => podReview(p as Record<string, unknown>, { uid });
@@ -30,11 +43,18 @@ const deniedMessage = (p: unknown): string => {
   return r.status!.message;
 };
 /** The admission request is refused as bad input (HTTP 400), never a crash (500). */
-const invalid = (body: unknown, message: RegExp) => assert.throws(() => admit(body, config), (e: unknown) => e instanceof InvalidReviewError && message.test(e.message));
+const invalid = (body: unknown, message: RegExp) =>
+  assert.throws(
+    () => admit(body, config),
+    (e: unknown) => e instanceof InvalidReviewError && message.test(e.message),
+  );
 
 describe('hostile pods: wrong types are 400s, never a crash', () => {
   it('a fetcher init container whose image is not a string (the injected-marker check reads it)', () => {
-    const p = pod([secret('k', 'FILE')]) as unknown as { metadata: V1Pod['metadata']; spec: { initContainers: unknown[] } };
+    const p = pod([secret('k', 'FILE')]) as unknown as {
+      metadata: V1Pod['metadata'];
+      spec: { initContainers: unknown[] };
+    };
     p.metadata!.annotations!['dap-secret-webhook.caraml.dev/injected'] = 'true';
     p.spec.initContainers = [{ name: 'fetcher', image: 5 }];
     invalid(review(p), /spec\.initContainers\[0\]\.image must be a string/);
@@ -63,26 +83,40 @@ describe('hostile pods: user input is echoed only up to a bound', () => {
 
   it('a valid long name (253 characters) is shown whole', () => {
     const name = 'a'.repeat(253);
-    assert.match(deniedMessage(pod([secret('k', 'FILE', { envVar: 'PATH' })], undefined, name)), new RegExp(`^pod proj-dev/${name}: `));
+    assert.match(
+      deniedMessage(pod([secret('k', 'FILE', { envVar: 'PATH' })], undefined, name)),
+      new RegExp(`^pod proj-dev/${name}: `),
+    );
   });
 
   it('a request uid far longer than a UID (the response must echo it) is a 400', () => {
     const r = review(pod([secret('k', 'FILE')]), 'u'.repeat(100_000));
-    assert.throws(() => admit(r, config), (e: unknown) => e instanceof InvalidReviewError && /request\.uid is 100000 characters long/.test(e.message) && e.message.length < 400);
+    assert.throws(
+      () => admit(r, config),
+      (e: unknown) =>
+        e instanceof InvalidReviewError &&
+        /request\.uid is 100000 characters long/.test(e.message) &&
+        e.message.length < 400,
+    );
     assert.equal(admit(review(pod([secret('k', 'FILE')]), 'u'.repeat(256)), config).outcome, 'injected');
   });
 
   it('a huge apiVersion is quoted only up to a bound in the 400', () => {
     assert.throws(
       () => admit({ apiVersion: 'x'.repeat(100_000), kind: 'AdmissionReview' }, config),
-      (e: unknown) => e instanceof InvalidReviewError && e.message.length < 400 && /\(100000 characters\)/.test(e.message),
+      (e: unknown) =>
+        e instanceof InvalidReviewError && e.message.length < 400 && /\(100000 characters\)/.test(e.message),
     );
   });
 
   it('warnings are bounded: many collisions give a few warnings and a count of the rest', () => {
     // 32 containers that each already set all 3 env names of 64 secrets: 6,144 collisions.
-    const secrets = Array.from({ length: 64 }, (_, i) => secret(`key${i}`, 'ENV_VAR', { groupVersion: 'v', envVar: `E${i}` }));
-    const env = secrets.flatMap((_, i) => [`_FSEC_G_V_KEY${i}`, `_FSEC_G_KEY${i}`, `E${i}`]).map((name) => ({ name, value: 'mine' }));
+    const secrets = Array.from({ length: 64 }, (_, i) =>
+      secret(`key${i}`, 'ENV_VAR', { groupVersion: 'v', envVar: `E${i}` }),
+    );
+    const env = secrets
+      .flatMap((_, i) => [`_FSEC_G_V_KEY${i}`, `_FSEC_G_KEY${i}`, `E${i}`])
+      .map((name) => ({ name, value: 'mine' }));
     const containers = Array.from({ length: 32 }, (_, i) => ({ name: `c${i}`, env }));
     const result = admit(review(pod(secrets, containers)), config);
     const warnings = (result.review.response as Resp).warnings ?? [];
@@ -97,8 +131,14 @@ describe('hostile pods: a denial lists a bounded number of problems', () => {
   it('32 containers with 3 problems each: the first 10 problems and how many more', () => {
     const containers = Array.from({ length: 32 }, (_, i) => ({
       name: `c${i}`,
-      env: [{ name: 'FLYTE_SECRETS_DEFAULT_DIR', value: '/data' }, { name: 'FLYTE_SECRETS_FILE_PREFIX', value: 'p' }],
-      volumeMounts: [{ name: 'own', mountPath: '/data' }, { name: 'below', mountPath: '/data/x' }],
+      env: [
+        { name: 'FLYTE_SECRETS_DEFAULT_DIR', value: '/data' },
+        { name: 'FLYTE_SECRETS_FILE_PREFIX', value: 'p' },
+      ],
+      volumeMounts: [
+        { name: 'own', mountPath: '/data' },
+        { name: 'below', mountPath: '/data/x' },
+      ],
     }));
     const result = admit(review(pod([secret('cert', 'FILE')], containers)), config);
     assert.equal(result.denialReasons.length, 96, 'every problem is still counted (metrics)');
@@ -124,14 +164,27 @@ describe('hostile pods: admitted only if every container can start', () => {
       {
         name: 'main',
         env: [{ name: 'FLYTE_SECRETS_DEFAULT_DIR', value: '/var/run/secrets' }],
-        volumeMounts: [{ name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }],
+        volumeMounts: [
+          { name: 'kube-api-access-abcde', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true },
+        ],
       },
     ];
-    assert.match(deniedMessage(pod([fileSecret], containers)), /mounts the volume "kube-api-access-abcde" at "\/var\/run\/secrets\/kubernetes\.io\/serviceaccount", inside "\/var\/run\/secrets"/);
+    assert.match(
+      deniedMessage(pod([fileSecret], containers)),
+      /mounts the volume "kube-api-access-abcde" at "\/var\/run\/secrets\/kubernetes\.io\/serviceaccount", inside "\/var\/run\/secrets"/,
+    );
   });
 
   it('mounts next to the secrets directory, or without FILE secrets, are fine', () => {
-    const containers = [{ name: 'main', volumeMounts: [{ name: 'data', mountPath: '/etc/flyte/secrets-extra' }, { name: 'cfg', mountPath: '/etc/flyte' }] }];
+    const containers = [
+      {
+        name: 'main',
+        volumeMounts: [
+          { name: 'data', mountPath: '/etc/flyte/secrets-extra' },
+          { name: 'cfg', mountPath: '/etc/flyte' },
+        ],
+      },
+    ];
     assert.equal(admit(review(pod([fileSecret], containers)), config).outcome, 'injected');
     const below = [{ name: 'main', volumeMounts: [{ name: 'extra', mountPath: '/etc/flyte/secrets/extra' }] }];
     assert.equal(admit(review(pod([secret('t', 'ENV_VAR')], below)), config).outcome, 'injected');
@@ -140,22 +193,44 @@ describe('hostile pods: admitted only if every container can start', () => {
   it('a Windows pod is denied: the fetcher is a Linux container', () => {
     const p = pod([fileSecret]);
     p.spec!.os = { name: 'windows' };
-    assert.match(deniedMessage(p), /spec\.os\.name is "windows", but the secret fetcher init container runs only on Linux/);
+    assert.match(
+      deniedMessage(p),
+      /spec\.os\.name is "windows", but the secret fetcher init container runs only on Linux/,
+    );
     const bySelector = pod([fileSecret]);
     bySelector.spec!.nodeSelector = { 'kubernetes.io/os': 'windows' };
-    assert.match(deniedMessage(bySelector), /nodeSelector kubernetes\.io\/os is "windows", but the secret fetcher init container runs only on Linux/);
+    assert.match(
+      deniedMessage(bySelector),
+      /nodeSelector kubernetes\.io\/os is "windows", but the secret fetcher init container runs only on Linux/,
+    );
   });
 
   it('its own FLYTE_SECRETS_DEFAULT_DIR with a $(VAR) reference (the kubelet expands it) is denied as such', () => {
     for (const value of ['/$(BASE)/secrets', '$(HOME)/secrets']) {
       const containers = [{ name: 'main', env: [{ name: 'FLYTE_SECRETS_DEFAULT_DIR', value }] }];
-      assert.match(deniedMessage(pod([fileSecret], containers)), /Kubernetes expands \$\(VAR\) references in env values/, value);
+      assert.match(
+        deniedMessage(pod([fileSecret], containers)),
+        /Kubernetes expands \$\(VAR\) references in env values/,
+        value,
+      );
     }
   });
 });
 
 describe('hostile pods: env_var names that make a runtime load code or options are refused', () => {
-  for (const name of ['JDK_JAVA_OPTIONS', 'OPENSSL_CONF', 'OPENSSL_MODULES', 'PERL5OPT', 'PERL5LIB', 'RUBYOPT', 'RUBYLIB', 'NODE_PATH', 'GLIBC_TUNABLES', 'BASH_FUNC_ls%%', 'CLASSPATH']) {
+  for (const name of [
+    'JDK_JAVA_OPTIONS',
+    'OPENSSL_CONF',
+    'OPENSSL_MODULES',
+    'PERL5OPT',
+    'PERL5LIB',
+    'RUBYOPT',
+    'RUBYLIB',
+    'NODE_PATH',
+    'GLIBC_TUNABLES',
+    'BASH_FUNC_ls%%',
+    'CLASSPATH',
+  ]) {
     it(name, () => assert.ok(reservedEnvVarProblem(name), `${name} should be refused`));
   }
 });
@@ -174,7 +249,9 @@ describe('reinvocation after a later webhook pinned the fetcher image to a diges
   function injectedPod(): V1Pod {
     const p = pod([secret('t', 'ENV_VAR'), secret('c', 'FILE')]);
     const result = admit(review(p), config);
-    const ops = JSON.parse(Buffer.from((result.review.response as { patch: string }).patch, 'base64').toString()) as Operation[];
+    const ops = JSON.parse(
+      Buffer.from((result.review.response as { patch: string }).patch, 'base64').toString(),
+    ) as Operation[];
     return fastJsonPatch.applyPatch(structuredClone(p), ops, true, false).newDocument;
   }
   const fetcherImage = config.fetcher.image; // registry.example.com/caraml/dap-secret-fetcher:0.1.0
@@ -189,7 +266,12 @@ describe('reinvocation after a later webhook pinned the fetcher image to a diges
     });
   }
 
-  for (const other of [`evil.example/fetcher@${digest}`, `${fetcherImage}@sha256:short`, `${repository}-evil@${digest}`, `${fetcherImage}x@${digest}`]) {
+  for (const other of [
+    `evil.example/fetcher@${digest}`,
+    `${fetcherImage}@sha256:short`,
+    `${repository}-evil@${digest}`,
+    `${fetcherImage}x@${digest}`,
+  ]) {
     it(`${other.replace(digest, 'sha256:…')} is not`, () => {
       const p = injectedPod();
       p.spec!.initContainers![0]!.image = other;

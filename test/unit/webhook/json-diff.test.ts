@@ -10,17 +10,19 @@ import { diffJson } from '../../../webhook/mutate/json-diff.js';
 
 /** Documents that share structure, so the walk goes deep (independent ones mostly differ at the root). */
 const related = fc.jsonValue().chain((base) =>
-  fc.tuple(fc.constant(base), fc.jsonValue({ maxDepth: 2 }), fc.array(fc.string(), { maxLength: 3 })).map(([a, extra, keys]) => {
-    const b = structuredClone(a) as unknown;
-    if (typeof b === 'object' && b !== null) {
-      for (const k of keys) {
-        if (Array.isArray(b)) b.push(extra);
-        else (b as Record<string, unknown>)[k] = extra;
+  fc
+    .tuple(fc.constant(base), fc.jsonValue({ maxDepth: 2 }), fc.array(fc.string(), { maxLength: 3 }))
+    .map(([a, extra, keys]) => {
+      const b = structuredClone(a) as unknown;
+      if (typeof b === 'object' && b !== null) {
+        for (const k of keys) {
+          if (Array.isArray(b)) b.push(extra);
+          else (b as Record<string, unknown>)[k] = extra;
+        }
+        if (Array.isArray(b) && b.length > 1 && keys.length === 0) b.pop();
       }
-      if (Array.isArray(b) && b.length > 1 && keys.length === 0) b.pop();
-    }
-    return [a, b] as const;
-  }),
+      return [a, b] as const;
+    }),
 );
 
 describe('diffJson (compare() without the clones)', () => {
@@ -42,8 +44,17 @@ describe('diffJson (compare() without the clones)', () => {
       }),
       { numRuns: 500 },
     );
-    const a = { metadata: { annotations: { 'a/b~c': '1' } }, spec: { containers: [{ env: [{ name: 'X', value: undefined }] }] } };
-    const b = { metadata: { annotations: { 'a/b~c': '2', 'flyte.secrets/s0': 'x' } }, spec: { containers: [{ env: [{ name: 'X' }, { name: 'Y', value: 'v' }] }], initContainers: [{ name: 'fetcher' }] } };
+    const a = {
+      metadata: { annotations: { 'a/b~c': '1' } },
+      spec: { containers: [{ env: [{ name: 'X', value: undefined }] }] },
+    };
+    const b = {
+      metadata: { annotations: { 'a/b~c': '2', 'flyte.secrets/s0': 'x' } },
+      spec: {
+        containers: [{ env: [{ name: 'X' }, { name: 'Y', value: 'v' }] }],
+        initContainers: [{ name: 'fetcher' }],
+      },
+    };
     assert.equal(JSON.stringify(diffJson(a, b)), JSON.stringify(fastJsonPatch.compare(a, b)));
   });
 

@@ -16,7 +16,11 @@ describe('render input kinds', () => {
   });
 
   it('names any other kind', () => {
-    assert.throws(() => render(JSON.stringify({ ...filePod, kind: 'Deployment' }), config), (err: Error) => err instanceof RenderInputError && err.message === 'expected kind Pod or AdmissionReview, got "Deployment"');
+    assert.throws(
+      () => render(JSON.stringify({ ...filePod, kind: 'Deployment' }), config),
+      (err: Error) =>
+        err instanceof RenderInputError && err.message === 'expected kind Pod or AdmissionReview, got "Deployment"',
+    );
     assert.throws(() => render(JSON.stringify({ ...filePod, kind: 'POD' }), config), RenderInputError);
   });
 });
