@@ -291,10 +291,11 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
   const cp = figures.controlPlane;
   if (cp) {
     rows.push(
-      `control plane: ${cp.rounds} interleaved rounds × ${fmtInt(cp.podsPerRound)} pods per case, ${cp.secrets}-secret Flyte pods, ${cp.concurrency} creates in flight, real kube-apiserver 1.34 (baselines: no webhook creating the mutated pod; agnhost)`,
+      `control plane: ${cp.rounds} interleaved rounds × ${fmtInt(cp.podsPerRound)} pods per case, ${cp.secrets}-secret Flyte pods, ${cp.concurrency} creates in flight, real kube-apiserver 1.34 (baselines: no webhook creating the mutated pod; agnhost; agnhost answering a patch)`,
     );
     const none = cp.cases.find((c) => c.id === 'mutated');
     const agnhost = cp.cases.find((c) => c.id === 'agnhost');
+    const patched = cp.cases.find((c) => c.id === 'patched');
     const cell = (c: (typeof cp.cases)[number]) =>
       `${fmtInt(c.podsPerSecond)} pods/s · p50 ${fmtMs(c.latencyMs.p50)} · p99 ${fmtMs(c.latencyMs.p99)} ms${c.failed > 0 ? ` · ${c.failed} failed` : ''}`;
     for (const c of cp.cases) {
@@ -303,7 +304,9 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
           ? 'this webhook'
           : c.id === 'mutated'
             ? 'no webhook, mutated pod (a)'
-            : 'agnhost /mutating-pods (b)';
+            : c.id === 'agnhost'
+              ? 'agnhost /mutating-pods (b)'
+              : 'agnhost /mutating-pods-sidecar (c)';
       rows.push([
         `${label} · create`,
         cell(c),
@@ -338,6 +341,16 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
         fmtRatio(ratio(ours.apiserverCpuMsPerPod, none.apiserverCpuMsPerPod)),
         ...judged(find('control plane: API server CPU per pod vs no webhook')),
       ]);
+      // What any patch costs the API server (apply, decode again, re-run the chain): see bench/README.md.
+      if (patched)
+        rows.push([
+          'kube-apiserver CPU per pod vs a patch',
+          `${fmtMs(ours.apiserverCpuMsPerPod)} ms`,
+          `(c) ${fmtMs(patched.apiserverCpuMsPerPod)} ms (1-op patch)`,
+          fmtRatio(ratio(ours.apiserverCpuMsPerPod, patched.apiserverCpuMsPerPod)),
+          'reported',
+          '',
+        ]);
       rows.push([
         'etcd CPU per pod',
         `${fmtMs(ours.etcdCpuMsPerPod)} ms`,

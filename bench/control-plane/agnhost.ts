@@ -3,6 +3,9 @@
  * graph as the API server) serving its `webhook` subcommand: `/mutating-pods` decodes the pod with
  * the API machinery's deserializer and answers allowed (it patches only a pod literally named
  * `webhook-to-be-mutated`, so here it is "a Go webhook that reads every pod").
+ * `/mutating-pods-sidecar` (with `--sidecar-image`) does the same and answers a one-operation
+ * JSON patch adding a small container: "a Go webhook that changes every pod", which costs the
+ * API server what any mutation does (apply the patch, decode the pod again, re-run the chain).
  *
  * agnhost listens on every interface (`:<port>`, no flag to change it). Every server here must
  * listen on loopback or inside a network namespace the run created, so agnhost runs in its own
@@ -21,6 +24,8 @@ export interface Agnhost {
   process: ManagedProcess;
   /** https://10.254.x.2:<port>/mutating-pods */
   url: string;
+  /** https://10.254.x.2:<port>/mutating-pods-sidecar: a one-operation patch for every pod. */
+  sidecarUrl: string;
   stop(): Promise<void>;
 }
 
@@ -83,6 +88,8 @@ export async function startAgnhost(cp: ControlPlane): Promise<Agnhost> {
       `--tls-cert-file=${certFile}`,
       `--tls-private-key-file=${keyFile}`,
       `--port=${PORT}`,
+      // Never pulled: the bench's pods are never scheduled.
+      '--sidecar-image=registry.invalid/dap-bench/sidecar:1',
     ],
     {
       logPath: join(cp.dir, 'agnhost.log'),
@@ -93,5 +100,10 @@ export async function startAgnhost(cp: ControlPlane): Promise<Agnhost> {
     await proc.stop(3_000);
     deleteNamespace(ns);
   };
-  return { process: proc, url: `https://${agnhostIp}:${PORT}/mutating-pods`, stop };
+  return {
+    process: proc,
+    url: `https://${agnhostIp}:${PORT}/mutating-pods`,
+    sidecarUrl: `https://${agnhostIp}:${PORT}/mutating-pods-sidecar`,
+    stop,
+  };
 }

@@ -10,6 +10,9 @@
  *              costs the API server by itself)                                     (baseline a)
  *   agnhost  — Kubernetes' Go e2e webhook (`agnhost webhook`, /mutating-pods) called for the
  *              unmutated pod                                                       (baseline b)
+ *   patched  — agnhost's /mutating-pods-sidecar: the same Go webhook answering a one-operation
+ *              patch (a small container) for the unmutated pod: what any mutating webhook
+ *              costs the API server                                                (baseline c)
  *
  * Per case: pods/s, create latency p50/p99 (client side, POST to 201), CPU ms per pod of the
  * webhook process and of kube-apiserver (/proc/<pid>/stat), webhook calls per pod (the API
@@ -28,10 +31,14 @@ import { procStatusBytes, resetPeakRss } from '../lib/processes.js';
 import { type LatencySummary, summarize } from '../lib/stats.js';
 import { type Agnhost, startAgnhost } from './agnhost.js';
 
-const CASES = ['webhook', 'mutated', 'agnhost'] as const;
+const CASES = ['webhook', 'mutated', 'agnhost', 'patched'] as const;
 type CaseId = (typeof CASES)[number];
 const AGNHOST_LABEL = 'dap-bench/agnhost';
 const AGNHOST_WEBHOOK = 'mutating-pods.agnhost.dap-bench.invalid';
+const PATCHED_LABEL = 'dap-bench/agnhost-sidecar';
+const PATCHED_WEBHOOK = 'mutating-pods-sidecar.agnhost.dap-bench.invalid';
+const AGNHOST_LABELS: Partial<Record<CaseId, string>> = { agnhost: AGNHOST_LABEL, patched: PATCHED_LABEL };
+const AGNHOST_WEBHOOKS: Partial<Record<CaseId, string>> = { agnhost: AGNHOST_WEBHOOK, patched: PATCHED_WEBHOOK };
 const SECRETS = 4;
 const WARMUP_PODS = 30;
 
@@ -136,9 +143,10 @@ function flytePod(id: CaseId): Record<string, any> {
   const pod = benchPod(SECRETS) as Record<string, any>;
   pod.metadata = { ...pod.metadata, generateName: 'bench-', namespace: namespaceOf(id) };
   delete pod.metadata.name;
-  if (id === 'agnhost') {
+  const agnhostLabel = AGNHOST_LABELS[id];
+  if (agnhostLabel) {
     const { [INJECT_LABEL]: _, ...labels } = pod.metadata.labels;
-    pod.metadata.labels = { ...labels, [AGNHOST_LABEL]: 'true' };
+    pod.metadata.labels = { ...labels, [agnhostLabel]: 'true' };
   }
   return pod;
 }
@@ -171,22 +179,24 @@ async function pool(count: number, limit: number, task: (i: number) => Promise<v
 }
 
 async function registerAgnhost(cp: ControlPlane, agnhost: Agnhost): Promise<void> {
+  const hook = (name: string, url: string, label: string) => ({
+    name,
+    clientConfig: { url, caBundle: Buffer.from(cp.caPem).toString('base64') },
+    rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
+    objectSelector: { matchLabels: { [label]: 'true' } },
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    failurePolicy: 'Fail',
+    // As our webhook registers itself, so the chain treats them alike.
+    reinvocationPolicy: 'IfNeeded',
+    timeoutSeconds: 10,
+  });
   await cp.kubeConfig.makeApiClient(AdmissionregistrationV1Api).createMutatingWebhookConfiguration({
     body: {
       metadata: { name: 'dap-bench-agnhost' },
       webhooks: [
-        {
-          name: AGNHOST_WEBHOOK,
-          clientConfig: { url: agnhost.url, caBundle: Buffer.from(cp.caPem).toString('base64') },
-          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          objectSelector: { matchLabels: { [AGNHOST_LABEL]: 'true' } },
-          admissionReviewVersions: ['v1'],
-          sideEffects: 'None',
-          failurePolicy: 'Fail',
-          // As our webhook registers itself, so the chain treats both alike.
-          reinvocationPolicy: 'IfNeeded',
-          timeoutSeconds: 10,
-        },
+        hook(AGNHOST_WEBHOOK, agnhost.url, AGNHOST_LABEL),
+        hook(PATCHED_WEBHOOK, agnhost.sidecarUrl, PATCHED_LABEL),
       ],
     },
   });
@@ -222,18 +232,22 @@ export async function runControlPlane(options: ControlPlaneOptions): Promise<Con
       webhook: JSON.stringify(flytePod('webhook')),
       mutated,
       agnhost: JSON.stringify(flytePod('agnhost')),
+      patched: JSON.stringify(flytePod('patched')),
     };
     const webhookPid: Record<CaseId, number | undefined> = {
       webhook: webhook.process.pid,
       mutated: undefined,
       agnhost: agnhost.process.pid,
+      patched: agnhost.process.pid,
     };
 
     const metrics = async () => webhookCallCounts((await c.get('/metrics')).body);
-    const callsOf = (counts: Map<string, number>, id: CaseId) =>
-      id === 'agnhost'
-        ? (counts.get(AGNHOST_WEBHOOK) ?? 0)
-        : [...counts].filter(([name]) => name !== AGNHOST_WEBHOOK).reduce((n, [, v]) => n + v, 0);
+    const agnhostNames = new Set(Object.values(AGNHOST_WEBHOOKS));
+    const callsOf = (counts: Map<string, number>, id: CaseId) => {
+      const name = AGNHOST_WEBHOOKS[id];
+      if (name) return counts.get(name) ?? 0;
+      return [...counts].filter(([n]) => !agnhostNames.has(n)).reduce((n, [, v]) => n + v, 0);
+    };
     const clear = async (id: CaseId) => {
       // Unscheduled pods go at once; wait until the list is empty so deletion does not overlap the next round.
       const del = await c.del(`/api/v1/namespaces/${namespaceOf(id)}/pods`);

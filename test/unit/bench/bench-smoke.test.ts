@@ -152,7 +152,12 @@ describe('bench arithmetic', () => {
           concurrency: 8,
           secrets: 4,
           podBytes: { flyte: 10_000, mutated: 14_000 },
-          cases: [{ ...base('webhook'), ...ours }, base('mutated'), base('agnhost')],
+          cases: [
+            { ...base('webhook'), ...ours },
+            base('mutated'),
+            base('agnhost'),
+            { ...base('patched'), apiserverCpuMsPerPod: 1.6 },
+          ],
           webhookPeakRssBytes: 150 * 2 ** 20,
           agnhostPeakRssBytes: 30 * 2 ** 20,
         },
@@ -179,6 +184,12 @@ describe('bench arithmetic', () => {
       );
       const text = renderTable(benchTable(controlPlane({}), judge(controlPlane({}))));
       assert.match(text, /webhook CPU per pod .* 0\.60 ms .* agnhost 0\.60 ms .* 1\.00× .* met/);
+      // Baseline (c), a Go webhook answering a patch: reported, never judged.
+      assert.match(text, /agnhost \/mutating-pods-sidecar \(c\) · create .* 300 pods\/s/);
+      assert.match(
+        text,
+        /kube-apiserver CPU per pod vs a patch .* 2\.00 ms .* \(c\) 1\.60 ms \(1-op patch\) .* 1\.25× .* reported/,
+      );
     });
 
     it('herd: fetcher CPU per run against 100 ms (S=10) and 150 ms (S=1,000), and no failed pod', () => {
