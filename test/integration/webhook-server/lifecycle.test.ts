@@ -174,7 +174,12 @@ describe('webhook server: process lifecycle', function () {
     const { code } = await r.exit;
     assert.equal(code, 0);
     const msgs = logLines(r).map((l) => l.msg);
-    assert.ok(msgs.includes('received signal') && msgs.at(-1) === 'stopped', msgs.join(' | '));
+    // The in-flight request's own line may land after 'stopped' (seen once under heavy load; the
+    // order of those two lines is not what this test is about): the shutdown sequence must end
+    // with 'stopped', and the in-flight request must have been logged.
+    const lifecycle = msgs.filter((m) => m !== 'admission');
+    assert.ok(msgs.includes('received signal') && lifecycle.at(-1) === 'stopped', msgs.join(' | '));
+    assert.ok(msgs.includes('admission'), `the in-flight request is logged: ${msgs.join(' | ')}`);
     assert.ok(
       msgs.some((m) => m.startsWith('shutting down: not ready; still serving')),
       'the CLI drains by default',
