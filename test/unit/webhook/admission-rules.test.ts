@@ -20,6 +20,7 @@ import { reservedEnvVarProblem } from '../../../webhook/mutate/deliveries.js';
 import { podReview } from '../../../webhook/render.js';
 import { allowed, denied, patched } from '../../../webhook/responses.js';
 import { GOLDEN_ENV, goldenConfig } from '../../support/goldens.js';
+import { taskPod } from './task-pods.js';
 
 const config = goldenConfig();
 const configWith = (env: Record<string, string>): InjectionConfig => {
@@ -34,19 +35,7 @@ const secret = (
   extra: Partial<FlyteSecret> = {},
 ): FlyteSecret => ({ group, groupVersion: '', key, mountRequirement, envVar: '', ...extra });
 
-function pod(
-  secrets: FlyteSecret[],
-  containers: V1Container[] = [{ name: 'main', image: 'python:3.11' }],
-  name = 'task-pod',
-): V1Pod {
-  const annotations = Object.fromEntries(secrets.map((s, i) => [`flyte.secrets/s${i}`, encodeSecretAnnotation(s)]));
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'proj-dev', labels: { 'inject-flyte-secrets': 'true' }, annotations },
-    spec: { containers },
-  };
-}
+const pod = taskPod;
 
 type Resp = {
   uid: string;

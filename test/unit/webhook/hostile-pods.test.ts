@@ -5,14 +5,15 @@
  * and pods the fetcher cannot run in. Pure, through admit().
  */
 import { strict as assert } from 'node:assert';
-import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { admit, InvalidReviewError } from '../../../webhook/admission.js';
 import { loadConfig } from '../../../webhook/config.js';
-import { encodeSecretAnnotation, type FlyteSecret } from '../../../webhook/flyte/annotations.js';
+import type { FlyteSecret } from '../../../webhook/flyte/annotations.js';
 import { reservedEnvVarProblem } from '../../../webhook/mutate/deliveries.js';
 import { podReview } from '../../../webhook/render.js';
 import { goldenConfig } from '../../support/goldens.js';
+import { taskPod } from './task-pods.js';
 
 const config = goldenConfig();
 const secret = (
@@ -21,19 +22,7 @@ const secret = (
   extra: Partial<FlyteSecret> = {},
 ): FlyteSecret => ({ group: 'g', groupVersion: '', key, mountRequirement, envVar: '', ...extra });
 
-function pod(
-  secrets: FlyteSecret[],
-  containers: V1Container[] = [{ name: 'main', image: 'python:3.11' }],
-  name = 'task-pod',
-): V1Pod {
-  const annotations = Object.fromEntries(secrets.map((s, i) => [`flyte.secrets/s${i}`, encodeSecretAnnotation(s)]));
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'proj-dev', labels: { 'inject-flyte-secrets': 'true' }, annotations },
-    spec: { containers },
-  };
-}
+const pod = taskPod;
 type Resp = { allowed: boolean; status?: { message: string }; warnings?: string[] };
 const review = (p: unknown, uid = 'uid-1') => podReview(p as Record<string, unknown>, { uid });
 const resp = (p: unknown) => admit(review(p), config).review.response as Resp;
