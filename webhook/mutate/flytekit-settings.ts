@@ -44,7 +44,7 @@ export function containerLookup(
       own.set(e.name, { value: e.value ?? '', fromRef: e.valueFrom !== undefined && e.valueFrom !== null });
     }
   }
-  const who = `container ${quote(container.name)}`;
+  const who = () => `container ${quote(container.name)}`;
   const denials: Denial[] = [];
   const settled = new Set<string>();
   const deny = (message: string) => denials.push({ reason: 'flytekit-settings', message });
@@ -53,11 +53,11 @@ export function containerLookup(
     if (!setting || !relevant) return;
     if (setting.fromRef)
       return deny(
-        `${who} takes ${name} from valueFrom, so the webhook cannot tell where ` +
+        `${who()} takes ${name} from valueFrom, so the webhook cannot tell where ` +
           `flytekit will look for its secrets; set it as a literal value or remove it`,
       );
     const problem = accept(setting.value);
-    if (problem) deny(`${who} sets ${name}=${quote(setting.value)}: ${problem}`);
+    if (problem) deny(`${who()} sets ${name}=${quote(setting.value)}: ${problem}`);
     else settled.add(name);
   };
 
@@ -100,7 +100,7 @@ export function containerLookup(
     const mounted = mounts.find((m) => normalPath(m.mountPath) === dir);
     if (mounted && mounted.name !== SECRETS_VOLUME_NAME) {
       deny(
-        `${who} already mounts the volume ${quote(mounted.name)} at ${quote(dir)}, where flytekit looks for FILE secrets; ` +
+        `${who()} already mounts the volume ${quote(mounted.name)} at ${quote(dir)}, where flytekit looks for FILE secrets; ` +
           `mount it elsewhere, or set ${DEFAULT_DIR_VAR} to another directory`,
       );
     }
@@ -110,7 +110,7 @@ export function containerLookup(
     const nested = mounts.find((m) => normalPath(m.mountPath).startsWith(`${dir}/`));
     if (nested) {
       deny(
-        `${who} mounts the volume ${quote(nested.name)} at ${quote(nested.mountPath)}, ` +
+        `${who()} mounts the volume ${quote(nested.name)} at ${quote(nested.mountPath)}, ` +
           `inside ${quote(dir)} where the secrets volume is mounted read-only, ` +
           `so the container could not start (or would hide secrets); ` +
           `mount it outside ${quote(dir)}, or set ${DEFAULT_DIR_VAR} to another directory`,

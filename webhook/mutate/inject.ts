@@ -2,7 +2,7 @@
  * The mutation: pod + config → mutated pod + plan, or a denial. Pure (no I/O, no clock, no
  * randomness: the caller passes a nonce, the admission request's uid, for the Secret name).
  */
-import { createHash } from 'node:crypto';
+import { hash as sha256 } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { V1Container, V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { FETCHER_VOLUME_PATH } from '../../contract/fetcher-env.js';
@@ -65,7 +65,7 @@ export type InjectionOutcome =
       remember: () => void;
     };
 
-const hash = (text: string, length: number) => createHash('sha256').update(text).digest('hex').slice(0, length);
+const hash = (text: string, length: number) => sha256('sha256', text).slice(0, length);
 
 const NAMED_INFIX = '-flyte-secrets-';
 const GENERATED_INFIX = '-flyte-secrets-gen-';

@@ -69,6 +69,8 @@ function copyEnv(e: V1EnvVar): V1EnvVar {
 
 /** `/etc/flyte/secrets/` and `/etc/flyte/secrets` are one mount point to the container runtime. */
 export function normalPath(p: string): string {
+  // Almost every mount path is already normal; this runs for each mount of each container.
+  if (p.length > 1 && p.charCodeAt(0) === 47 && !p.endsWith('/') && !p.includes('//') && !p.includes('/.')) return p;
   return posix.normalize(p).replace(/(.)\/+$/, '$1');
 }
 

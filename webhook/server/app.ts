@@ -1,5 +1,8 @@
 /**
- * The admission endpoint as a Koa app: HTTP in, `admit()` in the middle, AdmissionReview out.
+ * The admission endpoint as a plain Node request handler: HTTP in, `admit()` in the middle,
+ * AdmissionReview out. Not a Koa app any more: one route needs no framework, and Koa's context
+ * per request cost ~10% of the webhook's CPU per pod at the API server's call rate (issue 14;
+ * README "Stack").
  *
  * Bad input is the client's problem and gets a short plain-text 4xx (415 wrong content type,
  * 413 too large, 400 not JSON / not an AdmissionReview); only a bug here is a 500, answered with
@@ -7,16 +10,15 @@
  * Nothing in this path does I/O besides reading the body: no network, no files.
  */
 import { randomUUID } from 'node:crypto';
-import { type Http2ServerRequest, constants as h2constants } from 'node:http2';
-import { Router } from '@koa/router';
-import Koa from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Http2ServerRequest, type Http2ServerResponse, constants as h2constants } from 'node:http2';
 import getRawBody from 'raw-body';
 import { type AdmissionResult, admit as defaultAdmit, InvalidReviewError } from '../admission.js';
 import type { InjectionConfig } from '../config.js';
 import { errorFields, type Logger } from './log.js';
 import type { RequestOutcome, WebhookMetrics } from './metrics.js';
 
-export interface AdmissionAppOptions {
+export interface AdmissionHandlerOptions {
   injection: InjectionConfig;
   mutatePath: string;
   maxBodyBytes: number;
@@ -45,13 +47,18 @@ interface RawBodyError {
   status?: number;
 }
 
-function isJsonContentType(header: string): boolean {
+function isJsonContentType(header: string | undefined): boolean {
+  if (header === undefined) return false;
   const semicolon = header.indexOf(';');
   const mediaType = (semicolon === -1 ? header : header.slice(0, semicolon)).trim().toLowerCase();
   return mediaType === 'application/json';
 }
 
-async function readBody(ctx: Koa.Context, limit: number, timeoutMs: number): Promise<string> {
+type Request = IncomingMessage | Http2ServerRequest;
+type Response = ServerResponse | Http2ServerResponse;
+export type AdmissionHandler = (req: Request, res: Response) => void;
+
+async function readBody(req: Request, limit: number, timeoutMs: number): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -66,7 +73,10 @@ async function readBody(ctx: Koa.Context, limit: number, timeoutMs: number): Pro
     );
   });
   try {
-    const reading = getRawBody(ctx.req, { length: ctx.request.length ?? null, limit, encoding: 'utf8' });
+    const declared = req.headers['content-length'];
+    const length = declared === undefined ? null : Number(declared);
+    // The HTTP/2 compat request is a Readable like IncomingMessage; raw-body only reads it.
+    const reading = getRawBody(req as IncomingMessage, { length, limit, encoding: 'utf8' });
     reading.catch(() => {}); // after a timeout the stream is cut; that late failure is expected
     return await Promise.race([reading, late]);
   } catch (err) {
@@ -94,31 +104,49 @@ function parseJson(text: string): unknown {
   }
 }
 
-export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
+/** The path without its query: the API server calls `<path>?timeout=10s`. A trailing slash is the same path. */
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const query = raw.indexOf('?');
+  const path = query === -1 ? raw : raw.slice(0, query);
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+function send(res: Response, status: number, type: string, body: string, extra?: Record<string, string>): void {
+  // Both response kinds take writeHead(status, headers); their typings do not overlap.
+  (res as ServerResponse).writeHead(status, {
+    'content-type': type,
+    'content-length': String(Buffer.byteLength(body)),
+    ...extra,
+  });
+  res.end(body);
+}
+
+const sendText = (res: Response, status: number, text: string, extra?: Record<string, string>) =>
+  send(res, status, 'text/plain; charset=utf-8', text, extra);
+
+export function createAdmissionHandler(opts: AdmissionHandlerOptions): AdmissionHandler {
   const { injection, metrics, logger, maxBodyBytes } = opts;
   const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
   const admit = opts.admit ?? defaultAdmit;
   const closing = opts.closingConnections ?? (() => false);
-  const app = new Koa();
-  // Errors are answered and logged by the route handler below; Koa's own printer would log stacks to stderr.
-  app.silent = true;
-  const router = new Router();
+  const mutatePath = pathOf(opts.mutatePath);
+  /** Graceful shutdown: HTTP/1.1 clients are asked to reconnect (to a pod that is not stopping). */
+  const closeHeader = (req: Request) => (closing() && req.httpVersionMajor === 1 ? { connection: 'close' } : undefined);
 
-  router.post(opts.mutatePath, async (ctx) => {
+  const handle = async (req: Request, res: Response): Promise<void> => {
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     let result: AdmissionResult;
     try {
-      if (!isJsonContentType(ctx.get('content-type'))) throw new BadInput(415, 'content type must be application/json');
-      result = admit(parseJson(await readBody(ctx, maxBodyBytes, requestTimeoutMs)), injection);
+      if (!isJsonContentType(req.headers['content-type']))
+        throw new BadInput(415, 'content type must be application/json');
+      result = admit(parseJson(await readBody(req, maxBodyBytes, requestTimeoutMs)), injection);
     } catch (err) {
-      respondToFailure(ctx, err, elapsed(), metrics, logger);
-      if (closing() && ctx.req.httpVersionMajor === 1) ctx.set('Connection', 'close');
+      respondToFailure(req, res, err, elapsed(), metrics, logger, closeHeader(req));
       return;
     }
-    ctx.status = 200;
-    ctx.body = result.review;
-    if (closing() && ctx.req.httpVersionMajor === 1) ctx.set('Connection', 'close');
+    send(res, 200, 'application/json; charset=utf-8', JSON.stringify(result.review), closeHeader(req));
     const seconds = elapsed();
     recordAdmission(metrics, result, seconds);
     // One line per request, from the result's summary fields only: never the body or the pod.
@@ -134,11 +162,16 @@ export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
       },
       'admission',
     );
-  });
+  };
 
-  app.use(router.routes());
-  app.use(router.allowedMethods());
-  return app;
+  return (req, res) => {
+    if (pathOf(req.url) !== mutatePath) return sendText(res, 404, 'Not Found', closeHeader(req));
+    if (req.method !== 'POST') return sendText(res, 405, 'Method Not Allowed', { allow: 'POST', ...closeHeader(req) });
+    handle(req, res).catch((err: unknown) => {
+      // Only a failure to write the answer lands here (the client went away): nothing left to tell it.
+      logger.debug({ err: errorFields(err) }, 'answering an admission request failed');
+    });
+  };
 }
 
 /**
@@ -146,44 +179,49 @@ export function createAdmissionApp(opts: AdmissionAppOptions): Koa {
  * waste bandwidth on a body we refuse; HTTP/1.1 closes the connection after the response,
  * HTTP/2 resets just this stream with NO_ERROR once the response is out (RFC 9113 §8.1).
  */
-function dropUnreadBody(ctx: Koa.Context): void {
-  if (ctx.req.httpVersionMajor >= 2) {
-    const req = ctx.req as unknown as Http2ServerRequest;
+function dropUnreadBody(req: Request): Record<string, string> | undefined {
+  if (req.httpVersionMajor >= 2) {
+    const h2 = req as Http2ServerRequest;
     // The stream's own 'finish' (response flushed); the compat response's comes only at close.
-    req.stream.once('finish', () => {
-      if (req.stream.closed) return;
-      req.stream.close(h2constants.NGHTTP2_NO_ERROR);
+    h2.stream.once('finish', () => {
+      if (h2.stream.closed) return;
+      h2.stream.close(h2constants.NGHTTP2_NO_ERROR);
       // The stream is only destroyed once its readable side is not paused any more.
-      req.resume();
+      h2.resume();
     });
-  } else {
-    ctx.set('Connection', 'close');
+    return undefined;
   }
+  return { connection: 'close' };
 }
 
 function respondToFailure(
-  ctx: Koa.Context,
+  req: Request,
+  res: Response,
   err: unknown,
   seconds: number,
   metrics: WebhookMetrics,
   logger: Logger,
+  closeHeader: Record<string, string> | undefined,
 ): void {
   let outcome: RequestOutcome;
-  if (!ctx.req.complete) dropUnreadBody(ctx);
-  ctx.type = 'text/plain';
+  const headers = { ...(req.complete ? {} : dropUnreadBody(req)), ...closeHeader };
   if (err instanceof BadInput || err instanceof InvalidReviewError) {
     outcome = 'invalid';
-    ctx.status = err instanceof BadInput ? err.status : 400;
-    ctx.body = `${err.message}\n`;
+    const status = err instanceof BadInput ? err.status : 400;
+    sendText(res, status, `${err.message}\n`, headers);
     logger.warn(
-      { outcome, status: ctx.status, reason: err.message.slice(0, 200), durationMs: toMs(seconds) },
+      { outcome, status, reason: err.message.slice(0, 200), durationMs: toMs(seconds) },
       'admission request rejected',
     );
   } else {
     outcome = 'error';
     const errorId = randomUUID();
-    ctx.status = 500;
-    ctx.body = `internal error in the admission webhook (error id ${errorId}); see the webhook's log\n`;
+    sendText(
+      res,
+      500,
+      `internal error in the admission webhook (error id ${errorId}); see the webhook's log\n`,
+      headers,
+    );
     logger.error({ outcome, errorId, err: errorFields(err), durationMs: toMs(seconds) }, 'admission request failed');
   }
   metrics.requests.inc({ outcome });

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DestinationStream } from 'pino';
 import { type Config, loadConfig } from '../config.js';
 import { serviceDnsNames } from '../service-names.js';
-import { createAdmissionApp } from './app.js';
+import { createAdmissionHandler } from './app.js';
 import { type HealthServer, Readiness, startHealthServer } from './health.js';
 import { createLogger, errorFields, type Logger } from './log.js';
 import { createMetrics, type WebhookMetrics } from './metrics.js';
@@ -134,7 +134,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
       metrics,
       logger,
     });
-    const app = createAdmissionApp({
+    const handler = createAdmissionHandler({
       injection: config.injection,
       mutatePath: config.registration.mutatePath,
       maxBodyBytes: config.server.maxBodyBytes,
@@ -146,7 +146,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
     tls = await startTlsServer({
       host: config.server.host,
       port: config.server.port,
-      handler: app.callback(),
+      handler,
       certFile: config.server.certFile,
       keyFile: config.server.keyFile,
       selfSignedFor: selfSignedNames(config),

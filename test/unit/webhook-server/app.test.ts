@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../../../webhook/config.js';
-import { createAdmissionApp } from '../../../webhook/server/app.js';
+import { createAdmissionHandler } from '../../../webhook/server/app.js';
 import { createLogger } from '../../../webhook/server/log.js';
 import { createMetrics } from '../../../webhook/server/metrics.js';
 import { LogCapture } from '../../integration/webhook-server/support.js';
@@ -21,7 +21,7 @@ describe('webhook server app: internal errors', function () {
     assert.ok(loaded.ok);
     log = new LogCapture();
     metrics = createMetrics();
-    const app = createAdmissionApp({
+    const handler = createAdmissionHandler({
       injection: loaded.config.injection,
       mutatePath: '/mutate',
       maxBodyBytes: 4096,
@@ -31,7 +31,7 @@ describe('webhook server app: internal errors', function () {
         throw new TypeError("Cannot read properties of undefined (reading 'containers')");
       },
     });
-    server = createServer(app.callback());
+    server = createServer(handler);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   });
   after(function (done) {
