@@ -112,13 +112,10 @@ function pathOf(url: string | undefined): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-function send(res: Response, status: number, type: string, body: string, extra?: Record<string, string>): void {
+function send(res: Response, status: number, type: string, text: string, extra?: Record<string, string>): void {
+  const body = Buffer.from(text); // encoded once: its length is the header, its bytes the answer
   // Both response kinds take writeHead(status, headers); their typings do not overlap.
-  (res as ServerResponse).writeHead(status, {
-    'content-type': type,
-    'content-length': String(Buffer.byteLength(body)),
-    ...extra,
-  });
+  (res as ServerResponse).writeHead(status, { 'content-type': type, 'content-length': String(body.length), ...extra });
   res.end(body);
 }
 
