@@ -3,7 +3,7 @@
  * bench` prints. Pure: the same figures always give the same table (the JSON holds the figures).
  */
 import type { AdmissionFigures, AdmissionRun } from './admission/index.js';
-import { TARGET_RATE, TARGET_RATE_SECRETS } from './admission/index.js';
+import { LOW_RATE, TARGET_RATE, TARGET_RATE_SECRETS } from './admission/index.js';
 import type { LoadResult } from './admission/load.js';
 import type { MicroResult } from './admission/micro.js';
 import type { ControlPlaneFigures } from './control-plane/index.js';
@@ -219,6 +219,22 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
         '',
         'n/a',
       ]);
+    rows.push([
+      'CPU per second, idle',
+      `${fmtMs(a.idleCpuMsPerSecond.webhook)}/s`,
+      `${fmtMs(a.idleCpuMsPerSecond.baseline)}/s`,
+      fmtRatio(a.idleCpuMsPerSecond.webhook / a.idleCpuMsPerSecond.baseline),
+      'reported',
+      '',
+    ]);
+    rows.push([
+      `CPU per request, HTTP/2 · 4 secrets · ${LOW_RATE} req/s`,
+      `${fmtInt(a.lowRateCpuMicros.webhook)} µs`,
+      `${fmtInt(a.lowRateCpuMicros.baseline)} µs`,
+      fmtRatio(a.lowRateCpuMicros.webhook / a.lowRateCpuMicros.baseline),
+      'reported',
+      '',
+    ]);
     rows.push([
       'RSS idle (after start-up)',
       fmtMiB(a.idleRssBytes.webhook),

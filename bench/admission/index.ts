@@ -6,6 +6,8 @@
  * the heap grow to does not count as the peak RSS of a fixed-rate run.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises';
+import { processCpuMsPrecise } from '../lib/proc-cpu.js';
 import { procStatusBytes, resetPeakRss } from '../lib/processes.js';
 import { maxFinite, ratio } from '../lib/stats.js';
 import { H2LOAD_MISSING, h2loadAvailable, type LoadResult, load, type Protocol, type Rate } from './load.js';
@@ -45,6 +47,13 @@ export interface AdmissionFigures {
   idleRssBytes: { webhook: number; baseline: number };
   /** Peak RSS over all measured runs. */
   peakRssBytes: { webhook: number; baseline: number };
+  /** CPU ms per second with no requests (timers, metrics sampling): what an idle replica costs. */
+  idleCpuMsPerSecond: { webhook: number; baseline: number };
+  /**
+   * CPU µs per request at LOW_RATE req/s over one HTTP/2 connection: the API server's call
+   * pattern, where a Node process pays far more per request than at saturation (one wake-up each).
+   */
+  lowRateCpuMicros: { webhook: number; baseline: number };
   /** Scenarios that did not run, and why. */
   skipped: { scenario: AdmissionScenario; why: string }[];
 }
@@ -54,6 +63,8 @@ export interface AdmissionOptions {
   rateSeconds: number;
   saturationSeconds: number;
   warmupSeconds: number;
+  /** Seconds of the idle-CPU reading and of the low-rate run. */
+  idleSeconds: number;
   /** NODE_OPTIONS for the webhook process (profiling). */
   webhookNodeOptions?: string;
   progress(line: string): void;
@@ -62,6 +73,8 @@ export interface AdmissionOptions {
 const PROTOCOLS: readonly Protocol[] = ['HTTP/1.1', 'HTTP/2'];
 const FIXED_RATES = [500, 2_000] as const;
 export const TARGET_RATE = 1_000;
+/** About the pods/s of the control-plane tier: how often the API server calls a webhook there. */
+export const LOW_RATE = 50;
 export const TARGET_RATE_SECRETS: SecretCount = 4;
 
 function scenarios(): AdmissionScenario[] {
@@ -133,6 +146,23 @@ export async function runAdmission(options: AdmissionOptions): Promise<Admission
     const warmup: AdmissionScenario = { protocol: 'HTTP/2', secrets: 4, rate: 500 };
     for (const server of servers) await measure(server, warmup);
 
+    options.progress(`admission: idle CPU (${options.idleSeconds} s), then CPU per request at ${LOW_RATE} req/s`);
+    const idleCpuMsPerSecond = await idleCpu(webhook, baseline, options.idleSeconds);
+    const lowRateCpuMicros = { webhook: 0, baseline: 0 };
+    for (const server of servers) {
+      const before = processCpuMsPrecise(server.child.pid);
+      const run = await load('HTTP/2', {
+        port: server.port,
+        path: MUTATE_PATH,
+        body: bodies[TARGET_RATE_SECRETS],
+        rate: LOW_RATE,
+        seconds: options.idleSeconds,
+        warmupSeconds: 0,
+      });
+      const answered = run.requestsPerSecond * options.idleSeconds;
+      lowRateCpuMicros[server.name] = ((processCpuMsPrecise(server.child.pid) - before) * 1000) / answered;
+    }
+
     const runs: AdmissionRun[] = [];
     const skipped: AdmissionFigures['skipped'] = [];
     const list = scenarios();
@@ -165,10 +195,27 @@ export async function runAdmission(options: AdmissionOptions): Promise<Admission
       runs,
       idleRssBytes,
       peakRssBytes: { webhook: overall(webhook, (r) => r.webhook), baseline: overall(baseline, (r) => r.baseline) },
+      idleCpuMsPerSecond,
+      lowRateCpuMicros,
       skipped,
     };
   } finally {
     await Promise.all(servers.map((s) => s.child.stop()));
     cert.remove();
   }
+}
+
+/** Both servers idle side by side (after their warm-up has settled): CPU ms per second each. */
+async function idleCpu(
+  webhook: ServerUnderTest,
+  baseline: ServerUnderTest,
+  seconds: number,
+): Promise<{ webhook: number; baseline: number }> {
+  await sleep(1_000);
+  const before = [processCpuMsPrecise(webhook.child.pid), processCpuMsPrecise(baseline.child.pid)];
+  await sleep(seconds * 1000);
+  return {
+    webhook: (processCpuMsPrecise(webhook.child.pid) - before[0]!) / seconds,
+    baseline: (processCpuMsPrecise(baseline.child.pid) - before[1]!) / seconds,
+  };
 }

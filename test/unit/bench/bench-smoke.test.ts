@@ -115,6 +115,8 @@ describe('bench arithmetic', () => {
         runs: [run(1000, [1000, 4.2], [1000, 1.2]), run('saturation', [2000, 9], [8000, 3])],
         idleRssBytes: { webhook: 110 * 2 ** 20, baseline: 60 * 2 ** 20 },
         peakRssBytes: { webhook: 130 * 2 ** 20, baseline: 90 * 2 ** 20 },
+        idleCpuMsPerSecond: { webhook: 1, baseline: 0.5 },
+        lowRateCpuMicros: { webhook: 1700, baseline: 1000 },
         skipped: [],
       },
     };
@@ -264,6 +266,14 @@ describe('bench arithmetic', () => {
       const saturation = rows.find((r) => r.startsWith('HTTP/2 · 4 secrets · saturation'))!;
       assert.match(saturation, /req\/s 0\.25× .* reported/);
       assert.match(rows.find((r) => r.startsWith('HTTP/2 · 4 secrets · 1,000 req/s'))!, /p99 3\.50× .* met$/);
+      assert.match(
+        rows.find((r) => r.startsWith('CPU per second, idle'))!,
+        /1\.00\/s .* 0\.50\/s .* 2\.00× .* reported/,
+      );
+      assert.match(
+        rows.find((r) => r.startsWith('CPU per request, HTTP/2 · 4 secrets · 50 req/s'))!,
+        /1,700 µs .* 1,000 µs .* 1\.70× .* reported/,
+      );
     });
   });
 });
