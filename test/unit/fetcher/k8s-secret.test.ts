@@ -470,12 +470,10 @@ describe('fetcher/k8s-secret', function () {
 
     it('trusts only the cluster CA: a server certificate from another CA is refused', async function () {
       const kube = { apiUrl: url, tokenFile, caFile: otherCaFile };
-      await assert.rejects(
-        createPodSecret(request, kube, deps(prepareKubeTls(kube))),
-        (err: FetcherError) =>
-          /could not reach the Kubernetes API .*\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)\)/.test(
-            err.problem,
-          ),
+      await assert.rejects(createPodSecret(request, kube, deps(prepareKubeTls(kube))), (err: FetcherError) =>
+        /could not reach the Kubernetes API .*\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)\)/.test(
+          err.problem,
+        ),
       );
     });
 

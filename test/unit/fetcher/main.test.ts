@@ -138,7 +138,7 @@ describe('fetcher/main', function () {
     assert.equal(err.length, 0);
   });
 
-  it("reports an unreadable cluster CA file (read while MLP answers) where the Secret is created, after the files", async function () {
+  it('reports an unreadable cluster CA file (read while MLP answers) where the Secret is created, after the files', async function () {
     const plan = {
       version: 1,
       project: 'ads',
