@@ -277,7 +277,7 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
   const f = figures.fetcher;
   if (f) {
     rows.push(
-      `fetcher: dist/dap-secret-fetcher end to end, ${f.version.runs} runs per case (baseline: the same executable's --version)`,
+      `fetcher: dist/dap-secret-fetcher end to end, ${f.version.runs} runs per case, secret volumes on ${f.volumes} (baseline: the same executable's --version)`,
     );
     for (const c of f.cases)
       rows.push([

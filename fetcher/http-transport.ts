@@ -44,7 +44,10 @@ function answer(url: URL, res: IncomingMessage): HttpResponse {
   };
 }
 
-export const nodeHttpTransport: HttpTransport = (url, { method = 'GET', headers = {}, body, ca, signal }) =>
+export const nodeHttpTransport: HttpTransport = (
+  url,
+  { method = 'GET', headers = {}, body, ca, secureContext, signal },
+) =>
   new Promise<HttpResponse>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     let response: IncomingMessage | undefined;
@@ -55,7 +58,9 @@ export const nodeHttpTransport: HttpTransport = (url, { method = 'GET', headers 
         ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
         ...headers,
       },
+      // `ca` also keys the agent's socket pool, so these connections are never shared with others.
       ...(ca !== undefined && url.protocol === 'https:' ? { ca } : {}),
+      ...(secureContext !== undefined && url.protocol === 'https:' ? { secureContext } : {}),
     });
     // Until the body has been read (or dropped), the signal cuts off whatever is in flight.
     const onAbort = (): void => {

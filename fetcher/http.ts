@@ -7,6 +7,7 @@
  * MLP and the metadata server are called through `HttpContext.request` (node:http, see
  * http-transport.ts); only openid-client, which needs fetch's own Response, uses fetch.
  */
+import type { SecureContext } from 'node:tls';
 import { readTextPrefix } from './bounded-body.js';
 import { FetcherError } from './errors.js';
 import type { Logger } from './log.js';
@@ -39,6 +40,11 @@ export interface HttpRequest {
   body?: string;
   /** PEM CA bundle to trust instead of the defaults (https only): the cluster's CA. */
   ca?: string;
+  /**
+   * A TLS context made from `ca` beforehand (https only), so a connection does not make its own:
+   * making it (and loading node:tls) costs more than the POST it is for (k8s-secret.ts).
+   */
+  secureContext?: SecureContext;
 }
 
 /**

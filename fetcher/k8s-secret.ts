@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import type { SecureContext } from 'node:tls';
 import type { V1Secret } from '@kubernetes/client-node';
 import { FETCHER_ENV } from '../contract/fetcher-env.js';
 import { readTextPrefix } from './bounded-body.js';
@@ -100,6 +101,32 @@ export function buildPodSecret(request: PodSecretRequest): V1Secret {
   };
 }
 
+/** The cluster CA, and a TLS context made from it once for every attempt. */
+export interface KubeTls {
+  ca: string;
+  /** Absent when Node would not make one from this CA: each connection then tries, and fails, as before. */
+  secureContext?: SecureContext;
+}
+
+/**
+ * What the POST needs that does not depend on MLP's answer: the cluster CA read, node:https and
+ * node:tls loaded, the TLS context made — 10–15 ms of a run's CPU, longer than the POST itself
+ * (bench/README.md, "Where the time goes"). main.ts starts it while MLP is being asked. Rejects
+ * with the error createPodSecret reports for an unreadable CA file; undefined for a plain-http API
+ * (and for an empty CA file: Node's default CAs then, as before).
+ */
+export async function prepareKubeTls(kube: KubeSettings): Promise<KubeTls | undefined> {
+  if (kube.apiUrl.protocol !== 'https:') return undefined;
+  const ca = await readKubeFile(kube.caFile, FETCHER_ENV.kubeCaFile, 'CA certificate');
+  if (ca === '') return undefined; // an empty file: Node's defaults, as a request without `ca` has
+  try {
+    process.getBuiltinModule('node:https'); // loads http, tls and net, which the request needs too
+    return { ca, secureContext: process.getBuiltinModule('node:tls').createSecureContext({ ca }) };
+  } catch {
+    return { ca };
+  }
+}
+
 export interface KubeDeps {
   clock: Clock;
   deadline: Deadline;
@@ -109,6 +136,8 @@ export interface KubeDeps {
   attemptTimeoutMs?: number;
   /** The HTTP transport; node:http(s) by default. */
   request?: HttpTransport;
+  /** prepareKubeTls(kube), started earlier; made here when not given. */
+  tls?: Promise<KubeTls | undefined>;
 }
 
 /** What came back from one create: the API server's answer, or the error of a request that got none. */
@@ -305,8 +334,7 @@ export async function createPodSecret(
   // The one place the fetcher base64-encodes values: an API error that echoes the body must not print them either.
   for (const encoded of Object.values(body.data ?? {})) deps.redactor.add(encoded);
   const secretRef = quote(`${request.namespace}/${request.name}`);
-  const caFile = kube.apiUrl.protocol === 'https:' ? kube.caFile : undefined;
-  const ca = caFile ? await readKubeFile(caFile, FETCHER_ENV.kubeCaFile, 'CA certificate') : undefined;
+  const tls = await (deps.tls ?? prepareKubeTls(kube));
   const attemptTimeoutMs = deps.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS;
   const transport = deps.request ?? nodeHttpTransport;
   const url = new URL(
@@ -324,7 +352,8 @@ export async function createPodSecret(
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
         body: json,
-        ...(ca ? { ca } : {}),
+        ...(tls ? { ca: tls.ca } : {}),
+        ...(tls?.secureContext ? { secureContext: tls.secureContext } : {}),
         signal,
       });
       const text = await readTextPrefix(response.body, ERROR_BODY_BYTES);

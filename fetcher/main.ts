@@ -116,6 +116,11 @@ async function run(config: Config, log: Logger, http: HttpContext, redactor: Red
     import('./mlp.js'),
   ]);
   const tokens = await createTokenSource(config, { http, redactor });
+  const k8s = plan.secret ? await import('./k8s-secret.js') : null;
+  // The Secret's TLS set-up needs nothing from MLP: made while MLP answers (bench/README.md,
+  // "Where the time goes"). Its error, if any, is reported where the Secret is created, as before.
+  const kubeTls = k8s && config.kube ? k8s.prepareKubeTls(config.kube) : undefined;
+  kubeTls?.catch(() => {});
   const values = await fetchMlpSecrets(
     { http, tokens, redactor },
     { baseUrl: config.mlpBaseUrl, project: plan.project, secrets: secretNames(plan), caps: config.caps },
@@ -133,7 +138,6 @@ async function run(config: Config, log: Logger, http: HttpContext, redactor: Red
       mlpSecret: k.mlpSecret,
     })),
   };
-  const k8s = secretRequest ? await import('./k8s-secret.js') : null;
   // Check the Secret's size before writing anything, so a run that must fail changes nothing.
   if (secretRequest && k8s) k8s.checkPodSecretSize(secretRequest);
 
@@ -151,6 +155,7 @@ async function run(config: Config, log: Logger, http: HttpContext, redactor: Red
       deadline: http.deadline,
       log,
       redactor,
+      ...(kubeTls ? { tls: kubeTls } : {}),
     });
     const secret = `${pod.namespace}/${secretRequest.name}`;
     if (outcome === 'created') log.info('created the pod secret', { secret, keys: secretRequest.entries.length });

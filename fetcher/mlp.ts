@@ -80,11 +80,20 @@ const WHITESPACE = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const OPENING_BRACKET = 0x5b;
 
 /**
+ * A list no larger than this (and than one secret's cap) is parsed whole, in one JSON.parse: for
+ * the few KB of a usual project that costs microseconds, where the byte scanner, still
+ * interpreted in a fresh process, took 2–3 ms (bench/README.md, "Where the time goes"). Past
+ * it, the list is streamed item by item as before; either way memory stays bounded.
+ */
+const WHOLE_LIST_BYTES = 64 * 1024;
+
+/**
  * MLP's secrets list, read as it arrives, keeping only the `wanted` values. The list holds every
  * secret of the project with its value; reading it whole and parsing it cost several times its
  * size (a 50 MB project took almost 400 MB, past the default 256Mi FETCHER_MEMORY_LIMIT).
  * Streamed, one item is held at a time and the others' values are dropped at once — never kept,
- * never registered with the redactor.
+ * never registered with the redactor. A small list (WHOLE_LIST_BYTES) is parsed whole instead,
+ * with the same checks.
  */
 async function readWantedSecrets(
   deps: MlpDeps,
@@ -108,50 +117,87 @@ async function readWantedSecrets(
     maxBytes: caps.secretBytes,
     setting: FETCHER_ENV.maxSecretBytes,
   };
+  /** One item of the list, whichever way it was parsed. */
+  const take = (value: unknown): void => {
+    if (!isRecord(value) || typeof value.name !== 'string') valid = false;
+    // Registered with the redactor only once the list is read, and only the value kept: a list
+    // naming a wanted secret a million times (each with another value) would otherwise fill the
+    // redactor past the memory limit while the list itself stays under its cap.
+    else if (wanted.has(value.name) && typeof value.data === 'string') found.set(value.name, value.data);
+  };
   // Bytes since the last complete item: the parser holds one item (and its value) whole.
   let itemBytes = 0;
   // Each array item on its own, parsed alone and not kept once seen (fetcher/json-array-items.ts).
   const parser = new JsonArrayItems();
   parser.onValue = ({ value, key }) => {
     itemBytes = 0;
-    if (typeof key !== 'number' || !isRecord(value) || typeof value.name !== 'string') valid = false;
-    // Registered with the redactor only once the list is read, and only the value kept: a list
-    // naming a wanted secret a million times (each with another value) would otherwise fill the
-    // redactor past the memory limit while the list itself stays under its cap.
-    else if (wanted.has(value.name) && typeof value.data === 'string') found.set(value.name, value.data);
+    if (typeof key !== 'number') valid = false;
+    else take(value);
   };
   parser.onError = () => {
     valid = false;
   };
   let started = false;
+  const stream = (chunk: Uint8Array): void => {
+    if (!started) {
+      // `$.*` says nothing about a top-level string, number or null: the list must open with `[`.
+      const first = chunk.findIndex((byte) => !WHITESPACE.has(byte));
+      if (first >= 0) {
+        started = true;
+        valid = chunk[first] === OPENING_BRACKET;
+      }
+    }
+    for (const slice of slices(chunk, SLICE_BYTES)) {
+      if (!valid) break;
+      itemBytes += slice.byteLength;
+      if (itemBytes > itemCap.maxBytes + SLICE_BYTES) throw bodyTooLarge(itemCap, 'one secret of the list');
+      try {
+        parser.write(slice);
+      } catch {
+        valid = false; // not JSON: a wrong answer, not a network problem to retry
+      }
+    }
+  };
+  // Chunks held while the list may still be small enough to parse whole (then no item can be
+  // over its cap either); null once it is not, and it is streamed.
+  const wholeLimit = Math.min(WHOLE_LIST_BYTES, itemCap.maxBytes);
+  let held: Uint8Array[] | null = [];
+  let heldBytes = 0;
   try {
     for await (const chunk of capped(response.body ?? [], listCap)) {
-      if (!started) {
-        // `$.*` says nothing about a top-level string, number or null: the list must open with `[`.
-        const first = chunk.findIndex((byte) => !WHITESPACE.has(byte));
-        if (first >= 0) {
-          started = true;
-          valid = chunk[first] === OPENING_BRACKET;
+      if (held !== null) {
+        heldBytes += chunk.byteLength;
+        if (heldBytes <= wholeLimit) {
+          held.push(chunk);
+          continue;
         }
+        const earlier = held;
+        held = null;
+        for (const c of earlier) if (valid) stream(c);
       }
-      for (const slice of slices(chunk, SLICE_BYTES)) {
-        if (!valid) break;
-        itemBytes += slice.byteLength;
-        if (itemBytes > itemCap.maxBytes + SLICE_BYTES) throw bodyTooLarge(itemCap, 'one secret of the list');
-        try {
-          parser.write(slice);
-        } catch {
-          valid = false; // not JSON: a wrong answer, not a network problem to retry
-        }
-      }
+      if (valid) stream(chunk);
       if (!valid) break; // cancels the rest of the body
     }
   } catch (err) {
     if (err instanceof FetcherError) throw err; // past a cap: not retried
     throw bodyReadFailure(info, url, err);
   }
-  // The parser ends itself after the one top-level value; not ended means empty or cut short.
-  if (!valid || !parser.isEnded) throw unexpectedBody(info.operation, response.status);
+  if (held !== null) {
+    // The whole list arrived within wholeLimit: one JSON.parse (which also refuses anything but
+    // one complete value, like the streaming parser), the same check per item.
+    let list: unknown;
+    try {
+      list = JSON.parse(Buffer.concat(held).toString('utf8'));
+    } catch {
+      list = undefined;
+    }
+    if (!Array.isArray(list)) throw unexpectedBody(info.operation, response.status);
+    for (const item of list) take(item);
+    if (!valid) throw unexpectedBody(info.operation, response.status);
+  } else if (!valid || !parser.isEnded) {
+    // The parser ends itself after the one top-level value; not ended means empty or cut short.
+    throw unexpectedBody(info.operation, response.status);
+  }
   for (const value of found.values()) deps.redactor.add(value);
   return found;
 }

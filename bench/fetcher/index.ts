@@ -58,6 +58,8 @@ export interface FetcherFigures {
   cases: FetcherCaseResult[];
   /** Why peak RSS is missing, when it is. */
   rssSkipped?: string;
+  /** The filesystem the pods' secret volumes were on (a pod's is a tmpfs). */
+  volumes: string;
 }
 
 export interface FetcherOptions {
@@ -206,6 +208,7 @@ export async function runFetcherBench(options: FetcherOptions): Promise<FetcherF
       executableGzipBytes,
       version,
       cases,
+      volumes: peers.volumes,
       ...(measureRss ? {} : { rssSkipped: TIME_MISSING }),
     };
   } finally {

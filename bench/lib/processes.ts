@@ -19,9 +19,9 @@ process.on('exit', () => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** A fresh directory under the OS temp dir, removed by `remove()` or at the latest when the process exits. */
-export function tempDir(prefix: string): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), prefix));
+/** A fresh directory under `parent` (the OS temp dir), removed by `remove()` or at the latest when the process exits. */
+export function tempDir(prefix: string, parent = tmpdir()): { path: string; remove(): void } {
+  const path = mkdtempSync(join(parent, prefix));
   tempDirs.add(path);
   return {
     path,

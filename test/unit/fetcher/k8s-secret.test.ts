@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +12,10 @@ import {
   MAX_SECRET_BYTES,
   type PodSecretRequest,
   podNameLabel,
+  prepareKubeTls,
 } from '../../../fetcher/k8s-secret.js';
 import { Redactor } from '../../../fetcher/redact.js';
+import { createCertificateAuthority } from '../../support/k8s/pki.js';
 import { FakeClock, fakeDeadline, RecordingLogger } from './helpers.js';
 
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -402,6 +405,86 @@ describe('fetcher/k8s-secret', function () {
           err.exitCode === EXIT_CODES.deadline &&
           /could not reach the Kubernetes API .*\(ECONNREFUSED\)/.test(err.problem),
       );
+    });
+  });
+
+  describe('over https: the cluster CA read and its TLS context made up front (prepareKubeTls)', function () {
+    let server: HttpsServer;
+    let url: URL;
+    let dir: string;
+    let caFile: string;
+    let otherCaFile: string;
+    let tokenFile: string;
+
+    before(async function () {
+      dir = await mkdtemp(join(tmpdir(), 'dap-kube-tls-'));
+      const ca = await createCertificateAuthority('cluster CA');
+      const other = await createCertificateAuthority('some other CA');
+      caFile = join(dir, 'ca.crt');
+      otherCaFile = join(dir, 'other-ca.crt');
+      tokenFile = join(dir, 'token');
+      await writeFile(otherCaFile, other.certPem);
+      await writeFile(tokenFile, 'kube-token-value');
+      const serving = await ca.issueServer('127.0.0.1', ['127.0.0.1']);
+      server = createHttpsServer({ key: serving.keyPem, cert: serving.certPem }, (req, res) => {
+        let body = '';
+        req
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => {
+            res.writeHead(201, { 'content-type': 'application/json' });
+            res.end(body);
+          });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      url = new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      await writeFile(caFile, ca.certPem);
+    });
+
+    after(async function () {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    function deps(tls?: ReturnType<typeof prepareKubeTls>) {
+      const clock = new FakeClock();
+      return {
+        clock,
+        deadline: fakeDeadline(clock, 5000),
+        log: new RecordingLogger(),
+        redactor: new Redactor(),
+        ...(tls ? { tls } : {}),
+      };
+    }
+
+    it('creates the Secret through the context made beforehand, without reading the CA file again', async function () {
+      const early = join(dir, 'ca-read-early.crt');
+      await writeFile(early, await readFile(caFile, 'utf8'));
+      const kube = { apiUrl: url, tokenFile, caFile: early };
+      const tls = prepareKubeTls(kube);
+      assert.ok((await tls)?.secureContext, 'a TLS context was made from the CA');
+      await unlink(early); // gone by the time MLP has answered: the POST must not need it
+      assert.equal(await createPodSecret(request, kube, deps(tls)), 'created');
+    });
+
+    it('trusts only the cluster CA: a server certificate from another CA is refused', async function () {
+      const kube = { apiUrl: url, tokenFile, caFile: otherCaFile };
+      await assert.rejects(createPodSecret(request, kube, deps(prepareKubeTls(kube))), (err: FetcherError) =>
+        /could not reach the Kubernetes API .*\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)\)/.test(
+          err.problem,
+        ),
+      );
+    });
+
+    it('has nothing to prepare for a plain-http API, and names DAP_KUBE_CA_FILE for a missing CA file', async function () {
+      assert.equal(await prepareKubeTls({ apiUrl: new URL('http://127.0.0.1:1/'), tokenFile, caFile: '' }), undefined);
+      const missing = { apiUrl: url, tokenFile, caFile: join(dir, 'no-ca') };
+      await assert.rejects(prepareKubeTls(missing), /CA certificate file .*no-ca \(DAP_KUBE_CA_FILE\)/);
+      // Started early and failed: createPodSecret reports that same error when it gets to the Secret.
+      const early = prepareKubeTls(missing);
+      early.catch(() => {});
+      await assert.rejects(createPodSecret(request, missing, deps(early)), /no-ca \(DAP_KUBE_CA_FILE\)/);
     });
   });
 });

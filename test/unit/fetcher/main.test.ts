@@ -138,6 +138,41 @@ describe('fetcher/main', function () {
     assert.equal(err.length, 0);
   });
 
+  it('reports an unreadable cluster CA file (read while MLP answers) where the Secret is created, after the files', async function () {
+    const plan = {
+      version: 1,
+      project: 'ads',
+      fileRoot: join(dir, 'volume'),
+      files: [{ mlpSecret: 'pw', path: 'db/pw' }],
+      fileMode: 0o440,
+      dirMode: 0o750,
+      secret: { name: 'wf-n0-0-flyte-secrets-1a2b3c', keys: [{ mlpSecret: 'api', key: 'API' }] },
+    };
+    await writeFile(join(dir, 'kube-token'), 'kube-token-value');
+    const code = await run(
+      [],
+      env({
+        DAP_PLAN: JSON.stringify(plan),
+        DAP_KUBE_API_URL: 'https://127.0.0.1:1',
+        DAP_KUBE_TOKEN_FILE: join(dir, 'kube-token'),
+        DAP_KUBE_CA_FILE: join(dir, 'no-ca.crt'),
+      }),
+      mlp(() =>
+        jsonResponse(200, [
+          { id: 1, name: 'pw', data: 'pw-value-123' },
+          { id: 2, name: 'api', data: 'api-value-456' },
+        ]),
+      ),
+    );
+    assert.equal(code, 1, err.join(''));
+    assert.match(err.join(''), /CA certificate file .*no-ca\.crt \(DAP_KUBE_CA_FILE\) cannot be read \(ENOENT\)/);
+    assert.equal(await readFile(join(dir, 'volume/db/pw'), 'utf8'), 'pw-value-123', 'the files came first, as before');
+    assert.deepEqual(
+      out.map((l) => JSON.parse(l).msg),
+      ['start', 'http call', 'http call', 'fetched secrets from MLP', 'wrote secret files', 'failed'],
+    );
+  });
+
   it('warns once when MLP_API_HOST is plain http (the token crosses the network in clear), not for https or loopback', async function () {
     const answer = () => jsonResponse(200, [{ id: 1, name: 'pw', data: 'pw-value-123' }]);
     const warnings = () =>

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import sinon from 'sinon';
+import { DEFAULT_BYTE_CAPS } from '../../../contract/fetcher-env.js';
 import { EXIT_CODES, type FetcherError } from '../../../fetcher/errors.js';
 import type { HttpContext, HttpTransport } from '../../../fetcher/http.js';
 import { fetchMlpSecrets, type MlpDeps } from '../../../fetcher/mlp.js';
@@ -182,26 +184,77 @@ describe('fetcher/mlp', function () {
     return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
   }
 
+  /**
+   * Both ways of reading the list: a small one is parsed whole; with a secret cap of 1 byte
+   * nothing is small enough, so the same body goes through the streaming parser.
+   */
+  const READERS = [
+    { how: 'parsed whole', caps: DEFAULT_BYTE_CAPS },
+    { how: 'streamed', caps: { ...DEFAULT_BYTE_CAPS, secretBytes: 1 } },
+  ];
+
   it('reads the list as it arrives, whatever the chunks (multi-byte characters split across them too)', async function () {
     const list = JSON.stringify([
       { id: 1, name: 'other', data: 'not-wanted-value', project_id: 7 },
       { id: 2, name: 'cert', data: 'ünïcødé "quoted" \\ line\nbreak 😀', project_id: 7 },
       { id: 3, name: 'empty', data: '', project_id: 7 },
     ]);
-    for (const size of [1, 3, 7, 4096]) {
-      requestStub.reset();
-      requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
-      requestStub.onSecondCall().resolves(chunked(`${list}\n`, size));
-      const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['cert', 'empty'] });
-      assert.deepEqual(
-        [...values],
-        [
-          ['cert', 'ünïcødé "quoted" \\ line\nbreak 😀'],
-          ['empty', ''],
-        ],
-        `chunks of ${size} bytes`,
-      );
+    for (const { how, caps } of READERS) {
+      for (const size of [1, 3, 7, 4096]) {
+        requestStub.reset();
+        requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+        requestStub.onSecondCall().resolves(chunked(`${list}\n`, size));
+        const values = await fetchMlpSecrets(deps, {
+          baseUrl: BASE,
+          project: 'ads',
+          secrets: ['cert', 'empty'],
+          caps,
+        });
+        assert.deepEqual(
+          [...values],
+          [
+            ['cert', 'ünïcødé "quoted" \\ line\nbreak 😀'],
+            ['empty', ''],
+          ],
+          `${how}, chunks of ${size} bytes`,
+        );
+      }
     }
+  });
+
+  it('reads a list past the size it parses whole by streaming it, the chunks held so far included', async function () {
+    const items = Array.from({ length: 600 }, (_, i) => ({ id: i, name: `s${i}`, data: `v${i}-${'x'.repeat(100)}` }));
+    const list = JSON.stringify(items);
+    assert.ok(list.length > 64 * 1024);
+    requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+    requestStub.onSecondCall().resolves(chunked(list, 1000));
+    const values = await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['s0', 's64', 's599'] });
+    assert.deepEqual(
+      [...values],
+      ['s0', 's64', 's599'].map((name) => [name, items.find((i) => i.name === name)?.data]),
+    );
+  });
+
+  it('keeps the same values both ways, for any list and any chunking (property)', async function () {
+    const name = fc.constantFrom('a', 'b', 'c', 'd', 'ä', 'e"');
+    const item = fc.record({ id: fc.nat(), name, data: fc.string({ unit: 'binary', maxLength: 40 }) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(item, { maxLength: 12 }), fc.integer({ min: 1, max: 64 }), async (list, size) => {
+        const expected = new Map<string, string>();
+        for (const i of list) expected.set(i.name, i.data);
+        const wanted = [...expected.keys()];
+        const got = [];
+        for (const { caps } of READERS) {
+          requestStub.reset();
+          requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+          requestStub.onSecondCall().resolves(chunked(JSON.stringify(list), size));
+          got.push([...(await fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: wanted, caps }))]);
+        }
+        assert.deepEqual(got[0], [...expected]);
+        assert.deepEqual(got[1], [...expected]);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('refuses a 200 that is not a list of secrets, without quoting it', async function () {
@@ -216,22 +269,24 @@ describe('fetcher/mlp', function () {
       '["secrets-value-1"]',
       '<html>secrets-value-1</html>',
     ];
-    for (const text of bodies) {
-      requestStub.reset();
-      requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
-      requestStub.onSecondCall().resolves(chunked(text, 5));
-      await assert.rejects(
-        fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'] }),
-        (err: FetcherError) => {
-          assert.match(
-            err.problem,
-            /MLP answered "list secrets" with a body that is not the JSON the MLP API describes/,
-            text,
-          );
-          assert.doesNotMatch(`${err.problem} ${err.fix}`, /secrets-value/);
-          return true;
-        },
-      );
+    for (const { how, caps } of READERS) {
+      for (const text of bodies) {
+        requestStub.reset();
+        requestStub.onFirstCall().resolves(jsonResponse(200, [ADS]));
+        requestStub.onSecondCall().resolves(chunked(text, 5));
+        await assert.rejects(
+          fetchMlpSecrets(deps, { baseUrl: BASE, project: 'ads', secrets: ['x'], caps }),
+          (err: FetcherError) => {
+            assert.match(
+              err.problem,
+              /MLP answered "list secrets" with a body that is not the JSON the MLP API describes/,
+              `${how}: ${text}`,
+            );
+            assert.doesNotMatch(`${err.problem} ${err.fix}`, /secrets-value/);
+            return true;
+          },
+        );
+      }
     }
   });
 
