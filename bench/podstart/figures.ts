@@ -45,6 +45,8 @@ export interface PodStartRaw {
   baselineTaskStartedMs: number[];
   /** The relist-phase offset each sample's creates waited (ms). */
   offsetsMs: number[];
+  /** Every sample in full (marks, task stamp, fetcher log span), in the order taken, for the results JSON. */
+  detail: { injected: PodStartSample[]; baseline: PodStartSample[] };
   fetcherImage: ImageSize & {
     image: string;
     /** `ctr -n k8s.io images import` of the fetcher's OCI archive (what stands in for a pull: there is no registry). */
@@ -96,6 +98,7 @@ export function skippedPodStart(why: string): PodStartFigures {
     injectedTaskStartedMs: [],
     baselineTaskStartedMs: [],
     offsetsMs: [],
+    detail: { injected: [], baseline: [] },
     fetcherImage: {
       image: '',
       compressedBytes: nan,

@@ -143,6 +143,7 @@ describe('bench: pod start on the real node', function () {
       injectedTaskStartedMs: r.injectedTaskStarted,
       baselineTaskStartedMs: r.baselineTaskStarted,
       offsetsMs: r.samples.injected.map((s) => s.offsetMs),
+      detail: r.samples,
       fetcherImage: {
         image: images.fetcher.image,
         ...fetcherSize,

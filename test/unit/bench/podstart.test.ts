@@ -27,6 +27,7 @@ const raw = (injectedTaskStartedMs: number[], baselineTaskStartedMs: number[], r
   injectedMs: injectedTaskStartedMs.map((ms) => ms + reportedAddMs),
   baselineMs: baselineTaskStartedMs.map((ms) => ms + 500),
   offsetsMs: injectedTaskStartedMs.map(() => 0),
+  detail: { injected: [], baseline: [] },
   fetcherImage: {
     image: 'f:1',
     rawBytes: 3 << 20,
