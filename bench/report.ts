@@ -414,6 +414,7 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
     rows.push(
       `pod start on the real node: create → task code started / reported Running, ${p.samples} interleaved samples per case (creates spread over the 1 s relist), 4-secret Flyte pod, kubelet 1.34 + containerd (baseline: the same pod, its secrets in pre-made Secrets, no fetcher)`,
     );
+    if (p.experiment) rows.push(`${p.experiment} — not the tier's node; the verdict below is the experiment's`);
     if (p.skipped) rows.push(['pod start', `skipped: ${p.skipped}`, '', '', '', 'n/a']);
     else {
       const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;

@@ -57,6 +57,8 @@ export interface PodStartRaw {
     firstBaselinePodMs: number;
   };
   breakdown: PodStartBreakdown;
+  /** Set when the node ran with the experiment switches (test/node/harness/node.ts EXPERIMENT): not the tier's own node. */
+  experiment?: string;
 }
 
 export interface PodStartFigures extends PodStartRaw {

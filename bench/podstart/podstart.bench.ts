@@ -12,7 +12,9 @@
  * pod has started the task image once.
  */
 
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { createNamespace } from '../../test/e2e/harness/cluster.js';
 import { flytePropellerPod, vector } from '../../test/e2e/harness/flytePod.js';
@@ -21,12 +23,19 @@ import { waitFor } from '../../test/e2e/harness/wait.js';
 import { createPod } from '../../test/node/harness/api.js';
 import { installChart } from '../../test/node/harness/chart.js';
 import { nodeImages } from '../../test/node/harness/images.js';
-import { type NodeCluster, nodeEnvironment, startNodeCluster, type Timings } from '../../test/node/harness/node.js';
+import {
+  EXPERIMENT,
+  type NodeCluster,
+  nodeEnvironment,
+  startNodeCluster,
+  type Timings,
+} from '../../test/node/harness/node.js';
 import { measurePodStart, timeToRunning } from '../../test/node/harness/podStart.js';
 import { type RealMlpPeer, startRealMlpPeer } from '../../test/support/real-mlp/peer.js';
 import { breakdown, type PodStartRaw } from './figures.js';
 import { ociImageSize } from './image-size.js';
 
+const run = promisify(execFile);
 const NS = 'flytesnacks-development';
 const FETCHER = 'fetcher';
 /** The control-plane tier's 4-secret Flyte pod shape: 2 ENV_VAR, 2 FILE (one with group_version). */
@@ -156,6 +165,10 @@ describe('bench: pod start on the real node', function () {
         ...r.samples.baseline.map((sample) => ({ kind: 'baseline' as const, sample })),
       ]),
     };
+    if (EXPERIMENT.containerd !== 'containerd' || EXPERIMENT.kubelet.featureGates) {
+      const { stdout } = await run(EXPERIMENT.containerd, ['--version']);
+      raw.experiment = `EXPERIMENT: ${stdout.trim()}, kubelet feature gates ${JSON.stringify(EXPERIMENT.kubelet.featureGates ?? {})}`;
+    }
     await writeFile(out, JSON.stringify(raw));
   });
 });

@@ -45,7 +45,7 @@ const NODE_PATHS = {
  * tests or CI: another containerd binary (DAP_NODE_CONTAINERD) and kubelet feature gates
  * (DAP_NODE_KUBELET_FEATURE_GATES=EventedPLEG=true,…).
  */
-const EXPERIMENT = {
+export const EXPERIMENT = {
   containerd: process.env.DAP_NODE_CONTAINERD || 'containerd',
   kubelet: process.env.DAP_NODE_KUBELET_FEATURE_GATES
     ? {
@@ -202,7 +202,10 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
     processes.push(scheduler);
 
     const kubeletKc = await kubeconfigFor('kubelet', `system:node:${NODE_NAME}`, ['system:nodes']);
-    await writeFile(file('kubelet.yaml'), JSON.stringify({ ...kubeletConfig(env.nodeIp, cp.caFile), ...EXPERIMENT.kubelet }, null, 2));
+    await writeFile(
+      file('kubelet.yaml'),
+      JSON.stringify({ ...kubeletConfig(env.nodeIp, cp.caFile), ...EXPERIMENT.kubelet }, null, 2),
+    );
     const kubelet = startProcess(
       'kubelet',
       bin('kubelet'),
