@@ -68,7 +68,7 @@ export interface PodStartResult {
 
 const FETCHER = 'fetcher';
 /** The task's first statement stamps the wall clock into its termination message, then the task ends. */
-export const STAMP_COMMAND = [
+const STAMP_COMMAND = [
   'python3',
   '-c',
   "import time; t = time.time(); open('/dev/termination-log', 'w').write(repr(t))",
