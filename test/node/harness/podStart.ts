@@ -232,7 +232,7 @@ async function withoutFetcher(kc: KubeConfig, namespace: string, pod: V1Pod, val
 interface Started {
   /** ms from the create call until the pod's first container was reported running (or already terminated). */
   ms: number;
-  /** The create call's wall-clock time (epoch ms, sub-ms): the zero of every figure. */
+  /** The create call's wall-clock time (epoch ms): the zero of the task's stamp. */
   createdAt: number;
   /** The pod as seen when the watch resolved. */
   pod: V1Pod;
@@ -253,6 +253,7 @@ export async function timeToRunning(
   opts: { untilTerminated?: boolean } = {},
 ): Promise<Started> {
   let started = 0;
+  let createdAt = 0;
   const marks: Seen = {};
   const mark = (step: keyof Seen, now: number) => (marks[step] ??= now - started);
   let settle: { resolve(r: Started): void; reject(err: unknown): void } | undefined;
@@ -283,7 +284,7 @@ export async function timeToRunning(
         const task = pod.status?.containerStatuses?.find((c) => c.name === pod.spec?.containers[0]?.name);
         if (task?.state?.running || task?.state?.terminated) mark('taskRunning', now);
         if (task?.state?.terminated || (task?.state?.running && !opts.untilTerminated))
-          settle!.resolve({ ms: marks.taskRunning!, createdAt: performance.timeOrigin + started, pod, marks });
+          settle!.resolve({ ms: marks.taskRunning!, createdAt, pod, marks });
         else if (task?.state?.running) {
           // reported running; waiting for its end (and termination message)
         } else if (pod.status?.phase === 'Failed')
@@ -297,6 +298,8 @@ export async function timeToRunning(
         settle!.reject(err ?? new Error(`the watch on pod ${namespace}/${name} ended before its task container ran`)),
     );
     started = performance.now();
+    // The wall clock now, not timeOrigin + performance.now(): the task's stamp is a wall-clock reading too.
+    createdAt = Date.now();
     await create();
     return await seen;
   } finally {
