@@ -146,7 +146,13 @@ export function judge(figures: BenchFigures): Target[] {
   const p = figures.podStart;
   if (p)
     targets.push(
-      target('pod start: median added by injection', p.addedMedianMs, 'ms', 'at most', LIMITS.podStartAddedMs),
+      target(
+        'pod start: median added by injection (task code started)',
+        p.taskStarted.addedMedianMs,
+        'ms',
+        'at most',
+        LIMITS.podStartAddedMs,
+      ),
     );
   const f = figures.fetcher;
   if (f) {
@@ -422,32 +428,59 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
   const p = figures.podStart;
   if (p) {
     rows.push(
-      `pod start on the real node: create → task container running, ${p.samples} interleaved samples per case, 4-secret Flyte pod, kubelet 1.34 + containerd (baseline: the same pod, its secrets in pre-made Secrets, no fetcher)`,
+      `pod start on the real node: create → task code started / reported Running, ${p.samples} interleaved samples per case (creates spread over the 1 s relist), 4-secret Flyte pod, kubelet 1.34 + containerd (baseline: the same pod, its secrets in pre-made Secrets, no fetcher)`,
     );
+    if (p.experiment) rows.push(`${p.experiment} — not the tier's node; the verdict below is the experiment's`);
     if (p.skipped) rows.push(['pod start', `skipped: ${p.skipped}`, '', '', '', 'n/a']);
     else {
       const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
       const spread = (xs: number[]) => `${s(Math.min(...xs))}–${s(Math.max(...xs))}`;
+      const t = p.taskStarted;
+      const r = p.reported;
       rows.push([
-        'pod start · median (range)',
-        `${s(p.injectedMedianMs)} (${spread(p.injectedMs)})`,
-        `${s(p.baselineMedianMs)} (${spread(p.baselineMs)})`,
-        fmtRatio(p.medianRatio),
+        "pod start · task code started (the task's own clock) · median (range)",
+        `${s(t.injectedMedianMs)} (${spread(p.injectedTaskStartedMs)})`,
+        `${s(t.baselineMedianMs)} (${spread(p.baselineTaskStartedMs)})`,
+        fmtRatio(t.medianRatio),
         '',
         '',
       ]);
       rows.push([
-        'pod start · median added by injection',
-        s(p.addedMedianMs),
+        'pod start · task code started · median added by injection',
+        s(t.addedMedianMs),
         '',
         '',
-        ...judged(find('pod start: median added by injection')),
+        ...judged(find('pod start: median added by injection (task code started)')),
+      ]);
+      rows.push([
+        'pod start · reported Running by the kubelet (the watch) · median (range)',
+        `${s(r.injectedMedianMs)} (${spread(p.injectedMs)})`,
+        `${s(r.baselineMedianMs)} (${spread(p.baselineMs)})`,
+        fmtRatio(r.medianRatio),
+        '',
+        '',
+      ]);
+      rows.push([
+        'pod start · reported Running · median added by injection',
+        `${s(r.addedMedianMs)} (${r.addedMedianMs <= LIMITS.podStartAddedMs ? 'within' : 'over'} 1 s; not judged: includes the kubelet's 1 s relist)`,
+        '',
+        '',
+        'reported',
+        '',
       ]);
       const b = p.breakdown;
       rows.push([
-        'injected · where the time goes (medians, as the watch saw the kubelet report it)',
-        `create → bound ${s(b.scheduledMs)} · bound → fetcher exit ${s(b.scheduledToFetcherDoneMs)} (the fetcher ran ${b.fetcherRunS} s, whole s) · fetcher exit → task running ${s(b.fetcherDoneToTaskMs)}`,
-        `bound → task running ${s(b.baselineScheduledToTaskMs)}`,
+        'injected · where the time goes (medians; fetcher from its log lines, containerd timestamps)',
+        `create → bound ${s(b.scheduledMs)} · bound → fetcher's first log line ${s(b.scheduledToFetcherLogMs)} · fetcher first → last line ${s(b.fetcherLogRunMs)} · fetcher's last line → task code started ${s(b.fetcherExitToTaskStartedMs)} · task started → reported Running ${s(b.taskStartedToReportedMs)}`,
+        `bound → task code started ${s(b.baselineScheduledToTaskStartedMs)} · task started → reported Running ${s(b.baselineTaskStartedToReportedMs)}`,
+        '',
+        'reported',
+        '',
+      ]);
+      rows.push([
+        'injected · as the kubelet reported it (medians, the watch)',
+        `bound → fetcher exit reported ${s(b.scheduledToFetcherDoneMs)} · fetcher exit → task running reported ${s(b.fetcherDoneToTaskMs)}`,
+        `bound → task running reported ${s(b.baselineScheduledToTaskMs)}`,
         '',
         'reported',
         '',
@@ -462,7 +495,7 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
         '',
       ]);
       rows.push([
-        'fetcher image "first pull" (no registry: ctr images import of its OCI archive, then its first container)',
+        'fetcher image "first pull" (no registry: ctr images import of its OCI archive, then its first container, reported Running)',
         `import ${s(i.importMs)} · first injected pod ${s(i.firstInjectedPodMs)}`,
         `first twin ${s(i.firstBaselinePodMs)}`,
         fmtRatio(ratio(i.firstInjectedPodMs, i.firstBaselinePodMs)),

@@ -14,24 +14,28 @@
 
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AdmissionregistrationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { createNamespace } from '../../test/e2e/harness/cluster.js';
 import { flytePropellerPod, vector } from '../../test/e2e/harness/flytePod.js';
 import { caFetch } from '../../test/e2e/harness/https.js';
-import { provision } from '../../test/e2e/harness/provisioned.js';
 import { waitFor } from '../../test/e2e/harness/wait.js';
 import { createPod } from '../../test/node/harness/api.js';
+import { installChart } from '../../test/node/harness/chart.js';
 import { nodeImages } from '../../test/node/harness/images.js';
-import { type NodeCluster, nodeEnvironment, startNodeCluster, type Timings } from '../../test/node/harness/node.js';
+import {
+  EXPERIMENT,
+  type NodeCluster,
+  nodeEnvironment,
+  startNodeCluster,
+  type Timings,
+} from '../../test/node/harness/node.js';
 import { measurePodStart, timeToRunning } from '../../test/node/harness/podStart.js';
 import { type RealMlpPeer, startRealMlpPeer } from '../../test/support/real-mlp/peer.js';
-import { breakdown, type Observed, type PodStartRaw } from './figures.js';
+import { breakdown, type PodStartRaw } from './figures.js';
 import { ociImageSize } from './image-size.js';
 
 const run = promisify(execFile);
-const CHART = fileURLToPath(new URL('../../deploy/helm/dap-secret-webhook', import.meta.url));
 const NS = 'flytesnacks-development';
 const FETCHER = 'fetcher';
 /** The control-plane tier's 4-secret Flyte pod shape: 2 ENV_VAR, 2 FILE (one with group_version). */
@@ -82,30 +86,12 @@ describe('bench: pod start on the real node', function () {
     );
     await mlp.seedProject({ name: NS, readers: [`system:serviceaccount:${NS}:default`], secrets: VALUES });
     await createNamespace(cluster.kc, NS);
-    const helm = await provision('helm.sh');
-    await run(
-      helm,
-      [
-        'install',
-        'dsw',
-        CHART,
-        '--namespace',
-        'dap-system',
-        '--create-namespace',
-        '--kubeconfig',
-        cp.kubeconfigPath,
-        '--set',
-        `fetcher.image=${images.fetcher.image}`,
-        '--set',
-        `mlp.apiHost=${mlp.url}`,
-        '--set-json',
-        `fetcher.rbac.namespaces=${JSON.stringify([NS])}`,
-        '--wait',
-        '--timeout',
-        '8m',
-      ],
-      { timeout: 9 * 60_000, maxBuffer: 16 * 1024 * 1024 },
-    );
+    await installChart({
+      kubeconfigPath: cp.kubeconfigPath,
+      fetcherImage: images.fetcher.image,
+      mlpUrl: mlp.url,
+      fetcherNamespaces: [NS],
+    });
     const taskPod = (name: string): V1Pod => {
       const pod = flytePropellerPod({
         name,
@@ -116,9 +102,7 @@ describe('bench: pod start on the real node', function () {
       const task = pod.spec!.containers[0]!;
       task.image = images.task.image;
       task.imagePullPolicy = 'Never';
-      // Started is what is measured; a task that ends at once keeps the node idle between samples.
-      task.command = ['python3', '-c', 'pass'];
-      task.args = [];
+      // What runs is measurePodStart's start stamp (STAMP_COMMAND): the task ends at once, keeping the node idle between samples.
       task.resources = { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '128Mi' } };
       return pod;
     };
@@ -154,18 +138,21 @@ describe('bench: pod start on the real node', function () {
       samples: 1,
     });
 
-    const observed: Observed[] = [];
     const r = await measurePodStart(cluster.kc, {
       namespace: NS,
       pod: taskPod('bench'),
       values: VALUES,
       samples,
-      observe: (kind, pod, seen) => observed.push({ kind, pod, seen }),
+      containerLogs: cluster.containerLogs,
     });
     const raw: PodStartRaw = {
       samples,
       injectedMs: r.injected,
       baselineMs: r.baseline,
+      injectedTaskStartedMs: r.injectedTaskStarted,
+      baselineTaskStartedMs: r.baselineTaskStarted,
+      offsetsMs: r.samples.injected.map((s) => s.offsetMs),
+      detail: r.samples,
       fetcherImage: {
         image: images.fetcher.image,
         ...fetcherSize,
@@ -173,8 +160,15 @@ describe('bench: pod start on the real node', function () {
         firstInjectedPodMs: first.injected[0]!,
         firstBaselinePodMs: first.baseline[0]!,
       },
-      breakdown: breakdown(observed, FETCHER),
+      breakdown: breakdown([
+        ...r.samples.injected.map((sample) => ({ kind: 'injected' as const, sample })),
+        ...r.samples.baseline.map((sample) => ({ kind: 'baseline' as const, sample })),
+      ]),
     };
+    if (EXPERIMENT.containerd !== 'containerd' || EXPERIMENT.kubelet.featureGates) {
+      const { stdout } = await run(EXPERIMENT.containerd, ['--version']);
+      raw.experiment = `EXPERIMENT: ${stdout.trim()}, kubelet feature gates ${JSON.stringify(EXPERIMENT.kubelet.featureGates ?? {})}`;
+    }
     await writeFile(out, JSON.stringify(raw));
   });
 });

@@ -6,11 +6,9 @@
  * Runs inside test/node/run.sh's network namespace (`npm run test:node`).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   AdmissionregistrationV1Api,
   AppsV1Api,
@@ -22,16 +20,14 @@ import {
 import { createNamespace, waitForGone } from '../e2e/harness/cluster.js';
 import { flytePropellerPod, type SecretVector, vector } from '../e2e/harness/flytePod.js';
 import { caFetch } from '../e2e/harness/https.js';
-import { provision } from '../e2e/harness/provisioned.js';
 import { waitFor } from '../e2e/harness/wait.js';
 import { type RealMlpPeer, startRealMlpPeer } from '../support/real-mlp/peer.js';
 import { createPod } from './harness/api.js';
+import { CHART, installChart } from './harness/chart.js';
 import { type NodeImages, nodeImages } from './harness/images.js';
 import { type NodeCluster, nodeEnvironment, startNodeCluster, type Timings } from './harness/node.js';
 import { measurePodStart } from './harness/podStart.js';
 
-const run = promisify(execFile);
-const CHART = fileURLToPath(new URL('../../deploy/helm/dap-secret-webhook', import.meta.url));
 const READER = fileURLToPath(new URL('./harness/task_reader.py', import.meta.url));
 
 const RELEASE = 'dsw';
@@ -306,33 +302,15 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
     timings['real MLP + PostgreSQL, namespaces'] = Date.now() - since;
 
     since = Date.now();
-    const helm = await provision('helm.sh');
-    await run(
-      helm,
-      [
-        'install',
-        RELEASE,
-        CHART,
-        '--namespace',
-        RELEASE_NS,
-        '--create-namespace',
-        '--kubeconfig',
-        cp.kubeconfigPath,
-        // The two required values…
-        '--set',
-        `fetcher.image=${images.fetcher.image}`,
-        '--set',
-        `mlp.apiHost=${mlp.url}`,
-        // …and where the fetcher may create its Secret (the chart binds its RBAC per namespace).
-        '--set-json',
-        `fetcher.rbac.namespaces=${JSON.stringify(Object.values(NS))}`,
-        '--wait',
-        '--timeout',
-        '8m',
-      ],
-      { timeout: 9 * 60_000, maxBuffer: 16 * 1024 * 1024 },
-    ).catch(async (err: Error & { stderr?: string }) => {
-      throw new Error(`helm install failed: ${err.stderr ?? err.message}\n${await describePods(RELEASE_NS)}`);
+    await installChart({
+      release: RELEASE,
+      releaseNamespace: RELEASE_NS,
+      kubeconfigPath: cp.kubeconfigPath,
+      fetcherImage: images.fetcher.image,
+      mlpUrl: mlp.url,
+      fetcherNamespaces: Object.values(NS),
+    }).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await describePods(RELEASE_NS)}`);
     });
     timings['helm install --wait (certs Job, 2 webhook replicas Ready)'] = Date.now() - since;
 
@@ -596,19 +574,34 @@ describe('real node: the chart on kubelet + containerd, real MLP, real flytekit'
   });
 
   describe('bench helper', () => {
-    it('measurePodStart starts the injected pod and its fetcher-free twin (for bench/, no timing asserted here)', async function () {
+    it('measurePodStart starts the injected pod and its fetcher-free twin, and reads back when each task started (for bench/, no timing asserted here)', async function () {
       this.timeout(300_000);
       const result = await measurePodStart(cluster.kc, {
         namespace: NS.main,
         pod: taskPod('bench'),
         values: MLP_VALUES,
         samples: 1,
+        containerLogs: cluster.containerLogs,
       });
       assert.equal(result.injected.length, 1);
       assert.equal(result.baseline.length, 1);
-      assert.ok([...result.injected, ...result.baseline].every((ms) => ms > 0));
+      const [injected] = result.samples.injected;
+      const [baseline] = result.samples.baseline;
+      // Every figure is after the create call: the task's stamp was read back, the fetcher's log lines found.
+      for (const s of [injected!, baseline!]) {
+        assert.ok(s.reportedMs > 0, `reported running ${s.reportedMs}`);
+        assert.ok(s.taskStartedMs > 0, `task code started ${s.taskStartedMs}`);
+      }
+      assert.ok(
+        injected!.fetcherLog &&
+          injected!.fetcherLog.firstMs > 0 &&
+          injected!.fetcherLog.lastMs >= injected!.fetcherLog.firstMs,
+        `fetcher log span ${JSON.stringify(injected!.fetcherLog)}`,
+      );
+      // The task ran after the fetcher's last log line (its init container had exited).
+      assert.ok(injected!.taskStartedMs > injected!.fetcherLog.lastMs, JSON.stringify(injected));
       console.error(
-        `[node] pod start (1 sample, ms): injected ${result.injected[0]!.toFixed(0)}, baseline ${result.baseline[0]!.toFixed(0)}`,
+        `[node] pod start (1 sample, ms): task code started injected ${injected!.taskStartedMs.toFixed(0)}, baseline ${baseline!.taskStartedMs.toFixed(0)}; reported Running injected ${injected!.reportedMs.toFixed(0)}, baseline ${baseline!.reportedMs.toFixed(0)}`,
       );
     });
   });

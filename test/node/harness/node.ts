@@ -40,6 +40,27 @@ const NODE_PATHS = {
   podLogs: '/var/log/dap-node/pods',
 } as const;
 
+/**
+ * Experiments only (bench/README.md, "Issue 14: pod start on the real node"), never set by the
+ * tests or CI: another containerd binary (DAP_NODE_CONTAINERD) and kubelet feature gates
+ * (DAP_NODE_KUBELET_FEATURE_GATES=EventedPLEG=true,…).
+ */
+export const EXPERIMENT = {
+  containerd: process.env.DAP_NODE_CONTAINERD || 'containerd',
+  kubelet: process.env.DAP_NODE_KUBELET_FEATURE_GATES
+    ? {
+        featureGates: Object.fromEntries(
+          process.env.DAP_NODE_KUBELET_FEATURE_GATES.split(',').map((g) => {
+            const [name, value] = g.split('=');
+            if (!name || (value !== 'true' && value !== 'false'))
+              throw new Error(`DAP_NODE_KUBELET_FEATURE_GATES: "${g}" is not Name=true|false`);
+            return [name, value === 'true'];
+          }),
+        ),
+      }
+    : {},
+};
+
 const NODE_NAME = 'dap-node';
 const POD_CIDR = '10.214.0.0/24';
 const KUBERNETES_SERVICE_IP = '10.96.0.1';
@@ -134,7 +155,7 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
     const pauseRef = (await readFile(join(env.provisioned, 'pause.ref'), 'utf8')).trim();
     await writeFile(file('containerd.toml'), containerdConfig(pauseRef));
     await writeFile(join(NODE_PATHS.cniConfDir, '10-dap-node.conflist'), JSON.stringify(cniConfig(), null, 2));
-    const containerd = startProcess('containerd', 'containerd', ['--config', file('containerd.toml')], {
+    const containerd = startProcess('containerd', EXPERIMENT.containerd, ['--config', file('containerd.toml')], {
       logPath: file('containerd.log'),
     });
     processes.push(containerd);
@@ -181,7 +202,10 @@ export async function startNodeCluster(env: NodeEnvironment, timings: Timings = 
     processes.push(scheduler);
 
     const kubeletKc = await kubeconfigFor('kubelet', `system:node:${NODE_NAME}`, ['system:nodes']);
-    await writeFile(file('kubelet.yaml'), JSON.stringify(kubeletConfig(env.nodeIp, cp.caFile), null, 2));
+    await writeFile(
+      file('kubelet.yaml'),
+      JSON.stringify({ ...kubeletConfig(env.nodeIp, cp.caFile), ...EXPERIMENT.kubelet }, null, 2),
+    );
     const kubelet = startProcess(
       'kubelet',
       bin('kubelet'),

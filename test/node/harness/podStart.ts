@@ -1,15 +1,28 @@
 /**
- * Bench helper: pod start on the real node, pod creation → task container running, for a task pod
- * the webhook injects (fetcher init container, per-pod Secret created at run time) against the
- * same pod with its secrets provided without a fetcher: the webhook's own output for that pod
- * (from a dry run) minus the fetcher, its in-memory FILE volume replaced by a `secret` volume and
- * both Secrets created beforehand — what a pod with pre-provisioned Kubernetes Secrets costs.
+ * Bench helper: pod start on the real node, for a task pod the webhook injects (fetcher init
+ * container, per-pod Secret created at run time) against the same pod with its secrets provided
+ * without a fetcher: the webhook's own output for that pod (from a dry run) minus the fetcher, its
+ * in-memory FILE volume replaced by a `secret` volume and both Secrets created beforehand — what a
+ * pod with pre-provisioned Kubernetes Secrets costs.
+ *
+ * Two figures per sample, both from the create call (the node and the harness share the machine's
+ * clock):
+ * - task code started: the task container's first Python statement writes `time.time()` to its
+ *   termination message (the helper replaces the task's command with that stamp; every Flyte task
+ *   image has python3) — what the user's task actually waits;
+ * - reported running: when the watch first saw the kubelet report the task container running (or
+ *   already terminated) — what `kubectl get pod` shows. The kubelet learns of container state
+ *   changes by relisting the runtime every 1 s (generic PLEG), so this adds up to a relist to
+ *   the task code start.
+ *
+ * Samples alternate which variant goes first, and each create waits a spread offset within the
+ * kubelet's 1 s relist period: the previous pod's end is seen right after a relist, so back-to-back
+ * creates would all land at the same phase of the relist (no real pod does).
  *
  * For the bench (perf): call inside the real-node tier (test/node/run.sh's namespace), with the
  * chart installed and the MLP project of `namespace` holding `values`:
  *
  *   const r = await measurePodStart(cluster.kc, { namespace, pod: taskPod('bench'), values, samples: 5 });
- *   r.injected / r.baseline: milliseconds per sample, alternating; compare medians as a ratio.
  */
 import { CoreV1Api, type KubeConfig, type V1Pod, type V1Volume, Watch } from '@kubernetes/client-node';
 import type { Plan } from '../../../contract/plan.js';
@@ -17,24 +30,49 @@ import { createPod } from './api.js';
 
 export interface PodStartOptions {
   namespace: string;
-  /** A labelled, annotated task pod (its name is the prefix of each sample's pod name). */
+  /** A labelled, annotated task pod (its name is the prefix of each sample's pod name; its first container is the task). */
   pod: V1Pod;
   /** MLP secret name → value, as the namespace's MLP project holds them (for the baseline's Secrets). */
   values: Record<string, string>;
   samples?: number;
   /** Bound on each pod's start. */
   timeoutMs?: number;
-  /** Called with each sample's pod as seen when its task container ran (status timestamps, for a breakdown). */
-  observe?: (kind: 'injected' | 'baseline', pod: V1Pod, seen: Seen) => void;
+  /** The period the create offsets spread over (the kubelet's PLEG relist period; 0: no offsets). */
+  spreadMs?: number;
+  /** A container's log files (CRI format, a timestamp per line), for the fetcher's own run; without it, not measured. */
+  containerLogs?: (namespace: string, pod: string, container: string) => Promise<string>;
+}
+
+/** One pod's start; every figure in ms after the create call. */
+export interface PodStartSample {
+  /** The watch first saw the kubelet report the task container running (or already terminated). */
+  reportedMs: number;
+  /** The task container's code ran its first statement (its own clock reading). */
+  taskStartedMs: number;
+  /** When the create was sent after the previous pod's end (the relist-phase offset). */
+  offsetMs: number;
+  seen: Seen;
+  /** The fetcher's first and last log lines (containerd's timestamps), injected pods with `containerLogs` only. */
+  fetcherLog?: { firstMs: number; lastMs: number };
 }
 
 export interface PodStartResult {
-  /** ms from the create call to the task container running (or already terminated), per sample. */
+  /** Reported running, ms after the create call, per sample (as before: what the kubelet reports). */
   injected: number[];
   baseline: number[];
+  /** Task code started, ms after the create call, per sample. */
+  injectedTaskStarted: number[];
+  baselineTaskStarted: number[];
+  samples: { injected: PodStartSample[]; baseline: PodStartSample[] };
 }
 
 const FETCHER = 'fetcher';
+/** The task's first statement stamps the wall clock into its termination message, then the task ends. */
+const STAMP_COMMAND = [
+  'python3',
+  '-c',
+  "import time; t = time.time(); open('/dev/termination-log', 'w').write(repr(t))",
+];
 
 /** ms after the create call at which the watch first saw each step (absent: never seen, e.g. an init container too quick to be reported running). */
 export interface Seen {
@@ -45,18 +83,42 @@ export interface Seen {
   taskRunning?: number;
 }
 
+/** Offset i of n in [0, period): the golden-ratio sequence, which covers the period evenly for any n. */
+export const spreadOffset = (i: number, periodMs: number) => ((i * 0.6180339887498949) % 1) * periodMs;
+
+/** The first and last timestamps of a CRI log (`<RFC 3339 time> <stream> <P|F> <text>` per line), in epoch ms. */
+export function criLogSpan(log: string): { first: number; last: number } | undefined {
+  const times = log
+    .split('\n')
+    .map((l) => Date.parse(l.slice(0, l.indexOf(' '))))
+    .filter(Number.isFinite);
+  return times.length ? { first: times[0]!, last: times.at(-1)! } : undefined;
+}
+
 export async function measurePodStart(kc: KubeConfig, o: PodStartOptions): Promise<PodStartResult> {
   const core = kc.makeApiClient(CoreV1Api);
   const samples = o.samples ?? 3;
-  const result: PodStartResult = { injected: [], baseline: [] };
+  const result: PodStartResult = {
+    injected: [],
+    baseline: [],
+    injectedTaskStarted: [],
+    baselineTaskStarted: [],
+    samples: { injected: [], baseline: [] },
+  };
   const base = o.pod.metadata!.name!;
   for (let i = 0; i < samples; i++) {
     // Alternate which goes first, so a drifting machine load does not favour one side.
     const order = i % 2 === 0 ? (['injected', 'baseline'] as const) : (['baseline', 'injected'] as const);
+    const offsetMs = spreadOffset(i, o.spreadMs ?? 1000);
     for (const kind of order) {
       const name = `${base}-${kind === 'injected' ? 'i' : 'b'}${i}`;
       const pod = structuredClone(o.pod);
       pod.metadata!.name = name;
+      const task = pod.spec!.containers[0]!;
+      task.command = STAMP_COMMAND;
+      task.args = [];
+      task.terminationMessagePolicy = 'File';
+      delete task.terminationMessagePath;
       const cleanup: (() => Promise<unknown>)[] = [];
       let body = pod;
       if (kind === 'baseline') {
@@ -67,21 +129,53 @@ export async function measurePodStart(kc: KubeConfig, o: PodStartOptions): Promi
           cleanup.push(() => core.deleteNamespacedSecret({ name: s.metadata!.name!, namespace: o.namespace }));
         }
       }
+      await new Promise((r) => setTimeout(r, offsetMs));
       const {
         ms,
+        createdAt,
         pod: seen,
         marks,
-      } = await timeToRunning(kc, o.namespace, name, o.timeoutMs ?? 180_000, async () => {
-        const res = await createPod(kc, o.namespace, body);
-        if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${res.body.message ?? ''}`);
-      });
-      result[kind].push(ms);
-      o.observe?.(kind, seen, marks);
+      } = await timeToRunning(
+        kc,
+        o.namespace,
+        name,
+        o.timeoutMs ?? 180_000,
+        async () => {
+          const res = await createPod(kc, o.namespace, body);
+          if (res.status !== 201) throw new Error(`creating ${name}: ${res.status} ${res.body.message ?? ''}`);
+        },
+        { untilTerminated: true },
+      );
+      const sample: PodStartSample = {
+        reportedMs: ms,
+        taskStartedMs: taskStamp(seen) - createdAt,
+        offsetMs,
+        seen: marks,
+      };
+      if (kind === 'injected' && o.containerLogs) {
+        const span = criLogSpan(await o.containerLogs(o.namespace, name, FETCHER));
+        if (span) sample.fetcherLog = { firstMs: span.first - createdAt, lastMs: span.last - createdAt };
+      }
+      result[kind].push(sample.reportedMs);
+      result[kind === 'injected' ? 'injectedTaskStarted' : 'baselineTaskStarted'].push(sample.taskStartedMs);
+      result.samples[kind].push(sample);
       await core.deleteNamespacedPod({ name, namespace: o.namespace, gracePeriodSeconds: 0 });
       for (const c of cleanup) await c();
     }
   }
   return result;
+}
+
+/** The task container's own start (epoch ms) from the stamp in its termination message. */
+function taskStamp(pod: V1Pod): number {
+  const name = pod.spec?.containers[0]?.name;
+  const term = pod.status?.containerStatuses?.find((c) => c.name === name)?.state?.terminated;
+  const stamp = Number(term?.message);
+  if (term?.exitCode !== 0 || !term.message || !Number.isFinite(stamp))
+    throw new Error(
+      `pod ${pod.metadata?.namespace}/${pod.metadata?.name}: the task container left no start stamp (state ${JSON.stringify(term)}); its command must be ${JSON.stringify(STAMP_COMMAND)}`,
+    );
+  return stamp * 1000;
 }
 
 /** The webhook's output for `pod` (dry run), with the secrets delivered by pre-made Secrets instead of the fetcher. */
@@ -135,24 +229,43 @@ async function withoutFetcher(kc: KubeConfig, namespace: string, pod: V1Pod, val
   return { pod: out, secrets };
 }
 
-/** Runs `create` and resolves with the ms until the pod's first container is running (or has already terminated), and the pod as then seen. */
+interface Started {
+  /** ms from the create call until the pod's first container was reported running (or already terminated). */
+  ms: number;
+  /** The create call's wall-clock time (epoch ms): the zero of the task's stamp. */
+  createdAt: number;
+  /** The pod as seen when the watch resolved. */
+  pod: V1Pod;
+  marks: Seen;
+}
+
+/**
+ * Runs `create` and resolves once the pod's first container is reported running (or already
+ * terminated) — with `untilTerminated`, once it is reported terminated (its termination message is
+ * then in the pod), `ms` still the first report.
+ */
 export async function timeToRunning(
   kc: KubeConfig,
   namespace: string,
   name: string,
   timeoutMs: number,
   create: () => Promise<void>,
-): Promise<{ ms: number; pod: V1Pod; marks: Seen }> {
+  opts: { untilTerminated?: boolean } = {},
+): Promise<Started> {
   let started = 0;
+  let createdAt = 0;
   const marks: Seen = {};
   const mark = (step: keyof Seen, now: number) => (marks[step] ??= now - started);
-  let settle: { resolve(r: { ms: number; pod: V1Pod; marks: Seen }): void; reject(err: unknown): void } | undefined;
-  const seen = new Promise<{ ms: number; pod: V1Pod; marks: Seen }>(
-    (resolve, reject) => (settle = { resolve, reject }),
-  );
+  let settle: { resolve(r: Started): void; reject(err: unknown): void } | undefined;
+  const seen = new Promise<Started>((resolve, reject) => (settle = { resolve, reject }));
   seen.catch(() => {}); // awaited below; a rejection during create() is not unhandled
   const timer = setTimeout(
-    () => settle!.reject(new Error(`pod ${namespace}/${name}: task container not running after ${timeoutMs} ms`)),
+    () =>
+      settle!.reject(
+        new Error(
+          `pod ${namespace}/${name}: task container not ${opts.untilTerminated ? 'ended' : 'running'} after ${timeoutMs} ms`,
+        ),
+      ),
     timeoutMs,
   );
   let abort: AbortController | undefined;
@@ -169,9 +282,11 @@ export async function timeToRunning(
         if (inits.some((c) => c.state?.running)) mark('initRunning', now);
         if (inits.length > 0 && inits.every((c) => c.state?.terminated)) mark('initDone', now);
         const task = pod.status?.containerStatuses?.find((c) => c.name === pod.spec?.containers[0]?.name);
-        if (task?.state?.running || task?.state?.terminated) {
-          mark('taskRunning', now);
-          settle!.resolve({ ms: now - started, pod, marks });
+        if (task?.state?.running || task?.state?.terminated) mark('taskRunning', now);
+        if (task?.state?.terminated || (task?.state?.running && !opts.untilTerminated))
+          settle!.resolve({ ms: marks.taskRunning!, createdAt, pod, marks });
+        else if (task?.state?.running) {
+          // reported running; waiting for its end (and termination message)
         } else if (pod.status?.phase === 'Failed')
           settle!.reject(
             new Error(
@@ -183,6 +298,8 @@ export async function timeToRunning(
         settle!.reject(err ?? new Error(`the watch on pod ${namespace}/${name} ended before its task container ran`)),
     );
     started = performance.now();
+    // The wall clock now, not timeOrigin + performance.now(): the task's stamp is a wall-clock reading too.
+    createdAt = Date.now();
     await create();
     return await seen;
   } finally {
