@@ -52,24 +52,19 @@ const baseEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: proces
  */
 export async function startWebhook(cert: Certificate, nodeOptions?: string): Promise<ServerUnderTest> {
   const [port, healthPort] = [await freePort(), await freePort()];
-  const child = startChild(
-    process.execPath,
-    [...WEBHOOK_NODE_FLAGS, process.env.DAP_EXP_BUNDLE ?? WEBHOOK_BUNDLE, 'serve'],
-    {
-      ...baseEnv(),
-      ...GOLDEN_ENV,
-      WEBHOOK_HOST: '127.0.0.1',
-      WEBHOOK_PORT: String(port),
-      HEALTH_PORT: String(healthPort),
-      WEBHOOK_REGISTER: 'false',
-      WEBHOOK_DRAIN_DELAY_SECONDS: '0',
-      TLS_SERVER_CERT_FILE: cert.certFile,
-      TLS_SERVER_KEY_FILE: cert.keyFile,
-      LOG_LEVEL: 'warn',
-      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
-      ...(process.env.DAP_EXP_PASS ? { DAP_EXP: process.env.DAP_EXP_PASS } : {}),
-    },
-  );
+  const child = startChild(process.execPath, [...WEBHOOK_NODE_FLAGS, WEBHOOK_BUNDLE, 'serve'], {
+    ...baseEnv(),
+    ...GOLDEN_ENV,
+    WEBHOOK_HOST: '127.0.0.1',
+    WEBHOOK_PORT: String(port),
+    HEALTH_PORT: String(healthPort),
+    WEBHOOK_REGISTER: 'false',
+    WEBHOOK_DRAIN_DELAY_SECONDS: '0',
+    TLS_SERVER_CERT_FILE: cert.certFile,
+    TLS_SERVER_KEY_FILE: cert.keyFile,
+    LOG_LEVEL: 'warn',
+    ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+  });
   try {
     await waitFor('the webhook to report ready on /readyz', async () => {
       if (child.process.exitCode !== null)
@@ -84,7 +79,7 @@ export async function startWebhook(cert: Certificate, nodeOptions?: string): Pro
 }
 
 export async function startBaseline(cert: Certificate): Promise<ServerUnderTest> {
-  const child = startChild(process.execPath, [process.env.DAP_EXP_BASELINE ?? BASELINE_SERVER], {
+  const child = startChild(process.execPath, [BASELINE_SERVER], {
     ...baseEnv(),
     TLS_SERVER_CERT_FILE: cert.certFile,
     TLS_SERVER_KEY_FILE: cert.keyFile,
