@@ -4,10 +4,13 @@
 // directory. Splitting matters: V8 compiles an ES module's whole source up front, so one big
 // file cost ~20 MiB of resident memory for code the server never runs.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+// Chunk names carry content hashes: without this, every earlier build's chunks stay beside the
+// new ones, and Dockerfile.webhook copies the whole directory into the image.
+rmSync('dist/webhook', { recursive: true, force: true });
 await build({
   entryPoints: { 'dap-secret-webhook': 'webhook/cli.ts' },
   outdir: 'dist/webhook',
