@@ -21,7 +21,7 @@ describe('webhook config (env vars only)', () => {
         injection.fetcher.memoryRequest,
         injection.fetcher.memoryLimit,
       ],
-      ['50m', '500m', '64Mi', '256Mi'],
+      ['50m', '1', '64Mi', '256Mi'],
     );
     assert.equal(registration.failurePolicy, 'Fail');
     assert.equal(registration.timeoutSeconds, 5);
@@ -54,7 +54,7 @@ describe('webhook config (env vars only)', () => {
     for (const bad of ['1..5', '', 'lots', '1 Gi', '-1', '1mi', '.']) assert.equal(parseQuantity(bad), null, bad);
     const r = loadConfig({ ...minimal, FETCHER_CPU_REQUEST: '2', FETCHER_MEMORY_REQUEST: '1Gi' });
     assert.deepEqual((r as { problems: string[] }).problems, [
-      'FETCHER_CPU_REQUEST=2 is more than FETCHER_CPU_LIMIT=500m; Kubernetes refuses a request above its limit',
+      'FETCHER_CPU_REQUEST=2 is more than FETCHER_CPU_LIMIT=1; Kubernetes refuses a request above its limit',
       'FETCHER_MEMORY_REQUEST=1Gi is more than FETCHER_MEMORY_LIMIT=256Mi; Kubernetes refuses a request above its limit',
     ]);
   });
