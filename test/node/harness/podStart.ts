@@ -51,6 +51,8 @@ export interface PodStartSample {
   taskStartedMs: number;
   /** When the create was sent after the previous pod's end (the relist-phase offset). */
   offsetMs: number;
+  /** The create call's wall-clock time (epoch ms), to line the sample up with the kubelet's and containerd's logs. */
+  createdAtMs: number;
   seen: Seen;
   /** The fetcher's first and last log lines (containerd's timestamps), injected pods with `containerLogs` only. */
   fetcherLog?: { firstMs: number; lastMs: number };
@@ -150,6 +152,7 @@ export async function measurePodStart(kc: KubeConfig, o: PodStartOptions): Promi
         reportedMs: ms,
         taskStartedMs: taskStamp(seen) - createdAt,
         offsetMs,
+        createdAtMs: createdAt,
         seen: marks,
       };
       if (kind === 'injected' && o.containerLogs) {
