@@ -74,12 +74,13 @@ describe('bench: pod start on the real node', () => {
         taskStartedMs,
         reportedMs,
         offsetMs: 0,
+        createdAtMs: 0,
         ...(fetcherLog ? { fetcherLog: { firstMs: fetcherLog[0], lastMs: fetcherLog[1] } } : {}),
       },
     });
     const baseline = (seen: Seen, taskStartedMs: number, reportedMs: number): Observed => ({
       kind: 'baseline',
-      sample: { seen, taskStartedMs, reportedMs, offsetMs: 0 },
+      sample: { seen, taskStartedMs, reportedMs, offsetMs: 0, createdAtMs: 0 },
     });
     const b = breakdown([
       injected({ scheduled: 10, initDone: 1010, taskRunning: 2010 }, 1200, 2010, [300, 500]),
