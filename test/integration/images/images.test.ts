@@ -131,10 +131,12 @@ describe('container images (buildah on Debian stand-in bases)', function () {
       image = await unpackOciArchive(images.fetcher.archive, rootfs);
     });
 
-    it('runs the executable as numeric non-root 65532 and carries its labels', () => {
+    it('runs the executable as numeric non-root 65532 with TZ=UTC, and carries its labels', () => {
       assert.equal(`${image.os}/${image.architecture}`, 'linux/amd64');
       assert.deepEqual(image.config.Entrypoint, ['/usr/local/bin/dap-secret-fetcher']);
       assert.equal(image.config.User, NONROOT);
+      // No time-zone search at every start (the base has no /etc/localtime).
+      assert.ok(image.config.Env?.includes('TZ=UTC'), `the fetcher image's env: ${image.config.Env?.join(' ')}`);
       const labels = image.config.Labels ?? {};
       assert.equal(labels['org.opencontainers.image.title'], 'dap-secret-fetcher');
       assert.equal(labels['org.opencontainers.image.version'], appVersion);
