@@ -250,6 +250,17 @@ export function benchTable(figures: BenchFigures, targets: Target[]): Table {
       '',
     ]);
     const targetRun = a.runs.find((r) => isTargetRate(r) && r.protocol === 'HTTP/2') ?? a.runs.find(isTargetRate);
+    if (targetRun?.webhook.ownMs) {
+      const own = targetRun.webhook.ownMs;
+      rows.push([
+        `webhook's own answer time during ${targetRun.protocol} · ${secretsLabel(targetRun.secrets)} · ${loadLabel(targetRun)} (its duration histogram)`,
+        `99% ≤ ${fmtMs(own.p99Bound)} · 99.9% ≤ ${fmtMs(own.p999Bound)} ms (bucket bounds; the rest of the client's latency is queueing)`,
+        '',
+        '',
+        'reported',
+        '',
+      ]);
+    }
     if (targetRun)
       rows.push([
         `RSS peak during ${targetRun.protocol} · ${loadLabel(targetRun)}`,

@@ -30,6 +30,12 @@ interface AdmissionScenario {
 interface Measured extends LoadResult {
   /** Peak RSS of the server during this run (VmHWM after resetting it); NaN when not resettable. */
   peakRssBytes: number;
+  /**
+   * The webhook's own answer times in this run, from its duration histogram (request start to
+   * response; queueing before the handler runs is not in it): the bucket bounds (ms) that 99% and
+   * 99.9% of the answers fall under. Only for the webhook, only where it serves the metrics.
+   */
+  ownMs?: { p99Bound: number; p999Bound: number };
 }
 
 export interface AdmissionRun extends AdmissionScenario {
@@ -130,6 +136,7 @@ export async function runAdmission(options: AdmissionOptions): Promise<Admission
 
     const measure = async (server: ServerUnderTest, s: AdmissionScenario): Promise<Measured> => {
       const resettable = resetPeakRss(server.child.pid);
+      const before = server.healthPort ? await durationBuckets(server.healthPort) : undefined;
       const result = await load(s.protocol, {
         port: server.port,
         path: MUTATE_PATH,
@@ -138,7 +145,12 @@ export async function runAdmission(options: AdmissionOptions): Promise<Admission
         seconds: s.rate === 'saturation' ? options.saturationSeconds : options.rateSeconds,
         warmupSeconds: options.warmupSeconds,
       });
-      return { ...result, peakRssBytes: resettable ? server.peakRssBytes() : Number.NaN };
+      const own = before && server.healthPort ? ownTimes(before, await durationBuckets(server.healthPort)) : undefined;
+      return {
+        ...result,
+        peakRssBytes: resettable ? server.peakRssBytes() : Number.NaN,
+        ...(own ? { ownMs: own } : {}),
+      };
     };
 
     // JIT and TLS warm-up of both servers at a modest rate (so it does not grow the heap); discarded.
@@ -218,4 +230,29 @@ async function idleCpu(
     webhook: (processCpuMsPrecise(webhook.child.pid) - before[0]!) / seconds,
     baseline: (processCpuMsPrecise(baseline.child.pid) - before[1]!) / seconds,
   };
+}
+
+/** Cumulative counts of the webhook's admission duration histogram (all outcomes), by upper bound in seconds. */
+async function durationBuckets(healthPort: number): Promise<Map<number, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const m of text.matchAll(
+    /^dap_secret_webhook_admission_duration_seconds_bucket\{le="([^"]+)",[^}]*\} (\d+)$/gm,
+  )) {
+    const le = m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]);
+    buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+  }
+  return buckets;
+}
+
+/** The smallest bucket bounds (ms) under which 99% and 99.9% of the answers between two readings fall. */
+export function ownTimes(
+  before: Map<number, number>,
+  after: Map<number, number>,
+): { p99Bound: number; p999Bound: number } {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const count = (le: number) => (after.get(le) ?? 0) - (before.get(le) ?? 0);
+  const total = count(Number.POSITIVE_INFINITY);
+  const bound = (q: number) => (bounds.find((le) => count(le) >= q * total) ?? Number.POSITIVE_INFINITY) * 1000;
+  return { p99Bound: bound(0.99), p999Bound: bound(0.999) };
 }

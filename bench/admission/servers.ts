@@ -23,6 +23,8 @@ export interface ServerUnderTest {
   child: Child;
   /** VmHWM: the most memory the process has held resident so far. */
   peakRssBytes(): number;
+  /** The webhook's plain-HTTP health and metrics port (the baseline has none). */
+  healthPort?: number;
 }
 
 export interface Certificate {
@@ -75,7 +77,7 @@ export async function startWebhook(cert: Certificate, nodeOptions?: string): Pro
     await child.stop();
     throw err;
   }
-  return { name: 'webhook', port, child, peakRssBytes: () => procStatusBytes(child.pid, 'VmHWM') };
+  return { name: 'webhook', port, healthPort, child, peakRssBytes: () => procStatusBytes(child.pid, 'VmHWM') };
 }
 
 export async function startBaseline(cert: Certificate): Promise<ServerUnderTest> {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { AdmissionRun } from '../../../bench/admission/index.js';
+import { type AdmissionRun, ownTimes } from '../../../bench/admission/index.js';
 import { parseH2load } from '../../../bench/admission/load.js';
 import { type ControlPlaneCase, webhookCallCounts } from '../../../bench/control-plane/index.js';
 import { parseStat } from '../../../bench/lib/proc-cpu.js';
@@ -112,7 +112,13 @@ describe('bench arithmetic', () => {
     const figures: BenchFigures = {
       admission: {
         bodyBytes: { 1: 9000, 4: 9500, 16: 11000 },
-        runs: [run(1000, [1000, 4.2], [1000, 1.2]), run('saturation', [2000, 9], [8000, 3])],
+        runs: [
+          {
+            ...run(1000, [1000, 4.2], [1000, 1.2]),
+            webhook: { ...load(1000, 4.2), rate: 1000, ownMs: { p99Bound: 2.5, p999Bound: 10 } },
+          },
+          run('saturation', [2000, 9], [8000, 3]),
+        ],
         idleRssBytes: { webhook: 110 * 2 ** 20, baseline: 60 * 2 ** 20 },
         peakRssBytes: { webhook: 130 * 2 ** 20, baseline: 90 * 2 ** 20 },
         idleCpuMsPerSecond: { webhook: 1, baseline: 0.5 },
@@ -252,6 +258,38 @@ describe('bench arithmetic', () => {
       );
     });
 
+    it("reads the webhook's own 99% and 99.9% bounds from the difference of two histogram readings", () => {
+      const inf = Number.POSITIVE_INFINITY;
+      const before = new Map([
+        [0.001, 100],
+        [0.0025, 100],
+        [0.005, 100],
+        [inf, 100],
+      ]);
+      const after = new Map([
+        [0.001, 1080],
+        [0.0025, 1095],
+        [0.005, 1100],
+        [inf, 1100],
+      ]);
+      assert.deepEqual(ownTimes(before, after), { p99Bound: 2.5, p999Bound: 5 });
+      assert.deepEqual(
+        ownTimes(
+          before,
+          new Map([
+            [0.001, 100],
+            [0.0025, 100],
+            [0.005, 100],
+            [inf, 101],
+          ]),
+        ),
+        {
+          p99Bound: inf,
+          p999Bound: inf,
+        },
+      );
+    });
+
     it('reads CPU ticks from /proc/<pid>/stat, whatever the command name holds', () => {
       const fields = ['S', '42', ...Array.from({ length: 9 }, () => '0'), '100', '20', '3', '4', '0'];
       assert.deepEqual(parseStat(`1234 (we ird) (name)) ${fields.join(' ')}`), { ppid: 42, own: 120, reaped: 7 });
@@ -266,6 +304,10 @@ describe('bench arithmetic', () => {
       const saturation = rows.find((r) => r.startsWith('HTTP/2 · 4 secrets · saturation'))!;
       assert.match(saturation, /req\/s 0\.25× .* reported/);
       assert.match(rows.find((r) => r.startsWith('HTTP/2 · 4 secrets · 1,000 req/s'))!, /p99 3\.50× .* met$/);
+      assert.match(
+        rows.find((r) => r.startsWith("webhook's own answer time during HTTP/2 · 4 secrets · 1,000 req/s"))!,
+        /99% ≤ 2\.50 · 99\.9% ≤ 10\.0 ms .* reported/,
+      );
       assert.match(
         rows.find((r) => r.startsWith('CPU per second, idle'))!,
         /1\.00\/s .* 0\.50\/s .* 2\.00× .* reported/,
