@@ -27,17 +27,23 @@ describe('fetcher/main', function () {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** One FILE secret, no per-pod Secret; `over` replaces fields. */
+  function plan(over: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      version: 1,
+      project: 'ads',
+      fileRoot: join(dir, 'volume'),
+      files: [{ mlpSecret: 'pw', path: 'db/pw' }],
+      fileMode: 0o440,
+      dirMode: 0o750,
+      secret: null,
+      ...over,
+    };
+  }
+
   function env(over: Record<string, string | undefined> = {}): Record<string, string | undefined> {
     return {
-      DAP_PLAN: JSON.stringify({
-        version: 1,
-        project: 'ads',
-        fileRoot: join(dir, 'volume'),
-        files: [{ mlpSecret: 'pw', path: 'db/pw' }],
-        fileMode: 0o440,
-        dirMode: 0o750,
-        secret: null,
-      }),
+      DAP_PLAN: JSON.stringify(plan()),
       POD_NAME: 'wf-n0-0',
       POD_NAMESPACE: 'ads',
       POD_UID: '6f1b2a44-58f1-4a43-9d7a-0c6e2b9c1f10',
@@ -139,20 +145,14 @@ describe('fetcher/main', function () {
   });
 
   it('reports an unreadable cluster CA file (read while MLP answers) where the Secret is created, after the files', async function () {
-    const plan = {
-      version: 1,
-      project: 'ads',
-      fileRoot: join(dir, 'volume'),
-      files: [{ mlpSecret: 'pw', path: 'db/pw' }],
-      fileMode: 0o440,
-      dirMode: 0o750,
+    const withSecret = plan({
       secret: { name: 'wf-n0-0-flyte-secrets-1a2b3c', keys: [{ mlpSecret: 'api', key: 'API' }] },
-    };
+    });
     await writeFile(join(dir, 'kube-token'), 'kube-token-value');
     const code = await run(
       [],
       env({
-        DAP_PLAN: JSON.stringify(plan),
+        DAP_PLAN: JSON.stringify(withSecret),
         DAP_KUBE_API_URL: 'https://127.0.0.1:1',
         DAP_KUBE_TOKEN_FILE: join(dir, 'kube-token'),
         DAP_KUBE_CA_FILE: join(dir, 'no-ca.crt'),
@@ -194,24 +194,18 @@ describe('fetcher/main', function () {
   });
 
   it("keeps every log line's level and message when secret values look like them (`info`, an event name)", async function () {
-    const plan = {
-      version: 1,
-      project: 'ads',
-      fileRoot: join(dir, 'volume'),
+    const twoFiles = plan({
       files: [
         { mlpSecret: 'pw', path: 'db/pw' },
         { mlpSecret: 'ev', path: 'db/ev' },
       ],
-      fileMode: 0o440,
-      dirMode: 0o750,
-      secret: null,
-    };
+    });
     const answer = () =>
       jsonResponse(200, [
         { id: 1, name: 'pw', data: 'info' },
         { id: 2, name: 'ev', data: 'wrote secret files' },
       ]);
-    const code = await run([], env({ DAP_PLAN: JSON.stringify(plan) }), mlp(answer));
+    const code = await run([], env({ DAP_PLAN: JSON.stringify(twoFiles) }), mlp(answer));
     assert.equal(code, 0, err.join(''));
     const lines = out.map((l) => JSON.parse(l));
     assert.deepEqual(
