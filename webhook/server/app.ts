@@ -161,9 +161,13 @@ export function createAdmissionHandler(opts: AdmissionHandlerOptions): Admission
     );
   };
 
+  /** 404/405 answer before any body is read: drop it rather than let Node read it to the end (HTTP/1.1). */
+  const refuse = (req: Request, res: Response, status: number, text: string, extra?: Record<string, string>) =>
+    sendText(res, status, text, { ...extra, ...dropUnreadBody(req), ...closeHeader(req) });
+
   return (req, res) => {
-    if (pathOf(req.url) !== mutatePath) return sendText(res, 404, 'Not Found', closeHeader(req));
-    if (req.method !== 'POST') return sendText(res, 405, 'Method Not Allowed', { allow: 'POST', ...closeHeader(req) });
+    if (pathOf(req.url) !== mutatePath) return refuse(req, res, 404, 'Not Found');
+    if (req.method !== 'POST') return refuse(req, res, 405, 'Method Not Allowed', { allow: 'POST' });
     handle(req, res).catch((err: unknown) => {
       // Only a failure to write the answer lands here (the client went away): nothing left to tell it.
       logger.debug({ err: errorFields(err) }, 'answering an admission request failed');
@@ -177,6 +181,7 @@ export function createAdmissionHandler(opts: AdmissionHandlerOptions): Admission
  * HTTP/2 resets just this stream with NO_ERROR once the response is out (RFC 9113 §8.1).
  */
 function dropUnreadBody(req: Request): Record<string, string> | undefined {
+  if (req.complete) return undefined;
   if (req.httpVersionMajor >= 2) {
     const h2 = req as Http2ServerRequest;
     // The stream's own 'finish' (response flushed); the compat response's comes only at close.
@@ -188,7 +193,9 @@ function dropUnreadBody(req: Request): Record<string, string> | undefined {
     });
     return undefined;
   }
-  return { connection: 'close' };
+  // An HTTP/1.1 request without a body is not `complete` yet while its handler runs: keep the connection.
+  const { 'content-length': length, 'transfer-encoding': chunked } = req.headers;
+  return chunked === undefined && (length === undefined || length === '0') ? undefined : { connection: 'close' };
 }
 
 function respondToFailure(
@@ -201,7 +208,7 @@ function respondToFailure(
   closeHeader: Record<string, string> | undefined,
 ): void {
   let outcome: RequestOutcome;
-  const headers = { ...(req.complete ? {} : dropUnreadBody(req)), ...closeHeader };
+  const headers = { ...dropUnreadBody(req), ...closeHeader };
   if (err instanceof BadInput || err instanceof InvalidReviewError) {
     outcome = 'invalid';
     const status = err instanceof BadInput ? err.status : 400;
