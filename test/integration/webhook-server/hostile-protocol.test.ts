@@ -304,7 +304,127 @@ describe('webhook server: hostile HTTP against the plain handler (HTTP/1.1 and H
       });
   });
 
+  /**
+   * HTTP/2 by hand (Node's client refuses to send a single-value header twice): the preface, an
+   * empty SETTINGS, one HEADERS frame (HPACK literals, no Huffman) and one DATA frame on stream 1.
+   * Returns what the server first sent for that stream: a status (200/400/404/415 are told
+   * apart by their HPACK byte), or the RST_STREAM / GOAWAY that refused it.
+   */
+  async function frames2(headers: [string, string][], body: string): Promise<string> {
+    const int7 = (n: number) => (n < 127 ? [n] : [127, ...varint(n - 127)]);
+    const varint = (n: number): number[] => (n < 128 ? [n] : [(n % 128) | 128, ...varint(Math.floor(n / 128))]);
+    const literal = ([name, value]: [string, string]) =>
+      Buffer.concat([
+        Buffer.from([0, ...int7(name.length)]),
+        Buffer.from(name),
+        Buffer.from(int7(value.length)),
+        Buffer.from(value),
+      ]);
+    const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
+      const head = Buffer.alloc(9);
+      head.writeUIntBE(payload.length, 0, 3);
+      head[3] = type;
+      head[4] = flags;
+      head.writeUInt32BE(stream, 5);
+      return Buffer.concat([head, payload]);
+    };
+    const block = Buffer.concat(
+      [[':method', 'POST'], [':scheme', 'https'], [':path', '/mutate'], [':authority', 'x'], ...headers].map((h) =>
+        literal(h as [string, string]),
+      ),
+    );
+    const socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: server.running.port, ca: server.ca, ALPNProtocols: ['h2'] }, () =>
+        resolve(s),
+      );
+      s.once('error', reject);
+    });
+    socket.on('error', () => {});
+    let received = Buffer.alloc(0);
+    const outcome = new Promise<string>((resolve) => {
+      socket.on('data', (d: Buffer) => {
+        received = Buffer.concat([received, d]);
+        while (received.length >= 9) {
+          const length = received.readUIntBE(0, 3);
+          if (received.length < 9 + length) return;
+          const [type, stream] = [received[3], received.readUInt32BE(5) & 0x7fffffff];
+          const payload = received.subarray(9, 9 + length);
+          received = received.subarray(9 + length);
+          const statuses: Record<number, string> = { 136: '200', 140: '400', 141: '404' };
+          if (type === 1 && stream === 1) resolve(statuses[payload[0]!] ?? `status other than 200/400/404`);
+          if (type === 3 && stream === 1) resolve(`RST_STREAM ${payload.readUInt32BE(0)}`);
+          if (type === 7) resolve(`GOAWAY ${payload.readUInt32BE(4)}`);
+        }
+      });
+      socket.once('close', () => resolve('closed'));
+    });
+    socket.write(
+      Buffer.concat([
+        Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+        frame(4, 0, 0, Buffer.alloc(0)),
+        frame(1, 4, 1, block),
+        frame(0, 1, 1, Buffer.from(body)),
+      ]),
+    );
+    const first = await outcome;
+    socket.destroy();
+    return first;
+  }
+
   describe('HTTP/2, raw', function () {
+    it('the hand-made HTTP/2 client is answered 200 for a good review (so the cases below are meaningful)', async function () {
+      const body = review();
+      assert.equal(
+        await frames2(
+          [
+            ['content-type', 'application/json'],
+            ['content-length', String(body.length)],
+          ],
+          body,
+        ),
+        '200',
+      );
+    });
+    it('two content-length headers (same or different): the stream is refused (PROTOCOL_ERROR), no admission', async function () {
+      const body = review();
+      for (const second of [String(body.length), '5'])
+        assert.equal(
+          await frames2(
+            [
+              ['content-type', 'application/json'],
+              ['content-length', String(body.length)],
+              ['content-length', second],
+            ],
+            body,
+          ),
+          `RST_STREAM ${h2.NGHTTP2_PROTOCOL_ERROR}`,
+        );
+    });
+    it('two content-type headers: the first one counts, as over HTTP/1.1', async function () {
+      const body = review();
+      const before = finished().length;
+      assert.equal(
+        await frames2(
+          [
+            ['content-type', 'application/json'],
+            ['content-type', 'text/plain'],
+          ],
+          body,
+        ),
+        '200',
+      );
+      assert.equal(
+        await frames2(
+          [
+            ['content-type', 'text/plain'],
+            ['content-type', 'application/json'],
+          ],
+          body,
+        ),
+        'status other than 200/400/404',
+      );
+      assert.equal((await nextFinished(before + 1)).status, 415, 'the second request was refused for its content type');
+    });
     it('a content-length smaller than the body: refused', async function () {
       const body = review();
       const res = await raw2({ 'content-type': 'application/json', 'content-length': '10' }, body);
