@@ -92,6 +92,11 @@ interface ServerSettings {
   keyFile: string;
   caFile: string;
   maxBodyBytes: number;
+  /**
+   * Request bodies held at once, over every connection and stream: 256 connections × 250 streams
+   * × WEBHOOK_MAX_BODY_BYTES would be far past the pod's memory limit.
+   */
+  maxInflightBodyBytes: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. */
   maxConcurrentStreams: number;
   /** Open TLS connections at once; more are closed at accept. */
@@ -315,6 +320,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'WEBHOOK_MAX_BODY_BYTES',
     default: '3145728',
     description: 'Largest AdmissionReview body accepted (413 above; 1024-67108864).',
+  },
+  {
+    name: 'WEBHOOK_MAX_INFLIGHT_BODY_BYTES',
+    default: '67108864',
+    description:
+      'Most bytes of request bodies held at once, over all connections and streams ' +
+      '(at least WEBHOOK_MAX_BODY_BYTES, at most 1073741824); a request past it is answered 503 with Retry-After.',
   },
   {
     name: 'WEBHOOK_MAX_SECRETS_PER_POD',
@@ -637,6 +649,7 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     keyFile: r.raw('TLS_SERVER_KEY_FILE'),
     caFile: r.raw('TLS_CA_CERT_FILE'),
     maxBodyBytes: r.integer('WEBHOOK_MAX_BODY_BYTES', 1024, 64 * 1024 * 1024),
+    maxInflightBodyBytes: r.integer('WEBHOOK_MAX_INFLIGHT_BODY_BYTES', 1024, 1024 * 1024 * 1024),
     maxConcurrentStreams: r.integer('WEBHOOK_MAX_CONCURRENT_STREAMS', 1, 1000),
     maxConnections: r.integer('WEBHOOK_MAX_CONNECTIONS', 1, 65536),
     idleTimeoutSeconds: r.integer('WEBHOOK_IDLE_TIMEOUT_SECONDS', 1, 3600),
@@ -649,6 +662,11 @@ export function loadConfig(env: Env, podNamespace = ''): ConfigResult {
     r.problems.push('TLS_SERVER_CERT_FILE and TLS_SERVER_KEY_FILE must be set together');
   if (server.port === server.healthPort && server.port !== 0)
     r.problems.push(`WEBHOOK_PORT and HEALTH_PORT must differ (both ${server.port})`);
+  if (server.maxInflightBodyBytes < server.maxBodyBytes)
+    r.problems.push(
+      `WEBHOOK_MAX_INFLIGHT_BODY_BYTES=${server.maxInflightBodyBytes} is less than WEBHOOK_MAX_BODY_BYTES=${server.maxBodyBytes}: ` +
+        'no request of the largest allowed size could ever be read; raise it or lower WEBHOOK_MAX_BODY_BYTES',
+    );
 
   if (r.problems.length > 0) return { ok: false, problems: r.problems };
   return { ok: true, config: { injection, registration, server } };

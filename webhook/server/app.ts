@@ -22,6 +22,11 @@ export interface AdmissionHandlerOptions {
   injection: InjectionConfig;
   mutatePath: string;
   maxBodyBytes: number;
+  /**
+   * Bytes of request bodies held at once over all connections and streams (a request's declared
+   * length, or maxBodyBytes when it declares none); past it, 503 with Retry-After. Default: no bound.
+   */
+  maxInflightBodyBytes?: number;
   /** The body must have arrived this long after the request began (408 otherwise); default 30 s. */
   requestTimeoutMs?: number;
   metrics: WebhookMetrics;
@@ -32,14 +37,45 @@ export interface AdmissionHandlerOptions {
   closingConnections?: () => boolean;
 }
 
-/** An HTTP status for bad input, with the sentence the client sees. */
+/** An HTTP status for bad input (or a full server), with the sentence the client sees. */
 class BadInput extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
+}
+
+/** What the bodies being read may hold together; each request takes its share before reading. */
+class BodyBudget {
+  private held = 0;
+  constructor(readonly limit: number) {}
+
+  /** The BadInput to answer when `bytes` more do not fit; otherwise takes them and returns null. */
+  take(bytes: number): BadInput | null {
+    if (this.held + bytes <= this.limit) {
+      this.held += bytes;
+      return null;
+    }
+    return new BadInput(
+      503,
+      `the webhook is already reading ${this.held} bytes of request bodies, and ${bytes} more would pass ` +
+        `its limit of ${this.limit} (WEBHOOK_MAX_INFLIGHT_BODY_BYTES); retry shortly`,
+      { 'retry-after': '1' },
+    );
+  }
+
+  give(bytes: number): void {
+    this.held -= bytes;
+  }
+}
+
+/** What a request may hold: its declared length when it has one within the cap, else the cap. */
+function bodyShare(req: Request, maxBodyBytes: number): number {
+  const declared = Number(req.headers['content-length']);
+  return Number.isSafeInteger(declared) && declared >= 0 && declared <= maxBodyBytes ? declared : maxBodyBytes;
 }
 
 interface RawBodyError {
@@ -128,6 +164,7 @@ export function createAdmissionHandler(opts: AdmissionHandlerOptions): Admission
   const admit = opts.admit ?? defaultAdmit;
   const closing = opts.closingConnections ?? (() => false);
   const mutatePath = pathOf(opts.mutatePath);
+  const budget = new BodyBudget(opts.maxInflightBodyBytes ?? Number.POSITIVE_INFINITY);
   /** Graceful shutdown: HTTP/1.1 clients are asked to reconnect (to a pod that is not stopping). */
   const closeHeader = (req: Request) => (closing() && req.httpVersionMajor === 1 ? { connection: 'close' } : undefined);
 
@@ -135,13 +172,20 @@ export function createAdmissionHandler(opts: AdmissionHandlerOptions): Admission
     const started = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
     let result: AdmissionResult;
+    let share = 0;
     try {
       if (!isJsonContentType(req.headers['content-type']))
         throw new BadInput(415, 'content type must be application/json');
+      const wanted = bodyShare(req, maxBodyBytes);
+      const full = budget.take(wanted);
+      if (full) throw full;
+      share = wanted;
       result = admit(parseJson(await readBody(req, maxBodyBytes, requestTimeoutMs)), injection);
     } catch (err) {
       respondToFailure(req, res, err, elapsed(), metrics, logger, closeHeader(req));
       return;
+    } finally {
+      budget.give(share);
     }
     send(res, 200, 'application/json; charset=utf-8', JSON.stringify(result.review), closeHeader(req));
     const seconds = elapsed();
@@ -210,9 +254,9 @@ function respondToFailure(
   let outcome: RequestOutcome;
   const headers = { ...dropUnreadBody(req), ...closeHeader };
   if (err instanceof BadInput || err instanceof InvalidReviewError) {
-    outcome = 'invalid';
     const status = err instanceof BadInput ? err.status : 400;
-    sendText(res, status, `${err.message}\n`, headers);
+    outcome = status === 503 ? 'overloaded' : 'invalid';
+    sendText(res, status, `${err.message}\n`, { ...headers, ...(err instanceof BadInput ? err.headers : {}) });
     logger.warn(
       { outcome, status, reason: err.message.slice(0, 200), durationMs: toMs(seconds) },
       'admission request rejected',

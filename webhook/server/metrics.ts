@@ -10,9 +10,20 @@ import type { DenialReason } from '../mutate/deliveries.js';
 
 const METRIC_PREFIX = 'dap_secret_webhook_';
 
-/** The admission outcomes plus the two the HTTP layer adds: bad input (4xx) and internal errors (500). */
-export type RequestOutcome = Outcome | 'invalid' | 'error';
-const REQUEST_OUTCOMES: readonly RequestOutcome[] = ['injected', 'unchanged', 'denied', 'ignored', 'invalid', 'error'];
+/**
+ * The admission outcomes plus the three the HTTP layer adds: bad input (4xx), request bodies over
+ * WEBHOOK_MAX_INFLIGHT_BODY_BYTES (503) and internal errors (500).
+ */
+export type RequestOutcome = Outcome | 'invalid' | 'overloaded' | 'error';
+const REQUEST_OUTCOMES: readonly RequestOutcome[] = [
+  'injected',
+  'unchanged',
+  'denied',
+  'ignored',
+  'invalid',
+  'overloaded',
+  'error',
+];
 const MOUNT_TYPES: readonly FileMountType[] = ['FILE', 'ENV_VAR'];
 // A Record, so adding a DenialReason without listing it here is a type error.
 const DENIAL_REASONS = Object.keys({
@@ -47,7 +58,7 @@ export function createMetrics(): WebhookMetrics {
     registry,
     requests: new Counter({
       name: `${METRIC_PREFIX}admission_requests_total`,
-      help: 'Admission requests by outcome (invalid = rejected HTTP input, error = internal error).',
+      help: 'Admission requests by outcome (invalid = rejected HTTP input, overloaded = request bodies over WEBHOOK_MAX_INFLIGHT_BODY_BYTES, error = internal error).',
       labelNames: ['outcome'],
       registers,
     }),

@@ -138,6 +138,7 @@ export async function serve(env: NodeJS.ProcessEnv = process.env, options: Serve
       injection: config.injection,
       mutatePath: config.registration.mutatePath,
       maxBodyBytes: config.server.maxBodyBytes,
+      maxInflightBodyBytes: config.server.maxInflightBodyBytes,
       requestTimeoutMs: config.server.requestTimeoutSeconds * 1000,
       metrics,
       logger,

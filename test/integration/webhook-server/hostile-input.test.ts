@@ -10,12 +10,14 @@ import {
   type ClientHttp2Stream,
   constants as h2,
   connect as http2Connect,
+  type IncomingHttpHeaders,
   type Settings,
 } from 'node:http2';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import {
   admissionReview,
   flytePod,
+  getHealth,
   looksLikeStackTrace,
   PROTOCOLS,
   post,
@@ -282,6 +284,58 @@ describe('webhook server: hostile input (HTTP/1.1 and HTTP/2)', function () {
       socket.once('error', reject);
     });
   }
+
+  it('HTTP/2: bodies past WEBHOOK_MAX_INFLIGHT_BODY_BYTES are refused with 503 and Retry-After until the held ones end', async function () {
+    this.timeout(20_000);
+    // Room for two bodies of unknown length (each counts as WEBHOOK_MAX_BODY_BYTES = 64 KiB here).
+    const own = await startTestServer({ WEBHOOK_MAX_INFLIGHT_BODY_BYTES: String(2 * 64 * 1024) });
+    const session = http2Connect(`https://127.0.0.1:${own.running.port}`, { ca: own.ca });
+    session.on('error', () => {});
+    const open = (): ClientHttp2Stream =>
+      session.request({
+        [h2.HTTP2_HEADER_METHOD]: 'POST',
+        [h2.HTTP2_HEADER_PATH]: '/mutate',
+        'content-type': 'application/json',
+      });
+    const answer = (req: ClientHttp2Stream) =>
+      new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+        let head: IncomingHttpHeaders = {};
+        let body = '';
+        req.on('response', (h) => (head = h));
+        req.on('data', (c: Buffer) => (body += c.toString()));
+        req.on('end', () =>
+          resolve({ status: Number(head[h2.HTTP2_HEADER_STATUS]), retryAfter: head['retry-after'] as string, body }),
+        );
+        req.on('error', reject);
+      });
+    const review = JSON.stringify(admissionReview(flytePod()));
+    try {
+      // Two uploads that stall half-way hold the whole budget (same session: their headers arrive first).
+      const held = [open(), open()];
+      for (const h of held) {
+        h.on('error', () => {});
+        h.write(review.slice(0, 100));
+      }
+      const third = open();
+      third.end(review);
+      const refused = await answer(third);
+      assert.equal(refused.status, 503, refused.body);
+      assert.equal(refused.retryAfter, '1');
+      assert.match(refused.body, /already reading 131072 bytes .*WEBHOOK_MAX_INFLIGHT_BODY_BYTES.*retry/);
+      // Once the stalled uploads are gone, their share is free again.
+      for (const h of held) h.close(h2.NGHTTP2_CANCEL);
+      await waitFor('a request to be admitted again', async () => {
+        const next = open();
+        next.end(review);
+        return (await answer(next)).status === 200 ? true : undefined;
+      });
+      const metrics = await getHealth(own.running.healthPort, '/metrics');
+      assert.match(metrics.body, /^dap_secret_webhook_admission_requests_total\{outcome="overloaded"\} [1-9]/m);
+    } finally {
+      session.destroy();
+      await own.stop();
+    }
+  });
 
   function h2Session(): Promise<ClientHttp2Session> {
     return new Promise((resolve, reject) => {

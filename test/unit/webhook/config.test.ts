@@ -80,6 +80,20 @@ describe('webhook config (env vars only)', () => {
     assert.ok(loadConfig({ ...minimal, FLYTE_SECRETS_DEFAULT_DIR: '/secrets' }).ok);
   });
 
+  it('refuses an in-flight body budget smaller than one body, naming both settings', () => {
+    const r = loadConfig({
+      FETCHER_IMAGE: 'f:1',
+      MLP_API_HOST: 'http://mlp',
+      WEBHOOK_MAX_BODY_BYTES: '4096',
+      WEBHOOK_MAX_INFLIGHT_BODY_BYTES: '2048',
+    });
+    assert.equal(r.ok, false);
+    assert.deepEqual((r as { problems: string[] }).problems, [
+      'WEBHOOK_MAX_INFLIGHT_BODY_BYTES=2048 is less than WEBHOOK_MAX_BODY_BYTES=4096: ' +
+        'no request of the largest allowed size could ever be read; raise it or lower WEBHOOK_MAX_BODY_BYTES',
+    ]);
+  });
+
   it('reports one line per problem', () => {
     const r = loadConfig({
       MLP_API_HOST: 'ftp://mlp',

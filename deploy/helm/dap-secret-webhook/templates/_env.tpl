@@ -79,6 +79,8 @@
   value: {{ .Values.ports.health | quote }}
 - name: WEBHOOK_MAX_BODY_BYTES
   value: {{ .Values.maxBodyBytes | int64 | quote }}
+- name: WEBHOOK_MAX_INFLIGHT_BODY_BYTES
+  value: {{ .Values.maxInflightBodyBytes | int64 | quote }}
 - name: WEBHOOK_MAX_SECRETS_PER_POD
   value: {{ .Values.admissionLimits.maxSecretsPerPod | int64 | quote }}
 - name: WEBHOOK_MAX_WIRED_CONTAINERS
