@@ -5,7 +5,7 @@
  * stay up and keep serving, and every answer must be a clear status.
  */
 import assert from 'node:assert/strict';
-import { type ClientHttp2Session, constants as h2, connect as http2Connect } from 'node:http2';
+import { type ClientHttp2Session, type ClientHttp2Stream, constants as h2, connect as http2Connect } from 'node:http2';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { admissionReview, flytePod, PROTOCOLS, post, startTestServer, type TestServer, waitFor } from './support.js';
 
@@ -34,6 +34,18 @@ describe('webhook server: hostile HTTP against the plain handler (HTTP/1.1 and H
       session.once('connect', () => resolve(session));
       session.once('error', reject);
     });
+  }
+
+  /** A JSON POST stream on `session` (to /mutate unless `headers` says otherwise) whose errors are expected. */
+  function openPost(session: ClientHttp2Session, headers: Record<string, string> = {}): ClientHttp2Stream {
+    const req = session.request({
+      [h2.HTTP2_HEADER_METHOD]: 'POST',
+      [h2.HTTP2_HEADER_PATH]: '/mutate',
+      'content-type': 'application/json',
+      ...headers,
+    });
+    req.on('error', () => {});
+    return req;
   }
 
   function tlsSocket(): Promise<TLSSocket> {
@@ -444,12 +456,7 @@ describe('webhook server: hostile HTTP against the plain handler (HTTP/1.1 and H
         const before = finished().length;
         const session = await h2Session();
         session.on('error', () => {});
-        const req = session.request({
-          [h2.HTTP2_HEADER_METHOD]: 'POST',
-          [h2.HTTP2_HEADER_PATH]: '/mutate',
-          'content-type': 'application/json',
-        });
-        req.on('error', () => {});
+        const req = openPost(session);
         req.end(review());
         req.close(code);
         // Answered or rejected, the handler finishes and writes to a stream that is gone, without throwing.
@@ -461,13 +468,7 @@ describe('webhook server: hostile HTTP against the plain handler (HTTP/1.1 and H
         const before = finished().length;
         const session = await h2Session();
         session.on('error', () => {});
-        const req = session.request({
-          [h2.HTTP2_HEADER_METHOD]: 'POST',
-          [h2.HTTP2_HEADER_PATH]: '/mutate',
-          'content-type': 'application/json',
-          'content-length': '5000',
-        });
-        req.on('error', () => {});
+        const req = openPost(session, { 'content-length': '5000' });
         req.write('{"a":');
         req.close(code);
         const line = await nextFinished(before);
@@ -480,12 +481,7 @@ describe('webhook server: hostile HTTP against the plain handler (HTTP/1.1 and H
       this.timeout(10_000);
       const session = await h2Session();
       session.on('error', () => {});
-      const req = session.request({
-        [h2.HTTP2_HEADER_METHOD]: 'POST',
-        [h2.HTTP2_HEADER_PATH]: '/mutate',
-        'content-type': 'application/json',
-      });
-      req.on('error', () => {});
+      const req = openPost(session);
       let status = 0;
       req.on('response', (h) => (status = Number(h[h2.HTTP2_HEADER_STATUS])));
       req.resume();
@@ -513,12 +509,7 @@ describe('webhook server: hostile HTTP against the plain handler (HTTP/1.1 and H
       const session = await h2Session();
       session.on('error', () => {});
       for (let i = 0; i < 2000 && !session.destroyed; i++) {
-        const req = session.request({
-          [h2.HTTP2_HEADER_METHOD]: 'POST',
-          [h2.HTTP2_HEADER_PATH]: '/mutate',
-          'content-type': 'application/json',
-        });
-        req.on('error', () => {});
+        const req = openPost(session);
         req.close(h2.NGHTTP2_CANCEL);
       }
       await new Promise((r) => setTimeout(r, 500));
@@ -528,12 +519,7 @@ describe('webhook server: hostile HTTP against the plain handler (HTTP/1.1 and H
       const session = await h2Session();
       session.on('error', () => {});
       for (let i = 0; i < 50; i++) {
-        const req = session.request({
-          [h2.HTTP2_HEADER_METHOD]: 'POST',
-          [h2.HTTP2_HEADER_PATH]: i % 2 ? '/mutate' : '/x',
-          'content-type': 'application/json',
-        });
-        req.on('error', () => {});
+        const req = openPost(session, { [h2.HTTP2_HEADER_PATH]: i % 2 ? '/mutate' : '/x' });
         req.end(review());
       }
       await new Promise((r) => setImmediate(r));
