@@ -4,6 +4,7 @@
  * metadata server, and a Kubernetes Secrets API. Each test is one pod's init container run.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
@@ -16,6 +17,7 @@ import {
   describeRun,
   EXCHANGE_CLIENT,
   EXCHANGE_SUBJECT_AUDIENCE,
+  EXECUTABLE,
   ensureExecutable,
   GOOGLE_SA_EMAIL,
   makePod,
@@ -116,6 +118,19 @@ describe('dap-secret-fetcher (built executable)', function () {
         ],
       );
       for (const c of calls) assert.equal(typeof c.durationMs, 'number');
+    });
+
+    it('a log reader that is gone (stdout closed: EPIPE) neither kills the run nor changes its exit code', async function () {
+      const pod = await readablePod({ 'db-password': 'pw-7f3a9c' });
+      const env = podEnv(world, pod, { project: pod.namespace, files: [['db-password', 'db/password']] });
+      const child = spawn(EXECUTABLE, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // every JSON log line now meets a closed pipe
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+      const [code] = (await once(child, 'close')) as [number | null];
+      assert.equal(code, EXIT.ok, stderr);
+      assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
+      assert.equal(await readFile(join(pod.volume, 'db/password'), 'utf8'), 'pw-7f3a9c');
     });
 
     it('ENV_VAR only: creates the immutable per-pod Secret owned by the pod', async function () {
