@@ -2,11 +2,13 @@
  * The admission endpoint as a plain Node request handler: HTTP in, `admit()` in the middle,
  * AdmissionReview out. Not a Koa app any more: one route needs no framework, and Koa's context
  * per request cost ~10% of the webhook's CPU per pod at the API server's call rate (issue 14;
- * README "Stack").
+ * README "Libraries and why").
  *
- * Bad input is the client's problem and gets a short plain-text 4xx (415 wrong content type,
- * 413 too large, 400 not JSON / not an AdmissionReview); only a bug here is a 500, answered with
- * a generic message and an error id that points at the one log line holding the details.
+ * Bad input is the client's problem and gets a short plain-text 4xx (404/405 wrong path or
+ * method, 415 wrong content type, 413 too large, 408 too slow, 400 not JSON / not an
+ * AdmissionReview); 503 when the bodies being read would pass WEBHOOK_MAX_INFLIGHT_BODY_BYTES.
+ * Only a bug here is a 500, answered with a generic message and an error id that points at the
+ * one log line holding the details.
  * Nothing in this path does I/O besides reading the body: no network, no files.
  */
 import { randomUUID } from 'node:crypto';
@@ -72,10 +74,15 @@ class BodyBudget {
   }
 }
 
+/** The request's content-length, or null without one (Node has already refused malformed ones). */
+function declaredLength(req: Request): number | null {
+  const header = req.headers['content-length'];
+  return header === undefined ? null : Number(header);
+}
+
 /** What a request may hold: its declared length when it has one within the cap, else the cap. */
-function bodyShare(req: Request, maxBodyBytes: number): number {
-  const declared = Number(req.headers['content-length']);
-  return Number.isSafeInteger(declared) && declared >= 0 && declared <= maxBodyBytes ? declared : maxBodyBytes;
+function bodyShare(declared: number | null, maxBodyBytes: number): number {
+  return declared !== null && declared >= 0 && declared <= maxBodyBytes ? declared : maxBodyBytes;
 }
 
 interface RawBodyError {
@@ -94,7 +101,7 @@ type Request = IncomingMessage | Http2ServerRequest;
 type Response = ServerResponse | Http2ServerResponse;
 export type AdmissionHandler = (req: Request, res: Response) => void;
 
-async function readBody(req: Request, limit: number, timeoutMs: number): Promise<string> {
+async function readBody(req: Request, length: number | null, limit: number, timeoutMs: number): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -109,8 +116,6 @@ async function readBody(req: Request, limit: number, timeoutMs: number): Promise
     );
   });
   try {
-    const declared = req.headers['content-length'];
-    const length = declared === undefined ? null : Number(declared);
     // The HTTP/2 compat request is a Readable like IncomingMessage; raw-body only reads it.
     const reading = getRawBody(req as IncomingMessage, { length, limit, encoding: 'utf8' });
     reading.catch(() => {}); // after a timeout the stream is cut; that late failure is expected
@@ -176,11 +181,12 @@ export function createAdmissionHandler(opts: AdmissionHandlerOptions): Admission
     try {
       if (!isJsonContentType(req.headers['content-type']))
         throw new BadInput(415, 'content type must be application/json');
-      const wanted = bodyShare(req, maxBodyBytes);
+      const length = declaredLength(req);
+      const wanted = bodyShare(length, maxBodyBytes);
       const full = budget.take(wanted);
       if (full) throw full;
       share = wanted;
-      result = admit(parseJson(await readBody(req, maxBodyBytes, requestTimeoutMs)), injection);
+      result = admit(parseJson(await readBody(req, length, maxBodyBytes, requestTimeoutMs)), injection);
     } catch (err) {
       respondToFailure(req, res, err, elapsed(), metrics, logger, closeHeader(req));
       return;
