@@ -59,6 +59,15 @@ describe('dap-secret-fetcher (built executable)', function () {
     return pod;
   }
 
+  /** The fetcher's env for token-exchange at the test issuer (its CA trusted). */
+  function tokenExchange(): Record<string, string> {
+    return {
+      MLP_AUTH_MODE: 'token-exchange',
+      MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
+      NODE_EXTRA_CA_CERTS: world.caFile,
+    };
+  }
+
   function secretCalls(pod: Pod): number {
     const id = world.mlp.data.projects.find((p) => p.name === pod.namespace)?.id;
     return world.mlp.faults.requests.filter((r) => r.path === `/v1/projects/${id}/secrets`).length;
@@ -269,11 +278,9 @@ describe('dap-secret-fetcher (built executable)', function () {
           pod,
           { project: pod.namespace, files: [['s', 's']] },
           {
-            MLP_AUTH_MODE: 'token-exchange',
-            MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
+            ...tokenExchange(),
             MLP_TOKEN_EXCHANGE_AUDIENCE: 'api.caraml',
             MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE: credentials,
-            NODE_EXTRA_CA_CERTS: world.caFile,
           },
         ),
       );
@@ -296,16 +303,7 @@ describe('dap-secret-fetcher (built executable)', function () {
       const email = `${pod.serviceAccount}@${pod.namespace}.serviceaccounts.test`;
       world.mlp.data.addProject({ name: pod.namespace, readers: [email], secrets: { s: 'public-client-value' } });
       const run = await runFetcher(
-        podEnv(
-          world,
-          pod,
-          { project: pod.namespace, files: [['s', 's']] },
-          {
-            MLP_AUTH_MODE: 'token-exchange',
-            MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
-            NODE_EXTRA_CA_CERTS: world.caFile,
-          },
-        ),
+        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, tokenExchange()),
       );
       assert.equal(run.code, EXIT.ok, describeRun(run));
       assert.equal(world.oidc.exchanges.at(-1)?.clientId, 'dap-secret-fetcher');
@@ -314,16 +312,7 @@ describe('dap-secret-fetcher (built executable)', function () {
     it('token-exchange: the issuer refuses a subject token it does not trust, and the report names the issuer', async function () {
       const pod = await readablePod({ s: 'never-delivered-1' }); // token audience api.caraml, not the exchange's
       const run = await runFetcher(
-        podEnv(
-          world,
-          pod,
-          { project: pod.namespace, files: [['s', 's']] },
-          {
-            MLP_AUTH_MODE: 'token-exchange',
-            MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
-            NODE_EXTRA_CA_CERTS: world.caFile,
-          },
-        ),
+        podEnv(world, pod, { project: pod.namespace, files: [['s', 's']] }, tokenExchange()),
       );
       assertFailed(
         run,
@@ -789,12 +778,7 @@ describe('dap-secret-fetcher (built executable)', function () {
       sensitive.push((await readFile(exPod.mlpTokenFile, 'utf8')).trim());
       const credentials = join(exPod.dir, 'client-credentials.json');
       await writeFile(credentials, JSON.stringify(EXCHANGE_CLIENT));
-      const exchangeEnv = {
-        MLP_AUTH_MODE: 'token-exchange',
-        MLP_TOKEN_EXCHANGE_ISSUER: world.oidc.issuer,
-        MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE: credentials,
-        NODE_EXTRA_CA_CERTS: world.caFile,
-      };
+      const exchangeEnv = { ...tokenExchange(), MLP_TOKEN_EXCHANGE_CLIENT_CREDENTIALS_FILE: credentials };
       runs.push(await runFetcher(podEnv(world, exPod, plan(exPod), exchangeEnv)));
 
       const gcpPod = await makePod(world);
