@@ -20,7 +20,7 @@ import { reservedEnvVarProblem } from '../../../webhook/mutate/deliveries.js';
 import { podReview } from '../../../webhook/render.js';
 import { allowed, denied, patched } from '../../../webhook/responses.js';
 import { GOLDEN_ENV, goldenConfig } from '../../support/goldens.js';
-import { taskPod } from './task-pods.js';
+import { type Resp, resp, taskPod } from './task-pods.js';
 
 const config = goldenConfig();
 const configWith = (env: Record<string, string>): InjectionConfig => {
@@ -37,17 +37,8 @@ const secret = (
 
 const pod = taskPod;
 
-type Resp = {
-  uid: string;
-  allowed: boolean;
-  patch?: string;
-  patchType?: string;
-  status?: { code: number; message: string };
-  warnings?: string[];
-};
 const run = (p: V1Pod, c: InjectionConfig = config, uid = 'uid-1') =>
   admit(podReview(p as Record<string, unknown>, { uid }), c);
-const resp = (result: ReturnType<typeof admit>) => result.review.response as Resp;
 const applied = (original: V1Pod, r: Resp): V1Pod =>
   r.patch
     ? (fastJsonPatch.applyPatch(

@@ -8,6 +8,7 @@ import { encodeSecretAnnotation, type FlyteSecret } from '../../../webhook/flyte
 import { injectSecrets, perPodSecretName } from '../../../webhook/mutate/inject.js';
 import { podReview } from '../../../webhook/render.js';
 import { goldenConfig } from '../../support/goldens.js';
+import { type Resp, resp } from './task-pods.js';
 
 const config = goldenConfig();
 const secret = (
@@ -33,15 +34,6 @@ const review = (p: V1Pod, uid = 'uid-1', overrides: Record<string, unknown> = {}
   return r;
 };
 
-type Resp = {
-  uid: string;
-  allowed: boolean;
-  patch?: string;
-  patchType?: string;
-  status?: { code: number; message: string };
-  warnings?: string[];
-};
-const resp = (result: ReturnType<typeof admit>) => result.review.response as Resp;
 const applied = (original: V1Pod, r: Resp) =>
   fastJsonPatch.applyPatch(
     structuredClone(original),
